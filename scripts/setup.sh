@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian machine for polyarch: apt packages, then a venv in .venv.
+# Idempotent: re-running skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# docker-registry: the real registry the tests and the quick start run.
+# apache2-utils: htpasswd (bcrypt) for the Basic-auth registry tests.
+# skopeo: a peer that must read what we publish.
+APT_PACKAGES=(docker-registry apache2-utils skopeo ca-certificates)
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  APT_PACKAGES+=(python3 python3-venv)
+fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing apt packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "polyarch needs Python 3.11 or newer")'
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
+echo "setup: done ($(.venv/bin/polyarch --version))"

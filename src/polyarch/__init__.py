@@ -1,0 +1,124 @@
+"""polyarch: assemble, publish and verify multi-platform container images.
+
+Multi-platform images (OCI image indexes, Docker manifest lists) built from
+separately built single-platform variants: inspect what is in a registry, resolve the
+platform manifest behind a tag (even behind a BuildKit wrapper), and more.
+
+>>> import polyarch
+>>> ref = polyarch.Reference.parse("ubuntu:22.04")
+>>> str(ref), ref.repository
+('docker.io/library/ubuntu:22.04', 'library/ubuntu')
+>>> str(polyarch.Platform.parse("linux/aarch64"))
+'linux/arm64'
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("polyarch")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+# Imports below __version__: the CLI and the transport read it.
+from polyarch.descriptor import Descriptor
+from polyarch.digest import Digest
+from polyarch.errors import (
+    AuthError,
+    BlobUnknown,
+    ContentError,
+    CredentialError,
+    Denied,
+    DigestMismatch,
+    InvalidDigest,
+    InvalidInput,
+    InvalidManifest,
+    InvalidPlatform,
+    InvalidReference,
+    ManifestTooLarge,
+    ManifestUnknown,
+    NameUnknown,
+    NotFound,
+    PlatformNotFound,
+    PolyarchError,
+    RegistryError,
+    SizeMismatch,
+    TooManyRequests,
+    TransportError,
+    Unauthorized,
+    Unsupported,
+)
+from polyarch.manifest import (
+    ImageConfig,
+    ImageManifest,
+    Index,
+    Manifest,
+    build_index,
+    parse_config,
+    parse_manifest,
+)
+from polyarch.operations import (
+    Context,
+    InspectEntry,
+    InspectResult,
+    Resolution,
+    inspect,
+    resolve,
+)
+from polyarch.platform import Platform
+from polyarch.reference import Reference
+from polyarch.storage import Repository
+from polyarch.transport import (
+    CredentialResolver,
+    RegistryClient,
+    TransportSettings,
+)
+
+__all__ = [
+    "AuthError",
+    "BlobUnknown",
+    "ContentError",
+    "Context",
+    "CredentialError",
+    "CredentialResolver",
+    "Denied",
+    "Descriptor",
+    "Digest",
+    "DigestMismatch",
+    "ImageConfig",
+    "ImageManifest",
+    "Index",
+    "InspectEntry",
+    "InspectResult",
+    "InvalidDigest",
+    "InvalidInput",
+    "InvalidManifest",
+    "InvalidPlatform",
+    "InvalidReference",
+    "Manifest",
+    "ManifestTooLarge",
+    "ManifestUnknown",
+    "NameUnknown",
+    "NotFound",
+    "Platform",
+    "PlatformNotFound",
+    "PolyarchError",
+    "Reference",
+    "RegistryClient",
+    "RegistryError",
+    "Repository",
+    "Resolution",
+    "SizeMismatch",
+    "TooManyRequests",
+    "TransportError",
+    "TransportSettings",
+    "Unauthorized",
+    "Unsupported",
+    "__version__",
+    "build_index",
+    "inspect",
+    "parse_config",
+    "parse_manifest",
+    "resolve",
+]

@@ -1,0 +1,5 @@
+"""``python -m polyarch``: the same as the ``polyarch`` command."""
+
+from polyarch.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""The command-line interface: parses arguments, calls operations, renders results."""

@@ -1,0 +1,65 @@
+"""The bridge between callers (the CLI, scripts) and operations.
+
+A :class:`Context` holds the settings and the one shared HTTP client, and hands out
+repositories for references. Tests and scripts build one directly; the CLI builds one
+from its flags. Operations never read flags or the environment themselves.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from polyarch.reference import Reference
+from polyarch.storage.base import Repository
+from polyarch.storage.registry import RegistryRepository
+from polyarch.transport.client import RegistryClient
+from polyarch.transport.settings import TransportSettings
+
+__all__ = ["Context"]
+
+
+class Context:
+    """Settings plus a shared client; the source of :class:`Repository` objects.
+
+    >>> from polyarch import Context, Reference
+    >>> with Context() as ctx:
+    ...     repo = ctx.repository(Reference.parse("127.0.0.1:5000/app:v1"))
+    >>> repo.name
+    '127.0.0.1:5000/app'
+    """
+
+    def __init__(
+        self,
+        settings: TransportSettings | None = None,
+        *,
+        client: RegistryClient | None = None,
+    ) -> None:
+        self.settings = settings or TransportSettings.from_env()
+        self._owns_client = client is None
+        self.client = client or RegistryClient(self.settings)
+        self._repositories: dict[tuple[str, str], Repository] = {}
+
+    def repository(self, ref: Reference) -> Repository:
+        """The repository a reference points into (cached per registry and name)."""
+        key = (ref.registry, ref.repository)
+        repo = self._repositories.get(key)
+        if repo is None:
+            repo = RegistryRepository(self.client, ref.registry, ref.repository)
+            self._repositories[key] = repo
+        return repo
+
+    def close(self) -> None:
+        """Close the client if this context created it."""
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

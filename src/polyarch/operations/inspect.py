@@ -1,0 +1,183 @@
+"""``inspect``: what is at a reference, as a structured, stable result.
+
+>>> from polyarch import Context, Reference, inspect
+>>> with Context() as ctx:                                    # doctest: +SKIP
+...     result = inspect(Reference.parse("127.0.0.1:5000/app:v1"), ctx)
+...     print(result.kind, [str(e.platform) for e in result.entries])
+index ['linux/amd64', 'linux/arm64', 'unknown/unknown', 'unknown/unknown']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from polyarch.descriptor import Descriptor
+from polyarch.digest import Digest
+from polyarch.manifest import ImageManifest, Index
+from polyarch.operations.context import Context
+from polyarch.operations.images import (
+    EntryKind,
+    ManifestKind,
+    entry_kind,
+    fetch_config,
+    manifest_kind,
+)
+from polyarch.operations.resolve import select_entry
+from polyarch.platform import Platform
+from polyarch.reference import Reference
+
+__all__ = ["InspectEntry", "InspectResult", "inspect"]
+
+#: Version tag of the ``--json`` schema; bumped only on incompatible changes.
+INSPECT_SCHEMA = "polyarch.inspect/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class InspectEntry:
+    """One entry of an index (or one layer of an image, with ``platform`` None)."""
+
+    digest: Digest
+    media_type: str
+    size: int
+    platform: Platform | None = None
+    kind: EntryKind | None = None
+    attests: Digest | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_descriptor(cls, d: Descriptor, kind: EntryKind | None = None) -> InspectEntry:
+        """Build from a descriptor."""
+        return cls(
+            d.digest, d.media_type, d.size, d.platform, kind, d.attestation_subject, d.annotations
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON object."""
+        out: dict[str, Any] = {
+            "digest": str(self.digest),
+            "mediaType": self.media_type,
+            "size": self.size,
+        }
+        if self.kind is not None:
+            out["kind"] = self.kind
+            out["platform"] = str(self.platform) if self.platform else None
+            if self.platform is not None and self.platform.os_version:
+                out["osVersion"] = self.platform.os_version
+            out["attests"] = str(self.attests) if self.attests else None
+            out["annotations"] = dict(self.annotations)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class InspectResult:
+    """What :func:`inspect` found at a reference."""
+
+    reference: Reference
+    digest: Digest
+    media_type: str
+    size: int
+    kind: ManifestKind
+    raw: bytes = field(repr=False)
+    entries: tuple[InspectEntry, ...] = ()
+    platform: Platform | None = None
+    config: InspectEntry | None = None
+    layers: tuple[InspectEntry, ...] = ()
+    created: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    #: Set when ``platform=`` picked this manifest out of an index: that index's digest.
+    selected_from: Digest | None = None
+
+    @property
+    def layers_size(self) -> int:
+        """Sum of the layer sizes, as stored (compressed)."""
+        return sum(layer.size for layer in self.layers)
+
+    @property
+    def total_size(self) -> int:
+        """Manifest, config and layers: what a pull of this image transfers."""
+        return self.size + (self.config.size if self.config else 0) + self.layers_size
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable ``--json`` schema (documented in docs/json.md)."""
+        out: dict[str, Any] = {
+            "schema": INSPECT_SCHEMA,
+            "reference": str(self.reference),
+            "digest": str(self.digest),
+            "mediaType": self.media_type,
+            "size": self.size,
+            "kind": self.kind,
+            "annotations": dict(self.annotations),
+        }
+        if self.kind in ("index", "wrapper"):
+            out["manifests"] = [e.to_json() for e in self.entries]
+        else:
+            out["platform"] = str(self.platform) if self.platform else None
+            out["config"] = self.config.to_json() if self.config else None
+            out["layers"] = [layer.to_json() for layer in self.layers]
+            out["layersSize"] = self.layers_size
+            out["totalSize"] = self.total_size
+            out["created"] = self.created
+        out["selectedFrom"] = str(self.selected_from) if self.selected_from else None
+        return out
+
+
+def inspect(
+    ref: Reference | str,
+    context: Context | None = None,
+    *,
+    platform: Platform | str | None = None,
+) -> InspectResult:
+    """Inspect the manifest or index at ``ref``.
+
+    With ``platform``, an index is resolved to the manifest a host of that platform
+    would pull (containerd's matching), and that manifest is inspected.
+    """
+    if isinstance(ref, str):
+        ref = Reference.parse(ref)
+    if isinstance(platform, str):
+        platform = Platform.parse(platform)
+    ctx = context or Context()
+    try:
+        repo = ctx.repository(ref)
+        manifest = repo.get_manifest(ref.identifier)
+        selected_from: Digest | None = None
+        if platform is not None and isinstance(manifest, Index):
+            chosen = select_entry(manifest, platform, ref)
+            selected_from = manifest.digest
+            manifest = repo.get_manifest(chosen.digest)
+        if isinstance(manifest, Index):
+            return InspectResult(
+                reference=ref,
+                digest=manifest.digest,
+                media_type=manifest.media_type,
+                size=manifest.size,
+                kind=manifest_kind(manifest),
+                raw=manifest.raw,
+                entries=tuple(
+                    InspectEntry.from_descriptor(d, entry_kind(d, manifest))
+                    for d in manifest.manifests
+                ),
+                annotations=manifest.annotations,
+                selected_from=selected_from,
+            )
+        assert isinstance(manifest, ImageManifest)
+        config = fetch_config(repo, manifest)
+        return InspectResult(
+            reference=ref,
+            digest=manifest.digest,
+            media_type=manifest.media_type,
+            size=manifest.size,
+            kind=manifest_kind(manifest),
+            raw=manifest.raw,
+            platform=config.platform,
+            config=InspectEntry.from_descriptor(manifest.config),
+            layers=tuple(InspectEntry.from_descriptor(d) for d in manifest.layers),
+            created=config.created,
+            annotations=manifest.annotations,
+            selected_from=selected_from,
+        )
+    finally:
+        if context is None:
+            ctx.close()

@@ -1,0 +1,157 @@
+"""``resolve``: the digest of the platform-specific image manifest behind a reference.
+
+This replaces the manual "docker manifest inspect, pick the entry whose platform
+matches, skip unknown/unknown" step: for a Docker 29 / BuildKit wrapper it answers the
+image's digest, never the wrapper's or the attestation's.
+
+>>> from polyarch import Context, resolve
+>>> with Context() as ctx:                                    # doctest: +SKIP
+...     print(resolve("127.0.0.1:5000/metrics-api:v2.0.0-arm64", ctx).digest)
+sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from polyarch.descriptor import Descriptor
+from polyarch.digest import Digest
+from polyarch.errors import InvalidInput, InvalidManifest, PlatformNotFound
+from polyarch.manifest import ImageManifest, Index
+from polyarch.operations.context import Context
+from polyarch.operations.images import fetch_config
+from polyarch.platform import Platform, compatible, select
+from polyarch.reference import Reference
+
+__all__ = ["Resolution", "resolve", "select_entry"]
+
+RESOLVE_SCHEMA = "polyarch.resolve/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The platform image manifest a reference resolves to."""
+
+    reference: Reference
+    #: Digest of the platform-specific image manifest.
+    digest: Digest
+    media_type: str
+    size: int
+    platform: Platform | None
+    #: What the reference points at: a single image, a BuildKit wrapper, or an index.
+    source: Literal["image", "wrapper", "index"]
+    #: Digest of what the reference points at (equal to ``digest`` for a single image).
+    source_digest: Digest
+
+    @property
+    def pinned(self) -> Reference:
+        """The reference pinned to the platform manifest: ``registry/repo@digest``."""
+        return self.reference.untagged().with_digest(self.digest)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable ``--json`` schema (documented in docs/json.md)."""
+        return {
+            "schema": RESOLVE_SCHEMA,
+            "reference": str(self.reference),
+            "digest": str(self.digest),
+            "mediaType": self.media_type,
+            "size": self.size,
+            "platform": str(self.platform) if self.platform else None,
+            "source": self.source,
+            "sourceDigest": str(self.source_digest),
+            "pinned": str(self.pinned),
+        }
+
+
+def _platform_list(index: Index) -> str:
+    names = [str(d.platform) if d.platform else "(no platform)" for d in index.images]
+    return ", ".join(names) or "none"
+
+
+def select_entry(index: Index, host: Platform, ref: Reference) -> Descriptor:
+    """The image entry of ``index`` a host of platform ``host`` would pull.
+
+    Attestations and entries without a platform are never candidates. Raises
+    :class:`PlatformNotFound` naming the platforms on offer when none is compatible.
+    """
+    candidates = [d for d in index.images if d.platform is not None]
+    chosen = select(host, [d.platform for d in candidates if d.platform is not None])
+    if chosen is None:
+        raise PlatformNotFound(
+            f"{ref} has no image for {host} (it has: {_platform_list(index)})",
+            hint="pick one of the platforms it has",
+        )
+    return candidates[chosen]
+
+
+def resolve(
+    ref: Reference | str,
+    context: Context | None = None,
+    *,
+    platform: Platform | str | None = None,
+) -> Resolution:
+    """Resolve ``ref`` to the digest of its platform-specific image manifest.
+
+    * a single image manifest: its own digest (with ``platform``, it must be compatible);
+    * a BuildKit / Docker 29 wrapper (one image plus attestations): the image's digest;
+    * a multi-platform index: ``platform`` is required; the entry a host of that platform
+      would pull (containerd's matching).
+    """
+    if isinstance(ref, str):
+        ref = Reference.parse(ref)
+    if isinstance(platform, str):
+        platform = Platform.parse(platform)
+    ctx = context or Context()
+    try:
+        repo = ctx.repository(ref)
+        manifest = repo.get_manifest(ref.identifier)
+        if isinstance(manifest, ImageManifest):
+            if manifest.is_attestation:
+                raise InvalidInput(
+                    f"{ref} is an attestation manifest, not an image",
+                    hint="resolve the image it attests instead",
+                )
+            config = fetch_config(repo, manifest)
+            if platform is not None and (
+                config.platform is None or not compatible(platform, config.platform)
+            ):
+                raise PlatformNotFound(
+                    f"{ref} is a single image for {config.platform or 'no platform'}, "
+                    f"not runnable on {platform}"
+                )
+            return Resolution(
+                ref,
+                manifest.digest,
+                manifest.media_type,
+                manifest.size,
+                config.platform,
+                "image",
+                manifest.digest,
+            )
+        if manifest.is_wrapper and platform is None:
+            entry = manifest.images[0]
+        elif platform is None:
+            raise InvalidInput(
+                f"{ref} is a multi-platform index; pass --platform "
+                f"(one of: {_platform_list(manifest)})"
+            )
+        else:
+            entry = select_entry(manifest, platform, ref)
+        if entry.is_index:
+            raise InvalidManifest(
+                f"{ref}: the entry for {entry.platform} is itself an index ({entry.digest}); "
+                "nested indexes are not supported"
+            )
+        return Resolution(
+            ref,
+            entry.digest,
+            entry.media_type,
+            entry.size,
+            entry.platform,
+            "wrapper" if manifest.is_wrapper else "index",
+            manifest.digest,
+        )
+    finally:
+        if context is None:
+            ctx.close()

@@ -1,0 +1,6 @@
+"""Storage backends behind one interface (:class:`Repository`)."""
+
+from polyarch.storage.base import BlobReader, Repository, VerifyingStream
+from polyarch.storage.registry import RegistryRepository
+
+__all__ = ["BlobReader", "RegistryRepository", "Repository", "VerifyingStream"]

@@ -1,0 +1,149 @@
+"""The one small storage interface every backend implements.
+
+Operations (inspect, resolve, create, copy, verify) are written only against
+:class:`Repository`: a registry repository and an OCI image layout directory look the
+same to them, so copying is "read from one, write to another" with no special cases
+per pair.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator
+from types import TracebackType
+from typing import Final
+
+from polyarch.descriptor import Descriptor
+from polyarch.digest import Digest, Hasher
+from polyarch.errors import DigestMismatch, SizeMismatch
+from polyarch.manifest import Manifest
+
+__all__ = ["CHUNK_SIZE", "BlobReader", "Repository", "VerifyingStream"]
+
+#: Read and write blobs in chunks of this size: memory stays constant whatever the blob.
+CHUNK_SIZE: Final = 1024 * 1024
+
+
+class VerifyingStream:
+    """Wraps an iterator of chunks, hashing them; at the end checks digest and size.
+
+    Raises :class:`DigestMismatch` / :class:`SizeMismatch` when the stream is exhausted
+    and does not match ``descriptor``, so a consumer that commits only after the last
+    chunk never commits bad content.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], descriptor: Descriptor, *, what: str) -> None:
+        self._chunks = chunks
+        self.descriptor = descriptor
+        self.what = what
+        self.hasher = Hasher(descriptor.digest.algorithm)
+
+    def __iter__(self) -> Iterator[bytes]:
+        expected = self.descriptor.size
+        for chunk in self._chunks:
+            if not chunk:
+                continue
+            self.hasher.update(chunk)
+            if self.hasher.size > expected:
+                raise SizeMismatch(
+                    f"{self.what}: more than the {expected} bytes its descriptor states"
+                )
+            yield chunk
+        if self.hasher.size != expected:
+            raise SizeMismatch(f"{self.what}: got {self.hasher.size} bytes, expected {expected}")
+        actual = self.hasher.digest()
+        if actual != self.descriptor.digest:
+            raise DigestMismatch(f"{self.what}: content hashes to {actual}")
+
+
+class BlobReader(abc.ABC):
+    """An open blob: iterate it for verified chunks, then close it (or use ``with``)."""
+
+    descriptor: Descriptor
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[bytes]:
+        """Yield the blob's bytes in chunks; raises at the end if they do not verify."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the underlying connection or file."""
+
+    def __enter__(self) -> BlobReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Repository(abc.ABC):
+    """One repository of one backend: a registry repository or an OCI layout.
+
+    ``identifier`` arguments are a tag or a digest. Every manifest returned has been
+    verified against the digest it was asked by and the digest the backend announced.
+    """
+
+    #: Human-readable name, e.g. ``127.0.0.1:5000/metrics-api``.
+    name: str
+
+    @abc.abstractmethod
+    def get_manifest(self, identifier: str) -> Manifest:
+        """Fetch and verify a manifest or index by tag or digest."""
+
+    @abc.abstractmethod
+    def head_manifest(self, identifier: str) -> Descriptor | None:
+        """The descriptor of a manifest by tag or digest, or None when absent."""
+
+    @abc.abstractmethod
+    def put_manifest(self, manifest: Manifest, tag: str | None = None) -> None:
+        """Store a manifest's exact bytes, under ``tag`` or (when None) by digest."""
+
+    @abc.abstractmethod
+    def delete_manifest(self, digest: Digest) -> None:
+        """Delete a manifest by digest."""
+
+    @abc.abstractmethod
+    def blob_size(self, digest: Digest) -> int | None:
+        """The size of a blob when the repository holds it, else None (a HEAD)."""
+
+    @abc.abstractmethod
+    def open_blob(self, descriptor: Descriptor) -> BlobReader:
+        """Open a blob for streaming; its chunks verify against ``descriptor``."""
+
+    @abc.abstractmethod
+    def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
+        """Store a blob from a stream of chunks, verifying it before it is committed."""
+
+    @abc.abstractmethod
+    def mount_blob(self, descriptor: Descriptor, source: Repository) -> bool:
+        """Make a blob of ``source`` appear here without moving bytes, if the backend can.
+
+        Returns False when it cannot (other registry, or the registry declined); the
+        caller then streams the blob.
+        """
+
+    @abc.abstractmethod
+    def delete_blob(self, digest: Digest) -> None:
+        """Delete a blob by digest."""
+
+    @abc.abstractmethod
+    def list_tags(self) -> list[str]:
+        """All tags of the repository."""
+
+    def read_blob(self, descriptor: Descriptor, *, max_size: int = 16 * 1024 * 1024) -> bytes:
+        """Read a small blob (a config) whole, verified; refuses anything over ``max_size``."""
+        if descriptor.size > max_size:
+            raise SizeMismatch(
+                f"{self.name}@{descriptor.digest}: {descriptor.size} bytes, too large to read whole"
+            )
+        with self.open_blob(descriptor) as reader:
+            return b"".join(reader)
+
+    def put_blob_bytes(self, descriptor: Descriptor, data: bytes) -> None:
+        """Store a small blob given as bytes."""
+        self.put_blob(descriptor, [data])

@@ -1,0 +1,429 @@
+"""The registry backend: a repository reached over the OCI Distribution API.
+
+Every manifest is read whole (capped at 4 MiB) and verified against the digest it
+was requested by and the ``Docker-Content-Digest`` the registry announced. Blobs are
+streamed and hashed while read; uploads are verified before the final ``PUT`` commits
+them, so a bad stream never becomes a blob in the repository.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from polyarch import mediatype
+from polyarch.descriptor import Descriptor
+from polyarch.digest import Digest
+from polyarch.errors import (
+    BlobUnknown,
+    DigestMismatch,
+    InvalidDigest,
+    InvalidManifest,
+    ManifestTooLarge,
+    ManifestUnknown,
+    NameUnknown,
+    NotFound,
+    RegistryError,
+)
+from polyarch.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from polyarch.storage.base import CHUNK_SIZE, BlobReader, Repository, VerifyingStream
+from polyarch.transport.client import RegistryClient
+
+__all__ = ["RegistryRepository"]
+
+log = logging.getLogger("polyarch.storage")
+
+#: Blobs up to this size are uploaded in one request; larger ones are streamed (PATCH).
+MONOLITHIC_LIMIT = 4 * 1024 * 1024
+#: Hard stop for ``Link`` pagination, so a registry whose pages loop cannot hang us.
+MAX_TAG_PAGES = 1000
+
+_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+def _is_digest(identifier: str) -> bool:
+    return ":" in identifier
+
+
+class _RegistryBlobReader(BlobReader):
+    def __init__(self, response: httpx.Response, descriptor: Descriptor, what: str) -> None:
+        self.descriptor = descriptor
+        self._response = response
+        self._stream = VerifyingStream(response.iter_bytes(CHUNK_SIZE), descriptor, what=what)
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._stream
+        finally:
+            self._response.close()
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class RegistryRepository(Repository):
+    """One repository in one registry.
+
+    >>> from polyarch.transport import RegistryClient
+    >>> repo = RegistryRepository(RegistryClient(), "127.0.0.1:5000", "metrics-api")
+    >>> repo.name
+    '127.0.0.1:5000/metrics-api'
+    """
+
+    def __init__(self, client: RegistryClient, registry: str, repository: str) -> None:
+        self.client = client
+        self.registry = registry
+        self.repository = repository
+        self.name = f"{registry}/{repository}"
+        self._pull = [f"repository:{repository}:pull"]
+        self._push = [f"repository:{repository}:pull,push"]
+        # Upload sessions a declined mount left open, reused by the next put of that blob.
+        self._pending_uploads: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"RegistryRepository({self.name!r})"
+
+    def _path(self, kind: str, identifier: str = "") -> str:
+        return f"/v2/{self.repository}/{kind}/{identifier}"
+
+    # Manifests ---------------------------------------------------------------------
+
+    def get_manifest(self, identifier: str) -> Manifest:
+        """Fetch and verify a manifest or index by tag or digest."""
+        where = self._where(identifier)
+        try:
+            response = self.client.request(
+                "GET",
+                self.registry,
+                self._path("manifests", identifier),
+                scopes=self._pull,
+                headers={"Accept": mediatype.ACCEPT_MANIFESTS},
+                stream=True,
+                what=f"GET manifest {where}",
+            )
+        except NotFound as exc:
+            raise self._not_found(exc, where) from None
+        try:
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > MAX_MANIFEST_SIZE:
+                raise ManifestTooLarge(f"manifest {where} is {length} bytes, over the 4 MiB limit")
+            body = bytearray()
+            for chunk in response.iter_bytes(CHUNK_SIZE):
+                body += chunk
+                if len(body) > MAX_MANIFEST_SIZE:
+                    raise ManifestTooLarge(f"manifest {where} is over the 4 MiB limit")
+        finally:
+            response.close()
+        raw = bytes(body)
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip() or None
+        announced = response.headers.get("Docker-Content-Digest")
+        if _is_digest(identifier):
+            Digest(identifier).verify(raw, what=f"manifest {where}")
+        if announced:
+            try:
+                Digest(announced).verify(raw, what=f"manifest {where} (Docker-Content-Digest)")
+            except InvalidDigest:
+                raise DigestMismatch(
+                    f"manifest {where}: registry announced an invalid digest {announced!r}"
+                ) from None
+        return parse_manifest(raw, content_type, what=f"manifest {where}")
+
+    def head_manifest(self, identifier: str) -> Descriptor | None:
+        """The descriptor of a manifest by tag or digest, or None when absent."""
+        where = self._where(identifier)
+        response = self.client.request(
+            "HEAD",
+            self.registry,
+            self._path("manifests", identifier),
+            scopes=self._pull,
+            headers={"Accept": mediatype.ACCEPT_MANIFESTS},
+            expect=(200, 404),
+            what=f"HEAD manifest {where}",
+        )
+        if response.status_code == 404:
+            return None
+        announced = response.headers.get("Docker-Content-Digest")
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        length = response.headers.get("Content-Length", "")
+        if not announced or not length.isdigit() or not mediatype.is_manifest(media_type):
+            # Some registries answer HEAD incompletely; the GET is authoritative.
+            manifest = self.get_manifest(identifier)
+            return Descriptor(manifest.media_type, manifest.digest, manifest.size)
+        try:
+            digest = Digest(announced)
+        except InvalidDigest:
+            raise DigestMismatch(
+                f"manifest {where}: registry announced an invalid digest {announced!r}"
+            ) from None
+        if _is_digest(identifier) and digest != identifier:
+            raise DigestMismatch(f"manifest {where}: registry announced {digest}")
+        return Descriptor(media_type, digest, int(length))
+
+    def put_manifest(self, manifest: Manifest, tag: str | None = None) -> None:
+        """PUT a manifest's exact bytes, under ``tag`` or by digest."""
+        identifier = tag or str(manifest.digest)
+        where = self._where(identifier)
+        response = self.client.request(
+            "PUT",
+            self.registry,
+            self._path("manifests", identifier),
+            scopes=self._push,
+            headers={"Content-Type": manifest.media_type},
+            content=manifest.raw,
+            expect=(200, 201),
+            what=f"PUT manifest {where}",
+        )
+        announced = response.headers.get("Docker-Content-Digest")
+        if announced and announced != manifest.digest:
+            raise DigestMismatch(
+                f"PUT manifest {where}: registry stored {announced}, expected {manifest.digest}"
+            )
+
+    def delete_manifest(self, digest: Digest) -> None:
+        """DELETE a manifest by digest (the registry must allow deletes)."""
+        where = self._where(digest)
+        try:
+            self.client.request(
+                "DELETE",
+                self.registry,
+                self._path("manifests", digest),
+                scopes=[f"repository:{self.repository}:delete"],
+                expect=(200, 202),
+                what=f"DELETE manifest {where}",
+            )
+        except NotFound as exc:
+            raise self._not_found(exc, where) from None
+
+    # Blobs -------------------------------------------------------------------------
+
+    def blob_size(self, digest: Digest) -> int | None:
+        """HEAD a blob: its size when present, None when absent."""
+        response = self.client.request(
+            "HEAD",
+            self.registry,
+            self._path("blobs", digest),
+            scopes=self._pull,
+            expect=(200, 404),
+            what=f"HEAD blob {self.name}@{digest}",
+        )
+        if response.status_code == 404:
+            return None
+        length = response.headers.get("Content-Length", "")
+        return int(length) if length.isdigit() else -1
+
+    def open_blob(self, descriptor: Descriptor) -> BlobReader:
+        """GET a blob as a verified stream of chunks."""
+        where = f"blob {self.name}@{descriptor.digest}"
+        try:
+            response = self.client.request(
+                "GET",
+                self.registry,
+                self._path("blobs", descriptor.digest),
+                scopes=self._pull,
+                stream=True,
+                what=f"GET {where}",
+            )
+        except NotFound:
+            raise BlobUnknown(
+                f"{where} not found", hint="push or copy the blob into this repository"
+            ) from None
+        return _RegistryBlobReader(response, descriptor, where)
+
+    def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
+        """Upload a blob: one request when small and given whole, else a streamed PATCH.
+
+        The content is hashed as it goes out; a mismatch aborts the upload session before
+        the final PUT, so nothing unverified is ever committed.
+        """
+        where = f"blob {self.name}@{descriptor.digest}"
+        location = self._pending_uploads.pop(str(descriptor.digest), None)
+        if location is None:
+            location = self._start_upload(where)
+        if isinstance(chunks, list | tuple) and descriptor.size <= MONOLITHIC_LIMIT:
+            data = b"".join(chunks)
+            if (
+                Digest.of(data, descriptor.digest.algorithm) != descriptor.digest
+                or len(data) != descriptor.size
+            ):
+                self._cancel_upload(location)
+                raise DigestMismatch(f"{where}: the content given does not match its descriptor")
+            self._finish_upload(location, descriptor, data, where)
+            return
+        # Auth must be settled before a one-shot streamed body goes out: it cannot be resent.
+        self.client.ensure_auth(self.registry, self._push)
+        stream = VerifyingStream(chunks, descriptor, what=where)
+        try:
+            response = self.client.request_url(
+                "PATCH",
+                self._absolute(location),
+                registry=self.registry,
+                scopes=self._push,
+                headers={"Content-Type": "application/octet-stream"},
+                content=iter(stream),
+                expect=(202, 204),
+                idempotent=False,
+                what=f"PATCH {where}",
+            )
+        except (DigestMismatch, ValueError):
+            self._cancel_upload(location)
+            raise
+        location = response.headers.get("Location", location)
+        self._finish_upload(location, descriptor, b"", where)
+
+    def _start_upload(self, where: str) -> str:
+        response = self.client.request(
+            "POST",
+            self.registry,
+            self._path("blobs", "uploads/"),
+            scopes=self._push,
+            expect=(202,),
+            idempotent=False,
+            what=f"start upload of {where}",
+        )
+        return self._location(response, where)
+
+    def _finish_upload(
+        self, location: str, descriptor: Descriptor, data: bytes, where: str
+    ) -> None:
+        url = self._with_query(self._absolute(location), {"digest": str(descriptor.digest)})
+        response = self.client.request_url(
+            "PUT",
+            url,
+            registry=self.registry,
+            scopes=self._push,
+            headers={"Content-Type": "application/octet-stream"},
+            content=data,
+            expect=(201, 204),
+            idempotent=False,
+            what=f"PUT {where}",
+        )
+        announced = response.headers.get("Docker-Content-Digest")
+        if announced and announced != descriptor.digest:
+            raise DigestMismatch(f"{where}: registry stored {announced}")
+
+    def _cancel_upload(self, location: str) -> None:
+        try:
+            self.client.request_url(
+                "DELETE",
+                self._absolute(location),
+                registry=self.registry,
+                scopes=self._push,
+                expect=(200, 202, 204, 404),
+                idempotent=False,
+                what=f"cancel upload in {self.name}",
+            )
+        except RegistryError:  # best effort: the registry expires abandoned sessions anyway
+            log.debug("could not cancel upload session in %s", self.name)
+
+    def mount_blob(self, descriptor: Descriptor, source: Repository) -> bool:
+        """Cross-repository mount (``?mount=&from=``) within the same registry."""
+        if not isinstance(source, RegistryRepository) or source.registry != self.registry:
+            return False
+        if source.repository == self.repository:
+            return True
+        where = f"blob {self.name}@{descriptor.digest}"
+        response = self.client.request(
+            "POST",
+            self.registry,
+            self._path("blobs", "uploads/"),
+            params={"mount": str(descriptor.digest), "from": source.repository},
+            scopes=[*self._push, f"repository:{source.repository}:pull"],
+            expect=(201, 202),
+            idempotent=False,
+            what=f"mount {where} from {source.name}",
+        )
+        if response.status_code == 201:
+            return True
+        # 202: the registry declined the mount and opened an ordinary upload session
+        # instead; keep it for the upload that follows rather than leaking it.
+        self._pending_uploads[str(descriptor.digest)] = self._location(response, where)
+        return False
+
+    def delete_blob(self, digest: Digest) -> None:
+        """DELETE a blob by digest (the registry must allow deletes)."""
+        where = f"blob {self.name}@{digest}"
+        try:
+            self.client.request(
+                "DELETE",
+                self.registry,
+                self._path("blobs", digest),
+                scopes=[f"repository:{self.repository}:delete"],
+                expect=(200, 202),
+                what=f"DELETE {where}",
+            )
+        except NotFound:
+            raise BlobUnknown(f"{where} not found") from None
+
+    # Tags --------------------------------------------------------------------------
+
+    def list_tags(self) -> list[str]:
+        """All tags, following ``Link`` pagination (loops are detected and stopped)."""
+        tags: list[str] = []
+        url: str | None = self._absolute(f"/v2/{self.repository}/tags/list?n=1000")
+        seen: set[str] = set()
+        while url is not None:
+            if url in seen or len(seen) >= MAX_TAG_PAGES:
+                raise RegistryError(
+                    f"tag list of {self.name}: pagination does not end (page {url!r} repeats)"
+                )
+            seen.add(url)
+            try:
+                response = self.client.request_url(
+                    "GET",
+                    url,
+                    registry=self.registry,
+                    scopes=self._pull,
+                    what=f"list tags of {self.name}",
+                )
+            except NotFound as exc:
+                raise self._not_found(exc, self.name) from None
+            try:
+                page = response.json()
+            except ValueError:
+                raise InvalidManifest(f"tag list of {self.name} is not valid JSON") from None
+            page_tags = page.get("tags") if isinstance(page, dict) else None
+            if page_tags is not None:
+                if not isinstance(page_tags, list) or not all(
+                    isinstance(t, str) for t in page_tags
+                ):
+                    raise InvalidManifest(f"tag list of {self.name}: tags must be strings")
+                tags.extend(page_tags)
+            match = _LINK_RE.search(response.headers.get("Link", ""))
+            url = self._absolute(match.group(1)) if match else None
+        return tags
+
+    # Helpers -----------------------------------------------------------------------
+
+    def _where(self, identifier: str) -> str:
+        sep = "@" if _is_digest(identifier) else ":"
+        return f"{self.name}{sep}{identifier}"
+
+    def _not_found(self, exc: NotFound, where: str) -> NotFound:
+        if isinstance(exc, NameUnknown):
+            return NameUnknown(
+                f"repository {self.name} not found", hint="check the repository name"
+            )
+        if isinstance(exc, BlobUnknown):
+            return exc
+        return ManifestUnknown(
+            f"manifest {where} not found", hint="check the tag or digest, or push the image first"
+        )
+
+    def _absolute(self, location: str) -> str:
+        return urljoin(self.client.base_url(self.registry) + "/", location)
+
+    def _location(self, response: httpx.Response, where: str) -> str:
+        location: str | None = response.headers.get("Location")
+        if not location:
+            raise RegistryError(f"{where}: the registry opened an upload without a Location")
+        return location
+
+    @staticmethod
+    def _with_query(url: str, extra: dict[str, str]) -> str:
+        parts = urlsplit(url)
+        query = [*parse_qsl(parts.query, keep_blank_values=True), *extra.items()]
+        return urlunsplit(parts._replace(query=urlencode(query)))

@@ -1,0 +1,32 @@
+"""The transport layer: HTTP to registries, with auth, retries, TLS choices and error mapping.
+
+Everything above this package (storage, copy, CLI) talks to registries through
+:class:`RegistryClient`; nothing here knows about manifests or images. The layer imports
+only :mod:`polyarch.errors` and :mod:`polyarch.digest` from polyarch, so it can be tested
+(and reused) on its own.
+"""
+
+from __future__ import annotations
+
+from polyarch.transport.auth import RegistryAuth, scopes_for
+from polyarch.transport.challenge import Challenge, parse_challenges
+from polyarch.transport.client import RegistryClient, TransportStats
+from polyarch.transport.credentials import Credential, CredentialResolver
+from polyarch.transport.errors import error_from_response
+from polyarch.transport.retry import RetryPolicy, parse_retry_after
+from polyarch.transport.settings import TransportSettings
+
+__all__ = [
+    "Challenge",
+    "Credential",
+    "CredentialResolver",
+    "RegistryAuth",
+    "RegistryClient",
+    "RetryPolicy",
+    "TransportSettings",
+    "TransportStats",
+    "error_from_response",
+    "parse_challenges",
+    "parse_retry_after",
+    "scopes_for",
+]

@@ -1,0 +1,503 @@
+"""The registry HTTP client: one :class:`httpx.Client` for every registry polyarch talks to.
+
+It owns what is the same for every registry operation, so the storage layer above only
+speaks the Distribution API:
+
+* the URL of a registry (``https`` by default; ``http`` for insecure or loopback
+  registries that do not speak TLS, decided once per registry and cached);
+* authentication (:class:`~polyarch.transport.auth.RegistryAuth` as the httpx auth flow);
+* retries of transient failures (:class:`~polyarch.transport.retry.RetryPolicy`);
+* turning failures into :mod:`polyarch.errors`: httpx exceptions become
+  :class:`~polyarch.errors.TransportError` with a hint, unexpected statuses become the
+  :class:`~polyarch.errors.RegistryError` subclass picked by the registry's error code;
+* redirects (followed by httpx, which drops ``Authorization`` when leaving the origin);
+* request counting (for benchmarks) and DEBUG logging without headers or query strings.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+from polyarch.errors import PolyarchError, TransportError
+from polyarch.transport.auth import (
+    REGISTRY_EXTENSION,
+    SCOPES_EXTENSION,
+    TOKEN_EXTENSION,
+    RegistryAuth,
+    append_query,
+)
+from polyarch.transport.credentials import CredentialResolver, canonical_registry
+from polyarch.transport.errors import (
+    error_from_response,
+    is_not_tls,
+    is_tls_failure,
+    looks_like_certificate_error,
+    one_line,
+    transport_error,
+)
+from polyarch.transport.retry import RETRY_STATUSES, is_retryable_exception
+from polyarch.transport.settings import TransportSettings, is_loopback
+
+__all__ = ["DOCKER_HUB_HOST", "MAX_REDIRECTS", "RegistryClient", "TransportStats"]
+
+logger = logging.getLogger("polyarch.transport")
+
+#: Where Docker Hub's registry API lives (``docker.io`` is only a name).
+DOCKER_HUB_HOST = "registry-1.docker.io"
+MAX_REDIRECTS = 10
+#: How much of an error response body is read to find the registry's ``errors[]``.
+ERROR_BODY_LIMIT = 64 * 1024
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+# Every status except the ones ensure_auth must report (auth failures, rate limits, 5xx).
+_PING_EXPECT = frozenset(range(200, 500)) - {401, 403, 429}
+
+
+@dataclass
+class TransportStats:
+    """Counts of HTTP exchanges (each response received, redirects and token requests included)."""
+
+    requests: int = 0
+    by_method: dict[str, int] = field(default_factory=dict)
+    token_requests: int = 0
+    retries: int = 0
+
+    def count(self, method: str, *, token: bool) -> None:
+        """Record one response to a ``method`` request."""
+        self.requests += 1
+        self.by_method[method] = self.by_method.get(method, 0) + 1
+        if token:
+            self.token_requests += 1
+
+
+def _safe_url(url: httpx.URL) -> str:
+    """The URL for logs and messages: no userinfo, no query string, no fragment."""
+    return str(url.copy_with(query=None, fragment=None, username=None, password=None))
+
+
+class RegistryClient:
+    """One httpx.Client for all registries.
+
+    ``transport`` replaces the network (``httpx.MockTransport`` in tests); ``sleep`` and
+    ``clock`` are injectable so retry tests never wait. ``stats`` counts exchanges.
+
+    >>> def handler(request: httpx.Request) -> httpx.Response:
+    ...     return httpx.Response(200, json={"tags": ["v1"]})
+    >>> with RegistryClient(transport=httpx.MockTransport(handler)) as client:
+    ...     client.request("GET", "registry.example", "/v2/app/tags/list").json()
+    {'tags': ['v1']}
+    """
+
+    def __init__(
+        self,
+        settings: TransportSettings | None = None,
+        *,
+        credentials: CredentialResolver | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings if settings is not None else TransportSettings()
+        self.credentials = (
+            credentials if credentials is not None else CredentialResolver(self.settings)
+        )
+        self.stats = TransportStats()
+        self.auth = RegistryAuth(self.credentials, self.settings, clock=clock)
+        self._sleep = sleep
+        self._clock = clock
+        # Registry (lowercased as given) -> "https" or "http", once decided.
+        self._schemes: dict[str, str] = {}
+        # host:port of every base URL handed out -> the registry name (for request_url).
+        self._registry_of_host: dict[str, str] = {}
+
+        verify: ssl.SSLContext | bool = True
+        if self.settings.ca_file:
+            # The CA is trusted in addition to the default roots (certifi, or
+            # SSL_CERT_FILE/SSL_CERT_DIR as httpx honours them): one client serves every
+            # registry, and Docker Hub must keep working next to a private registry.
+            verify = httpx.create_ssl_context(verify=True, trust_env=True)
+            try:
+                verify.load_verify_locations(cafile=self.settings.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise TransportError(
+                    f"cannot load the CA file {self.settings.ca_file}: {exc}",
+                    hint="pass a PEM file with the CA certificate(s)",
+                ) from None
+        mounts: dict[str, httpx.BaseTransport | None] = {}
+        if transport is None:
+            for host in sorted(self.settings.insecure):
+                # Insecure registries: TLS without verification (http is tried if no TLS).
+                mounts[f"https://{host}"] = httpx.HTTPTransport(verify=False)
+        self._http = httpx.Client(
+            auth=self.auth,
+            transport=transport,
+            mounts=mounts or None,
+            verify=verify,
+            timeout=httpx.Timeout(self.settings.timeout),
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            headers={"User-Agent": self.settings.user_agent},
+            trust_env=True,
+            event_hooks={"response": [self._on_response]},
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- URLs --------------------------------------------------------------------------
+
+    def base_url(self, registry: str) -> str:
+        """``https://host`` (or ``http://host`` once decided) for ``registry``.
+
+        ``docker.io`` (and its aliases) maps to ``https://registry-1.docker.io``.
+
+        >>> RegistryClient().base_url("docker.io")
+        'https://registry-1.docker.io'
+        """
+        key = registry.lower()
+        if canonical_registry(key) == "docker.io":
+            host = DOCKER_HUB_HOST
+            scheme = "https"
+        else:
+            host = key
+            scheme = self._schemes.get(key, "https")
+        self._registry_of_host.setdefault(host, registry)
+        return f"{scheme}://{host}"
+
+    def _may_fall_back(self, registry: str) -> bool:
+        """Whether ``registry`` may be reached over plain HTTP if it does not speak TLS."""
+        key = registry.lower()
+        if key in self._schemes or canonical_registry(key) == "docker.io":
+            return False
+        return self.settings.is_insecure(key) or is_loopback(key)
+
+    # -- requests ----------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        registry: str,
+        path: str,
+        *,
+        scopes: Sequence[str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        content: bytes | Iterable[bytes] | None = None,
+        expect: Collection[int] = (200,),
+        idempotent: bool | None = None,
+        stream: bool = False,
+        what: str | None = None,
+    ) -> httpx.Response:
+        """Send ``method`` to ``path`` (``/v2/...``) on ``registry`` and return the response.
+
+        ``scopes`` are the token scopes the request needs (derived from the path if
+        omitted). A status outside ``expect`` raises the matching
+        :class:`~polyarch.errors.RegistryError`. ``idempotent`` overrides the default
+        (GET, HEAD, DELETE and manifest PUT are retried on transient failures; nothing
+        else is). With ``stream=True`` the response is returned open: the caller must
+        close it or consume ``iter_bytes()``. ``what`` names the operation in errors.
+        """
+        if not path.startswith("/"):
+            path = "/" + path
+        url = httpx.URL(self.base_url(registry) + path)
+        return self._send(
+            method,
+            registry,
+            url,
+            scopes=scopes,
+            headers=headers,
+            params=params,
+            content=content,
+            expect=expect,
+            idempotent=idempotent,
+            stream=stream,
+            what=what,
+        )
+
+    def request_url(
+        self,
+        method: str,
+        url: str,
+        *,
+        registry: str | None = None,
+        scopes: Sequence[str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        content: bytes | Iterable[bytes] | None = None,
+        expect: Collection[int] = (200,),
+        idempotent: bool | None = None,
+        stream: bool = False,
+        what: str | None = None,
+    ) -> httpx.Response:
+        """Like :meth:`request`, for an absolute URL a registry handed out.
+
+        Upload ``Location`` headers and ``Link`` next pages are absolute (or relative to
+        the registry: pass ``registry`` then). The URL must point at the registry
+        (``registry`` if given, else a registry this client already addressed): a
+        ``Location`` on another host is refused, so credentials and upload bodies only go
+        where the user pointed polyarch. Redirects answered by the registry are still
+        followed (httpx drops ``Authorization`` when they leave the origin).
+        """
+        base: httpx.URL | None = None
+        if registry is not None:
+            base = httpx.URL(self.base_url(registry))
+        try:
+            target = httpx.URL(url)
+            if target.is_relative_url:
+                if base is None:
+                    raise TransportError(
+                        f"{method} {one_line(url, 100)}: a relative URL needs the registry"
+                    )
+                target = base.join(url)
+        except httpx.InvalidURL as exc:
+            raise TransportError(f"{method}: invalid URL from the registry ({exc})") from None
+        netloc = target.netloc.decode("ascii").lower()
+        if registry is None:
+            found = self._registry_of_host.get(netloc)
+            if found is None:
+                raise TransportError(
+                    f"{method} {_safe_url(target)}: refusing a URL on {netloc}, "
+                    "a host this client has not been pointed at"
+                )
+            registry = found
+            base = httpx.URL(self.base_url(registry))
+        assert base is not None
+        if netloc != base.netloc.decode("ascii").lower():
+            raise TransportError(
+                f"{method} {_safe_url(target)}: refusing a URL on {netloc}, "
+                f"outside the registry {registry}",
+                hint="the registry handed out a Location on another host",
+            )
+        if target.scheme != base.scheme:
+            if target.scheme == "http" and base.scheme == "https":
+                raise TransportError(
+                    f"{method} {_safe_url(target)}: refusing to downgrade {registry} "
+                    "from https to plain http"
+                )
+            target = target.copy_with(scheme=base.scheme)
+        return self._send(
+            method,
+            registry,
+            target,
+            scopes=scopes,
+            headers=headers,
+            params=params,
+            content=content,
+            expect=expect,
+            idempotent=idempotent,
+            stream=stream,
+            what=what,
+        )
+
+    def ensure_auth(self, registry: str, scopes: Sequence[str]) -> None:
+        """Authenticate for ``scopes`` on ``registry`` now, ahead of a streamed upload.
+
+        A streamed body cannot be re-sent after a 401, so before streaming, the client
+        makes sure the flow will attach credentials preemptively: the first time a host is
+        seen this costs a cheap ``GET /v2/`` (plus a token request for Bearer registries);
+        with a valid cached token it costs nothing.
+        """
+        host = httpx.URL(self.base_url(registry)).netloc.decode("ascii")
+        if self.auth.ready(host, scopes):
+            return
+        response = self.request(
+            "GET",
+            registry,
+            "/v2/",
+            scopes=list(scopes),
+            expect=_PING_EXPECT,
+            what=f"authenticate to {registry}",
+        )
+        response.close()
+
+    # -- the engine --------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        registry: str,
+        url: httpx.URL,
+        *,
+        scopes: Sequence[str] | None,
+        headers: Mapping[str, str] | None,
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None,
+        content: bytes | Iterable[bytes] | None,
+        expect: Collection[int],
+        idempotent: bool | None,
+        stream: bool,
+        what: str | None,
+    ) -> httpx.Response:
+        method = method.upper()
+        if what is None:
+            what = f"{method} {registry}{url.path}"
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT_METHODS or (
+                method == "PUT" and "/manifests/" in url.path
+            )
+        replayable = content is None or isinstance(content, bytes | bytearray)
+        may_retry = idempotent and replayable
+        policy = self.settings.retry
+        extensions: dict[str, object] = {REGISTRY_EXTENSION: registry}
+        if scopes is not None:
+            extensions[SCOPES_EXTENSION] = list(scopes)
+        url = append_query(url, params)
+        started = self._clock()
+        failures = 0
+        while True:
+            request = self._http.build_request(
+                method,
+                url,
+                headers=dict(headers) if headers else None,
+                content=content,
+                extensions=extensions,
+            )
+            try:
+                response = self._http.send(request, stream=True)
+            except PolyarchError:
+                raise
+            except (httpx.HTTPError, httpx.StreamError) as exc:
+                logger.debug("%s %s -> %s", method, _safe_url(url), type(exc).__name__)
+                if (
+                    isinstance(exc, httpx.ConnectError)
+                    and url.scheme == "https"
+                    and self._fall_back(registry, exc)
+                ):
+                    # The TLS handshake failed while connecting, so nothing was sent:
+                    # the same request goes to http:// and is not counted as a retry.
+                    url = url.copy_with(scheme="http")
+                    continue
+                failures += 1
+                self._wait_or_raise(
+                    may_retry, exc, failures=failures, started=started, registry=registry, what=what
+                )
+                continue
+            self._decided(registry, url)
+
+            if response.status_code not in expect:
+                if may_retry and response.status_code in RETRY_STATUSES:
+                    failures += 1
+                    delay = policy.next_delay(
+                        failures,
+                        self._clock() - started,
+                        retry_after=response.headers.get("retry-after"),
+                    )
+                    if delay is not None:
+                        response.close()
+                        self._pause(delay)
+                        continue
+                body = self._read_error_body(response)
+                raise error_from_response(response, what, body=body)
+            if not stream:
+                try:
+                    response.read()
+                except httpx.HTTPError as exc:
+                    response.close()
+                    failures += 1
+                    self._wait_or_raise(
+                        may_retry,
+                        exc,
+                        failures=failures,
+                        started=started,
+                        registry=registry,
+                        what=what,
+                    )
+                    continue
+            return response
+
+    def _wait_or_raise(
+        self,
+        may_retry: bool,
+        exc: Exception,
+        *,
+        failures: int,
+        started: float,
+        registry: str,
+        what: str,
+    ) -> None:
+        """Sleep before the next attempt, or raise the mapped TransportError if none is due."""
+        delay = self._retry_delay(may_retry, exc, failures, started)
+        if delay is None:
+            raise transport_error(exc, registry, what, timeout=self.settings.timeout) from None
+        self._pause(delay)
+
+    def _retry_delay(
+        self, may_retry: bool, exc: BaseException, failures: int, started: float
+    ) -> float | None:
+        if not may_retry or not is_retryable_exception(exc):
+            return None
+        return self.settings.retry.next_delay(failures, self._clock() - started)
+
+    def _pause(self, delay: float) -> None:
+        self.stats.retries += 1
+        logger.debug("retrying in %.2f s", delay)
+        self._sleep(delay)
+
+    def _fall_back(self, registry: str, exc: httpx.ConnectError) -> bool:
+        """Decide on plain HTTP after a failed TLS handshake, if this registry allows it.
+
+        Nothing was sent yet (the handshake failed while connecting), so the same request
+        can go to ``http://`` without a wasted exchange.
+        """
+        if not self._may_fall_back(registry):
+            return False
+        insecure = self.settings.is_insecure(registry.lower())
+        # A loopback registry falls back only when the server does not speak TLS at all;
+        # a certificate problem must be reported, not silently downgraded.
+        if is_not_tls(exc) or (
+            insecure and is_tls_failure(exc) and not looks_like_certificate_error(exc)
+        ):
+            logger.debug("%s does not speak TLS; using plain http", registry)
+            self._schemes[registry.lower()] = "http"
+            return True
+        return False
+
+    def _decided(self, registry: str, url: httpx.URL) -> None:
+        key = registry.lower()
+        if key not in self._schemes and canonical_registry(key) != "docker.io":
+            self._schemes[key] = url.scheme
+
+    def _read_error_body(self, response: httpx.Response) -> bytes:
+        """At most ``ERROR_BODY_LIMIT`` bytes of an error body; the response is closed."""
+        chunks: list[bytes] = []
+        try:
+            if response.request.method != "HEAD":
+                size = 0
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size >= ERROR_BODY_LIMIT:
+                        break
+        except (httpx.HTTPError, httpx.StreamError):
+            chunks = []
+        finally:
+            response.close()
+        return b"".join(chunks)[:ERROR_BODY_LIMIT]
+
+    def _on_response(self, response: httpx.Response) -> None:
+        request = response.request
+        self.stats.count(request.method, token=bool(request.extensions.get(TOKEN_EXTENSION)))
+        if logger.isEnabledFor(logging.DEBUG):
+            status = response.status_code
+            logger.debug("%s %s -> %d", request.method, _safe_url(request.url), status)

@@ -1,0 +1,134 @@
+"""When and how long to wait before retrying a request.
+
+Registries shed load with 429/502/503/504 and connections drop; a bounded retry with
+capped exponential backoff and full jitter rides that out without hammering a struggling
+server. Only idempotent requests with a replayable body are retried: re-sending a
+half-finished upload-session ``PATCH`` or a one-shot stream could corrupt or duplicate
+work. ``Retry-After`` from the server wins over the computed backoff.
+
+The policy is pure: it computes delays, the client sleeps (through an injectable
+``sleep``, so tests never wait).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+__all__ = ["RETRY_STATUSES", "RetryPolicy", "is_retryable_exception", "parse_retry_after"]
+
+#: HTTP statuses worth retrying: rate limiting and gateway/availability errors.
+RETRY_STATUSES: frozenset[int] = frozenset({429, 502, 503, 504})
+
+_RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+    httpx.TimeoutException,
+)
+
+
+def is_retryable_exception(exc: BaseException) -> bool:
+    """Whether a transport failure is transient (dropped connection, timeout).
+
+    TLS failures (certificate or protocol) are deterministic and never retried.
+    """
+    if not isinstance(exc, _RETRYABLE_EXCEPTIONS):
+        return False
+    cause: BaseException | None = exc
+    seen = 0
+    while cause is not None and seen < 10:
+        if isinstance(cause, ssl.SSLError):
+            return False
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return "[SSL" not in str(exc)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date), or ``None``.
+
+    >>> parse_retry_after("7")
+    7.0
+    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT",
+    ...                   now=datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC))
+    10.0
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now if now is not None else datetime.now(UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with full jitter, bounded in attempts and total time.
+
+    The delay before attempt ``n + 1`` (after ``n`` failed attempts) is a uniform draw in
+    ``[0, min(max_delay, base_delay * 2**(n-1))]`` ("full jitter"), or that cap itself when
+    ``jitter`` is off. A ``Retry-After`` header replaces the computed delay; when it asks
+    for more time than is left of ``max_total``, the client gives up at once instead of
+    sleeping only to fail. ``max_attempts`` counts the first attempt.
+
+    >>> policy = RetryPolicy(jitter=False)
+    >>> [policy.backoff(n) for n in (1, 2, 3, 6)]
+    [0.5, 1.0, 2.0, 10.0]
+    """
+
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 10.0
+    max_total: float = 60.0
+    jitter: bool = True
+
+    def backoff(self, failures: int, rand: Callable[[], float] = random.random) -> float:
+        """The computed delay after ``failures`` failed attempts (``failures >= 1``)."""
+        exponent = max(0, failures - 1)
+        # Cap the exponent before computing to avoid float overflow on absurd counts.
+        cap = min(self.max_delay, math.ldexp(self.base_delay, min(exponent, 1000)))
+        if self.jitter:
+            return cap * rand()
+        return cap
+
+    def next_delay(
+        self,
+        failures: int,
+        elapsed: float,
+        *,
+        retry_after: str | None = None,
+        rand: Callable[[], float] = random.random,
+        now: datetime | None = None,
+    ) -> float | None:
+        """Seconds to sleep before the next attempt, or ``None`` to give up.
+
+        ``failures`` is the number of attempts made so far (all failed), ``elapsed`` the
+        seconds spent since the first one started.
+        """
+        if failures >= self.max_attempts:
+            return None
+        remaining = self.max_total - elapsed
+        if remaining <= 0:
+            return None
+        server = parse_retry_after(retry_after, now=now)
+        if server is not None:
+            return server if server <= remaining else None
+        return min(self.backoff(failures, rand), remaining)

@@ -1,0 +1,111 @@
+"""Transport settings: the one object that carries user choices down to the HTTP layer.
+
+The CLI builds a :class:`TransportSettings` from flags and the environment; the library
+never reads argv or the environment itself (except through :meth:`TransportSettings.from_env`),
+so tests build settings directly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from importlib import metadata
+from typing import Any
+
+from polyarch.transport.retry import RetryPolicy
+
+__all__ = ["TransportSettings", "default_user_agent", "is_loopback", "split_host"]
+
+
+def default_user_agent() -> str:
+    """``polyarch/<version>``, from the installed distribution (``0`` when not installed)."""
+    try:
+        version = metadata.version("polyarch")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    return f"polyarch/{version}"
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    """How to reach registries: TLS trust, insecure hosts, explicit credentials, timeouts, retries.
+
+    ``insecure`` holds registry hosts (``host:port`` or ``host``) the user named insecure:
+    polyarch talks TLS to them without verifying the certificate, or plain HTTP if they do
+    not speak TLS. ``username``/``password`` are explicit credentials (flags or
+    ``POLYARCH_USERNAME``/``POLYARCH_PASSWORD``) used for every registry; the password is
+    kept out of ``repr``.
+
+    >>> TransportSettings(username="me", password="s3cret")  # doctest: +ELLIPSIS
+    TransportSettings(insecure=frozenset(), ca_file=None, username='me', timeout=30.0, ...)
+    """
+
+    insecure: frozenset[str] = frozenset()
+    ca_file: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+    user_agent: str = field(default_factory=default_user_agent)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        # Accept any iterable of hosts (a list from argparse/click) and normalise case.
+        hosts: Iterable[str] = self.insecure
+        object.__setattr__(self, "insecure", frozenset(h.strip().lower() for h in hosts if h))
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] = os.environ, **overrides: Any
+    ) -> TransportSettings:
+        """Settings from ``POLYARCH_USERNAME``/``POLYARCH_PASSWORD``, then ``overrides``.
+
+        An override whose value is ``None`` is ignored, so a CLI can pass its optional
+        flags straight through and an unset flag leaves the environment's value in place.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown TransportSettings fields: {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        username = environ.get("POLYARCH_USERNAME")
+        password = environ.get("POLYARCH_PASSWORD")
+        if username:
+            values["username"] = username
+        if password:
+            values["password"] = password
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "insecure" in values:
+            values["insecure"] = frozenset(values["insecure"])
+        return cls(**values)
+
+    def is_insecure(self, host: str) -> bool:
+        """Whether ``host`` (``host:port`` or ``host``) was named insecure, with or without port."""
+        host = host.lower()
+        return host in self.insecure or split_host(host)[0] in self.insecure
+
+
+def split_host(netloc: str) -> tuple[str, int | None]:
+    """Split ``host:port`` (``[::1]:5000`` for IPv6) into the host and the port (or ``None``)."""
+    if netloc.startswith("["):
+        end = netloc.find("]")
+        if end != -1:
+            host, rest = netloc[: end + 1], netloc[end + 1 :]
+            port = rest[1:] if rest.startswith(":") else ""
+            return host, int(port) if port.isdigit() else None
+    host, sep, port = netloc.rpartition(":")
+    if sep and port.isdigit() and ":" not in host:
+        return host, int(port)
+    return netloc, None
+
+
+def is_loopback(netloc: str) -> bool:
+    """Whether ``netloc``'s host is ``localhost``, in ``127.0.0.0/8`` or ``::1`` (port ignored)."""
+    host = split_host(netloc.lower())[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,156 @@
+"""Session fixtures that run real CNCF distribution registries (``docker-registry``).
+
+Every registry fixture is session-scoped and lazy: a registry process starts
+only when the first test asking for it runs, and is stopped at session end.
+Logs, configs and storage live under pytest's ``tmp_path_factory`` directory,
+which pytest keeps for the last few runs (handy when a test fails).
+
+When ``docker-registry`` is not installed the fixtures skip, loudly, unless
+the ``CI`` environment variable is set, in which case they fail: CI must not
+silently skip the integration tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from support.registry import (
+    BasicAuthRegistry,
+    HtpasswdAuth,
+    RegistryServer,
+    TokenAuth,
+    TokenRegistry,
+    find_registry_binary,
+)
+from support.token_issuer import TokenIssuer, User
+
+MISSING_REGISTRY = "docker-registry not installed: apt-get install docker-registry"
+MISSING_HTPASSWD = "htpasswd not installed: apt-get install apache2-utils"
+
+
+def _missing(reason: str) -> NoReturn:
+    """Fail under CI (``CI`` set and non-empty), skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def registry_binary() -> str:
+    """Path of the ``docker-registry`` binary (skips, or fails under CI, if missing)."""
+    binary = find_registry_binary()
+    if binary is None:
+        _missing(MISSING_REGISTRY)
+    return binary
+
+
+def _serve(server: RegistryServer) -> Iterator[RegistryServer]:
+    """Start ``server`` and stop it when the generator is closed."""
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(
+    registry_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RegistryServer]:
+    """A plain registry (no auth, no TLS): a started :class:`RegistryServer`.
+
+    Attributes: ``host`` (``127.0.0.1:PORT``), ``url``, ``storage_dir``,
+    ``log_path``, ``config_path``, ``startup_seconds``; ``stop()``.
+    """
+    workdir = tmp_path_factory.mktemp("registry")
+    yield from _serve(RegistryServer(binary=registry_binary, workdir=workdir))
+
+
+@pytest.fixture(scope="session")
+def registry2(
+    registry_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RegistryServer]:
+    """A second plain registry with its own storage, for cross-registry tests."""
+    workdir = tmp_path_factory.mktemp("registry2")
+    yield from _serve(RegistryServer(binary=registry_binary, workdir=workdir))
+
+
+@pytest.fixture(scope="session")
+def tls_registry(
+    registry_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RegistryServer]:
+    """A plain registry served over HTTPS with a generated CA.
+
+    ``url`` is ``https://127.0.0.1:PORT``; trust ``ca_file`` (or use
+    ``ssl_context()``) to talk to it.
+    """
+    workdir = tmp_path_factory.mktemp("tls-registry")
+    yield from _serve(RegistryServer(binary=registry_binary, workdir=workdir, tls=True))
+
+
+@pytest.fixture(scope="session")
+def basic_registry(
+    registry_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BasicAuthRegistry]:
+    """A registry with htpasswd Basic auth: a :class:`BasicAuthRegistry`.
+
+    Attributes: ``host``, ``url``, ``username``, ``password``, ``auth``
+    (the pair) and ``server`` (the :class:`RegistryServer`).
+    """
+    if shutil.which("htpasswd") is None:
+        _missing(MISSING_HTPASSWD)
+    username, password = "tester", "basic-secret"
+    server = RegistryServer(
+        binary=registry_binary,
+        workdir=tmp_path_factory.mktemp("basic-registry"),
+        auth=HtpasswdAuth(username, password),
+    )
+    for started in _serve(server):
+        yield BasicAuthRegistry(started, username, password)
+
+
+@pytest.fixture(scope="session")
+def token_registry(
+    registry_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TokenRegistry]:
+    """A registry with token auth and its :class:`TokenIssuer`: a :class:`TokenRegistry`.
+
+    Users: ``alice``/``alice-secret`` may pull, push and delete everywhere
+    (refresh token ``alice-refresh-token``); ``bob``/``bob-secret`` may only
+    pull. Anonymous requests get 401 from the issuer. Tokens live 300 s.
+    Tests that change the issuer (``set_expiry``, ``set_anonymous``,
+    ``revoke_all``...) should call ``issuer.reset()`` when done.
+    """
+    workdir = tmp_path_factory.mktemp("token-registry")
+    users = {
+        "alice": User("alice-secret", {"*": ["pull", "push", "delete"]}, "alice-refresh-token"),
+        "bob": User("bob-secret", {"*": ["pull"]}),
+    }
+    issuer = TokenIssuer(users, workdir=Path(workdir) / "issuer")
+    try:
+        issuer.start()
+        auth = TokenAuth(
+            realm=issuer.realm,
+            service=issuer.service,
+            issuer=issuer.issuer_name,
+            rootcertbundle=issuer.cert_path,
+        )
+        server = RegistryServer(binary=registry_binary, workdir=workdir, auth=auth)
+        for started in _serve(server):
+            yield TokenRegistry(
+                server=started,
+                issuer=issuer,
+                users=issuer.users,
+                username="alice",
+                password="alice-secret",
+                readonly_username="bob",
+                readonly_password="bob-secret",
+            )
+    finally:
+        issuer.stop()
