@@ -453,6 +453,21 @@ def test_get_is_retried_on_503_with_backoff(
     assert client.stats.retries == 3
 
 
+@pytest.mark.parametrize(("method", "retried"), [("GET", True), ("HEAD", True), ("PUT", False)])
+def test_500_is_retried_for_reads_only(
+    make: Callable[..., RegistryClient], timeline: Timeline, method: str, retried: bool
+) -> None:
+    handler, seen = sequence(500)
+    client = make(handler)
+    content = b"{}" if method == "PUT" else None
+    if retried:
+        client.request(method, REGISTRY, "/v2/app/manifests/v1", content=content)
+    else:
+        with pytest.raises(RegistryError):
+            client.request(method, REGISTRY, "/v2/app/manifests/v1", content=content)
+    assert len(seen) == (2 if retried else 1)
+
+
 def test_retry_after_is_honoured(make: Callable[..., RegistryClient], timeline: Timeline) -> None:
     handler, seen = sequence(429, headers={"Retry-After": "7"})
     make(handler).request("GET", REGISTRY, "/v2/app/manifests/v1")

@@ -75,9 +75,9 @@ def render(result: InspectResult) -> None:
     out.print(f"  platform    {result.platform or '(none in config)'}")
     if result.created:
         out.print(f"  created     {result.created}")
-    out.print(
-        f"  total size  {human_size(result.total_size)} ({len(result.layers)} layer{'s' if len(result.layers) != 1 else ''})"
-    )
+    count = len(result.layers)
+    layers = f"{count} layer" + ("" if count == 1 else "s")
+    out.print(f"  total size  {human_size(result.total_size)} ({layers})")
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("LAYER", "MEDIA TYPE", "SIZE"):
         table.add_column(col, no_wrap=True)

@@ -127,6 +127,14 @@ class Repository(abc.ABC):
         caller then streams the blob.
         """
 
+    def can_mount_from(self, source: Repository) -> bool:
+        """True when :meth:`mount_blob` may succeed from ``source`` (used to plan dry runs)."""
+        return False
+
+    def same_as(self, other: Repository) -> bool:
+        """True when ``other`` is this very repository (content there is content here)."""
+        return self is other
+
     @abc.abstractmethod
     def delete_blob(self, digest: Digest) -> None:
         """Delete a blob by digest."""

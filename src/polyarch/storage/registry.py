@@ -319,12 +319,25 @@ class RegistryRepository(Repository):
         except RegistryError:  # best effort: the registry expires abandoned sessions anyway
             log.debug("could not cancel upload session in %s", self.name)
 
+    def can_mount_from(self, source: Repository) -> bool:
+        """Mounts work between repositories of the same registry."""
+        return isinstance(source, RegistryRepository) and source.registry == self.registry
+
+    def same_as(self, other: Repository) -> bool:
+        """Same registry, same repository name."""
+        return (
+            isinstance(other, RegistryRepository)
+            and other.registry == self.registry
+            and other.repository == self.repository
+        )
+
     def mount_blob(self, descriptor: Descriptor, source: Repository) -> bool:
         """Cross-repository mount (``?mount=&from=``) within the same registry."""
-        if not isinstance(source, RegistryRepository) or source.registry != self.registry:
+        if not self.can_mount_from(source):
             return False
-        if source.repository == self.repository:
+        if self.same_as(source):
             return True
+        assert isinstance(source, RegistryRepository)
         where = f"blob {self.name}@{descriptor.digest}"
         response = self.client.request(
             "POST",

@@ -43,7 +43,11 @@ from polyarch.transport.errors import (
     one_line,
     transport_error,
 )
-from polyarch.transport.retry import RETRY_STATUSES, is_retryable_exception
+from polyarch.transport.retry import (
+    READ_RETRY_STATUSES,
+    RETRY_STATUSES,
+    is_retryable_exception,
+)
 from polyarch.transport.settings import TransportSettings, is_loopback
 
 __all__ = ["DOCKER_HUB_HOST", "MAX_REDIRECTS", "RegistryClient", "TransportStats"]
@@ -396,7 +400,8 @@ class RegistryClient:
             self._decided(registry, url)
 
             if response.status_code not in expect:
-                if may_retry and response.status_code in RETRY_STATUSES:
+                retry_on = READ_RETRY_STATUSES if method in ("GET", "HEAD") else RETRY_STATUSES
+                if may_retry and response.status_code in retry_on:
                     failures += 1
                     delay = policy.next_delay(
                         failures,

@@ -22,10 +22,20 @@ from datetime import UTC, datetime
 
 import httpx
 
-__all__ = ["RETRY_STATUSES", "RetryPolicy", "is_retryable_exception", "parse_retry_after"]
+__all__ = [
+    "READ_RETRY_STATUSES",
+    "RETRY_STATUSES",
+    "RetryPolicy",
+    "is_retryable_exception",
+    "parse_retry_after",
+]
 
 #: HTTP statuses worth retrying: rate limiting and gateway/availability errors.
 RETRY_STATUSES: frozenset[int] = frozenset({429, 502, 503, 504})
+#: Reads (GET, HEAD) are also retried on 500: a registry's storage can answer 500 while a
+#: concurrent writer replaces the very tag being read (seen with distribution's filesystem
+#: driver under parallel ``--append``), and reading again is harmless.
+READ_RETRY_STATUSES: frozenset[int] = RETRY_STATUSES | {500}
 
 _RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
     httpx.ConnectError,

@@ -1,0 +1,153 @@
+"""``polyarch create``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from rich.table import Table
+
+from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.render import console, err_console, human_size, print_json
+from polyarch.operations.create import CreateRequest, CreateResult, create_index
+from polyarch.operations.transfer import BlobAction
+
+
+@click.command("create")
+@click.argument("sources", nargs=-1, metavar="SOURCE[=PLATFORM]...")
+@click.option(
+    "-t",
+    "--target",
+    "targets",
+    multiple=True,
+    required=True,
+    metavar="TARGET",
+    help="Tag to publish the index to (repeatable: other repositories and registries too).",
+)
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    metavar="P",
+    help="Take only these platforms from multi-platform sources (repeatable).",
+)
+@click.option(
+    "--attestations",
+    type=click.Choice(["keep", "drop"]),
+    default="keep",
+    show_default=True,
+    help="Keep each image's attestation manifests, or drop them all.",
+)
+@click.option(
+    "--format",
+    "index_format",
+    type=click.Choice(["oci", "docker"]),
+    default="oci",
+    show_default=True,
+    help="OCI image index, or Docker manifest list.",
+)
+@click.option(
+    "--annotation",
+    "annotations",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Index annotation (OCI only; repeatable).",
+)
+@click.option("--append", is_flag=True, help="Merge into the index at the first target tag.")
+@click.option("--dry-run", is_flag=True, help="Compute and show the plan; push nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
+@common_options
+def create_command(
+    sources: tuple[str, ...],
+    targets: tuple[str, ...],
+    platforms: tuple[str, ...],
+    attestations: str,
+    index_format: str,
+    annotations: tuple[str, ...],
+    append: bool,
+    dry_run: bool,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Assemble SOURCE images into one multi-platform index and publish it to every TARGET.
+
+    A SOURCE is a tag or digest reference anywhere: a single image, a BuildKit /
+    Docker 29 wrapper (unwrapped; its attestations travel with it) or a multi-platform
+    index. Each platform comes from the image's config; =PLATFORM may add a variant or
+    os.version the config cannot say.
+    """
+    options = pop_global(kwargs)
+    request = CreateRequest.build(
+        targets,
+        sources,
+        platforms=platforms,
+        attestations=attestations,
+        format=index_format,
+        annotations=annotations,
+        append=append,
+        dry_run=dry_run,
+    )
+    with make_context(options) as ctx:
+        result = create_index(request, ctx)
+    if as_json:
+        data = result.to_json()
+        if dry_run:
+            data["index"] = json.loads(result.index.raw)
+        print_json(data)
+    elif options.quiet:
+        click.echo(result.digest)
+    else:
+        render(result)
+
+
+def _plan_line(result: CreateResult, i: int) -> str:
+    target = result.targets[i]
+    stats = target.transfer
+    parts = []
+    for action in (BlobAction.MOUNTED, BlobAction.COPIED, BlobAction.SKIPPED):
+        if stats.blobs[action]:
+            parts.append(
+                f"{stats.blobs[action]} {action.value} ({human_size(stats.bytes[action])})"
+            )
+    blobs = ", ".join(parts) or "no blobs to move"
+    return f"blobs: {blobs}; manifests: {stats.manifests_pushed} to push"
+
+
+def render(result: CreateResult) -> None:
+    """The human view: digest, per-platform table, per-target status (and plan)."""
+    out = console()
+    if result.dry_run:
+        sys.stdout.write(result.index.raw.decode() + "\n")
+        out.print(f"[bold]dry run[/bold]: index {result.digest} (nothing pushed)")
+    elif result.unchanged:
+        out.print(f"unchanged: {result.digest}")
+    else:
+        out.print(f"[bold]{result.digest}[/bold]")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("PLATFORM", "DIGEST", "SOURCE", "ATTESTATIONS"):
+        table.add_column(col, no_wrap=True)
+    for entry in result.entries:
+        table.add_row(
+            str(entry.platform),
+            str(entry.descriptor.digest),
+            entry.source,
+            str(len(entry.attestations)) if entry.attestations else "-",
+        )
+    out.print(table)
+    for i, target in enumerate(result.targets):
+        was = target.previous.short if target.previous else "(new tag)"
+        verb = "would move" if result.dry_run and target.status != "unchanged" else target.status
+        out.print(f"{target.reference}: {verb} {was} -> {target.digest.short}")
+        if result.dry_run:
+            out.print(f"  {_plan_line(result, i)}")
+            for change in target.changes:
+                if change.change != "unchanged":
+                    before = change.before.short if change.before else "-"
+                    after = change.after.short if change.after else "-"
+                    out.print(f"  {change.platform}: {change.change} {before} -> {after}")
+    if result.rounds > 1:
+        err_console().print(
+            f"note: a concurrent writer moved the tag; merged again ({result.rounds} rounds)"
+        )
