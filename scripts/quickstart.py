@@ -8,7 +8,8 @@ Run by ``scripts/quickstart.sh`` (which sets up the venv first). Starts a real
   linux/arm64 image and its provenance attestation;
 * ``base:latest``: a 4-platform index;
 
-then runs the real ``polyarch`` CLI on them and stops the registry.
+then runs the real ``polyarch`` CLI on them (inspect, resolve, create) and stops the
+registry.
 """
 
 from __future__ import annotations
@@ -56,6 +57,15 @@ def main() -> None:
         run("inspect", f"{host}/metrics-api:v2.0.0-arm64")
         print("# docker push printed the wrapper's digest; this is the arm64 image's:")
         run("resolve", f"{host}/metrics-api:v2.0.0-arm64")
+        print("# one tag for both variants; each platform digest is the one its build pushed:")
+        run(
+            "create",
+            "-t",
+            f"{host}/metrics-api:v2.0.0",
+            f"{host}/metrics-api:v2.0.0-amd64",
+            f"{host}/metrics-api:v2.0.0-arm64",
+        )
+        run("resolve", "--platform", "linux/arm64", f"{host}/metrics-api:v2.0.0")
         run("inspect", f"{host}/base:latest")
         run("resolve", "--platform", "linux/arm/v7", f"{host}/base:latest")
         run("resolve", "--json", "--platform", "linux/aarch64", f"{host}/base:latest")

@@ -9,8 +9,9 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # docker-registry: the real registry the tests and the quick start run.
 # apache2-utils: htpasswd (bcrypt) for the Basic-auth registry tests.
-# skopeo: a peer that must read what we publish.
+# skopeo, docker.io (the docker CLI): peers that must read what we publish.
 APT_PACKAGES=(docker-registry apache2-utils skopeo ca-certificates)
+if ! command -v docker >/dev/null 2>&1; then APT_PACKAGES+=(docker.io); fi
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   APT_PACKAGES+=(python3 python3-venv)
 fi

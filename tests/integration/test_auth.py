@@ -226,9 +226,7 @@ def push_test_image(host: str, settings: TransportSettings, platform: str) -> Pu
 @pytest.fixture(scope="module")
 def basic_image(basic_registry: BasicAuthRegistry) -> Pushed:
     """An image on the Basic-auth registry, pushed with its credentials."""
-    settings = TransportSettings(
-        username=basic_registry.username, password=basic_registry.password
-    )
+    settings = TransportSettings(username=basic_registry.username, password=basic_registry.password)
     return push_test_image(basic_registry.host, settings, "linux/arm64")
 
 
@@ -256,16 +254,24 @@ def test_basic_username_flag_and_password_stdin(
     sandbox: Sandbox, basic_registry: BasicAuthRegistry, basic_image: Pushed
 ) -> None:
     before = sandbox.cli(
-        "--username", basic_registry.username, "--password-stdin", "resolve", basic_image.ref,
+        "--username",
+        basic_registry.username,
+        "--password-stdin",
+        "resolve",
+        basic_image.ref,
         stdin=basic_registry.password + "\n",
-    )  # fmt: skip
+    )
     assert before.code == 0, before.err
     assert before.out.strip() == basic_image.digest
     # The flags are accepted after the command too.
     after = sandbox.cli(
-        "inspect", "--username", basic_registry.username, "--password-stdin", basic_image.ref,
+        "inspect",
+        "--username",
+        basic_registry.username,
+        "--password-stdin",
+        basic_image.ref,
         stdin=basic_registry.password + "\n",
-    )  # fmt: skip
+    )
     assert_success(after, basic_image.digest)
 
     no_user = sandbox.cli("inspect", "--password-stdin", basic_image.ref, stdin="x\n")
@@ -328,7 +334,9 @@ def test_basic_docker_config_for_another_registry_is_not_used(
 def test_basic_podman_auth_file(
     sandbox: Sandbox, basic_registry: BasicAuthRegistry, basic_image: Pushed
 ) -> None:
-    sandbox.podman_auth({"auths": {basic_registry.host: {"auth": basic_auth(*basic_registry.auth)}}})
+    sandbox.podman_auth(
+        {"auths": {basic_registry.host: {"auth": basic_auth(*basic_registry.auth)}}}
+    )
     assert_success(sandbox.cli("resolve", basic_image.ref), basic_image.digest)
     # REGISTRY_AUTH_FILE elsewhere: that file alone is read, so no credentials now.
     moved = sandbox.cli("resolve", basic_image.ref, REGISTRY_AUTH_FILE=str(sandbox.root / "none"))
@@ -386,9 +394,7 @@ def test_docker_config_beats_podman_auth(
 def token_image(token_registry: TokenRegistry) -> Pushed:
     """An image on the token registry, pushed by alice (pull, push, delete)."""
     token_registry.issuer.reset()
-    settings = TransportSettings(
-        username=token_registry.username, password=token_registry.password
-    )
+    settings = TransportSettings(username=token_registry.username, password=token_registry.password)
     return push_test_image(token_registry.host, settings, "linux/amd64")
 
 
@@ -441,9 +447,13 @@ def test_token_cli_fetches_one_token_per_scope(
 
     issuer.clear_requests()
     resolved = sandbox.cli(
-        "resolve", "--username", "alice", "--password-stdin", token_image.ref,
+        "resolve",
+        "--username",
+        "alice",
+        "--password-stdin",
+        token_image.ref,
         stdin="alice-secret\n",
-    )  # fmt: skip
+    )
     assert resolved.code == 0, resolved.err
     assert resolved.out.strip() == token_image.digest
     assert token_calls(issuer) == [("GET", "basic:alice", [pull])]

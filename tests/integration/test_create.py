@@ -11,9 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.cli import assert_one_line_error, run_cli
-from support.images import push_attestation, push_image, push_index, push_wrapper
-from support.schema import assert_valid
 
 from polyarch import (
     Context,
@@ -26,6 +23,9 @@ from polyarch import (
     resolve,
 )
 from polyarch import mediatype as mt
+from support.cli import assert_one_line_error, run_cli
+from support.images import push_attestation, push_image, push_index, push_wrapper
+from support.schema import assert_valid
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,9 @@ import uuid
 from typing import Any
 
 import pytest
-from support.images import push_image
 
 from polyarch import Context, CreateRequest, Index, Reference, TransportSettings, create_index
+from support.images import push_image
 
 pytestmark = pytest.mark.integration
 

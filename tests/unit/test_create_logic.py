@@ -1,0 +1,189 @@
+"""create's pure parts: arguments, platform merging, duplicates, ordering, formats."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, cast
+
+import pytest
+
+from polyarch import (
+    CreateRequest,
+    Descriptor,
+    Digest,
+    InvalidInput,
+    InvalidManifest,
+    InvalidPlatform,
+    InvalidReference,
+    Platform,
+    Source,
+)
+from polyarch import mediatype as mt
+from polyarch.operations.create import _assemble, _check_duplicates, _merge
+from polyarch.operations.sources import Attestation, Entry, _final_platform
+from polyarch.storage.base import Repository
+from support.schema import assert_valid
+
+REPO = cast(Repository, object())
+
+
+def _d(n: int, platform: str | None = None, media: str = mt.OCI_MANIFEST) -> Descriptor:
+    return Descriptor(
+        media,
+        Digest("sha256:" + f"{n:x}" * 64),
+        100 + n,
+        Platform.parse(platform) if platform else None,
+    )
+
+
+def _entry(
+    n: int,
+    platform: str,
+    source: str = "",
+    atts: tuple[int, ...] = (),
+    media: str = mt.OCI_MANIFEST,
+) -> Entry:
+    att = tuple(Attestation(_d(a), REPO) for a in atts)
+    return Entry(_d(n, platform, media), REPO, source or f"src{n}", None, att)
+
+
+def test_source_parse() -> None:
+    s = Source.parse("127.0.0.1:5000/app:v1")
+    assert (str(s.ref), s.platform) == ("127.0.0.1:5000/app:v1", None)
+    s = Source.parse("app@sha256:" + "a" * 64 + "=windows(10.0.20348)/amd64")
+    assert s.platform == Platform("windows", "amd64", os_version="10.0.20348")
+    with pytest.raises(InvalidReference, match="source 'Bad:/x'"):
+        Source.parse("Bad:/x")
+    with pytest.raises(InvalidPlatform, match="source 'app=linux/'"):
+        Source.parse("app=linux/")
+
+
+@pytest.mark.parametrize(
+    ("config", "claimed", "override", "expected"),
+    [
+        ("linux/amd64", None, None, "linux/amd64"),
+        ("linux/arm64/v8", None, None, "linux/arm64"),
+        ("linux/arm", None, "linux/arm/v6", "linux/arm/v6"),
+        ("linux/arm", None, None, "linux/arm/v7"),
+        ("linux/arm", "linux/arm/v5", None, "linux/arm/v5"),
+        (None, None, "linux/riscv64", "linux/riscv64"),
+        ("windows/amd64", None, "windows(10.0.20348)/amd64", "windows/amd64"),
+    ],
+)
+def test_final_platform(
+    config: str | None, claimed: str | None, override: str | None, expected: str
+) -> None:
+    parse = lambda t: Platform.parse(t) if t else None  # noqa: E731
+    assert str(_final_platform("S", parse(config), parse(claimed), parse(override))) == expected
+
+
+def test_final_platform_keeps_os_version_from_override() -> None:
+    p = _final_platform(
+        "S", Platform("windows", "amd64"), None, Platform.parse("windows(10.0.20348)/amd64")
+    )
+    assert p.os_version == "10.0.20348"
+
+
+@pytest.mark.parametrize(
+    ("config", "claimed", "override", "error", "fragment"),
+    [
+        (None, None, None, InvalidInput, "names no platform"),
+        ("linux/amd64", None, "linux/arm64", InvalidInput, "the override says linux/arm64"),
+        ("linux/arm/v7", None, "linux/arm/v6", InvalidInput, "linux/arm/v6"),
+        ("linux/amd64", None, "windows/amd64", InvalidInput, "windows/amd64"),
+        ("linux/amd64", "linux/arm64", None, InvalidManifest, "its index entry claims linux/arm64"),
+    ],
+)
+def test_final_platform_refuses_contradictions(
+    config: str | None,
+    claimed: str | None,
+    override: str | None,
+    error: type[Exception],
+    fragment: str,
+) -> None:
+    parse = lambda t: Platform.parse(t) if t else None  # noqa: E731
+    with pytest.raises(error, match=fragment.replace("/", "/")):
+        _final_platform("S", parse(config), parse(claimed), parse(override))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"targets": []}, "no target"),
+        ({"sources": []}, "no source"),
+        ({"attestations": "some"}, "keep or drop"),
+        ({"format": "v1"}, "oci or docker"),
+        ({"format": "docker", "annotations": ["a=b"]}, "--annotation"),
+        ({"annotations": ["novalue"]}, "KEY=VALUE"),
+        ({"targets": ["app@sha256:" + "a" * 64]}, "needs a tag"),
+    ],
+)
+def test_request_validation(kwargs: dict[str, Any], fragment: str) -> None:
+    args: dict[str, Any] = {
+        "targets": ["127.0.0.1:5000/app:v1"],
+        "sources": ["127.0.0.1:5000/app:a"],
+    }
+    args.update(kwargs)
+    with pytest.raises(InvalidInput, match=fragment):
+        CreateRequest.build(args.pop("targets"), args.pop("sources"), **args)
+
+
+def test_request_defaults() -> None:
+    r = CreateRequest.build(["app", "app:latest"], ["app:a"], annotations=["k=v=w"])
+    assert [str(t) for t in r.targets] == ["docker.io/library/app:latest"]
+    assert dict(r.annotations) == {"k": "v=w"}
+    assert r.sources[0].text == "app:a"
+
+
+def test_duplicates() -> None:
+    a, b = _entry(1, "linux/arm64", "A"), _entry(2, "linux/arm64/v8", "B")
+    with pytest.raises(InvalidInput, match="A \\(linux/arm64\\) and B"):
+        _check_duplicates([a, b])
+    assert _check_duplicates([a, _entry(1, "linux/arm64", "A again")]) == [a]
+    windows = [_entry(3, "windows(10.0.17763)/amd64"), _entry(4, "windows(10.0.20348)/amd64")]
+    assert len(_check_duplicates(windows)) == 2
+
+
+def test_assemble_orders_deterministically() -> None:
+    entries = [
+        _entry(1, "linux/arm64", atts=(9,)),
+        _entry(2, "linux/amd64", atts=(8, 7)),
+        _entry(3, "linux/arm/v7"),
+    ]
+    request = CreateRequest.build(["app:v1"], ["app:a"])
+    results = {_assemble(list(p), request)[0].raw for p in itertools.permutations(entries)}
+    assert len(results) == 1
+    index, ordered = _assemble(entries, request)
+    assert_valid(index.raw, mt.OCI_INDEX)
+    assert [str(e.platform) for e in ordered] == ["linux/amd64", "linux/arm/v7", "linux/arm64"]
+    atts = index.attestations
+    assert [a.attestation_subject for a in atts] == [_d(2).digest, _d(2).digest, _d(1).digest]
+    assert [a.digest for a in atts] == [_d(7).digest, _d(8).digest, _d(9).digest]
+    assert all(a.platform == Platform("unknown", "unknown") for a in atts)
+
+    dropped, _ = _assemble(entries, CreateRequest.build(["app:v1"], ["app:a"], attestations="drop"))
+    assert dropped.attestations == () and len(dropped.images) == 3
+
+
+def test_assemble_docker_format() -> None:
+    docker_entries = [
+        _entry(1, "linux/amd64", media=mt.DOCKER_MANIFEST),
+        _entry(2, "linux/arm64", media=mt.DOCKER_MANIFEST),
+    ]
+    request = CreateRequest.build(["app:v1"], ["app:a"], format="docker")
+    index, _ = _assemble(docker_entries, request)
+    assert index.media_type == mt.DOCKER_MANIFEST_LIST
+    oci = r"src2 is application/vnd\.oci\.image\.manifest\.v1\+json"
+    with pytest.raises(InvalidInput, match=oci):
+        _assemble([docker_entries[0], _entry(2, "linux/arm64")], request)
+    with pytest.raises(InvalidInput, match="attestation of src1") as info:
+        _assemble([_entry(1, "linux/amd64", atts=(5,), media=mt.DOCKER_MANIFEST)], request)
+    assert "--attestations drop" in (info.value.hint or "")
+
+
+def test_merge_replaces_by_normalized_platform() -> None:
+    existing = [_entry(1, "linux/amd64", "old"), _entry(2, "linux/arm64", "old", atts=(5,))]
+    new = [_entry(3, "linux/arm64/v8", "new")]
+    merged = _merge(existing, new)
+    assert [e.source for e in merged] == ["old", "new"]
+    assert merged[1].descriptor.digest == new[0].descriptor.digest
