@@ -17,6 +17,7 @@ from polyarch.cli.create_cmd import create_command
 from polyarch.cli.inspect_cmd import inspect_command
 from polyarch.cli.options import GlobalOptions, common_options
 from polyarch.cli.resolve_cmd import resolve_command
+from polyarch.cli.verify_cmd import verify_command
 from polyarch.errors import PolyarchError
 
 __all__ = ["cli", "main"]
@@ -34,13 +35,14 @@ def cli(ctx: click.Context, /, **kwargs: Any) -> None:
 cli.add_command(create_command)
 cli.add_command(inspect_command)
 cli.add_command(resolve_command)
+cli.add_command(verify_command)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a script, exit with) its exit code."""
     verbose = any(a in ("-v", "-vv", "-vvv", "--verbose") for a in (argv or sys.argv[1:]))
     try:
-        cli.main(args=argv, prog_name="polyarch", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="polyarch", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
@@ -62,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         if verbose:
             raise
         return 1
-    return 0
+    # Without standalone mode click returns the code of a command's Exit (e.g. verify's 1).
+    return code if isinstance(code, int) else 0
 
 
 def run() -> None:

@@ -10,10 +10,13 @@ from polyarch.operations.create import (
     create_index,
 )
 from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
+from polyarch.operations.records import Record, load_records
 from polyarch.operations.resolve import Resolution, resolve
 from polyarch.operations.sources import Source
+from polyarch.operations.verify import Check, Status, VerifyReport, VerifyRequest, verify
 
 __all__ = [
+    "Check",
     "Context",
     "CreateRequest",
     "CreateResult",
@@ -21,10 +24,16 @@ __all__ = [
     "InspectResult",
     "LostUpdate",
     "PlatformChange",
+    "Record",
     "Resolution",
     "Source",
+    "Status",
     "TargetResult",
+    "VerifyReport",
+    "VerifyRequest",
     "create_index",
     "inspect",
+    "load_records",
     "resolve",
+    "verify",
 ]

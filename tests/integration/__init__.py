@@ -1,0 +1,1 @@
+"""Integration tests: real registries (a package so module names may repeat tests/unit's)."""
