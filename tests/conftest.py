@@ -154,3 +154,38 @@ def token_registry(
             )
     finally:
         issuer.stop()
+
+
+# --- the Docker engine (e2e tests) -----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> str:
+    """Server version of the local Docker engine.
+
+    Skips, loudly, when no engine answers ``docker version`` (fails under CI): start
+    one with ``./scripts/engine.sh start`` (see ``.ci/run``).
+    """
+    from support.engine import EngineSetupError, require_engine
+
+    try:
+        return require_engine()
+    except EngineSetupError as exc:
+        _missing(str(exc))
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs() -> dict[str, Path]:
+    """Debian's ``busybox-static`` for ``linux/amd64`` and ``linux/arm64``: platform -> root.
+
+    Each root holds ``bin/busybox``; see :func:`support.engine.busybox_rootfs` (a
+    persistent cache, apt only on a cold cache). Skips, or fails under CI, when apt
+    cannot provide them.
+    """
+    from support.engine import EngineSetupError
+    from support.engine import busybox_rootfs as fetch
+
+    try:
+        return {platform: fetch(platform) for platform in ("linux/amd64", "linux/arm64")}
+    except EngineSetupError as exc:
+        _missing(str(exc))
