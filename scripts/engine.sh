@@ -9,6 +9,9 @@
 # dockerd runs without networking of its own (no bridge, no iptables): builds and
 # containers use --network none, registries are on 127.0.0.1. Its log and pid file are in
 # $POLYARCH_ENGINE_DIR (default /tmp/polyarch-engine). Needs root.
+# POLYARCH_DOCKERD_ARGS (default empty) adds dockerd options, e.g. to try this script next
+# to a running engine: "--data-root D --exec-root E --pidfile P -H unix:///S" with
+# DOCKER_HOST=unix:///S.
 set -euo pipefail
 
 STATE_DIR="${POLYARCH_ENGINE_DIR:-/tmp/polyarch-engine}"
@@ -69,8 +72,10 @@ start() {
     mkdir -p "$STATE_DIR"
     log "starting dockerd (log: $LOG_FILE)"
     # setsid: its own session, so that it outlives this script and is stopped by pid only.
+    local extra
+    read -r -a extra <<<"${POLYARCH_DOCKERD_ARGS:-}"
     setsid $SUDO dockerd --bridge=none --iptables=false --ip-forward=false --ip-masq=false \
-      >"$LOG_FILE" 2>&1 </dev/null &
+      ${extra[@]+"${extra[@]}"} >"$LOG_FILE" 2>&1 </dev/null &
     echo $! >"$PID_FILE"
     local deadline=$((SECONDS + START_TIMEOUT))
     until engine_answers; do
@@ -100,12 +105,15 @@ stop() {
   fi
   local pid
   pid="$(cat "$PID_FILE")"
-  if kill -0 "$pid" 2>/dev/null; then
+  local comm
+  comm="$(cat "/proc/$pid/comm" 2>/dev/null || true)"
+  if [ "$comm" != dockerd ] && [ "$comm" != sudo ]; then
+    log "pid $pid is not a running dockerd any more: nothing to stop"
+  else
     log "stopping dockerd (pid $pid)"
     $SUDO kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 30))
-    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.5; done
-    if kill -0 "$pid" 2>/dev/null; then
+    # Wait (bounded) for it to exit; tail --pid returns as soon as it has.
+    if ! timeout 30 tail --pid="$pid" -f /dev/null; then
       log "dockerd did not stop within 30s: killing it"
       $SUDO kill -KILL "$pid" 2>/dev/null || true
     fi

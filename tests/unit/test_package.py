@@ -9,14 +9,24 @@ import polyarch
 
 SRC = Path(polyarch.__file__).parent
 
-DOMAIN = {"errors", "digest", "mediatype", "reference", "platform", "descriptor", "manifest"}
+DOMAIN = {
+    "errors",
+    "digest",
+    "mediatype",
+    "reference",
+    "location",
+    "platform",
+    "descriptor",
+    "manifest",
+}
 # Which top-level parts each layer may import (besides itself and the domain).
 ALLOWED = {
     "domain": set(),
     "transport": set(),
     "storage": {"transport"},
     "operations": {"transport", "storage"},
-    "cli": {"transport", "storage", "operations", "__init__"},
+    "pipeline": {"transport", "storage", "operations"},
+    "cli": {"transport", "storage", "operations", "pipeline", "__init__"},
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from polyarch import __version__
+from polyarch.cli.copy_cmd import copy_command
 from polyarch.cli.create_cmd import create_command
 from polyarch.cli.inspect_cmd import inspect_command
 from polyarch.cli.options import GlobalOptions, common_options
@@ -32,6 +33,7 @@ def cli(ctx: click.Context, /, **kwargs: Any) -> None:
     ctx.obj = GlobalOptions().merged(**kwargs)
 
 
+cli.add_command(copy_command)
 cli.add_command(create_command)
 cli.add_command(inspect_command)
 cli.add_command(resolve_command)

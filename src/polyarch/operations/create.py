@@ -378,16 +378,17 @@ def _read(repo: Repository, tag: str) -> Manifest | None:
 
 
 def _ensure_content(transfer: Transfer, dest: Repository, entries: Sequence[Entry]) -> None:
+    items: list[tuple[Repository, Manifest]] = []
     for entry in entries:
-        items: list[tuple[Repository, Descriptor, Manifest | None]] = [
+        pairs: list[tuple[Repository, Descriptor, Manifest | None]] = [
             (entry.repository, entry.descriptor, entry.manifest)
         ]
-        items += [(a.repository, a.descriptor, None) for a in entry.attestations]
-        for source, descriptor, manifest in items:
+        pairs += [(a.repository, a.descriptor, None) for a in entry.attestations]
+        for source, descriptor, manifest in pairs:
             if dest.same_as(source):
                 continue
-            loaded = manifest or source.get_manifest(descriptor.digest)
-            transfer.manifest(source, dest, loaded)
+            items.append((source, manifest or source.get_manifest(descriptor.digest)))
+    transfer.manifests(dest, items)
 
 
 def create_index(

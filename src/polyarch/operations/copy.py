@@ -1,0 +1,200 @@
+"""``copy``: promote an image or a whole index between repositories, registries and layouts.
+
+The index bytes, and so its digest, are kept unless a ``platforms`` filter or
+``attestations="drop"`` asks for a sub-index. Blobs are mounted within a registry,
+skipped when present, otherwise streamed while hashed, several at a time; the tag moves
+last, after every child and blob is in place.
+
+>>> from polyarch import Context, CopyRequest, copy_image
+>>> request = CopyRequest.build("127.0.0.1:5000/staging/app:v1",   # doctest: +SKIP
+...                             "127.0.0.1:5001/prod/app:v1")
+>>> with Context() as ctx:                                        # doctest: +SKIP
+...     result = copy_image(request, ctx)
+>>> result.digest == result.source_digest                        # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from polyarch.descriptor import Descriptor
+from polyarch.digest import Digest
+from polyarch.errors import InvalidInput, InvalidManifest
+from polyarch.location import Location, parse_location
+from polyarch.manifest import ImageManifest, Index, Manifest, build_index
+from polyarch.operations.context import Context
+from polyarch.operations.sources import platform_key
+from polyarch.operations.transfer import DEFAULT_JOBS, ProgressCallback, Transfer, TransferStats
+from polyarch.platform import Platform
+from polyarch.storage.base import Repository
+
+__all__ = ["CopyRequest", "CopyResult", "copy_image"]
+
+COPY_SCHEMA = "polyarch.copy/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class CopyRequest:
+    """What to copy where (the bridge between the CLI and :func:`copy_image`)."""
+
+    source: Location
+    destination: Location
+    platforms: tuple[Platform, ...] = ()
+    attestations: Literal["keep", "drop"] = "keep"
+    jobs: int = DEFAULT_JOBS
+
+    @classmethod
+    def build(
+        cls,
+        source: str | Location,
+        destination: str | Location,
+        *,
+        platforms: Sequence[str | Platform] = (),
+        attestations: str = "keep",
+        jobs: int = DEFAULT_JOBS,
+    ) -> CopyRequest:
+        """Validate strings into a request; the destination tag defaults to the source's."""
+        src = parse_location(source) if isinstance(source, str) else source
+        dst = parse_location(destination) if isinstance(destination, str) else destination
+        if attestations not in ("keep", "drop"):
+            raise InvalidInput(f"--attestations must be keep or drop, not {attestations!r}")
+        if jobs < 1 or jobs > 64:
+            raise InvalidInput(f"--jobs must be between 1 and 64, not {jobs}")
+        if dst.digest is not None and (platforms or attestations == "drop"):
+            raise InvalidInput(
+                f"destination {dst} names a digest, but a filtered copy makes a new index"
+            )
+        if dst.tag is None and dst.digest is None and src.tag is not None:
+            dst = dst.with_tag(src.tag)
+        plats = tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms)
+        return cls(src, dst, plats, "keep" if attestations == "keep" else "drop", jobs)
+
+
+@dataclass(frozen=True, slots=True)
+class CopyResult:
+    """What was copied and how."""
+
+    source: Location
+    destination: Location
+    source_digest: Digest
+    digest: Digest
+    media_type: str
+    stats: TransferStats
+    seconds: float
+    platforms: tuple[str, ...] = field(default=())
+
+    @property
+    def filtered(self) -> bool:
+        """True when the destination holds a sub-index (new digest)."""
+        return self.digest != self.source_digest
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable ``--json`` schema (documented in docs/json.md)."""
+        return {
+            "schema": COPY_SCHEMA,
+            "source": str(self.source),
+            "destination": str(self.destination),
+            "sourceDigest": str(self.source_digest),
+            "digest": str(self.digest),
+            "mediaType": self.media_type,
+            "platforms": list(self.platforms),
+            "transfer": self.stats.to_json(),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _wanted(d: Descriptor, platforms: Sequence[Platform]) -> bool:
+    if not platforms or d.platform is None:
+        return not platforms
+    key = platform_key(d.platform)
+    return any(platform_key(p)[:3] == key[:3] for p in platforms)
+
+
+def _select(index: Index, request: CopyRequest) -> Index:
+    """The index to write: the original bytes, or a sub-index when filtering."""
+    if not request.platforms and request.attestations == "keep":
+        return index
+    images = [d for d in index.images if _wanted(d, request.platforms)]
+    for wanted in request.platforms:
+        if not any(
+            d.platform and platform_key(d.platform)[:3] == platform_key(wanted)[:3] for d in images
+        ):
+            raise InvalidInput(f"--platform {wanted}: {request.source} has no such image")
+    keep = {d.digest for d in images}
+    chosen = [
+        d
+        for d in index.manifests
+        if d.digest in keep or (request.attestations == "keep" and d.attestation_subject in keep)
+    ]
+    return build_index(chosen, media_type=index.media_type, annotations=dict(index.annotations))
+
+
+def copy_image(
+    request: CopyRequest,
+    context: Context | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> CopyResult:
+    """Copy ``request.source`` to ``request.destination``; the tag moves last."""
+    ctx = context or Context()
+    started = time.monotonic()
+    try:
+        src = ctx.repository(request.source)
+        dst = ctx.repository(request.destination)
+        top = src.get_manifest(request.source.identifier)
+        transfer = Transfer(jobs=request.jobs, progress=progress)
+        written: Manifest = top
+        if isinstance(top, Index):
+            written = _select(top, request)
+            children = [_child(src, d) for d in written.manifests]
+            transfer.manifests(dst, [(src, c) for c in children])
+        else:
+            if request.platforms or request.attestations == "drop":
+                raise InvalidInput(
+                    f"{request.source} is a single image: --platform and --attestations drop "
+                    "apply to indexes"
+                )
+            transfer.manifests(dst, [(src, top)])
+        if request.destination.digest is not None and request.destination.digest != written.digest:
+            raise InvalidInput(
+                f"destination {request.destination} names {request.destination.digest}, "
+                f"but the content is {written.digest}"
+            )
+        tag = request.destination.tag
+        current = dst.head_manifest(tag) if tag else None
+        if current is None or current.digest != written.digest:
+            # Children and blobs are all in place: storing under the tag now is the last step.
+            dst.put_manifest(written, tag)
+        platforms = _platforms(written)
+        return CopyResult(
+            request.source,
+            request.destination,
+            top.digest,
+            written.digest,
+            written.media_type,
+            transfer.stats,
+            time.monotonic() - started,
+            platforms,
+        )
+    finally:
+        if context is None:
+            ctx.close()
+
+
+def _child(src: Repository, d: Descriptor) -> Manifest:
+    child = src.get_manifest(d.digest)
+    if isinstance(child, Index):
+        raise InvalidManifest(f"{src.name}@{d.digest}: nested indexes are not supported by copy")
+    if child.size != d.size:
+        raise InvalidManifest(f"{src.name}@{d.digest}: {child.size} bytes, the index says {d.size}")
+    return child
+
+
+def _platforms(manifest: Manifest) -> tuple[str, ...]:
+    if isinstance(manifest, ImageManifest):
+        return ()
+    return tuple(str(d.platform) for d in manifest.images if d.platform is not None)
