@@ -49,6 +49,7 @@ from polyarch.errors import (
     Unauthorized,
     Unsupported,
 )
+from polyarch.location import LayoutReference, Location, parse_location
 from polyarch.manifest import (
     ImageConfig,
     ImageManifest,
@@ -61,6 +62,8 @@ from polyarch.manifest import (
 from polyarch.operations import (
     Check,
     Context,
+    CopyRequest,
+    CopyResult,
     CreateRequest,
     CreateResult,
     InspectEntry,
@@ -74,6 +77,7 @@ from polyarch.operations import (
     TargetResult,
     VerifyReport,
     VerifyRequest,
+    copy_image,
     create_index,
     inspect,
     load_records,
@@ -82,7 +86,7 @@ from polyarch.operations import (
 )
 from polyarch.platform import Platform
 from polyarch.reference import Reference
-from polyarch.storage import Repository
+from polyarch.storage import LayoutRepository, RegistryRepository, Repository
 from polyarch.transport import (
     CredentialResolver,
     RegistryClient,
@@ -95,6 +99,8 @@ __all__ = [
     "Check",
     "ContentError",
     "Context",
+    "CopyRequest",
+    "CopyResult",
     "CreateRequest",
     "CreateResult",
     "CredentialError",
@@ -113,6 +119,9 @@ __all__ = [
     "InvalidManifest",
     "InvalidPlatform",
     "InvalidReference",
+    "LayoutReference",
+    "LayoutRepository",
+    "Location",
     "LostUpdate",
     "Manifest",
     "ManifestTooLarge",
@@ -127,6 +136,7 @@ __all__ = [
     "Reference",
     "RegistryClient",
     "RegistryError",
+    "RegistryRepository",
     "Repository",
     "Resolution",
     "SizeMismatch",
@@ -142,10 +152,12 @@ __all__ = [
     "VerifyRequest",
     "__version__",
     "build_index",
+    "copy_image",
     "create_index",
     "inspect",
     "load_records",
     "parse_config",
+    "parse_location",
     "parse_manifest",
     "resolve",
     "verify",

@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         if verbose:
             logging.getLogger("polyarch").debug("details", exc_info=True)
         return exc.exit_code
+    except OSError as exc:  # a layout directory or file the user named: unreadable, full disk
+        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        return 1
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         return 130

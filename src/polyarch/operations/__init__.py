@@ -1,6 +1,7 @@
 """Operations, written only against the storage interface."""
 
 from polyarch.operations.context import Context
+from polyarch.operations.copy import CopyRequest, CopyResult, copy_image
 from polyarch.operations.create import (
     CreateRequest,
     CreateResult,
@@ -18,6 +19,8 @@ from polyarch.operations.verify import Check, Status, VerifyReport, VerifyReques
 __all__ = [
     "Check",
     "Context",
+    "CopyRequest",
+    "CopyResult",
     "CreateRequest",
     "CreateResult",
     "InspectEntry",
@@ -31,6 +34,7 @@ __all__ = [
     "TargetResult",
     "VerifyReport",
     "VerifyRequest",
+    "copy_image",
     "create_index",
     "inspect",
     "load_records",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from polyarch.reference import Reference
+from polyarch.location import LayoutReference, Location
 from polyarch.storage.base import Repository
+from polyarch.storage.layout import LayoutRepository
 from polyarch.storage.registry import RegistryRepository
 from polyarch.transport.client import RegistryClient
 from polyarch.transport.settings import TransportSettings
@@ -39,10 +40,15 @@ class Context:
         self.client = client or RegistryClient(self.settings)
         self._repositories: dict[tuple[str, str], Repository] = {}
 
-    def repository(self, ref: Reference) -> Repository:
-        """The repository a reference points into (cached per registry and name)."""
+    def repository(self, ref: Location) -> Repository:
+        """The repository a reference points into (cached per registry and name).
+
+        ``oci:PATH`` references get an OCI image layout directory; the rest a registry.
+        """
         key = (ref.registry, ref.repository)
         repo = self._repositories.get(key)
+        if repo is None and isinstance(ref, LayoutReference):
+            repo = LayoutRepository(ref.path)
         if repo is None:
             repo = RegistryRepository(self.client, ref.registry, ref.repository)
             self._repositories[key] = repo

@@ -34,6 +34,7 @@ from polyarch.errors import (
     ManifestUnknown,
     PolyarchError,
 )
+from polyarch.location import LayoutReference, Location, parse_location
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
 from polyarch.operations.context import Context
 from polyarch.operations.sources import (
@@ -73,7 +74,7 @@ class LostUpdate(PolyarchError):
 class CreateRequest:
     """Everything ``create`` needs: the bridge between the CLI (or a script) and the library."""
 
-    targets: tuple[Reference, ...]
+    targets: tuple[Location, ...]
     sources: tuple[Source, ...]
     platforms: tuple[Platform, ...] = ()
     attestations: AttestationMode = "keep"
@@ -90,7 +91,7 @@ class CreateRequest:
     def build(
         cls,
         targets: Sequence[str | Reference],
-        sources: Sequence[str | Reference | Source],
+        sources: Sequence[str | Location | Source],
         *,
         platforms: Sequence[str | Platform] = (),
         attestations: str = "keep",
@@ -131,16 +132,16 @@ class CreateRequest:
         )
 
 
-def _source(value: str | Reference | Source) -> Source:
+def _source(value: str | Location | Source) -> Source:
     if isinstance(value, Source):
         return value
-    if isinstance(value, Reference):
+    if isinstance(value, Reference | LayoutReference):
         return Source(str(value), value)
     return Source.parse(value)
 
 
-def _target(value: str | Reference) -> Reference:
-    ref = value if isinstance(value, Reference) else Reference.parse(value)
+def _target(value: str | Location) -> Location:
+    ref = value if isinstance(value, Reference | LayoutReference) else parse_location(value)
     if ref.digest is not None:
         raise InvalidInput(f"target {ref} names a digest; a target needs a tag")
     return ref if ref.tag else ref.with_tag("latest")
@@ -189,7 +190,7 @@ class PlatformChange:
 class TargetResult:
     """What happened (or, in a dry run, would happen) at one target tag."""
 
-    reference: Reference
+    reference: Location
     previous: Digest | None
     digest: Digest
     transfer: TransferStats
@@ -279,7 +280,7 @@ def _check_duplicates(entries: Sequence[Entry]) -> list[Entry]:
     return unique
 
 
-def _existing_entries(repo: Repository, base: Reference, current: Manifest | None) -> list[Entry]:
+def _existing_entries(repo: Repository, base: Location, current: Manifest | None) -> list[Entry]:
     """The entries of the index at the base tag, for ``--append``."""
     source = f"existing {base}"
     if current is None:
@@ -433,7 +434,7 @@ def _create(request: CreateRequest, ctx: Context, sleep: Callable[[float], None]
         if not merged:
             raise InvalidInput(f"nothing to publish: no source and no index at {base}")
         index, ordered = _assemble(merged, request)
-        previous: dict[Reference, Manifest | None] = {base: current}
+        previous: dict[Location, Manifest | None] = {base: current}
         for target in request.targets[1:]:
             previous[target] = _read(repos[target], target.tag or "latest")
 
@@ -478,12 +479,12 @@ def _publish(
     request: CreateRequest,
     index: Index,
     entries: Sequence[Entry],
-    repos: Mapping[Reference, Repository],
-    previous: Mapping[Reference, Manifest | None],
+    repos: Mapping[Location, Repository],
+    previous: Mapping[Location, Manifest | None],
 ) -> tuple[TargetResult, ...]:
     """Content first (every target), then the index by digest, then (without append) tags."""
     transfers: dict[str, Transfer] = {}
-    needs_tag: list[Reference] = []
+    needs_tag: list[Location] = []
     for target, repo in repos.items():
         if _digest(previous[target]) == index.digest:
             transfers.setdefault(repo.name, Transfer(dry_run=True))

@@ -15,6 +15,7 @@ from typing import Any
 
 from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
+from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index
 from polyarch.operations.context import Context
 from polyarch.operations.images import (
@@ -26,7 +27,6 @@ from polyarch.operations.images import (
 )
 from polyarch.operations.resolve import select_entry
 from polyarch.platform import Platform
-from polyarch.reference import Reference
 
 __all__ = ["InspectEntry", "InspectResult", "inspect"]
 
@@ -74,7 +74,7 @@ class InspectEntry:
 class InspectResult:
     """What :func:`inspect` found at a reference."""
 
-    reference: Reference
+    reference: Location
     digest: Digest
     media_type: str
     size: int
@@ -124,7 +124,7 @@ class InspectResult:
 
 
 def inspect(
-    ref: Reference | str,
+    ref: Location | str,
     context: Context | None = None,
     *,
     platform: Platform | str | None = None,
@@ -135,7 +135,7 @@ def inspect(
     would pull (containerd's matching), and that manifest is inspected.
     """
     if isinstance(ref, str):
-        ref = Reference.parse(ref)
+        ref = parse_location(ref)
     if isinstance(platform, str):
         platform = Platform.parse(platform)
     ctx = context or Context()

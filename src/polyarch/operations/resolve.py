@@ -18,11 +18,11 @@ from typing import Any, Literal
 from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
 from polyarch.errors import InvalidInput, InvalidManifest, PlatformNotFound
+from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index
 from polyarch.operations.context import Context
 from polyarch.operations.images import fetch_config
 from polyarch.platform import Platform, compatible, select
-from polyarch.reference import Reference
 
 __all__ = ["Resolution", "resolve", "select_entry"]
 
@@ -33,7 +33,7 @@ RESOLVE_SCHEMA = "polyarch.resolve/v1"
 class Resolution:
     """The platform image manifest a reference resolves to."""
 
-    reference: Reference
+    reference: Location
     #: Digest of the platform-specific image manifest.
     digest: Digest
     media_type: str
@@ -45,7 +45,7 @@ class Resolution:
     source_digest: Digest
 
     @property
-    def pinned(self) -> Reference:
+    def pinned(self) -> Location:
         """The reference pinned to the platform manifest: ``registry/repo@digest``."""
         return self.reference.untagged().with_digest(self.digest)
 
@@ -69,7 +69,7 @@ def _platform_list(index: Index) -> str:
     return ", ".join(names) or "none"
 
 
-def select_entry(index: Index, host: Platform, ref: Reference) -> Descriptor:
+def select_entry(index: Index, host: Platform, ref: Location) -> Descriptor:
     """The image entry of ``index`` a host of platform ``host`` would pull.
 
     Attestations and entries without a platform are never candidates. Raises
@@ -86,7 +86,7 @@ def select_entry(index: Index, host: Platform, ref: Reference) -> Descriptor:
 
 
 def resolve(
-    ref: Reference | str,
+    ref: Location | str,
     context: Context | None = None,
     *,
     platform: Platform | str | None = None,
@@ -99,7 +99,7 @@ def resolve(
       would pull (containerd's matching).
     """
     if isinstance(ref, str):
-        ref = Reference.parse(ref)
+        ref = parse_location(ref)
     if isinstance(platform, str):
         platform = Platform.parse(platform)
     ctx = context or Context()

@@ -20,11 +20,11 @@ from polyarch.errors import (
     InvalidReference,
     NotFound,
 )
+from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index
 from polyarch.operations.context import Context
 from polyarch.operations.images import fetch_config
 from polyarch.platform import Platform
-from polyarch.reference import Reference
 from polyarch.storage.base import Repository
 
 __all__ = [
@@ -55,7 +55,7 @@ class Source:
     """
 
     text: str
-    ref: Reference
+    ref: Location
     platform: Platform | None = None
 
     @classmethod
@@ -65,7 +65,7 @@ class Source:
         if not sep:
             ref_text, platform_text = text, ""
         try:
-            ref = Reference.parse(ref_text)
+            ref = parse_location(ref_text)
         except InvalidReference as exc:
             raise InvalidReference(f"source {text!r}: {exc}") from None
         platform = None

@@ -11,6 +11,7 @@ from typing import Any
 
 from polyarch.digest import Digest
 from polyarch.errors import InvalidInput, InvalidPlatform
+from polyarch.location import LayoutReference, Location, parse_location
 from polyarch.operations.records import Record, load_records
 from polyarch.platform import Platform
 from polyarch.reference import Reference
@@ -63,7 +64,7 @@ def _pair(text: str, flag: str) -> tuple[Platform, str]:
 class VerifyRequest:
     """What to verify and what to expect (the bridge between the CLI and :func:`verify`)."""
 
-    target: Reference
+    target: Location
     platforms: tuple[Platform, ...] = ()
     expect: tuple[tuple[Platform, Digest], ...] = ()
     records: tuple[Record, ...] = ()
@@ -76,7 +77,7 @@ class VerifyRequest:
     @classmethod
     def build(
         cls,
-        target: str | Reference,
+        target: str | Location,
         *,
         platforms: Sequence[str | Platform] = (),
         expect: Sequence[str] = (),
@@ -88,7 +89,7 @@ class VerifyRequest:
         strict: bool = False,
     ) -> VerifyRequest:
         """Validate strings (``P=DIGEST``, ``P=REGEX``, record paths) into a request."""
-        ref = target if isinstance(target, Reference) else Reference.parse(target)
+        ref = target if isinstance(target, Reference | LayoutReference) else parse_location(target)
         plats = tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms)
         expected = []
         for item in expect:
@@ -125,7 +126,7 @@ class VerifyRequest:
 class VerifyReport:
     """Every check, and the verdict."""
 
-    target: Reference
+    target: Location
     digest: Digest | None
     media_type: str | None
     checks: tuple[Check, ...]

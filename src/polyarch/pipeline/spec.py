@@ -61,6 +61,12 @@ Attestations = Literal["keep", "drop"]
 _TOP_KEYS: Final = ("image", "tags", "variants", "verify", "attestations")
 _VARIANT_KEYS: Final = ("platform", "context", "dockerfile", "build-args", "target", "labels")
 _VERIFY_KEYS: Final = ("run", "expect-output", "exact", "strict")
+# Where a key misplaced in another section belongs, for the unknown-key message.
+_HOME: Final = {
+    **{key: "is a top-level key" for key in _TOP_KEYS},
+    **{key: "belongs in each variant" for key in _VARIANT_KEYS},
+    **{key: "belongs under 'verify'" for key in _VERIFY_KEYS},
+}
 
 # The OCI distribution tag grammar (the same as polyarch.reference's).
 _TAG_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
@@ -320,10 +326,6 @@ def _kind(node: Node) -> str:
     return names.get(node.tag, "a value")
 
 
-def _join(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
-
-
 def _prefix(where: str) -> str:
     return f"{where}: " if where else ""
 
@@ -363,9 +365,13 @@ class _Reader:
             root = yaml.compose(data, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            detail = " ".join(f"invalid YAML: {exc.problem or exc.context}".split())
-            if exc.context and exc.problem and exc.context_mark is not None:
-                detail += f" ({exc.context} at line {exc.context_mark.line + 1})"
+            problem, context = exc.problem or "", exc.context or ""
+            if problem.startswith("but ") and context:
+                # "expected a single document in the stream", "but found another document"
+                problem, context = f"{context}, {problem}", ""
+            detail = " ".join(f"invalid YAML: {problem or context}".split())
+            if problem and context and exc.context_mark is not None:
+                detail += f" ({context} at line {exc.context_mark.line + 1})"
             raise SpecError(
                 self.shown,
                 None if mark is None else mark.line + 1,
@@ -376,6 +382,8 @@ class _Reader:
             raise SpecError(
                 self.shown, None, f"not UTF-8 or UTF-16 text: {exc.reason} at byte {exc.position}"
             ) from None
+        except RecursionError:
+            raise SpecError(self.shown, None, "invalid YAML: nested too deeply") from None
         except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML error is one of the above
             raise SpecError(self.shown, None, " ".join(f"invalid YAML: {exc}".split())) from None
         if root is None:
@@ -744,7 +752,10 @@ class _Reader:
 
 
 def _suggest(name: str, known: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest known key, else the list of known keys."""
+    """`` (did you mean 'x'?)`` for the closest known key, else where the key belongs, else
+    the list of known keys."""
+    if name in _HOME and name not in known:
+        return f" ({_q(name)} {_HOME[name]})"
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if not close:
         close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)

@@ -82,6 +82,10 @@ def _empty_index() -> dict[str, Any]:
     return {"schemaVersion": 2, "mediaType": mediatype.OCI_INDEX, "manifests": []}
 
 
+def _rel(digest: Digest) -> str:
+    return f"{_BLOBS}/{digest.algorithm}/{digest.hex}"
+
+
 def _dump(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -117,6 +121,8 @@ class LayoutRepository(Repository):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
+        if not self.path or "\0" in self.path:
+            raise InvalidInput(f"invalid OCI layout path {self.path!r}")
         self.name = f"oci:{self.path}"
         self._checked = False  # a valid oci-layout marker has been seen
 
@@ -129,9 +135,9 @@ class LayoutRepository(Repository):
         """Read and verify a manifest or index by tag or digest."""
         where = self._where(identifier)
         with self._root() as root:
-            entries = self._entries(root) if root is not None else []
+            entries = self._index(root)[1] if root is not None else []
             entry = self._lookup(entries, identifier)
-            if root is None or entry is None and not _is_digest(identifier):
+            if root is None or (entry is None and not _is_digest(identifier)):
                 raise _manifest_unknown(where)
             digest = entry.digest if entry is not None else Digest(identifier)
             file = self._open_blob_file(root, digest)
@@ -169,18 +175,16 @@ class LayoutRepository(Repository):
         entry = Descriptor(
             manifest.media_type, manifest.digest, manifest.size, annotations={REF_NAME: tag}
         ).to_json()
-        with self._root(create=True) as root, self._locked(root):
-            doc = self._index(root)[0]
-            kept: list[Any] = []
-            for item in doc["manifests"]:
-                if (item.get("annotations") or {}).get(REF_NAME) != tag:
-                    kept.append(item)
-                elif entry not in kept:  # the first entry of that name is replaced in place
-                    kept.append(entry)
-            if entry not in kept:
-                kept.append(entry)
-            doc["manifests"] = kept
-            self._write(root, INDEX_FILE, _dump(doc))
+        with self._root(write=True) as root:
+            assert root is not None
+            with self._locked(root):
+                doc, entries = self._index(root)
+                names = [e.annotations.get(REF_NAME) for e in entries]
+                kept = [i for i, n in zip(doc["manifests"], names, strict=True) if n != tag]
+                # The first entry of that name is replaced in place, others dropped.
+                kept.insert(names.index(tag) if tag in names else len(kept), entry)
+                doc["manifests"] = kept
+                self._write(root, INDEX_FILE, _dump(doc))
 
     def delete_manifest(self, digest: Digest) -> None:
         """Remove a manifest: its index.json entries (its tags), then its blob."""
@@ -191,7 +195,9 @@ class LayoutRepository(Repository):
                 raise _manifest_unknown(where)
             with self._locked(root):
                 doc, entries = self._index(root)
-                kept = [i for i, e in zip(doc["manifests"], entries, strict=True) if e.digest != digest]
+                kept = [
+                    i for i, e in zip(doc["manifests"], entries, strict=True) if e.digest != digest
+                ]
                 untagged = len(kept) != len(entries)
                 if untagged:
                     doc["manifests"] = kept
@@ -212,14 +218,15 @@ class LayoutRepository(Repository):
             except FileNotFoundError:
                 return None
         if not stat.S_ISREG(st.st_mode):
-            raise self._refused(f"blobs/{digest.algorithm}/{digest.hex}")
+            raise self._refused(_rel(digest))
         return st.st_size
 
     def open_blob(self, descriptor: Descriptor) -> BlobReader:
         """Open a blob file as a stream of chunks verified against ``descriptor``."""
-        where = f"blob {self.name}@{descriptor.digest}"
+        digest = Digest(descriptor.digest)  # validated before it names a file
+        where = f"blob {self.name}@{digest}"
         with self._root() as root:
-            file = self._open_blob_file(root, descriptor.digest)
+            file = self._open_blob_file(root, digest)
         if file is None:
             raise BlobUnknown(f"{where} not found", hint="copy the blob into this layout first")
         return _FileBlobReader(file, descriptor, where)
@@ -230,9 +237,9 @@ class LayoutRepository(Repository):
         A blob already present with the right size is left alone. On a digest or size
         mismatch the temp file is removed and nothing is committed.
         """
-        digest = descriptor.digest
+        digest = Digest(descriptor.digest)  # validated before it names a file
         where = f"blob {self.name}@{digest}"
-        with self._root(create=True) as root, self._blob_dir(root, digest, create=True) as blobs:
+        with self._root(write=True) as root, self._blob_dir(root, digest, create=True) as blobs:
             assert blobs is not None
             with suppress(FileNotFoundError):
                 st = os.stat(digest.hex, dir_fd=blobs, follow_symlinks=False)
@@ -246,9 +253,9 @@ class LayoutRepository(Repository):
 
     def same_as(self, other: Repository) -> bool:
         """Same directory, once symbolic links and relative paths are resolved."""
-        return isinstance(other, LayoutRepository) and os.path.realpath(
-            other.path
-        ) == os.path.realpath(self.path)
+        if not isinstance(other, LayoutRepository):
+            return False
+        return os.path.realpath(other.path) == os.path.realpath(self.path)
 
     def mount_blob(self, descriptor: Descriptor, source: Repository) -> bool:
         """True when ``source`` is this very layout; False otherwise (stream the blob)."""
@@ -264,12 +271,18 @@ class LayoutRepository(Repository):
     # Tags --------------------------------------------------------------------------
 
     def list_tags(self) -> list[str]:
-        """The ``ref.name`` annotations of index.json that are valid tags, in its order."""
+        """The ``ref.name`` annotations of index.json that are valid tags, in its order.
+
+        Raises :class:`NameUnknown` when the directory does not exist (as a registry
+        does for an unknown repository); an empty directory has no tags.
+        """
         with self._root() as root:
             if root is None:
-                raise NameUnknown(f"OCI layout {self.name} not found", hint="check the path")
+                if not os.path.isdir(self.path):
+                    raise NameUnknown(f"OCI layout {self.name} not found", hint="check the path")
+                return []
             tags: list[str] = []
-            for entry in self._entries(root):
+            for entry in self._index(root)[1]:
                 tag = entry.annotations.get(REF_NAME)
                 if is_valid_tag(tag) and tag not in tags:
                     assert tag is not None
@@ -279,31 +292,30 @@ class LayoutRepository(Repository):
     # The layout --------------------------------------------------------------------
 
     @contextmanager
-    def _root(self, *, create: bool = False) -> Iterator[Any]:
-        """The layout directory's fd, or None when it is absent (and not ``create``).
+    def _root(self, *, write: bool = False) -> Iterator[int | None]:
+        """The layout directory's fd, or None when it is missing or empty.
 
-        With ``create`` the layout is made if the directory is missing or empty.
-        Otherwise the directory must be a valid layout, or empty.
+        With ``write`` the layout is created if it is missing or empty, and the fd is
+        never None. A directory that is not a layout raises :class:`InvalidInput`.
         """
+        fd: int | None = None
         try:
-            fd = os.open(self.path, _ROOT_FLAGS)
+            fd = os.open(self.path, _ROOT_FLAGS)  # PATH itself may be a link: the user's choice
         except FileNotFoundError:
-            if not create:
-                yield None
-                return
-            os.makedirs(self.path, exist_ok=True)
-            fd = os.open(self.path, _ROOT_FLAGS)
+            if write:
+                os.makedirs(self.path, exist_ok=True)
+                fd = os.open(self.path, _ROOT_FLAGS)
         except NotADirectoryError:
             raise InvalidInput(f"{self.name}: not a directory") from None
+        if fd is None:
+            yield None
+            return
         try:
-            if create and not self._checked:
+            if write and not self._checked:
                 with self._locked(fd):
                     if not self._is_layout(fd):
                         self._create(fd)
-            elif not self._checked and not self._is_layout(fd):
-                yield None
-                return
-            yield fd
+            yield fd if self._checked or self._is_layout(fd) else None
         finally:
             os.close(fd)
 
@@ -321,7 +333,7 @@ class LayoutRepository(Repository):
             return False
         try:
             version = json.loads(raw).get("imageLayoutVersion")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             raise InvalidInput(f"{self.name}: {LAYOUT_FILE} is not a JSON object") from None
         if version != LAYOUT_VERSION:
             raise InvalidInput(
@@ -358,13 +370,12 @@ class LayoutRepository(Repository):
         if not isinstance(items, list):
             raise InvalidInput(f"{what}: manifests must be a list")
         try:
-            entries = [Descriptor.from_json(e, where=f"manifests[{i}]") for i, e in enumerate(items)]
+            entries = [
+                Descriptor.from_json(e, where=f"manifests[{i}]") for i, e in enumerate(items)
+            ]
         except InvalidManifest as exc:
             raise InvalidInput(f"{what}: {exc}") from None
         return doc, entries
-
-    def _entries(self, root: int) -> list[Descriptor]:
-        return self._index(root)[1]
 
     def _lookup(self, entries: list[Descriptor], identifier: str) -> Descriptor | None:
         """The index.json entry for a tag (the first of that name) or a digest."""
@@ -376,7 +387,9 @@ class LayoutRepository(Repository):
 
     @contextmanager
     def _locked(self, root: int) -> Iterator[None]:
-        fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=root)
+        fd = os.open(
+            LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=root
+        )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
             yield
@@ -386,59 +399,65 @@ class LayoutRepository(Repository):
     # Files -------------------------------------------------------------------------
 
     @contextmanager
-    def _blob_dir(self, root: int | None, digest: Digest, *, create: bool = False) -> Iterator[Any]:
+    def _blob_dir(
+        self, root: int | None, digest: Digest, *, create: bool = False
+    ) -> Iterator[int | None]:
         """The fd of ``blobs/<alg>`` (links refused), or None when absent."""
-        if root is None:
-            yield None
-            return
         fds: list[int] = []
         try:
             parent = root
-            for part in (_BLOBS, digest.algorithm):
-                try:
-                    parent = os.open(part, _DIR_FLAGS, dir_fd=parent)
-                except FileNotFoundError:
-                    if not create:
-                        yield None
-                        return
-                    with suppress(FileExistsError):
-                        os.mkdir(part, 0o755, dir_fd=parent)
-                    parent = os.open(part, _DIR_FLAGS, dir_fd=parent)
-                except OSError as exc:
-                    if exc.errno in _NOT_FOLLOWED:
-                        raise self._refused(f"{_BLOBS}/{digest.algorithm}") from None
-                    raise
+            for part, label in (
+                (_BLOBS, _BLOBS),
+                (digest.algorithm, f"{_BLOBS}/{digest.algorithm}"),
+            ):
+                parent = self._open_dir(parent, part, label, create=create)
+                if parent is None:
+                    break
                 fds.append(parent)
             yield parent
         finally:
             for fd in fds:
                 os.close(fd)
 
-    def _open_blob_file(self, root: int | None, digest: Digest) -> BinaryIO | None:
-        with self._blob_dir(root, digest) as blobs:
-            if blobs is None:
-                return None
-            try:
-                return self._open_regular(blobs, digest.hex, f"blobs/{digest.algorithm}")
-            except FileNotFoundError:
-                return None
+    def _open_dir(self, parent: int | None, name: str, label: str, *, create: bool) -> int | None:
+        """Open directory ``name`` below ``parent`` without following a link."""
+        if parent is None:
+            return None
+        if create:
+            with suppress(FileExistsError):
+                os.mkdir(name, 0o755, dir_fd=parent)
+        try:
+            return os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except FileNotFoundError:
+            if create:
+                raise
+            return None
+        except OSError as exc:
+            if exc.errno in _NOT_FOLLOWED:
+                raise self._refused(label) from None
+            raise
 
-    def _open_regular(self, dir_fd: int, name: str, where: str) -> BinaryIO:
+    def _open_blob_file(self, root: int | None, digest: Digest) -> BinaryIO | None:
+        with self._blob_dir(root, digest) as blobs, suppress(FileNotFoundError):
+            return None if blobs is None else self._open_regular(blobs, digest.hex, _rel(digest))
+        return None
+
+    def _open_regular(self, dir_fd: int, name: str, label: str) -> BinaryIO:
         """Open a regular file below ``dir_fd`` without following links."""
         try:
             fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
         except OSError as exc:
             if exc.errno in _NOT_FOLLOWED:
-                raise self._refused(f"{where}/{name}") from None
+                raise self._refused(label) from None
             raise
         file = os.fdopen(fd, "rb")
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             file.close()
-            raise self._refused(f"{where}/{name}")
+            raise self._refused(label)
         return file
 
     def _read(self, dir_fd: int, name: str, limit: int) -> bytes:
-        with self._open_regular(dir_fd, name, ".") as file:
+        with self._open_regular(dir_fd, name, name) as file:
             data = file.read(limit + 1)
         if len(data) > limit:
             raise InvalidInput(f"{self.name}: {name} is over {limit} bytes")
@@ -477,9 +496,9 @@ class LayoutRepository(Repository):
         if not is_valid_tag(tag):
             raise InvalidReference(f"invalid tag {tag!r} for {self.name}", hint=TAG_RULE)
 
-    def _refused(self, relative: str) -> InvalidInput:
+    def _refused(self, name: str) -> InvalidInput:
         return InvalidInput(
-            f"{self.name}: {relative} is a symbolic link or not a regular file or directory",
+            f"{self.name}: {name} is a symbolic link or not a regular file or directory",
             hint="polyarch follows no links inside an OCI layout",
         )
 
