@@ -7,6 +7,8 @@ from its flags. Operations never read flags or the environment themselves.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from polyarch.location import LayoutReference, Location
@@ -16,7 +18,7 @@ from polyarch.storage.registry import RegistryRepository
 from polyarch.transport.client import RegistryClient
 from polyarch.transport.settings import TransportSettings
 
-__all__ = ["Context"]
+__all__ = ["Context", "borrowed"]
 
 
 class Context:
@@ -69,3 +71,17 @@ class Context:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@contextmanager
+def borrowed(context: Context | None) -> Iterator[Context]:
+    """The caller's context, or a fresh one that is closed afterwards.
+
+    Operations accept ``context=None`` for one-off calls; a caller doing several
+    operations passes one Context so they share connections and auth tokens.
+    """
+    if context is not None:
+        yield context
+        return
+    with Context() as ctx:
+        yield ctx

@@ -26,7 +26,7 @@ from polyarch.digest import Digest
 from polyarch.errors import InvalidInput, InvalidManifest
 from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
-from polyarch.operations.context import Context
+from polyarch.operations.context import Context, borrowed
 from polyarch.operations.sources import platform_key
 from polyarch.operations.transfer import DEFAULT_JOBS, ProgressCallback, Transfer, TransferStats
 from polyarch.platform import Platform
@@ -140,9 +140,8 @@ def copy_image(
     progress: ProgressCallback | None = None,
 ) -> CopyResult:
     """Copy ``request.source`` to ``request.destination``; the tag moves last."""
-    ctx = context or Context()
     started = time.monotonic()
-    try:
+    with borrowed(context) as ctx:
         src = ctx.repository(request.source)
         dst = ctx.repository(request.destination)
         top = src.get_manifest(request.source.identifier)
@@ -180,9 +179,6 @@ def copy_image(
             time.monotonic() - started,
             platforms,
         )
-    finally:
-        if context is None:
-            ctx.close()
 
 
 def _child(src: Repository, d: Descriptor) -> Manifest:

@@ -36,7 +36,7 @@ from polyarch.errors import (
 )
 from polyarch.location import LayoutReference, Location, parse_location
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
-from polyarch.operations.context import Context
+from polyarch.operations.context import Context, borrowed
 from polyarch.operations.sources import (
     Attestation,
     Entry,
@@ -405,12 +405,8 @@ def create_index(
     content was in place), and :class:`LostUpdate` when ``--append`` could not keep its
     entries against concurrent writers within ``request.guard_attempts`` rounds.
     """
-    ctx = context or Context()
-    try:
+    with borrowed(context) as ctx:
         return _create(request, ctx, sleep)
-    finally:
-        if context is None:
-            ctx.close()
 
 
 def _create(request: CreateRequest, ctx: Context, sleep: Callable[[float], None]) -> CreateResult:

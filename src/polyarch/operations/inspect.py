@@ -17,7 +17,7 @@ from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
 from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index
-from polyarch.operations.context import Context
+from polyarch.operations.context import Context, borrowed
 from polyarch.operations.images import (
     EntryKind,
     ManifestKind,
@@ -138,8 +138,7 @@ def inspect(
         ref = parse_location(ref)
     if isinstance(platform, str):
         platform = Platform.parse(platform)
-    ctx = context or Context()
-    try:
+    with borrowed(context) as ctx:
         repo = ctx.repository(ref)
         manifest = repo.get_manifest(ref.identifier)
         selected_from: Digest | None = None
@@ -178,6 +177,3 @@ def inspect(
             annotations=manifest.annotations,
             selected_from=selected_from,
         )
-    finally:
-        if context is None:
-            ctx.close()

@@ -20,7 +20,7 @@ from polyarch.digest import Digest
 from polyarch.errors import InvalidInput, InvalidManifest, PlatformNotFound
 from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index
-from polyarch.operations.context import Context
+from polyarch.operations.context import Context, borrowed
 from polyarch.operations.images import fetch_config
 from polyarch.platform import Platform, compatible, select
 
@@ -102,8 +102,7 @@ def resolve(
         ref = parse_location(ref)
     if isinstance(platform, str):
         platform = Platform.parse(platform)
-    ctx = context or Context()
-    try:
+    with borrowed(context) as ctx:
         repo = ctx.repository(ref)
         manifest = repo.get_manifest(ref.identifier)
         if isinstance(manifest, ImageManifest):
@@ -152,6 +151,3 @@ def resolve(
             "wrapper" if manifest.is_wrapper else "index",
             manifest.digest,
         )
-    finally:
-        if context is None:
-            ctx.close()

@@ -16,7 +16,7 @@ report is ``ok`` only when nothing failed (and, with ``strict``, nothing warned)
 from __future__ import annotations
 
 from polyarch.operations.checks import Verifier
-from polyarch.operations.context import Context
+from polyarch.operations.context import Context, borrowed
 from polyarch.operations.runner import DockerRunner
 from polyarch.operations.verification import Check, Status, VerifyReport, VerifyRequest
 
@@ -33,9 +33,5 @@ def verify(
 
     Raises only for bad input or when the target cannot be read at all.
     """
-    ctx = context or Context()
-    try:
+    with borrowed(context) as ctx:
         return Verifier(request, ctx, runner or DockerRunner()).run()
-    finally:
-        if context is None:
-            ctx.close()
