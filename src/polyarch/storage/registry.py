@@ -81,6 +81,8 @@ class RegistryRepository(Repository):
         self.name = f"{registry}/{repository}"
         self._pull = [f"repository:{repository}:pull"]
         self._push = [f"repository:{repository}:pull,push"]
+        #: Tags asked for per page of the tag list (the registry may return fewer).
+        self.tag_page_size = 1000
         # Upload sessions a declined mount left open, reused by the next put of that blob.
         self._pending_uploads: dict[str, str] = {}
 
@@ -376,7 +378,9 @@ class RegistryRepository(Repository):
     def list_tags(self) -> list[str]:
         """All tags, following ``Link`` pagination (loops are detected and stopped)."""
         tags: list[str] = []
-        url: str | None = self._absolute(f"/v2/{self.repository}/tags/list?n=1000")
+        url: str | None = self._absolute(
+            f"/v2/{self.repository}/tags/list?n={self.tag_page_size}"
+        )
         seen: set[str] = set()
         while url is not None:
             if url in seen or len(seen) >= MAX_TAG_PAGES:
