@@ -143,6 +143,15 @@ class Repository(abc.ABC):
     def list_tags(self) -> list[str]:
         """All tags of the repository."""
 
+    def delete_tag(self, tag: str) -> bool:
+        """Remove ``tag`` alone, leaving the manifest it points at in place.
+
+        True when the tag is gone (deleted now, or absent already); False when the
+        backend cannot delete a tag without deleting the manifest (then nothing was
+        changed). Backends that cannot do it keep this default.
+        """
+        return False
+
     def read_blob(self, descriptor: Descriptor, *, max_size: int = 16 * 1024 * 1024) -> bytes:
         """Read a small blob (a config) whole, verified; refuses anything over ``max_size``."""
         if descriptor.size > max_size:

@@ -270,6 +270,27 @@ class LayoutRepository(Repository):
 
     # Tags --------------------------------------------------------------------------
 
+    def delete_tag(self, tag: str) -> bool:
+        """Remove the ``index.json`` entries named ``tag``; the manifest blob stays.
+
+        Always True: the tag is gone (or was never there).
+        """
+        self._check_tag(tag)
+        with self._root() as root:
+            if root is None:
+                return True
+            with self._locked(root):
+                doc, entries = self._index(root)
+                kept = [
+                    item
+                    for item, entry in zip(doc["manifests"], entries, strict=True)
+                    if entry.annotations.get(REF_NAME) != tag
+                ]
+                if len(kept) != len(entries):
+                    doc["manifests"] = kept
+                    self._write(root, INDEX_FILE, _dump(doc))
+        return True
+
     def list_tags(self) -> list[str]:
         """The ``ref.name`` annotations of index.json that are valid tags, in its order.
 

@@ -375,12 +375,32 @@ class RegistryRepository(Repository):
 
     # Tags --------------------------------------------------------------------------
 
+    def delete_tag(self, tag: str) -> bool:
+        """DELETE ``/v2/NAME/manifests/TAG``: the OCI 1.1 tag deletion, where supported.
+
+        202 (or 200): the tag is gone, the manifest stays; 404: the tag was absent. A
+        registry that can only delete by digest refuses the request without changing
+        anything (distribution 2.8 answers 400 ``DIGEST_INVALID`` when deletes are
+        enabled, 405 ``UNSUPPORTED`` when not): False. Other failures raise.
+        """
+        if _is_digest(tag):
+            raise InvalidDigest(f"delete_tag needs a tag, not the digest {tag}")
+        response = self.client.request(
+            "DELETE",
+            self.registry,
+            self._path("manifests", tag),
+            scopes=[f"repository:{self.repository}:delete"],
+            expect=(200, 202, 400, 404, 405),
+            what=f"DELETE tag {self._where(tag)}",
+        )
+        if response.status_code == 404:
+            log.debug("tag %s was already absent", self._where(tag))
+        return response.status_code in (200, 202, 404)
+
     def list_tags(self) -> list[str]:
         """All tags, following ``Link`` pagination (loops are detected and stopped)."""
         tags: list[str] = []
-        url: str | None = self._absolute(
-            f"/v2/{self.repository}/tags/list?n={self.tag_page_size}"
-        )
+        url: str | None = self._absolute(f"/v2/{self.repository}/tags/list?n={self.tag_page_size}")
         seen: set[str] = set()
         while url is not None:
             if url in seen or len(seen) >= MAX_TAG_PAGES:

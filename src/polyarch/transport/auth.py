@@ -296,7 +296,7 @@ class RegistryAuth(httpx.Auth):
                     f"{registry} requires a username and password (HTTP Basic) "
                     "and no credentials were found",
                     status=401,
-                    hint="log in with docker login, or pass --username/--password",
+                    hint="log in with docker login, or pass --username with --password-stdin",
                 )
             self._check_replayable(request, registry)
             request.headers["Authorization"] = _basic_header(
@@ -494,7 +494,7 @@ class RegistryAuth(httpx.Auth):
                     message,
                     status=status,
                     hint=f"check the credentials for {registry} (docker login, or "
-                    "--username/--password)",
+                    "--username with --password-stdin)",
                 )
             elif status == 403:
                 error = Denied(message, status=status)

@@ -118,7 +118,18 @@ def _errors(body: bytes) -> list[dict[str, Any]]:
 
 def _hint(cls: type[RegistryError], response: httpx.Response) -> str | None:
     if issubclass(cls, Unauthorized):
-        return "log in to the registry (docker login) or pass --username/--password"
+        challenge = response.headers.get("www-authenticate", "")
+        if 'error="invalid_token"' in challenge and "Authorization" in response.request.headers:
+            # The credentials were accepted by the token service; the registry then
+            # refused the token it issued: a configuration or clock problem, not a login.
+            return (
+                "the registry refused a token its auth service issued: check that both agree "
+                "on service, issuer, signing certificate and time"
+            )
+        return (
+            "log in to the registry (docker login), or pass --username with --password-stdin "
+            "(or POLYARCH_USERNAME/POLYARCH_PASSWORD)"
+        )
     if issubclass(cls, Denied):
         return "the credentials lack permission for this action on this repository"
     if issubclass(cls, TooManyRequests):
