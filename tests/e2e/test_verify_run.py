@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def release(docker_engine: str, busybox_rootfs: dict[str, Path], registry: Any) -> dict[str, Any]:
+def release(
+    docker_engine: str, busybox_rootfs: dict[str, Path], registry: Any
+) -> Iterator[dict[str, Any]]:
     """Two good variants and a broken amd64 one, assembled into two indexes."""
     repo = f"e2e-verify-{uuid.uuid4().hex[:6]}/metrics-api"
     host = registry.host
@@ -35,7 +39,17 @@ def release(docker_engine: str, busybox_rootfs: dict[str, Path], registry: Any) 
         for tag, parts in [("good", ["amd64", "arm64"]), ("broken", ["broken-amd64", "arm64"])]:
             request = CreateRequest.build([base.with_tag(tag)], [base.with_tag(p) for p in parts])
             create_index(request, ctx)
-    return {"base": base, "digests": digests}
+    yield {"base": base, "digests": digests}
+    # verify --run pulled the images into the engine: remove them again.
+    listed = subprocess.run(
+        ["docker", "image", "ls", "-q", "--filter", f"reference={host}/{repo}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    ids = sorted(set(listed.stdout.split()))
+    if ids:
+        subprocess.run(["docker", "rmi", "--force", *ids], capture_output=True, check=False)
 
 
 def test_every_platform_starts_and_reports_its_machine(release: dict[str, Any]) -> None:

@@ -13,10 +13,13 @@ from typing import Any
 import click
 
 from polyarch import __version__
+from polyarch.cli.build_cmd import build_command
 from polyarch.cli.copy_cmd import copy_command
 from polyarch.cli.create_cmd import create_command
 from polyarch.cli.inspect_cmd import inspect_command
 from polyarch.cli.options import GlobalOptions, common_options
+from polyarch.cli.publish_cmd import publish_command
+from polyarch.cli.release_cmd import release_command
 from polyarch.cli.resolve_cmd import resolve_command
 from polyarch.cli.verify_cmd import verify_command
 from polyarch.errors import PolyarchError
@@ -33,9 +36,12 @@ def cli(ctx: click.Context, /, **kwargs: Any) -> None:
     ctx.obj = GlobalOptions().merged(**kwargs)
 
 
+cli.add_command(build_command)
 cli.add_command(copy_command)
 cli.add_command(create_command)
 cli.add_command(inspect_command)
+cli.add_command(publish_command)
+cli.add_command(release_command)
 cli.add_command(resolve_command)
 cli.add_command(verify_command)
 

@@ -471,7 +471,7 @@ class Verifier:
                         continue
                     try:
                         statement = json.loads(self.repo.read_blob(layer))
-                    except (PolyarchError, ValueError) as exc:
+                    except (PolyarchError, ValueError, RecursionError) as exc:
                         self.add(
                             "provenance",
                             Status.WARN,
@@ -544,7 +544,11 @@ class Verifier:
                 "output": result.output,
             }
             how = "natively" if result.native else "under emulation"
-            seen = f", machine {result.machine}" if result.machine else ""
+            first = (result.output.strip().splitlines() or [""])[0][:100]
+            # What the container said, so a person sees "x86_64" or the app's own banner.
+            seen = (
+                f", machine {result.machine}" if result.machine else (f": {first}" if first else "")
+            )
             if result.error:
                 self.add("run", Status.FAIL, result.error, platform, **details)
             elif result.exit_code != 0:

@@ -32,6 +32,7 @@ from polyarch.errors import (
     InvalidInput,
     InvalidManifest,
     ManifestUnknown,
+    NameUnknown,
     PolyarchError,
 )
 from polyarch.location import LayoutReference, Location, parse_location
@@ -49,6 +50,7 @@ from polyarch.operations.transfer import Transfer, TransferStats
 from polyarch.platform import Platform
 from polyarch.reference import Reference
 from polyarch.storage.base import Repository
+from polyarch.transport.retry import RetryPolicy
 
 __all__ = [
     "CreateRequest",
@@ -148,14 +150,22 @@ def _target(value: str | Location) -> Location:
 
 
 def _annotations(values: Mapping[str, str] | Sequence[str]) -> dict[str, str]:
+    out: dict[str, str]
     if isinstance(values, Mapping):
-        return dict(values)
-    out: dict[str, str] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInput(f"--annotation {item!r}: expected KEY=VALUE")
-        out[key] = value
+        out = dict(values)
+    else:
+        out = {}
+        for item in values:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise InvalidInput(f"--annotation {item!r}: expected KEY=VALUE")
+            out[key] = value
+    for key, value in out.items():
+        item = f"{key}={value}"
+        try:
+            item.encode()  # an argument that was not UTF-8 arrives with lone surrogates
+        except UnicodeEncodeError:
+            raise InvalidInput(f"--annotation {item!r}: not valid UTF-8 text") from None
     return out
 
 
@@ -374,7 +384,7 @@ def _changes(before: Manifest | None, after: Index) -> tuple[PlatformChange, ...
 def _read(repo: Repository, tag: str) -> Manifest | None:
     try:
         return repo.get_manifest(tag)
-    except ManifestUnknown:
+    except (ManifestUnknown, NameUnknown):  # no such tag, or not even the repository yet
         return None
 
 
@@ -434,7 +444,7 @@ def _create(request: CreateRequest, ctx: Context, sleep: Callable[[float], None]
         for target in request.targets[1:]:
             previous[target] = _read(repos[target], target.tag or "latest")
 
-        results = _publish(request, index, ordered, repos, previous)
+        results = _publish(request, index, ordered, repos, previous, ctx.settings.retry)
         if request.dry_run or not request.append:
             return CreateResult(index, tuple(ordered), results, request.dry_run, round_number)
         if all(r.status == "unchanged" for r in results):
@@ -477,8 +487,12 @@ def _publish(
     entries: Sequence[Entry],
     repos: Mapping[Location, Repository],
     previous: Mapping[Location, Manifest | None],
+    retry: RetryPolicy | None = None,
 ) -> tuple[TargetResult, ...]:
-    """Content first (every target), then the index by digest, then (without append) tags."""
+    """Content first (every target), then the index by digest, then (without append) tags.
+
+    ``retry`` paces the restarts of a blob whose move failed for a transient reason.
+    """
     transfers: dict[str, Transfer] = {}
     needs_tag: list[Location] = []
     for target, repo in repos.items():
@@ -487,7 +501,7 @@ def _publish(
             continue
         needs_tag.append(target)
         if repo.name not in transfers:
-            transfer = Transfer(dry_run=request.dry_run)
+            transfer = Transfer(dry_run=request.dry_run, retry=retry)
             transfers[repo.name] = transfer
             _ensure_content(transfer, repo, entries)
     if not request.dry_run and needs_tag:

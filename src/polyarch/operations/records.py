@@ -140,6 +140,8 @@ def load_records(paths: Iterable[str | Path]) -> list[Record]:
                 raise InvalidInput(f"records: cannot read {file}: {exc}") from None
             except ValueError as exc:
                 raise InvalidInput(f"records: {file} is not valid JSON ({exc})") from None
+            except RecursionError:
+                raise InvalidInput(f"records: {file} is JSON nested too deeply") from None
             items = data if isinstance(data, list) else [data]
             for i, item in enumerate(items):
                 origin = str(file) if len(items) == 1 else f"{file}[{i}]"

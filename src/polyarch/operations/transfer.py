@@ -8,6 +8,13 @@ destination while being hashed (constant memory, no temp files, nothing unverifi
 committed). Several blobs move in parallel (``jobs``); manifests are pushed only after
 all their blobs are in place.
 
+A blob whose move fails for a transient reason (a dropped connection, a 5xx, a 429,
+after the HTTP client's own retries of idempotent requests) is moved again from the
+start, at most :data:`BLOB_ATTEMPTS` times in all: the destination is asked again
+whether it has the blob (a lost response may hide a completed upload), a new upload
+session is opened and the source is read again. An upload session is never resumed or
+repeated blindly. Content that does not match its digest is never retried.
+
 A dry run asks the same HEAD questions and records what it *would* do.
 """
 
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,16 +30,27 @@ from enum import StrEnum
 from typing import Any
 
 from polyarch.descriptor import Descriptor
+from polyarch.errors import ContentError, PolyarchError, RegistryError, TransportError
 from polyarch.manifest import ImageManifest, Manifest
-from polyarch.storage.base import Repository
+from polyarch.storage.base import BlobReader, Repository
+from polyarch.transport.retry import RetryPolicy
 
-__all__ = ["BlobAction", "ProgressEvent", "Transfer", "TransferStats"]
+__all__ = [
+    "BLOB_ATTEMPTS",
+    "BlobAction",
+    "ProgressEvent",
+    "Transfer",
+    "TransferStats",
+    "is_transient",
+]
 
 log = logging.getLogger("polyarch.transfer")
 
 #: Default number of blobs moved at once: loopback registries are CPU-bound on upload,
 #: so a few parallel streams pay; many more only contend.
 DEFAULT_JOBS = 4
+#: Attempts at moving one blob (the first included) when it fails for a transient reason.
+BLOB_ATTEMPTS = 3
 
 
 class BlobAction(StrEnum):
@@ -91,12 +110,43 @@ class TransferStats:
         }
 
 
-def _counting(
-    chunks: Iterable[bytes], descriptor: Descriptor, progress: ProgressCallback
-) -> Iterator[bytes]:
-    for chunk in chunks:
-        progress(ProgressEvent("bytes", descriptor, BlobAction.COPIED, len(chunk)))
-        yield chunk
+def is_transient(exc: BaseException) -> bool:
+    """Whether moving a blob again from the start may succeed where this attempt failed.
+
+    True for transport failures (reset, timeout, refused) and for 5xx and 429 answers;
+    False for everything else, and always for content that does not match its
+    descriptor (:class:`~polyarch.errors.DigestMismatch`, ``SizeMismatch``).
+    """
+    if isinstance(exc, ContentError):
+        return False
+    if isinstance(exc, TransportError):
+        return True
+    return (
+        isinstance(exc, RegistryError)
+        and exc.status is not None
+        and (exc.status >= 500 or exc.status == 429)
+    )
+
+
+class _CountingReader(BlobReader):
+    """A source blob reader that reports the bytes it yields.
+
+    Still a :class:`BlobReader` of the same blob, so the destination knows the chunks
+    verify themselves and does not hash them a second time.
+    """
+
+    def __init__(self, reader: BlobReader, progress: ProgressCallback) -> None:
+        self.descriptor = reader.descriptor
+        self._reader = reader
+        self._progress = progress
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._reader:
+            self._progress(ProgressEvent("bytes", self.descriptor, BlobAction.COPIED, len(chunk)))
+            yield chunk
+
+    def close(self) -> None:
+        self._reader.close()
 
 
 class Transfer:
@@ -113,10 +163,17 @@ class Transfer:
         dry_run: bool = False,
         jobs: int = DEFAULT_JOBS,
         progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
+        attempts: int = BLOB_ATTEMPTS,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.dry_run = dry_run
         self.jobs = max(1, jobs)
         self.progress = progress
+        #: The backoff between attempts at one blob (the client's policy, when given).
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.attempts = max(1, attempts)
+        self._sleep = sleep
         self.stats = TransferStats()
         self._lock = threading.Lock()
         # (destination, digest) known present during this transfer: saves HEADs.
@@ -131,25 +188,34 @@ class Transfer:
             self._present.add((dest.name, digest))
 
     def blob(self, source: Repository, dest: Repository, descriptor: Descriptor) -> BlobAction:
-        """Make one blob present in ``dest``: skip, mount, or stream it."""
+        """Make one blob present in ``dest``: skip, mount, or stream it.
+
+        A transient failure starts the blob over (see the module docstring), at most
+        ``attempts`` times in all; the last failure is raised.
+        """
         digest = str(descriptor.digest)
         if self._known(dest, digest):
             return BlobAction.SKIPPED
-        if dest.same_as(source) or dest.blob_size(descriptor.digest) is not None:
-            action = BlobAction.SKIPPED
-        elif self.dry_run:
-            action = BlobAction.MOUNTED if dest.can_mount_from(source) else BlobAction.COPIED
-        elif dest.mount_blob(descriptor, source):
-            action = BlobAction.MOUNTED
-        else:
-            action = BlobAction.COPIED
-            if self.progress:
-                self.progress(ProgressEvent("start", descriptor, action))
-            with source.open_blob(descriptor) as reader:
-                chunks: Iterable[bytes] = reader
-                if self.progress:
-                    chunks = _counting(reader, descriptor, self.progress)
-                dest.put_blob(descriptor, chunks)
+        attempt = 1
+        while True:
+            try:
+                action = self._move(source, dest, descriptor, first=attempt == 1)
+                break
+            except PolyarchError as exc:
+                if self.dry_run or attempt >= self.attempts or not is_transient(exc):
+                    raise
+                delay = self.retry.backoff(attempt)
+                log.info(
+                    "%s -> %s failed (%s); starting it over in %.2f s (attempt %d of %d)",
+                    descriptor.digest,
+                    dest.name,
+                    exc.one_line(),
+                    delay,
+                    attempt + 1,
+                    self.attempts,
+                )
+                self._sleep(delay)
+                attempt += 1
         log.info(
             "%s %s -> %s (%d bytes)", action.value, descriptor.digest, dest.name, descriptor.size
         )
@@ -159,6 +225,25 @@ class Transfer:
         if self.progress:
             self.progress(ProgressEvent("done", descriptor, action))
         return action
+
+    def _move(
+        self, source: Repository, dest: Repository, descriptor: Descriptor, *, first: bool
+    ) -> BlobAction:
+        """One attempt: HEAD the destination, then mount or stream (with a new session)."""
+        if dest.same_as(source) or dest.blob_size(descriptor.digest) is not None:
+            return BlobAction.SKIPPED
+        if self.dry_run:
+            return BlobAction.MOUNTED if dest.can_mount_from(source) else BlobAction.COPIED
+        if dest.mount_blob(descriptor, source):
+            return BlobAction.MOUNTED
+        if self.progress and first:
+            self.progress(ProgressEvent("start", descriptor, BlobAction.COPIED))
+        with source.open_blob(descriptor) as reader:
+            chunks: Iterable[bytes] = reader
+            if self.progress:
+                chunks = _CountingReader(reader, self.progress)
+            dest.put_blob(descriptor, chunks)
+        return BlobAction.COPIED
 
     def manifests(self, dest: Repository, items: Sequence[tuple[Repository, Manifest]]) -> int:
         """Make child manifests (and all their blobs) present in ``dest`` by digest.

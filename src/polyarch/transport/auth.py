@@ -505,7 +505,7 @@ class RegistryAuth(httpx.Auth):
             raise error
         try:
             data = json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             data = None
         if not isinstance(data, dict):
             raise AuthError(f"{where} answered with something that is not a JSON object")
@@ -541,7 +541,7 @@ def _server_message(response: httpx.Response) -> str:
         return ""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     if not isinstance(data, dict):
         return ""

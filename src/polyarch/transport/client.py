@@ -26,7 +26,7 @@ from typing import Self
 
 import httpx
 
-from polyarch.errors import PolyarchError, TransportError
+from polyarch.errors import InvalidInput, PolyarchError, TransportError
 from polyarch.transport.auth import (
     REGISTRY_EXTENSION,
     SCOPES_EXTENSION,
@@ -48,7 +48,7 @@ from polyarch.transport.retry import (
     RETRY_STATUSES,
     is_retryable_exception,
 )
-from polyarch.transport.settings import TransportSettings, is_loopback
+from polyarch.transport.settings import TransportSettings, is_loopback, split_host
 
 __all__ = ["DOCKER_HUB_HOST", "MAX_REDIRECTS", "RegistryClient", "TransportStats"]
 
@@ -175,7 +175,8 @@ class RegistryClient:
     def base_url(self, registry: str) -> str:
         """``https://host`` (or ``http://host`` once decided) for ``registry``.
 
-        ``docker.io`` (and its aliases) maps to ``https://registry-1.docker.io``.
+        ``docker.io`` (and its aliases) maps to ``https://registry-1.docker.io``. A port
+        outside 1-65535 is :class:`~polyarch.errors.InvalidInput`, before any connection.
 
         >>> RegistryClient().base_url("docker.io")
         'https://registry-1.docker.io'
@@ -187,12 +188,24 @@ class RegistryClient:
         else:
             host = key
             scheme = self._schemes.get(key, "https")
+            port = split_host(key)[1]
+            if port is not None and not 0 < port < 65536:
+                # The reference grammar takes any digits; the socket layer would wrap the
+                # number around and connect to some other port.
+                raise InvalidInput(
+                    f"registry {registry}: port {port} is not between 1 and 65535",
+                    hint="check the registry address",
+                )
         self._registry_of_host.setdefault(host, registry)
         return f"{scheme}://{host}"
 
     def _may_fall_back(self, registry: str) -> bool:
         """Whether ``registry`` may be reached over plain HTTP if it does not speak TLS."""
         key = registry.lower()
+        if self._schemes.get(key) == "http":
+            # Another request (a concurrent thread) sent https before this one found out,
+            # and already decided on plain HTTP: this request follows the decision.
+            return True
         if key in self._schemes or canonical_registry(key) == "docker.io":
             return False
         return self.settings.is_insecure(key) or is_loopback(key)
@@ -430,6 +443,28 @@ class RegistryClient:
                     )
                     continue
             return response
+
+    def retry_read(self, exc: Exception, failures: int, started: float) -> bool:
+        """Wait before reading again after the body of an idempotent GET was cut off.
+
+        For callers that stream a response themselves (manifests, small blobs) and so
+        must send the request again: ``exc`` is the httpx error the body read raised,
+        ``failures`` the attempts made so far, ``started`` when the first began (by
+        :meth:`clock`). Returns False at once when the policy gives up or ``exc`` is not
+        a transient connection failure; a body that stalled until the read timeout is
+        not read again (that would multiply the timeout).
+        """
+        if isinstance(exc, httpx.TimeoutException):
+            return False
+        delay = self._retry_delay(True, exc, failures, started)
+        if delay is None:
+            return False
+        self._pause(delay)
+        return True
+
+    def clock(self) -> float:
+        """The client's monotonic clock (injectable, like its sleep)."""
+        return self._clock()
 
     def _wait_or_raise(
         self,

@@ -250,7 +250,7 @@ class CredentialResolver:
             )
         try:
             answer = json.loads(completed.stdout or b"")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
             answer = None
         if not isinstance(answer, dict):
             raise CredentialError(f"{where} printed something that is not a JSON object")
@@ -277,6 +277,8 @@ def _load_json(path: Path) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise CredentialError(f"{path} is not valid JSON (nested too deeply)") from None
     except ValueError as exc:
         # The position only: the text around it may hold a secret.
         where = getattr(exc, "lineno", None)

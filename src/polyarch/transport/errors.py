@@ -106,7 +106,7 @@ def _errors(body: bytes) -> list[dict[str, Any]]:
         return []
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
         return []
     if not isinstance(data, dict):
         return []

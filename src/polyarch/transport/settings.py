@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from importlib import metadata
 from typing import Any
 
+from polyarch.errors import InvalidInput
 from polyarch.transport.retry import RetryPolicy
 
 __all__ = ["TransportSettings", "default_user_agent", "is_loopback", "split_host"]
@@ -36,7 +37,7 @@ class TransportSettings:
     polyarch talks TLS to them without verifying the certificate, or plain HTTP if they do
     not speak TLS. ``username``/``password`` are explicit credentials (flags or
     ``POLYARCH_USERNAME``/``POLYARCH_PASSWORD``) used for every registry; the password is
-    kept out of ``repr``.
+    kept out of ``repr``. Credentials that are not UTF-8 text are :class:`InvalidInput`.
 
     >>> TransportSettings(username="me", password="s3cret")  # doctest: +ELLIPSIS
     TransportSettings(insecure=frozenset(), ca_file=None, username='me', timeout=30.0, ...)
@@ -54,6 +55,14 @@ class TransportSettings:
         # Accept any iterable of hosts (a list from argparse/click) and normalise case.
         hosts: Iterable[str] = self.insecure
         object.__setattr__(self, "insecure", frozenset(h.strip().lower() for h in hosts if h))
+        for name, value in (("user name", self.username), ("password", self.password)):
+            try:
+                if value is not None:
+                    value.encode()
+            except UnicodeEncodeError:
+                # Bytes that were not UTF-8 (argv, environment, stdin): no header could
+                # carry them, and the codec's message would quote part of the secret.
+                raise InvalidInput(f"the registry {name} is not valid UTF-8 text") from None
 
     @classmethod
     def from_env(

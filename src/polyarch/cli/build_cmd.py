@@ -1,0 +1,148 @@
+"""``polyarch build``, and what the pipeline commands share (the spec option, build output)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.table import Table
+
+from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.render import console, print_json
+from polyarch.pipeline.build import (
+    BUILDERS,
+    DEFAULT_RECORDS_DIR,
+    BuildRequest,
+    BuildResult,
+    build_variants,
+)
+from polyarch.pipeline.spec import Spec, find_spec, load_spec
+from polyarch.platform import Platform
+
+__all__ = ["BuildOutput", "build_command", "builder_options", "load", "render", "spec_option"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def spec_option(func: F) -> F:
+    """``--spec PATH`` (alias ``--file``): the spec file, or a directory holding one."""
+    return click.option(
+        "--spec",
+        "--file",
+        "spec_path",
+        metavar="PATH",
+        help="The spec file, or its directory (default: ./polyarch.yaml or ./polyarch.yml).",
+    )(func)
+
+
+def builder_options(func: F) -> F:
+    """``--platform``, ``--builder`` and ``--network``, shared by build and release."""
+    decorators = [
+        click.option(
+            "--platform",
+            "platforms",
+            multiple=True,
+            metavar="P",
+            help="Build only this variant (repeatable; default: every variant of the spec).",
+        ),
+        click.option(
+            "--builder",
+            type=click.Choice(BUILDERS),
+            default="auto",
+            show_default=True,
+            help="buildx pushes by digest; docker builds, tags and pushes per platform; "
+            "auto: buildx when `docker buildx version` works.",
+        ),
+        click.option(
+            "--network",
+            metavar="MODE",
+            help="Network mode of the build's RUN steps (docker build --network).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def load(spec_path: str | None) -> Spec:
+    """The spec named by ``--spec``, or the one in the current directory."""
+    return load_spec(find_spec(explicit=spec_path))
+
+
+class BuildOutput:
+    """Prints build output lines on stderr, prefixed by platform, whole lines at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __call__(self, platform: Platform, line: str) -> None:
+        with self._lock:
+            sys.stderr.write(f"[{platform}] {line}\n")
+            sys.stderr.flush()
+
+
+@click.command("build")
+@spec_option
+@builder_options
+@click.option(
+    "--records",
+    "records_dir",
+    default=DEFAULT_RECORDS_DIR,
+    show_default=True,
+    metavar="DIR",
+    help="Where to write one record per variant (<os>-<arch>[-<variant>].json).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the records as a JSON list.")
+@common_options
+def build_command(
+    spec_path: str | None,
+    platforms: tuple[str, ...],
+    builder: str,
+    network: str | None,
+    records_dir: str,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Build the spec's variants in parallel, push each one, write one record per variant.
+
+    Build output goes to stderr, each line prefixed by its platform. A variant that
+    fails is named (with the exit code) after the others finished; it gets no record.
+    """
+    options = pop_global(kwargs)
+    spec = load(spec_path)
+    request = BuildRequest.build(
+        spec, platforms=platforms, records_dir=records_dir, builder=builder, network=network
+    )
+    with make_context(options) as ctx:
+        result = build_variants(request, ctx, on_output=None if options.quiet else BuildOutput())
+    if as_json:
+        print_json([r.to_json() for r in result.records])
+    elif options.quiet:
+        for record in result.records:
+            click.echo(f"{record.platform} {record.digest}")
+    else:
+        render(result)
+    result.raise_for_failures()
+
+
+def render(result: BuildResult) -> None:
+    """One line per record: platform, digest, per-platform tag, record file."""
+    out = console()
+    if not result.records:
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("PLATFORM", "DIGEST", "TAG", "RECORD"):
+        table.add_column(col, no_wrap=True)
+    for record in result.records:
+        tag = record.extra.get("tag")
+        table.add_row(
+            str(record.platform),
+            str(record.digest),
+            tag if isinstance(tag, str) else "-",
+            record.origin,
+        )
+    out.print(f"[bold]built with {result.builder}[/bold]: {len(result.records)} record(s)")
+    out.print(table)
