@@ -292,7 +292,7 @@ def test_create_under_faults(
             assert all(present), why
         tally.add(outcome, (proxy_a, proxy_b), seconds, message)
     print(tally.report())
-    assert tally.outcomes["ok"] > 0, tally.report()
+    assert ONLY_SEED or tally.outcomes["ok"] > 0, tally.report()
 
 
 # -- verify -----------------------------------------------------------------------------
@@ -371,7 +371,7 @@ def test_verify_under_faults(
             assert verify(VerifyRequest.build(f"{registry.host}/{name}"), direct).ok
         tally.add(outcome, (proxy_a,), time.monotonic() - started, message)
     print(tally.report())
-    assert tally.outcomes["passed"] > 0, tally.report()
+    assert ONLY_SEED or tally.outcomes["passed"] > 0, tally.report()
 
 
 # -- the large copy ----------------------------------------------------------------------
