@@ -9,11 +9,12 @@ Everything is local: two CNCF ``docker-registry`` processes on free 127.0.0.1 po
 (``tests/support/registry.py``), test images generated and pushed through polyarch's
 library. Each scenario runs every tool ``--runs`` times, alternating tools (ABBA order),
 and reports the median, min-max, polyarch/peer ratio, the HTTP requests the registries
-saw (parsed from their access logs, the same way for every tool), peak RSS of the
-process (``os.wait4``) and the blob bytes the registries served.
+saw (parsed from their access logs, the same way for every tool), CPU time and peak RSS
+of the tool's process (``os.wait4``, GNU time) and the blob bytes the registries served.
 
 Scenarios:
 
+0. ``startup``: ``--version`` of each CLI (Python's start-up, paid by every command).
 1. ``create``: assemble an index from N per-platform tags of one repository and push it
    (N = 2, 8, 32): ``docker manifest create`` + ``push`` vs ``polyarch create`` (CLI
    subprocess, Python start-up included; and the library call in-process).
@@ -374,7 +375,7 @@ def polyarch_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("POLYARCH_")}
 
 
-def skopeo_cmd(bench: Bench, cache: Path, args: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+def skopeo_cmd(cache: Path, args: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """``skopeo ARGS`` with its blob-info cache in ``cache``.
 
     skopeo remembers where it saw each blob (``blob-info-cache-v1.boltdb``) and mounts
@@ -664,7 +665,7 @@ def scenario_copy(bench: Bench, index: Index, layers: Sequence[LayerFile]) -> li
     def run_skopeo(i: int) -> Sample:
         target = f"{b.host}/skopeo-{i}/app:v1"
         args = ["copy", "--all", "-q", *SKOPEO_TLS, f"docker://{source}", f"docker://{target}"]
-        argv, env = skopeo_cmd(bench, bench.tempdir("skopeo-cache"), args)
+        argv, env = skopeo_cmd(bench.tempdir("skopeo-cache"), args)
         bench.mark(a, b)
         r = checked(run_process(argv, env=env), argv)
         requests = bench.take(a, b)
@@ -718,7 +719,7 @@ def scenario_promote(bench: Bench, index: Index, layers: Sequence[LayerFile]) ->
     ours = Case(scenario, label, "polyarch copy", polyarch=True, transfer=True)
     warm_cache = bench.tempdir("skopeo-warm")
     warmup = ["copy", "--all", "-q", *SKOPEO_TLS, f"docker://{source}"]
-    argv, env = skopeo_cmd(bench, warm_cache, [*warmup, f"docker://{a.host}/warmup/app:v1"])
+    argv, env = skopeo_cmd(warm_cache, [*warmup, f"docker://{a.host}/warmup/app:v1"])
     progress("warming skopeo's blob-info cache with one untimed copy")
     checked(run_process(argv, env=env), argv)
 
@@ -726,7 +727,7 @@ def scenario_promote(bench: Bench, index: Index, layers: Sequence[LayerFile]) ->
         def run(i: int) -> Sample:
             target = f"{a.host}/{prefix}-{i}/app:v1"
             args = ["copy", "--all", "-q", *SKOPEO_TLS, f"docker://{source}", f"docker://{target}"]
-            argv, env = skopeo_cmd(bench, cache(), args)
+            argv, env = skopeo_cmd(cache(), args)
             bench.mark(a)
             r = checked(run_process(argv, env=env), argv)
             requests = bench.take(a)

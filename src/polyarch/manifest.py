@@ -312,7 +312,12 @@ def build_index(
         if media_type == mediatype.DOCKER_MANIFEST_LIST:
             raise InvalidManifest("a Docker manifest list cannot carry annotations")
         doc["annotations"] = dict(sorted(annotations.items()))
-    raw = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        raw = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate: a JSON "\udcxx" escape in a manifest read, or argv bytes that
+        # were not UTF-8. It has no UTF-8 encoding, so it cannot be written.
+        raise InvalidManifest("the index would hold text that is not valid Unicode") from None
     result = parse_manifest(raw, media_type)
     assert isinstance(result, Index)
     return result

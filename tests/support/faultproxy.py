@@ -50,7 +50,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
-from typing import BinaryIO, Self
+from typing import BinaryIO, Self, cast
 
 __all__ = ["Fault", "FaultProxy", "Injection", "RequestInfo"]
 
@@ -318,7 +318,9 @@ class FaultProxy:
         """One line for assertion messages: seed, requests, and every injection."""
         with self._lock:
             injected = "; ".join(str(i) for i in self.injected) or "none"
-            errors = f"; proxy errors: {'; '.join(self.errors)}" if self.errors else ""
+            # Mostly the client hanging up on a response it no longer wants (its other
+            # end failed): informative, not a failure of the proxy.
+            errors = f"; broken connections: {'; '.join(self.errors)}" if self.errors else ""
             return (
                 f"proxy {self.host} -> {self.upstream}, seed {self.seed}: "
                 f"{self.requests} requests, injected: {injected}{errors}"
@@ -394,7 +396,7 @@ class FaultProxy:
         if first == b"\x16":  # a TLS handshake: answer like a plain-HTTP server does
             _send_quietly(sock, b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n")
             return
-        rfile = sock.makefile("rb", buffering=CHUNK)
+        rfile = cast(BinaryIO, sock.makefile("rb", buffering=CHUNK))
         reset = False
         try:
             self._serve_one(sock, rfile)

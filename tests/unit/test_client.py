@@ -453,18 +453,26 @@ def test_get_is_retried_on_503_with_backoff(
     assert client.stats.retries == 3
 
 
-@pytest.mark.parametrize(("method", "retried"), [("GET", True), ("HEAD", True), ("PUT", False)])
-def test_500_is_retried_for_reads_only(
-    make: Callable[..., RegistryClient], timeline: Timeline, method: str, retried: bool
+@pytest.mark.parametrize(
+    ("method", "idempotent", "retried"),
+    [("GET", None, True), ("HEAD", None, True), ("PUT", None, True), ("PUT", False, False)],
+)
+def test_500_is_retried_for_idempotent_requests_only(
+    make: Callable[..., RegistryClient],
+    timeline: Timeline,
+    method: str,
+    idempotent: bool | None,
+    retried: bool,
 ) -> None:
     handler, seen = sequence(500)
     client = make(handler)
     content = b"{}" if method == "PUT" else None
+    path = "/v2/app/manifests/v1"
     if retried:
-        client.request(method, REGISTRY, "/v2/app/manifests/v1", content=content)
+        client.request(method, REGISTRY, path, content=content, idempotent=idempotent)
     else:
         with pytest.raises(RegistryError):
-            client.request(method, REGISTRY, "/v2/app/manifests/v1", content=content)
+            client.request(method, REGISTRY, path, content=content, idempotent=idempotent)
     assert len(seen) == (2 if retried else 1)
 
 

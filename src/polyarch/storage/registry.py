@@ -85,7 +85,7 @@ def _coalesce(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
         yield b"".join(held)
 
 
-class _BodyCut(TransportError):
+class BodyInterrupted(TransportError):
     """A connection dropped or stalled while a response body was read.
 
     ``cause`` is the httpx error: reads are sent again when it is transient.
@@ -515,7 +515,7 @@ class RegistryRepository(Repository):
     def _body_error(self, exc: Exception, what: str) -> TransportError:
         """The error for a connection that dropped or stalled while a body was read."""
         error = transport_error(exc, self.registry, what, timeout=self.client.settings.timeout)
-        return _BodyCut(error.message, hint=error.hint, cause=exc)
+        return BodyInterrupted(error.message, hint=error.hint, cause=exc)
 
     def _reading(self, read: Callable[[], _T]) -> _T:
         """``read()``, called again when a response body it reads is cut off.
@@ -528,7 +528,7 @@ class RegistryRepository(Repository):
         while True:
             try:
                 return read()
-            except _BodyCut as cut:
+            except BodyInterrupted as cut:
                 failures += 1
                 if not self.client.retry_read(cut.cause, failures, started):
                     raise

@@ -485,7 +485,7 @@ class RegistryAuth(httpx.Auth):
         where = f"the token service of {registry} ({realm.netloc.decode('ascii')})"
         status = response.status_code
         if status != 200:
-            reason = _redact(_server_message(response), credential)
+            reason = _server_message(response, credential)
             detail = f": {reason}" if reason else ""
             message = f"{where} refused a token{detail} (HTTP {status})"
             error: PolyarchError
@@ -533,8 +533,8 @@ def _pick(challenges: Sequence[Challenge]) -> Challenge | None:
     return None
 
 
-def _server_message(response: httpx.Response) -> str:
-    """The message a token service gave with its error, if any (capped, one line)."""
+def _server_message(response: httpx.Response, credential: Credential | None) -> str:
+    """The message a token service gave with its error, if any (secrets masked, capped)."""
     try:
         body = response.content
     except httpx.ResponseNotRead:
@@ -552,7 +552,8 @@ def _server_message(response: httpx.Response) -> str:
     candidates += [data.get("error_description"), data.get("error"), data.get("details")]
     for candidate in candidates:
         if isinstance(candidate, str) and candidate.strip():
-            return one_line(candidate, 160)
+            # Masked before it is cut, so that no part of a secret survives the cut.
+            return one_line(_redact(candidate, credential), 160)
     return ""
 
 
@@ -560,7 +561,11 @@ def _redact(text: str, credential: Credential | None) -> str:
     """``text`` with the credential's secrets (should a server echo them) masked."""
     if credential is None:
         return text
-    for secret in (credential.password, credential.identity_token):
+    basic = None
+    if credential.has_password:  # the header the password travelled in, base64-encoded
+        basic = _basic_header(credential.username or "", credential.password or "")
+        basic = basic.removeprefix("Basic ")
+    for secret in (credential.password, credential.identity_token, basic):
         if secret and len(secret) >= 3:
             text = text.replace(secret, "***")
     return text

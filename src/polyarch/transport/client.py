@@ -16,6 +16,8 @@ speaks the Distribution API:
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import logging
 import ssl
 import time
@@ -45,7 +47,6 @@ from polyarch.transport.errors import (
 )
 from polyarch.transport.retry import (
     READ_RETRY_STATUSES,
-    RETRY_STATUSES,
     is_retryable_exception,
 )
 from polyarch.transport.settings import TransportSettings, is_loopback, split_host
@@ -413,8 +414,7 @@ class RegistryClient:
             self._decided(registry, url)
 
             if response.status_code not in expect:
-                retry_on = READ_RETRY_STATUSES if method in ("GET", "HEAD") else RETRY_STATUSES
-                if may_retry and response.status_code in retry_on:
+                if may_retry and response.status_code in READ_RETRY_STATUSES:
                     failures += 1
                     delay = policy.next_delay(
                         failures,
@@ -426,7 +426,8 @@ class RegistryClient:
                         self._pause(delay)
                         continue
                 body = self._read_error_body(response)
-                raise error_from_response(response, what, body=body)
+                secrets = self._secrets(response.request)
+                raise error_from_response(response, what, body=body, secrets=secrets)
             if not stream:
                 try:
                     response.read()
@@ -517,6 +518,19 @@ class RegistryClient:
         key = registry.lower()
         if key not in self._schemes and canonical_registry(key) != "docker.io":
             self._schemes[key] = url.scheme
+
+    def _secrets(self, request: httpx.Request) -> list[str]:
+        """What a registry's error message must not repeat: the credentials in play."""
+        secrets = self.credentials.known_secrets()
+        if self.settings.password:
+            secrets.append(self.settings.password)
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if value:
+            secrets.append(value)  # the token, or user:password in base64
+            if scheme.lower() == "basic":
+                with contextlib.suppress(ValueError):
+                    secrets.append(base64.b64decode(value).decode().partition(":")[2])
+        return secrets
 
     def _read_error_body(self, response: httpx.Response) -> bytes:
         """At most ``ERROR_BODY_LIMIT`` bytes of an error body; the response is closed."""

@@ -160,6 +160,16 @@ class CredentialResolver:
         self._cache[key] = credential
         return credential
 
+    def known_secrets(self) -> list[str]:
+        """The passwords and identity tokens resolved so far (no new lookup), to mask them."""
+        return [
+            secret
+            for credential in list(self._cache.values())
+            if credential is not None
+            for secret in (credential.password, credential.identity_token)
+            if secret
+        ]
+
     def forget(self, registry: str | None = None) -> None:
         """Drop cached results (for ``registry``, or all), e.g. after a login."""
         if registry is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import ssl
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -141,13 +142,19 @@ def _hint(cls: type[RegistryError], response: httpx.Response) -> str | None:
 
 
 def error_from_response(
-    response: httpx.Response, what: str | None = None, *, body: bytes | None = None
+    response: httpx.Response,
+    what: str | None = None,
+    *,
+    body: bytes | None = None,
+    secrets: Iterable[str] = (),
 ) -> RegistryError:
     """The exception for an unexpected ``response``.
 
     ``what`` names the operation (``GET manifest 127.0.0.1:5000/app:v1``); by default the
     method, host and path of the request. ``body`` is the (possibly truncated) body when
     the response was streamed; by default the response's own content, if it was read.
+    Each of ``secrets`` is masked in what the registry said (a registry may echo the
+    credentials it was sent).
 
     The first entry of ``errors[]`` picks the class by code. Without a code, or with a
     code that has no class of its own, the status does (401 :class:`Unauthorized`, 403
@@ -184,6 +191,10 @@ def error_from_response(
         cls = STATUS_CLASSES.get(status, RegistryError)
     if not text and not code:
         text = response.reason_phrase or ""
+    for secret in secrets:
+        if len(secret) >= 3:
+            text = text.replace(secret, "***")
+            code = code.replace(secret, "***") if code else code
     parts = [one_line(code or ""), one_line(text)]
     detail = " ".join(part for part in parts if part)
     message = f"{one_line(what)}: {detail} (HTTP {status})" if detail else f"{what} (HTTP {status})"

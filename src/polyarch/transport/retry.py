@@ -32,9 +32,11 @@ __all__ = [
 
 #: HTTP statuses worth retrying: rate limiting and gateway/availability errors.
 RETRY_STATUSES: frozenset[int] = frozenset({429, 502, 503, 504})
-#: Reads (GET, HEAD) are also retried on 500: a registry's storage can answer 500 while a
-#: concurrent writer replaces the very tag being read (seen with distribution's filesystem
-#: driver under parallel ``--append``), and reading again is harmless.
+#: Idempotent requests (reads, manifest PUTs, DELETEs) are also retried on 500: a
+#: registry's storage can answer 500 while a concurrent writer replaces the very tag being
+#: read or written (seen with distribution's filesystem driver under parallel
+#: ``--append``), and repeating an idempotent request is harmless. Upload-session requests
+#: are never idempotent, so a 500 there is final (the transfer engine restarts the blob).
 READ_RETRY_STATUSES: frozenset[int] = RETRY_STATUSES | {500}
 
 _RETRYABLE_EXCEPTIONS: tuple[type[Exception], ...] = (
