@@ -308,6 +308,7 @@ FLAGS = [
     bad("unknown-command", "frobnicate", f"{H}/a:v1", frag="frobnicate"),
     bad("missing-ref", "resolve", frag="REF"),
     bad("extra-ref", "inspect", f"{H}/a:v1", f"{H}/b:v1", frag=f"{H}/b:v1"),
+    bad("extra-arg-newline", "inspect", f"{H}/a:v1", "b\nc", frag="(b\\nc)"),
     bad("copy-missing-dst", "copy", f"{H}/a:v1", frag="DST"),
     bad("platform-missing-value", "inspect", f"{H}/a:v1", "--platform", frag="--platform"),
     bad("insecure-missing-value", "inspect", f"{H}/a:v1", "--insecure", frag="--insecure"),
@@ -547,6 +548,16 @@ SPECS = [
         f"image: [{H}/app, {{a: b}}]\n{_VARIANT}", id="image-list", frag="image", command="build"
     ),
     bad("spec-missing", "publish", "--spec", f"{D}/none.yaml", frag="none.yaml"),
+    bad(
+        "publish-records-missing",
+        "publish",
+        "--spec",
+        f"{D}/polyarch.yaml",
+        "--records",
+        f"{D}/none",
+        frag=("records", "none"),
+        files={"polyarch.yaml": f"image: {H}/app\n{_VARIANT}", "ctx/Dockerfile": "FROM scratch\n"},
+    ),
 ]
 
 CASES = [*REFERENCES, *PLATFORMS, *FLAGS, *RECORDS, *LAYOUTS, *SPECS]

@@ -80,7 +80,8 @@ class Reply:
 
     ``body`` is sent with a ``Content-Length`` (or, with ``length=False``, chunked,
     so the client cannot know the size in advance); ``stream`` (a function returning
-    fresh chunks for each request) is always chunked and may never end.
+    fresh chunks for each request) may never end: it is chunked, unless ``headers``
+    hold a ``Content-Length`` (then written as is, whatever that header says).
     """
 
     status: int = 200
@@ -447,14 +448,18 @@ class _Handler(BaseHTTPRequestHandler):
             if not head:
                 self.wfile.write(reply.body)
             return
-        self.send_header("Transfer-Encoding", "chunked")
+        # A stream with its own Content-Length header goes out as is (a length it may not
+        # honour); anything else is chunked.
+        framed = "content-length" not in {name.lower() for name in reply.headers}
+        if framed:
+            self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         if head:
             return
         chunks = reply.stream() if reply.stream is not None else [reply.body]
-        self._chunked(chunks)
+        self._stream(chunks, framed=framed)
 
-    def _chunked(self, chunks: Iterable[bytes]) -> None:
+    def _stream(self, chunks: Iterable[bytes], *, framed: bool) -> None:
         sent = 0
         try:
             for chunk in chunks:
@@ -464,9 +469,10 @@ class _Handler(BaseHTTPRequestHandler):
                     self.hostile._streamed(0, exhausted=True)
                     self.close_connection = True
                     return
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if framed else chunk)
                 sent += len(chunk)
-            self.wfile.write(b"0\r\n\r\n")
+            if framed:
+                self.wfile.write(b"0\r\n\r\n")
         finally:
             self.hostile._streamed(sent)
 

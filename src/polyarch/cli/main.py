@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("error: aborted", err=True)
         return 130
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(f"error: {_line(exc.format_message())}", err=True)
         return 2 if isinstance(exc, click.UsageError) else exc.exit_code
     except PolyarchError as exc:
         click.echo(f"error: {exc.one_line()}", err=True)
@@ -65,18 +65,25 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger("polyarch").debug("details", exc_info=True)
         return exc.exit_code
     except OSError as exc:  # a layout directory or file the user named: unreadable, full disk
-        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        click.echo(
+            _line(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")), err=True
+        )
         return 1
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         return 130
     except Exception as exc:  # a bug of ours: still one line, details only with -v
-        click.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"error: internal error: {type(exc).__name__}: {_line(str(exc))}", err=True)
         if verbose:
             raise
         return 1
     # Without standalone mode click returns the code of a command's Exit (e.g. verify's 1).
     return code if isinstance(code, int) else 0
+
+
+def _line(text: str) -> str:
+    """``text`` on one line: an argument quoted in a message may hold a line break."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def run() -> None:
