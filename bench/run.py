@@ -382,7 +382,8 @@ def skopeo_cmd(cache: Path, args: Sequence[str]) -> tuple[list[str], dict[str, s
     from there later. For root that cache is the system-wide /var/lib/containers/cache,
     so as root skopeo runs as ``nobody`` (``setpriv``), whose cache follows
     ``XDG_DATA_HOME``: every run controls its cache and nothing outside the temp dir
-    is touched.
+    is touched. (As root without ``setpriv``, skopeo shares the system cache: its
+    "fresh cache" rows may then mount after the first run.)
     """
     cache.mkdir(parents=True, exist_ok=True)
     env = {
@@ -392,7 +393,7 @@ def skopeo_cmd(cache: Path, args: Sequence[str]) -> tuple[list[str], dict[str, s
         "XDG_CONFIG_HOME": str(cache / "config"),
     }
     argv = ["skopeo", *args]
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and shutil.which("setpriv"):
         os.chown(cache, NOBODY, NOBODY)
         argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
     return argv, env
