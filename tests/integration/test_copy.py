@@ -86,7 +86,7 @@ def test_same_registry_promotion_mounts(ctx: Context, registry: Any) -> None:
 
 
 def test_platform_filter_makes_a_sub_index(ctx: Context, registry: Any, registry2: Any) -> None:
-    source, index = _release(ctx, registry)
+    source, _ = _release(ctx, registry)
     dest = Reference.parse(f"{registry2.host}/arm-only/app:v1")
     result = copy_image(CopyRequest.build(source, dest, platforms=["linux/arm64"]), ctx)
     assert result.filtered and result.platforms == ("linux/arm64",)
