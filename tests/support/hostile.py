@@ -118,8 +118,10 @@ def _error(status: int, code: str, message: str) -> Reply:
 class HostileRegistry:
     """A registry on ``bind`` (loopback) and a free port; see the module docstring.
 
-    >>> with HostileRegistry() as hostile:  # doctest: +SKIP
+    >>> with HostileRegistry() as hostile:
     ...     hostile.route("GET", "/v2/app/manifests/v1", Reply(200, body=b"lies"))
+    ...     hostile.host.startswith("127.0.0.1:")
+    True
     """
 
     def __init__(self, bind: str = "127.0.0.1") -> None:
