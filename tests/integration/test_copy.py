@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ from polyarch import (
     CreateRequest,
     Index,
     Reference,
-    TransportSettings,
     VerifyRequest,
     copy_image,
     create_index,
@@ -31,12 +29,6 @@ from support.images import push_image, push_wrapper
 from support.schema import assert_valid
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def ctx() -> Iterator[Context]:
-    with Context(TransportSettings()) as context:
-        yield context
 
 
 def _release(ctx: Context, registry: Any) -> tuple[Reference, Index]:

@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from polyarch import (
     Index,
     Platform,
     Reference,
-    TransportSettings,
     create_index,
     resolve,
 )
@@ -28,12 +26,6 @@ from support.images import push_attestation, push_image, push_index, push_wrappe
 from support.schema import assert_valid
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def ctx() -> Iterator[Context]:
-    with Context(TransportSettings()) as context:
-        yield context
 
 
 def _repo(registry: Any, name: str = "app") -> Reference:

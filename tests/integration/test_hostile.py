@@ -73,12 +73,6 @@ def other() -> Iterator[HostileRegistry]:
         yield server
 
 
-@pytest.fixture
-def ctx() -> Iterator[Context]:
-    with Context(TransportSettings()) as context:
-        yield context
-
-
 def cli(*args: str) -> Result:
     """The real CLI, with an empty docker config (no stray credentials)."""
     return run_cli(*args, env={"DOCKER_CONFIG": "/nonexistent", "REGISTRY_AUTH_FILE": "/none"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from polyarch import (
     Platform,
     PlatformNotFound,
     Reference,
-    TransportSettings,
     inspect,
     resolve,
 )
@@ -30,12 +28,6 @@ from support.schema import assert_valid
 pytestmark = pytest.mark.integration
 
 FOUR = ["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/ppc64le"]
-
-
-@pytest.fixture
-def ctx() -> Iterator[Context]:
-    with Context(TransportSettings()) as context:
-        yield context
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from polyarch import (
     ManifestUnknown,
     Repository,
     SizeMismatch,
-    TransportSettings,
     parse_location,
 )
 from polyarch import mediatype as mt
@@ -26,12 +24,6 @@ from polyarch.storage.registry import RegistryRepository
 from support.images import make_layer, push_image
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def ctx() -> Iterator[Context]:
-    with Context(TransportSettings()) as context:
-        yield context
 
 
 @pytest.fixture(params=["registry", "layout"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ from polyarch import (
     Descriptor,
     Platform,
     Reference,
-    TransportSettings,
     VerifyRequest,
     build_index,
     create_index,
@@ -26,12 +24,6 @@ from support.cli import assert_one_line_error, run_cli
 from support.images import push_attestation, push_image, push_wrapper
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def ctx() -> Iterator[Context]:
-    with Context(TransportSettings()) as context:
-        yield context
 
 
 def _release(
