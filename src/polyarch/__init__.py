@@ -14,14 +14,7 @@ platform manifest behind a tag (even behind a BuildKit wrapper), and more.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("polyarch")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
-
-# Imports below __version__: the CLI and the transport read it.
+from polyarch._version import __version__
 from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
 from polyarch.errors import (

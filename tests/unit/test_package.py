@@ -10,6 +10,7 @@ import polyarch
 SRC = Path(polyarch.__file__).parent
 
 DOMAIN = {
+    "_version",
     "errors",
     "digest",
     "mediatype",

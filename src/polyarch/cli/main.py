@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from polyarch import __version__
+from polyarch._version import __version__
 from polyarch.cli.build_cmd import build_command
 from polyarch.cli.copy_cmd import copy_command
 from polyarch.cli.create_cmd import create_command

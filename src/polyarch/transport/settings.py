@@ -11,9 +11,9 @@ import ipaddress
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from importlib import metadata
 from typing import Any
 
+from polyarch._version import __version__
 from polyarch.errors import InvalidInput
 from polyarch.transport.retry import RetryPolicy
 
@@ -21,12 +21,8 @@ __all__ = ["TransportSettings", "default_user_agent", "is_loopback", "split_host
 
 
 def default_user_agent() -> str:
-    """``polyarch/<version>``, from the installed distribution (``0`` when not installed)."""
-    try:
-        version = metadata.version("polyarch")
-    except metadata.PackageNotFoundError:
-        version = "0"
-    return f"polyarch/{version}"
+    """``polyarch/<version>``."""
+    return f"polyarch/{__version__}"
 
 
 @dataclass(frozen=True)
