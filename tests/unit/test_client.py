@@ -133,7 +133,12 @@ def test_transport_layer_imports_only_errors_and_digest() -> None:
             for module in modules:
                 if module.startswith("polyarch"):
                     assert module.startswith(
-                        ("polyarch.transport", "polyarch.errors", "polyarch.digest")
+                        (
+                            "polyarch.transport",
+                            "polyarch.errors",
+                            "polyarch.digest",
+                            "polyarch._version",
+                        )
                     ), f"{path.name} imports {module}"
 
 
