@@ -2,8 +2,8 @@
 
 Everything above this package (storage, copy, CLI) talks to registries through
 :class:`RegistryClient`; nothing here knows about manifests or images. The layer imports
-only :mod:`polyarch.errors`, :mod:`polyarch.digest` and the version from polyarch, so it can be tested
-(and reused) on its own.
+only :mod:`polyarch.errors`, :mod:`polyarch.digest` and the version from polyarch, so it
+can be tested (and reused) on its own.
 """
 
 from __future__ import annotations
