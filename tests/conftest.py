@@ -12,11 +12,9 @@ silently skip the integration tests.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
@@ -28,17 +26,11 @@ from support.registry import (
     TokenRegistry,
     find_registry_binary,
 )
+from support.require import missing
 from support.token_issuer import TokenIssuer, User
 
 MISSING_REGISTRY = "docker-registry not installed: apt-get install docker-registry"
 MISSING_HTPASSWD = "htpasswd not installed: apt-get install apache2-utils"
-
-
-def _missing(reason: str) -> NoReturn:
-    """Fail under CI (``CI`` set and non-empty), skip elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +38,7 @@ def registry_binary() -> str:
     """Path of the ``docker-registry`` binary (skips, or fails under CI, if missing)."""
     binary = find_registry_binary()
     if binary is None:
-        _missing(MISSING_REGISTRY)
+        missing(MISSING_REGISTRY)
     return binary
 
 
@@ -104,7 +96,7 @@ def basic_registry(
     (the pair) and ``server`` (the :class:`RegistryServer`).
     """
     if shutil.which("htpasswd") is None:
-        _missing(MISSING_HTPASSWD)
+        missing(MISSING_HTPASSWD)
     username, password = "tester", "basic-secret"
     server = RegistryServer(
         binary=registry_binary,
@@ -171,7 +163,7 @@ def docker_engine() -> str:
     try:
         return require_engine()
     except EngineSetupError as exc:
-        _missing(str(exc))
+        missing(str(exc))
 
 
 @pytest.fixture(scope="session")
@@ -188,4 +180,4 @@ def busybox_rootfs() -> dict[str, Path]:
     try:
         return {platform: fetch(platform) for platform in ("linux/amd64", "linux/arm64")}
     except EngineSetupError as exc:
-        _missing(str(exc))
+        missing(str(exc))

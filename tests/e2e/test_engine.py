@@ -17,8 +17,9 @@ import pytest
 from polyarch.operations.runner import DockerRunner
 from polyarch.platform import Platform, compatible
 from support.cli import run_cli
-from support.engine import build_and_push, missing
+from support.engine import build_and_push
 from support.registry import RegistryServer
+from support.require import missing
 
 pytestmark = pytest.mark.e2e
 

@@ -23,9 +23,6 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
-
-import pytest
 
 from polyarch.operations.runner import DockerRunner
 from polyarch.platform import Platform
@@ -251,10 +248,3 @@ def _resolve(ref: str) -> str:
     if result.code != 0:
         raise CommandFailed(f"polyarch resolve {ref} exited {result.code}: {result.err.strip()}")
     return result.out.strip()
-
-
-def missing(reason: str) -> NoReturn:
-    """Fail under CI (``CI`` set and non-empty), skip elsewhere (as conftest's fixtures do)."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)", pytrace=False)
-    pytest.skip(reason)

@@ -42,6 +42,7 @@ from polyarch import mediatype
 from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
 from polyarch.platform import Platform
+from support.threaded import serve, shutdown
 
 __all__ = [
     "STREAM_LIMIT",
@@ -150,24 +151,16 @@ class HostileRegistry:
     def start(self) -> HostileRegistry:
         """Listen and serve in a daemon thread; returns ``self``."""
         server = ThreadingHTTPServer((self.bind, 0), _Handler)
-        server.daemon_threads = True
         server.hostile = self  # type: ignore[attr-defined]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name=f"hostile-{self.host}", daemon=True
-        )
-        self._thread.start()
+        self._thread = serve(server, f"hostile-{self.host}")
         return self
 
     def stop(self) -> None:
         """Stop serving (idempotent)."""
         server, thread = self._server, self._thread
         self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        shutdown(server, thread)
 
     def __enter__(self) -> HostileRegistry:
         return self.start()

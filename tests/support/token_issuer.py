@@ -56,6 +56,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from support.threaded import serve, shutdown
+
 #: Seconds of clock-skew leeway distribution 2.8.x grants on ``exp`` and ``nbf``
 #: (``Leeway = 60 * time.Second`` in ``registry/auth/token/token.go``): a token
 #: is still accepted until ``exp + 60 s``. So a token whose ``exp`` is merely in
@@ -369,24 +371,16 @@ class TokenIssuer:
         if self._server is not None:
             return self
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
         server.issuer = self  # type: ignore[attr-defined]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name=f"token-issuer-{self.port}", daemon=True
-        )
-        self._thread.start()
+        self._thread = serve(server, f"token-issuer-{self.port}")
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket (idempotent)."""
         server, thread = self._server, self._thread
         self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        shutdown(server, thread)
         if self._owns_workdir:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._owns_workdir = False
