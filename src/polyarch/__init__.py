@@ -14,77 +14,98 @@ platform manifest behind a tag (even behind a BuildKit wrapper), and more.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from polyarch._lazy import lazy_exports
 from polyarch._version import __version__
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
-from polyarch.errors import (
-    AuthError,
-    BlobUnknown,
-    ContentError,
-    CredentialError,
-    Denied,
-    DigestMismatch,
-    InvalidDigest,
-    InvalidInput,
-    InvalidManifest,
-    InvalidPlatform,
-    InvalidReference,
-    ManifestTooLarge,
-    ManifestUnknown,
-    NameUnknown,
-    NotFound,
-    PlatformNotFound,
-    PolyarchError,
-    RegistryError,
-    SizeMismatch,
-    TooManyRequests,
-    TransportError,
-    Unauthorized,
-    Unsupported,
-)
-from polyarch.location import LayoutReference, Location, parse_location
-from polyarch.manifest import (
-    ImageConfig,
-    ImageManifest,
-    Index,
-    Manifest,
-    build_index,
-    parse_config,
-    parse_manifest,
-)
-from polyarch.operations import (
-    Check,
-    Context,
-    CopyRequest,
-    CopyResult,
-    CreateRequest,
-    CreateResult,
-    InspectEntry,
-    InspectResult,
-    LostUpdate,
-    PlatformChange,
-    Record,
-    Resolution,
-    Source,
-    Status,
-    TargetResult,
-    VerifyReport,
-    VerifyRequest,
-    copy_image,
-    create_index,
-    inspect,
-    load_records,
-    resolve,
-    verify,
-)
-from polyarch.platform import Platform
-from polyarch.reference import Reference
-from polyarch.storage import LayoutRepository, RegistryRepository, Repository
-from polyarch.transport import (
-    CredentialResolver,
-    RegistryClient,
-    TransportSettings,
-)
+
+if TYPE_CHECKING:
+    from polyarch.descriptor import (
+        Descriptor,
+    )
+    from polyarch.digest import (
+        Digest,
+    )
+    from polyarch.errors import (
+        AuthError,
+        BlobUnknown,
+        ContentError,
+        CredentialError,
+        Denied,
+        DigestMismatch,
+        InvalidDigest,
+        InvalidInput,
+        InvalidManifest,
+        InvalidPlatform,
+        InvalidReference,
+        ManifestTooLarge,
+        ManifestUnknown,
+        NameUnknown,
+        NotFound,
+        PlatformNotFound,
+        PolyarchError,
+        RegistryError,
+        SizeMismatch,
+        TooManyRequests,
+        TransportError,
+        Unauthorized,
+        Unsupported,
+    )
+    from polyarch.location import (
+        LayoutReference,
+        Location,
+        parse_location,
+    )
+    from polyarch.manifest import (
+        ImageConfig,
+        ImageManifest,
+        Index,
+        Manifest,
+        build_index,
+        parse_config,
+        parse_manifest,
+    )
+    from polyarch.operations import (
+        Check,
+        Context,
+        CopyRequest,
+        CopyResult,
+        CreateRequest,
+        CreateResult,
+        InspectEntry,
+        InspectResult,
+        LostUpdate,
+        PlatformChange,
+        Record,
+        Resolution,
+        Source,
+        Status,
+        TargetResult,
+        VerifyReport,
+        VerifyRequest,
+        copy_image,
+        create_index,
+        inspect,
+        load_records,
+        resolve,
+        verify,
+    )
+    from polyarch.platform import (
+        Platform,
+    )
+    from polyarch.reference import (
+        Reference,
+    )
+    from polyarch.storage import (
+        LayoutRepository,
+        RegistryRepository,
+        Repository,
+    )
+    from polyarch.transport import (
+        CredentialResolver,
+        RegistryClient,
+        TransportSettings,
+    )
 
 __all__ = [
     "AuthError",
@@ -155,3 +176,76 @@ __all__ = [
     "resolve",
     "verify",
 ]
+
+# Imported on first use (see polyarch._lazy): a command loads only what it needs.
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "polyarch.descriptor": ("Descriptor",),
+        "polyarch.digest": ("Digest",),
+        "polyarch.errors": (
+            "AuthError",
+            "BlobUnknown",
+            "ContentError",
+            "CredentialError",
+            "Denied",
+            "DigestMismatch",
+            "InvalidDigest",
+            "InvalidInput",
+            "InvalidManifest",
+            "InvalidPlatform",
+            "InvalidReference",
+            "ManifestTooLarge",
+            "ManifestUnknown",
+            "NameUnknown",
+            "NotFound",
+            "PlatformNotFound",
+            "PolyarchError",
+            "RegistryError",
+            "SizeMismatch",
+            "TooManyRequests",
+            "TransportError",
+            "Unauthorized",
+            "Unsupported",
+        ),
+        "polyarch.location": ("LayoutReference", "Location", "parse_location"),
+        "polyarch.manifest": (
+            "ImageConfig",
+            "ImageManifest",
+            "Index",
+            "Manifest",
+            "build_index",
+            "parse_config",
+            "parse_manifest",
+        ),
+        "polyarch.operations": (
+            "Check",
+            "Context",
+            "CopyRequest",
+            "CopyResult",
+            "CreateRequest",
+            "CreateResult",
+            "InspectEntry",
+            "InspectResult",
+            "LostUpdate",
+            "PlatformChange",
+            "Record",
+            "Resolution",
+            "Source",
+            "Status",
+            "TargetResult",
+            "VerifyReport",
+            "VerifyRequest",
+            "copy_image",
+            "create_index",
+            "inspect",
+            "load_records",
+            "resolve",
+            "verify",
+        ),
+        "polyarch.platform": ("Platform",),
+        "polyarch.reference": ("Reference",),
+        "polyarch.storage": ("LayoutRepository", "RegistryRepository", "Repository"),
+        "polyarch.transport": ("CredentialResolver", "RegistryClient", "TransportSettings"),
+    },
+)

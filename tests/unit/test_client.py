@@ -138,6 +138,7 @@ def test_transport_layer_imports_only_errors_and_digest() -> None:
                             "polyarch.errors",
                             "polyarch.digest",
                             "polyarch._version",
+                            "polyarch._lazy",
                         )
                     ), f"{path.name} imports {module}"
 

@@ -11,6 +11,7 @@ SRC = Path(polyarch.__file__).parent
 
 DOMAIN = {
     "_version",
+    "_lazy",
     "errors",
     "digest",
     "mediatype",

@@ -6,6 +6,7 @@ or input) or 1 (an operation failed), never a traceback (``-v`` adds detail).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import Any
@@ -13,37 +14,61 @@ from typing import Any
 import click
 
 from polyarch._version import __version__
-from polyarch.cli.build_cmd import build_command
-from polyarch.cli.copy_cmd import copy_command
-from polyarch.cli.create_cmd import create_command
-from polyarch.cli.inspect_cmd import inspect_command
 from polyarch.cli.options import GlobalOptions, common_options
-from polyarch.cli.publish_cmd import publish_command
-from polyarch.cli.release_cmd import release_command
-from polyarch.cli.resolve_cmd import resolve_command
-from polyarch.cli.verify_cmd import verify_command
 from polyarch.errors import PolyarchError
 
 __all__ = ["cli", "main"]
 
+# httpx/__init__ imports httpx._main, its own command-line client, whenever click, rich and
+# pygments are installed (they are, with polyarch): ~50 ms of imports this process never
+# uses. A None entry in sys.modules makes that one import fail, and httpx then falls back to
+# the stub it defines for installs without its "cli" extra. Only the CLI process does this;
+# the library leaves a host program's httpx alone.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+#: Command name -> "module:attribute" of its click command. A command's module (and the
+#: operations, HTTP stack and rendering it needs) is imported only when that command runs,
+#: so ``polyarch --version`` and each command start fast.
+COMMANDS: dict[str, str] = {
+    "build": "polyarch.cli.build_cmd:build_command",
+    "copy": "polyarch.cli.copy_cmd:copy_command",
+    "create": "polyarch.cli.create_cmd:create_command",
+    "inspect": "polyarch.cli.inspect_cmd:inspect_command",
+    "publish": "polyarch.cli.publish_cmd:publish_command",
+    "release": "polyarch.cli.release_cmd:release_command",
+    "resolve": "polyarch.cli.resolve_cmd:resolve_command",
+    "verify": "polyarch.cli.verify_cmd:verify_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module when that command is looked up.
+
+    The pattern is click's own "lazily loading subcommands" recipe (click docs,
+    "Advanced Patterns").
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="polyarch")
 @common_options
 @click.pass_context
 def cli(ctx: click.Context, /, **kwargs: Any) -> None:
     """Assemble, publish and verify multi-platform container images."""
     ctx.obj = GlobalOptions().merged(**kwargs)
-
-
-cli.add_command(build_command)
-cli.add_command(copy_command)
-cli.add_command(create_command)
-cli.add_command(inspect_command)
-cli.add_command(publish_command)
-cli.add_command(release_command)
-cli.add_command(resolve_command)
-cli.add_command(verify_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,13 +11,14 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from polyarch.errors import InvalidInput
-from polyarch.operations.context import Context
-from polyarch.transport.settings import TransportSettings
+
+if TYPE_CHECKING:
+    from polyarch.operations.context import Context
 
 __all__ = ["GlobalOptions", "common_options", "make_context"]
 
@@ -106,6 +107,10 @@ def configure_logging(verbose: int) -> None:
 
 def make_context(options: GlobalOptions) -> Context:
     """Build the library Context from the flags and the environment."""
+    # Imported here: the HTTP stack is only loaded by commands that talk to a registry.
+    from polyarch.operations.context import Context
+    from polyarch.transport.settings import TransportSettings
+
     settings = TransportSettings.from_env(os.environ)
     password = settings.password
     username = options.username or settings.username

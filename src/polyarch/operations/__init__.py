@@ -1,20 +1,51 @@
 """Operations, written only against the storage interface."""
 
-from polyarch.operations.context import Context
-from polyarch.operations.copy import CopyRequest, CopyResult, copy_image
-from polyarch.operations.create import (
-    CreateRequest,
-    CreateResult,
-    LostUpdate,
-    PlatformChange,
-    TargetResult,
-    create_index,
-)
-from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
-from polyarch.operations.records import Record, load_records
-from polyarch.operations.resolve import Resolution, resolve
-from polyarch.operations.sources import Source
-from polyarch.operations.verify import Check, Status, VerifyReport, VerifyRequest, verify
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from polyarch._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from polyarch.operations.context import (
+        Context,
+    )
+    from polyarch.operations.copy import (
+        CopyRequest,
+        CopyResult,
+        copy_image,
+    )
+    from polyarch.operations.create import (
+        CreateRequest,
+        CreateResult,
+        LostUpdate,
+        PlatformChange,
+        TargetResult,
+        create_index,
+    )
+    from polyarch.operations.inspect import (
+        InspectEntry,
+        InspectResult,
+        inspect,
+    )
+    from polyarch.operations.records import (
+        Record,
+        load_records,
+    )
+    from polyarch.operations.resolve import (
+        Resolution,
+        resolve,
+    )
+    from polyarch.operations.sources import (
+        Source,
+    )
+    from polyarch.operations.verify import (
+        Check,
+        Status,
+        VerifyReport,
+        VerifyRequest,
+        verify,
+    )
 
 __all__ = [
     "Check",
@@ -41,3 +72,31 @@ __all__ = [
     "resolve",
     "verify",
 ]
+
+# Imported on first use (see polyarch._lazy): a command loads only what it needs.
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "polyarch.operations.context": ("Context",),
+        "polyarch.operations.copy": ("CopyRequest", "CopyResult", "copy_image"),
+        "polyarch.operations.create": (
+            "CreateRequest",
+            "CreateResult",
+            "LostUpdate",
+            "PlatformChange",
+            "TargetResult",
+            "create_index",
+        ),
+        "polyarch.operations.inspect": ("InspectEntry", "InspectResult", "inspect"),
+        "polyarch.operations.records": ("Record", "load_records"),
+        "polyarch.operations.resolve": ("Resolution", "resolve"),
+        "polyarch.operations.sources": ("Source",),
+        "polyarch.operations.verify": (
+            "Check",
+            "Status",
+            "VerifyReport",
+            "VerifyRequest",
+            "verify",
+        ),
+    },
+)

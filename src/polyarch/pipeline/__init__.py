@@ -8,38 +8,45 @@ every tag and verifies it. This package works at the level of the operations: it
 the domain (references, platforms, digests, errors) and the operations, never the CLI.
 """
 
-from polyarch.pipeline.build import (
-    DEFAULT_RECORDS_DIR,
-    BuildFailed,
-    BuildFailure,
-    BuildRequest,
-    BuildResult,
-    ProcessResult,
-    build_variants,
-    record_file_name,
-    run_process,
-)
-from polyarch.pipeline.publish import (
-    CleanupOutcome,
-    EngineUnavailable,
-    PublishedVariant,
-    PublishFailed,
-    PublishRequest,
-    PublishResult,
-    RecordMismatch,
-    publish,
-)
-from polyarch.pipeline.spec import (
-    DEFAULT_TAGS,
-    SPEC_FILE_NAMES,
-    Attestations,
-    Spec,
-    SpecError,
-    Variant,
-    VerifySpec,
-    find_spec,
-    load_spec,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from polyarch._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from polyarch.pipeline.build import (
+        DEFAULT_RECORDS_DIR,
+        BuildFailed,
+        BuildFailure,
+        BuildRequest,
+        BuildResult,
+        ProcessResult,
+        build_variants,
+        record_file_name,
+        run_process,
+    )
+    from polyarch.pipeline.publish import (
+        CleanupOutcome,
+        EngineUnavailable,
+        PublishedVariant,
+        PublishFailed,
+        PublishRequest,
+        PublishResult,
+        RecordMismatch,
+        publish,
+    )
+    from polyarch.pipeline.spec import (
+        DEFAULT_TAGS,
+        SPEC_FILE_NAMES,
+        Attestations,
+        Spec,
+        SpecError,
+        Variant,
+        VerifySpec,
+        find_spec,
+        load_spec,
+    )
 
 __all__ = [
     "DEFAULT_RECORDS_DIR",
@@ -69,3 +76,42 @@ __all__ = [
     "record_file_name",
     "run_process",
 ]
+
+# Imported on first use (see polyarch._lazy): a command loads only what it needs.
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "polyarch.pipeline.build": (
+            "DEFAULT_RECORDS_DIR",
+            "BuildFailed",
+            "BuildFailure",
+            "BuildRequest",
+            "BuildResult",
+            "ProcessResult",
+            "build_variants",
+            "record_file_name",
+            "run_process",
+        ),
+        "polyarch.pipeline.publish": (
+            "CleanupOutcome",
+            "EngineUnavailable",
+            "PublishedVariant",
+            "PublishFailed",
+            "PublishRequest",
+            "PublishResult",
+            "RecordMismatch",
+            "publish",
+        ),
+        "polyarch.pipeline.spec": (
+            "DEFAULT_TAGS",
+            "SPEC_FILE_NAMES",
+            "Attestations",
+            "Spec",
+            "SpecError",
+            "Variant",
+            "VerifySpec",
+            "find_spec",
+            "load_spec",
+        ),
+    },
+)

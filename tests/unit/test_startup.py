@@ -1,0 +1,105 @@
+"""Start-up promises: a command imports only what it uses (issue: performance).
+
+These tests check *what* is imported, never how long it takes: timings live in bench/.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import polyarch
+
+SRC = Path(polyarch.__file__).parent
+LAZY_PACKAGES = [
+    "__init__.py",
+    "operations/__init__.py",
+    "storage/__init__.py",
+    "transport/__init__.py",
+    "pipeline/__init__.py",
+]
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_version_imports_neither_http_nor_rendering_nor_operations() -> None:
+    loaded = _modules_after(
+        "from polyarch.cli.main import main\n"
+        "import contextlib, io\n"
+        "with contextlib.redirect_stdout(io.StringIO()): main(['--version'])"
+    )
+    for heavy in (
+        "httpx",
+        "rich",
+        "yaml",
+        "ssl",
+        "polyarch.operations.create",
+        "polyarch.pipeline.build",
+        "polyarch.storage.registry",
+    ):
+        assert heavy not in loaded, heavy
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    loaded = _modules_after(
+        "from polyarch.cli.main import cli\n"
+        "import click\n"
+        "cli.get_command(click.Context(cli), 'resolve')"
+    )
+    assert "polyarch.cli.resolve_cmd" in loaded
+    for other in ("polyarch.cli.build_cmd", "polyarch.pipeline.build", "polyarch.cli.copy_cmd"):
+        assert other not in loaded, other
+
+
+def test_cli_process_skips_httpx_command_line_extras() -> None:
+    loaded = _modules_after("import polyarch.cli.main\nimport httpx")
+    assert "httpx" in loaded
+    assert "pygments" not in loaded
+
+
+def test_import_polyarch_is_lazy() -> None:
+    loaded = _modules_after("import polyarch")
+    assert "httpx" not in loaded
+    assert "polyarch.operations.create" not in loaded
+
+
+@pytest.mark.parametrize("init", LAZY_PACKAGES)
+def test_lazy_exports_match_type_checking_imports(init: str) -> None:
+    tree = ast.parse((SRC / init).read_text())
+    static: dict[str, set[str]] = {}
+    lazy: dict[str, set[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom) and imp.module
+                static.setdefault(imp.module, set()).update(a.name for a in imp.names)
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            mapping = node.value.args[1]
+            assert isinstance(mapping, ast.Dict)
+            for key, value in zip(mapping.keys, mapping.values, strict=True):
+                assert isinstance(key, ast.Constant) and isinstance(value, ast.Tuple)
+                lazy[key.value] = {e.value for e in value.elts if isinstance(e, ast.Constant)}
+    assert static == lazy
+
+
+@pytest.mark.parametrize("init", LAZY_PACKAGES)
+def test_every_lazy_name_resolves(init: str) -> None:
+    package = "polyarch" + ("" if init == "__init__.py" else "." + init.split("/", maxsplit=1)[0])
+    module = __import__(package, fromlist=["__all__"])
+    for name in module.__all__:
+        assert getattr(module, name) is not None, f"{package}.{name}"
+    with pytest.raises(AttributeError):
+        module.no_such_name  # noqa: B018
