@@ -12,6 +12,7 @@ silently skip the integration tests.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,11 @@ from support.registry import (
 )
 from support.require import missing
 from support.token_issuer import TokenIssuer, User
+
+# The CLI keeps a blob-info cache in ~/.cache by default (operations/blobinfo.py). Tests
+# share registries and push identical blobs, so a cache would turn the copies some tests
+# count into mounts: off unless a test turns it on with a path of its own.
+os.environ.setdefault("POLYARCH_BLOB_CACHE", "off")
 
 MISSING_REGISTRY = "docker-registry not installed: apt-get install docker-registry"
 MISSING_HTPASSWD = "htpasswd not installed: apt-get install apache2-utils"

@@ -35,6 +35,7 @@ class GlobalOptions:
     password_stdin: bool = False
     verbose: int = 0
     quiet: bool = False
+    no_blob_cache: bool = False
 
     def merged(self, **kwargs: Any) -> GlobalOptions:
         """A copy updated with a command's own values of the same flags."""
@@ -46,10 +47,19 @@ class GlobalOptions:
             password_stdin=bool(kwargs.get("password_stdin")) or self.password_stdin,
             verbose=self.verbose + int(kwargs.get("verbose") or 0),
             quiet=bool(kwargs.get("quiet")) or self.quiet,
+            no_blob_cache=bool(kwargs.get("no_blob_cache")) or self.no_blob_cache,
         )
 
 
-_OPTION_NAMES = ("insecure", "ca_file", "username", "password_stdin", "verbose", "quiet")
+_OPTION_NAMES = (
+    "insecure",
+    "ca_file",
+    "username",
+    "password_stdin",
+    "verbose",
+    "quiet",
+    "no_blob_cache",
+)
 
 
 def common_options(func: F) -> F:
@@ -78,6 +88,11 @@ def common_options(func: F) -> F:
         ),
         click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv: HTTP)."),
         click.option("-q", "--quiet", is_flag=True, help="Print only the essential result."),
+        click.option(
+            "--no-blob-cache",
+            is_flag=True,
+            help="Do not use or update the blob-info cache (POLYARCH_BLOB_CACHE=off does too).",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -108,6 +123,7 @@ def configure_logging(verbose: int) -> None:
 def make_context(options: GlobalOptions) -> Context:
     """Build the library Context from the flags and the environment."""
     # Imported here: the HTTP stack is only loaded by commands that talk to a registry.
+    from polyarch.operations.blobinfo import BlobInfoCache, default_cache_path
     from polyarch.operations.context import Context
     from polyarch.transport.settings import TransportSettings
 
@@ -125,4 +141,5 @@ def make_context(options: GlobalOptions) -> Context:
         username=username,
         password=password,
     )
-    return Context(settings)
+    cache_path = None if options.no_blob_cache else default_cache_path(os.environ)
+    return Context(settings, blob_cache=BlobInfoCache(cache_path) if cache_path else None)

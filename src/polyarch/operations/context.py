@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from types import TracebackType
 
 from polyarch.location import LayoutReference, Location
+from polyarch.operations.blobinfo import BlobInfoCache
 from polyarch.storage.base import Repository
 from polyarch.storage.layout import LayoutRepository
 from polyarch.storage.registry import RegistryRepository
@@ -36,8 +37,11 @@ class Context:
         settings: TransportSettings | None = None,
         *,
         client: RegistryClient | None = None,
+        blob_cache: BlobInfoCache | None = None,
     ) -> None:
         self.settings = settings or TransportSettings.from_env()
+        #: Where blobs were seen before, to mount rather than stream them (None: not used).
+        self.blob_cache = blob_cache
         self._owns_client = client is None
         self.client = client or RegistryClient(self.settings)
         self._repositories: dict[tuple[str, str], Repository] = {}
@@ -60,6 +64,8 @@ class Context:
         """Close the client if this context created it."""
         if self._owns_client:
             self.client.close()
+        if self.blob_cache is not None:
+            self.blob_cache.close()
 
     def __enter__(self) -> Context:
         return self

@@ -145,7 +145,12 @@ def copy_image(
         src = ctx.repository(request.source)
         dst = ctx.repository(request.destination)
         top = src.get_manifest(request.source.identifier)
-        transfer = Transfer(jobs=request.jobs, progress=progress, retry=ctx.settings.retry)
+        transfer = Transfer(
+            jobs=request.jobs,
+            progress=progress,
+            retry=ctx.settings.retry,
+            blob_cache=ctx.blob_cache,
+        )
         written: Manifest = top
         if isinstance(top, Index):
             written = _select(top, request)

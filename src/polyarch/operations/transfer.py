@@ -32,6 +32,7 @@ from typing import Any
 from polyarch.descriptor import Descriptor
 from polyarch.errors import ContentError, PolyarchError, RegistryError, TransportError
 from polyarch.manifest import ImageManifest, Manifest
+from polyarch.operations.blobinfo import BlobInfoCache
 from polyarch.storage.base import BlobReader, Repository
 from polyarch.transport.retry import RetryPolicy
 
@@ -166,8 +167,11 @@ class Transfer:
         retry: RetryPolicy | None = None,
         attempts: int = BLOB_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
+        blob_cache: BlobInfoCache | None = None,
     ) -> None:
         self.dry_run = dry_run
+        #: Where blobs were seen before (operations/blobinfo.py): mount sources across runs.
+        self.blob_cache = blob_cache
         self.jobs = max(1, jobs)
         self.progress = progress
         #: The backoff between attempts at one blob (the client's policy, when given).
@@ -222,6 +226,9 @@ class Transfer:
         with self._lock:
             self.stats.add(action, descriptor.size)
             self._present.add((dest.name, digest))
+        if not self.dry_run:
+            self._remember(dest, digest)
+            self._remember(source, digest)
         if self.progress:
             self.progress(ProgressEvent("done", descriptor, action))
         return action
@@ -234,7 +241,7 @@ class Transfer:
             return BlobAction.SKIPPED
         if self.dry_run:
             return BlobAction.MOUNTED if dest.can_mount_from(source) else BlobAction.COPIED
-        if dest.mount_blob(descriptor, source):
+        if dest.mount_blob(descriptor, source) or self._mount_seen(dest, descriptor):
             return BlobAction.MOUNTED
         if self.progress and first:
             self.progress(ProgressEvent("start", descriptor, BlobAction.COPIED))
@@ -244,6 +251,35 @@ class Transfer:
                 chunks = _CountingReader(reader, self.progress)
             dest.put_blob(descriptor, chunks)
         return BlobAction.COPIED
+
+    def _remember(self, repo: Repository, digest: str) -> None:
+        home = repo.blob_home()
+        if self.blob_cache is not None and home is not None:
+            self.blob_cache.record(home[0], home[1], digest)
+
+    def _mount_seen(self, dest: Repository, descriptor: Descriptor) -> bool:
+        """Mount from a repository of ``dest``'s registry where the cache saw the blob."""
+        home = dest.blob_home()
+        if self.blob_cache is None or home is None:
+            return False
+        registry, repository = home
+        digest = str(descriptor.digest)
+        for name in self.blob_cache.candidates(registry, digest, exclude=repository):
+            sibling = dest.sibling(name)
+            if sibling is None:
+                break
+            try:
+                if dest.mount_blob(descriptor, sibling):
+                    log.info(
+                        "mounted %s into %s from %s (blob-info cache)", digest, dest.name, name
+                    )
+                    return True
+            except PolyarchError as exc:
+                # A mount is an optimization: a refusal means "stream it", never a failure.
+                log.info("mount of %s from %s refused (%s)", digest, name, exc.one_line())
+            log.info("blob-info cache: %s no longer in %s; forgetting it", digest, name)
+            self.blob_cache.forget(registry, name, digest)
+        return False
 
     def manifests(self, dest: Repository, items: Sequence[tuple[Repository, Manifest]]) -> int:
         """Make child manifests (and all their blobs) present in ``dest`` by digest.

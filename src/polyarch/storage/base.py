@@ -131,6 +131,18 @@ class Repository(abc.ABC):
         """True when :meth:`mount_blob` may succeed from ``source`` (used to plan dry runs)."""
         return False
 
+    def blob_home(self) -> tuple[str, str] | None:
+        """``(registry, repository)`` naming where blobs here can be mounted from, or None.
+
+        Registries mount blobs across their own repositories (distribution spec,
+        "Mounting a blob from another repository"); an OCI layout has no such notion.
+        """
+        return None
+
+    def sibling(self, repository: str) -> Repository | None:
+        """Another repository of the same registry, sharing this one's client; or None."""
+        return None
+
     def same_as(self, other: Repository) -> bool:
         """True when ``other`` is this very repository (content there is content here)."""
         return self is other

@@ -403,6 +403,14 @@ class RegistryRepository(Repository):
             and other.repository == self.repository
         )
 
+    def blob_home(self) -> tuple[str, str] | None:
+        """This registry and repository: blobs here can be mounted into its siblings."""
+        return (self.registry, self.repository)
+
+    def sibling(self, repository: str) -> Repository | None:
+        """Another repository of this registry, through the same client (tokens, pool)."""
+        return RegistryRepository(self.client, self.registry, repository)
+
     def mount_blob(self, descriptor: Descriptor, source: Repository) -> bool:
         """Cross-repository mount (``?mount=&from=``) within the same registry."""
         if not self.can_mount_from(source):
