@@ -30,8 +30,8 @@ from support.cli import run_cli
 
 #: How to get an engine, for skip and failure messages.
 ENGINE_HINT = (
-    "start dockerd as root: `dockerd --bridge=none --iptables=false --ip-forward=false"
-    " --ip-masq=false &` or `./scripts/engine.sh install start` (see .ci/run)"
+    "as root: `./scripts/engine.sh install && ./scripts/engine.sh start` starts a Docker 26"
+    " engine with BuildKit and buildx (see .ci/run)"
 )
 
 #: Debian architecture of each platform the tests can build a busybox image for.
@@ -81,8 +81,37 @@ def _run(argv: Sequence[str | Path], *, cwd: Path | None = None, timeout: float 
 # --- the engine ------------------------------------------------------------------------
 
 
+def engine_dir() -> Path:
+    """Where ``scripts/engine.sh`` keeps its engine (``$POLYARCH_ENGINE_DIR``)."""
+    return Path(os.environ.get("POLYARCH_ENGINE_DIR") or "/tmp/polyarch-engine")
+
+
+def use_script_engine() -> bool:
+    """Point ``docker`` at the engine of ``scripts/engine.sh`` when DOCKER_HOST names none.
+
+    Sets ``DOCKER_HOST`` (its socket) and ``DOCKER_CONFIG`` (its buildx plugin and state) in
+    this process's environment, as ``eval "$(scripts/engine.sh env)"`` does in a shell, so
+    that the tests, the CLI they run in-process and every ``docker`` they start use it. An
+    explicit ``DOCKER_HOST`` wins. True when the script's engine is the one now used.
+    """
+    if os.environ.get("DOCKER_HOST"):
+        return False
+    home = engine_dir()
+    if not (home / "docker.sock").is_socket():
+        return False
+    os.environ["DOCKER_HOST"] = f"unix://{home / 'docker.sock'}"
+    if (home / "docker-config").is_dir() and not os.environ.get("DOCKER_CONFIG"):
+        os.environ["DOCKER_CONFIG"] = str(home / "docker-config")
+    return True
+
+
 def require_engine(docker: str = "docker") -> str:
-    """The server version of the local Docker engine, or :class:`EngineSetupError`."""
+    """The server version of the local Docker engine, or :class:`EngineSetupError`.
+
+    The engine of ``scripts/engine.sh`` is used when DOCKER_HOST names none
+    (:func:`use_script_engine`).
+    """
+    use_script_engine()
     reason = DockerRunner(docker).engine_available()
     if reason is not None:
         raise EngineSetupError(f"{reason}: {ENGINE_HINT}")
