@@ -22,7 +22,15 @@ from polyarch.pipeline.build import (
 from polyarch.pipeline.spec import Spec, find_spec, load_spec
 from polyarch.platform import Platform
 
-__all__ = ["BuildOutput", "build_command", "builder_options", "load", "render", "spec_option"]
+__all__ = [
+    "BuildOutput",
+    "build_command",
+    "builder_options",
+    "buildx_builder_given",
+    "load",
+    "render",
+    "spec_option",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +47,7 @@ def spec_option(func: F) -> F:
 
 
 def builder_options(func: F) -> F:
-    """``--platform``, ``--builder`` and ``--network``, shared by build and release."""
+    """``--platform``, ``--builder``, ``--buildx-builder`` and ``--network`` (build, release)."""
     decorators = [
         click.option(
             "--platform",
@@ -53,8 +61,18 @@ def builder_options(func: F) -> F:
             type=click.Choice(BUILDERS),
             default="auto",
             show_default=True,
-            help="buildx pushes by digest; docker builds, tags and pushes per platform; "
-            "auto: buildx when `docker buildx version` works.",
+            help="auto: buildx if installed, pushing by digest where its builder's driver can "
+            "(docker-container, kubernetes, remote) and per-platform tags on the docker driver, "
+            "else docker; buildx: by digest only (fails on the docker driver); docker: docker "
+            "build + docker push of per-platform tags.",
+        ),
+        click.option(
+            "--buildx-builder",
+            envvar="BUILDX_BUILDER",
+            metavar="NAME",
+            help="The buildx builder instance to build with (docker buildx build --builder; "
+            "default: $BUILDX_BUILDER, else the one `docker buildx use` chose). Recorded in "
+            "each record's builder.",
         ),
         click.option(
             "--network",
@@ -65,6 +83,15 @@ def builder_options(func: F) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def buildx_builder_given(builder: str, name: str | None) -> str | None:
+    """``--buildx-builder``, except a ``BUILDX_BUILDER`` from the environment with ``--builder
+    docker`` (which uses no buildx builder: the variable is meant for other tools too)."""
+    source = click.get_current_context().get_parameter_source("buildx_builder")
+    if builder == "docker" and source is click.core.ParameterSource.ENVIRONMENT:
+        return None
+    return name
 
 
 def load(spec_path: str | None) -> Spec:
@@ -101,6 +128,7 @@ def build_command(
     spec_path: str | None,
     platforms: tuple[str, ...],
     builder: str,
+    buildx_builder: str | None,
     network: str | None,
     records_dir: str,
     as_json: bool,
@@ -114,7 +142,12 @@ def build_command(
     options = pop_global(kwargs)
     spec = load(spec_path)
     request = BuildRequest.build(
-        spec, platforms=platforms, records_dir=records_dir, builder=builder, network=network
+        spec,
+        platforms=platforms,
+        records_dir=records_dir,
+        builder=builder,
+        network=network,
+        buildx_builder=buildx_builder_given(builder, buildx_builder),
     )
     with make_context(options) as ctx:
         result = build_variants(request, ctx, on_output=None if options.quiet else BuildOutput())
@@ -144,5 +177,6 @@ def render(result: BuildResult) -> None:
             tag if isinstance(tag, str) else "-",
             record.origin,
         )
-    out.print(f"[bold]built with {result.builder}[/bold]: {len(result.records)} record(s)")
+    how = result.choice.describe() if result.choice else result.builder
+    out.print(f"[bold]built with {how}[/bold]: {len(result.records)} record(s)")
     out.print(table)

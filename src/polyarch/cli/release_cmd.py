@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from polyarch.cli.build_cmd import BuildOutput, builder_options, load, spec_option
+from polyarch.cli.build_cmd import (
+    BuildOutput,
+    builder_options,
+    buildx_builder_given,
+    load,
+    spec_option,
+)
 from polyarch.cli.options import common_options, make_context, pop_global
 from polyarch.cli.publish_cmd import finish, publish_options
 from polyarch.cli.render import err_console
@@ -40,6 +46,7 @@ def release_command(
     spec_path: str | None,
     platforms: tuple[str, ...],
     builder: str,
+    buildx_builder: str | None,
     network: str | None,
     cleanup: bool,
     no_verify: bool,
@@ -57,7 +64,12 @@ def release_command(
     spec = load(spec_path)
     with tempfile.TemporaryDirectory(prefix="polyarch-release-") as records_dir:
         request = BuildRequest.build(
-            spec, platforms=platforms, records_dir=records_dir, builder=builder, network=network
+            spec,
+            platforms=platforms,
+            records_dir=records_dir,
+            builder=builder,
+            network=network,
+            buildx_builder=buildx_builder_given(builder, buildx_builder),
         )
         narrowed = _only(spec, request)
         if narrowed is not spec:

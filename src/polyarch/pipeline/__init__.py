@@ -19,6 +19,7 @@ from polyarch.pipeline.build import (
     record_file_name,
     run_process,
 )
+from polyarch.pipeline.builders import BuilderChoice, BuilderUnsuitable, choose_builder
 from polyarch.pipeline.publish import (
     CleanupOutcome,
     EngineUnavailable,
@@ -50,6 +51,8 @@ __all__ = [
     "BuildFailure",
     "BuildRequest",
     "BuildResult",
+    "BuilderChoice",
+    "BuilderUnsuitable",
     "CleanupOutcome",
     "EngineUnavailable",
     "ProcessResult",
@@ -63,6 +66,7 @@ __all__ = [
     "Variant",
     "VerifySpec",
     "build_variants",
+    "choose_builder",
     "find_spec",
     "load_spec",
     "publish",

@@ -1,17 +1,23 @@
 """``build``: build the spec's variants, push each one, write one record per variant.
 
 Each variant is built from its own context and Dockerfile, for its own platform, all of
-them at once (one thread each; the engine runs concurrent builds). Two builders:
+them at once (one thread each; the engine runs concurrent builds). The builder is chosen
+first (:func:`~polyarch.pipeline.builders.choose_builder`: ``auto`` asks ``docker buildx
+inspect`` for the builder's driver):
 
-* ``buildx`` (when ``docker buildx version`` works): pushes by digest, no tag at all::
+* ``buildx`` on a driver that pushes by digest (``docker-container``, ``kubernetes``,
+  ``remote``): no tag at all::
 
-    docker buildx build --platform P -f DOCKERFILE [--build-arg K=V] [--target T]
-        [--label K=V] [--network MODE]
+    docker buildx build [--builder NAME] --platform P -f DOCKERFILE [--build-arg K=V]
+        [--target T] [--label K=V] [--network MODE]
         --output type=image,name=REPO,push-by-digest=true,name-canonical=true,push=true
         --metadata-file TMP CONTEXT
 
   then ``containerimage.digest`` of the metadata file (a BuildKit wrapper's digest when
   attestations are on) is resolved to the platform image manifest's digest;
+* ``buildx`` on the ``docker`` driver (the default builder of a stock Docker; ``auto``
+  only): the same with ``--output type=image,name=REPO:TAG,push=true``, the per-platform
+  tag of :meth:`Spec.per_platform_tag`, then the pushed wrapper is resolved likewise;
 * ``docker`` (the plain engine, which cannot push by digest alone)::
 
     docker build --platform P -f DOCKERFILE [...] [--network MODE] -t REPO:TAG CONTEXT
@@ -44,6 +50,7 @@ from polyarch.errors import InvalidInput, InvalidPlatform, PlatformNotFound, Pol
 from polyarch.operations.context import Context, borrowed
 from polyarch.operations.records import Record
 from polyarch.operations.resolve import Resolution, resolve
+from polyarch.pipeline.builders import BuilderChoice, BuilderUnsuitable, choose_builder
 from polyarch.pipeline.commands import (
     ProcessResult,
     ProcessRunner,
@@ -63,10 +70,13 @@ __all__ = [
     "BuildRequest",
     "BuildResult",
     "Builder",
+    "BuilderChoice",
+    "BuilderUnsuitable",
     "ProcessResult",
     "ProcessRunner",
     "build_variants",
     "buildx_build_argv",
+    "choose_builder",
     "detect_builder",
     "docker_build_argv",
     "record_file_name",
@@ -101,11 +111,16 @@ class BuildFailure:
 
 @dataclass(frozen=True, slots=True)
 class BuildResult:
-    """The records written (spec order, each ``origin`` its file) and the failures."""
+    """The records written (spec order, each ``origin`` its file) and the failures.
+
+    ``builder`` is the command family used; ``choice`` says which buildx builder (name,
+    driver) and whether the variants were pushed by digest or with per-platform tags.
+    """
 
     builder: Literal["buildx", "docker"]
     records: tuple[Record, ...]
     failures: tuple[BuildFailure, ...]
+    choice: BuilderChoice | None = None
 
     @property
     def ok(self) -> bool:
@@ -133,6 +148,9 @@ class BuildRequest:
     network: str | None = None
     #: The docker CLI to call (a name looked up in ``PATH``, or a path).
     docker: str = "docker"
+    #: The buildx builder instance (``docker buildx build --builder NAME``); ``None``:
+    #: the one buildx uses (``BUILDX_BUILDER``, else ``docker buildx use``).
+    buildx_builder: str | None = None
 
     @classmethod
     def build(
@@ -144,8 +162,14 @@ class BuildRequest:
         builder: str = "auto",
         network: str | None = None,
         docker: str = "docker",
+        buildx_builder: str | None = None,
     ) -> BuildRequest:
-        """Validate what a CLI or a script has: every platform must be a spec variant's."""
+        """Validate what a CLI or a script has: every platform must be a spec variant's.
+
+        ``builder`` is ``auto``, ``buildx`` or ``docker``; ``buildx_builder`` a buildx
+        builder instance name (not with ``builder="docker"``). Raises
+        :class:`~polyarch.errors.InvalidInput` for anything else.
+        """
         chosen: list[Platform] = []
         for given in platforms:
             try:
@@ -164,6 +188,14 @@ class BuildRequest:
             raise InvalidInput(f"--builder must be auto, buildx or docker, not {builder!r}")
         if network is not None and (not network or any(c.isspace() for c in network)):
             raise InvalidInput(f"--network {network!r}: expected a network mode such as none")
+        if buildx_builder is not None:
+            if not buildx_builder or any(c.isspace() for c in buildx_builder):
+                raise InvalidInput(f"buildx builder name {buildx_builder!r} is not a name")
+            if builder == "docker":
+                raise InvalidInput(
+                    f"buildx builder {buildx_builder!r} named, but the docker builder uses none",
+                    hint="build with the auto or buildx builder to use it",
+                )
         return cls(
             spec,
             tuple(chosen),
@@ -171,6 +203,7 @@ class BuildRequest:
             "buildx" if builder == "buildx" else "docker" if builder == "docker" else "auto",
             network,
             docker,
+            buildx_builder,
         )
 
     @property
@@ -205,13 +238,13 @@ class _Builder:
         ctx: Context,
         run: ProcessRunner,
         on_output: OutputCallback | None,
-        builder: Literal["buildx", "docker"],
+        choice: BuilderChoice,
     ) -> None:
         self.request = request
         self.ctx = ctx
         self.run = run
         self.on_output = on_output
-        self.builder = builder
+        self.choice = choice
         self.repository = str(request.spec.images[0])
 
     def emit(self, platform: Platform, line: str) -> None:
@@ -259,33 +292,45 @@ class _Builder:
 
     def build_one(self, variant: Variant) -> Record:
         """Build, push, resolve and record one variant."""
-        extra: dict[str, object] = {}
-        if self.builder == "docker":
-            tag = self.request.spec.per_platform_tag(variant)
-            ref = f"{self.repository}:{tag}"
-            network = self.request.network
-            argv = docker_build_argv(variant, ref, network=network, docker=self.request.docker)
-            self.command(variant, argv, "build")
-            self.command(variant, [self.request.docker, "push", ref], "push")
-            resolution = self.resolved(variant, ref)
-            extra["tag"] = tag
+        tag: str | None
+        if self.choice.kind == "docker":
+            resolution, tag = self.push_with_docker(variant)
         else:
-            with tempfile.TemporaryDirectory(prefix="polyarch-buildx-") as tmp:
-                metadata = Path(tmp) / "metadata.json"
-                argv = buildx_build_argv(
-                    variant,
-                    self.repository,
-                    metadata,
-                    network=self.request.network,
-                    docker=self.request.docker,
-                )
-                self.command(variant, argv, "build")
-                pushed = _metadata_digest(variant.platform, metadata)
-            resolution = self.resolved(variant, f"{self.repository}@{pushed}")
+            resolution, tag = self.push_with_buildx(variant)
+        extra: dict[str, object] = {} if tag is None else {"tag": tag}
         if resolution.source == "wrapper":
             # Publishing from the wrapper keeps the image's attestations (provenance, SBOM).
             extra["wrapper"] = str(resolution.source_digest)
         return self.write(variant, resolution.digest, extra)
+
+    def push_with_docker(self, variant: Variant) -> tuple[Resolution, str]:
+        """``docker build`` + ``docker push`` of the per-platform tag; the tag resolved."""
+        tag = self.request.spec.per_platform_tag(variant)
+        ref = f"{self.repository}:{tag}"
+        network = self.request.network
+        argv = docker_build_argv(variant, ref, network=network, docker=self.request.docker)
+        self.command(variant, argv, "build")
+        self.command(variant, [self.request.docker, "push", ref], "push")
+        return self.resolved(variant, ref), tag
+
+    def push_with_buildx(self, variant: Variant) -> tuple[Resolution, str | None]:
+        """``docker buildx build --push``: by digest, or (docker driver) to the per-platform tag."""
+        spec = self.request.spec
+        tag = None if self.choice.push_by_digest else spec.per_platform_tag(variant)
+        with tempfile.TemporaryDirectory(prefix="polyarch-buildx-") as tmp:
+            metadata = Path(tmp) / "metadata.json"
+            argv = buildx_build_argv(
+                variant,
+                self.repository,
+                metadata,
+                network=self.request.network,
+                docker=self.request.docker,
+                builder=self.choice.name if self.choice.explicit_name else None,
+                tag=tag,
+            )
+            self.command(variant, argv, "build")
+            pushed = _metadata_digest(variant.platform, metadata)
+        return self.resolved(variant, f"{self.repository}@{pushed}"), tag
 
     def write(self, variant: Variant, digest: object, extra: dict[str, object]) -> Record:
         """Write the variant's record file atomically; the record, its origin that file."""
@@ -294,7 +339,7 @@ class _Builder:
             "context": _shown(variant.context, base),
             "dockerfile": _shown(variant.dockerfile, base),
             "revision": self.revision(variant.context),
-            "builder": self.builder,
+            "builder": self.choice.label,
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             **extra,
         }
@@ -358,6 +403,8 @@ def build_variants(
 
     Never raises for a failed build: the failures are in the result, and the other
     variants finish (call :meth:`BuildResult.raise_for_failures` to make them an error).
+    Raises :class:`BuilderUnsuitable` before building anything when the builder asked
+    for cannot be used (see :func:`~polyarch.pipeline.builders.choose_builder`).
     ``on_output(platform, line)`` receives every line of every build (from several
     threads), ``run`` runs the commands (tests pass a fake).
 
@@ -372,14 +419,14 @@ def build_variants(
         [(str(r.platform), r.origin) for r in result.records]
         # [('linux/arm64', 'records/linux-arm64.json')]
     """
-    builder = request.builder
-    if builder == "auto":
-        builder = detect_builder(run, request.docker)
+    choice = choose_builder(
+        request.builder, run, docker=request.docker, buildx_builder=request.buildx_builder
+    )
     variants = request.variants
     for variant in variants:
         (request.records_dir / record_file_name(variant.platform)).unlink(missing_ok=True)
     with borrowed(context) as ctx:
-        worker = _Builder(request, ctx, run, on_output, builder)
+        worker = _Builder(request, ctx, run, on_output, choice)
 
         def one(variant: Variant) -> Record | BuildFailure:
             try:
@@ -393,7 +440,8 @@ def build_variants(
         with ThreadPoolExecutor(max_workers=max(1, len(variants))) as pool:
             outcomes = list(pool.map(one, variants))
     return BuildResult(
-        builder,
+        choice.kind,
         tuple(o for o in outcomes if isinstance(o, Record)),
         tuple(o for o in outcomes if isinstance(o, BuildFailure)),
+        choice,
     )
