@@ -160,6 +160,10 @@ start() {
   [ -x "$bin/dockerd" ] && [ -x "$bin/containerd" ] && [ -x "$bin/docker-buildx" ] \
     || fail "Debian 13's dockerd/containerd/docker-buildx are not in $bin: run '$0 install'"
   command -v runc >/dev/null || fail "runc not found: run '$0 install' (apt-get install runc)"
+  # containerd's longest socket must fit a unix socket path (104 bytes on Linux with Go).
+  local longest="$EXEC_ROOT/containerd/containerd-debug.sock"
+  [ "${#longest}" -le 100 ] \
+    || fail "$STATE_DIR is too long a path for the engine's unix sockets: set a shorter POLYARCH_ENGINE_DIR"
   mkdir -p "$STATE_DIR" "$CLI_CONFIG/cli-plugins"
   ln -sf "$bin/docker-buildx" "$CLI_CONFIG/cli-plugins/docker-buildx"
   if engine_answers; then
