@@ -49,7 +49,7 @@ cleanup() {
     echo "demo: registry stopped"
   fi
   if [ -n "$STARTED_ENGINE" ]; then
-    bash scripts/engine.sh stop
+    bash "$ROOT/scripts/engine.sh" stop
   fi
   if [ "$rc" -ne 0 ]; then
     echo "demo: FAILED (exit code $rc)" >&2
