@@ -83,22 +83,44 @@ install() {
 
 # --- QEMU handlers (binfmt_misc), and putting them back ----------------------------------------
 
-# One line per QEMU handler binfmt-support knows: "NAME absent|enabled|disabled", and first a
-# line "mounted yes|no" for binfmt_misc itself.
+# Where the system describes its QEMU handlers: binfmt-support's formats (Debian 12's
+# qemu-user-static) and systemd-binfmt's binfmt.d lines (Debian 13's qemu-user-binfmt, which
+# qemu-user-static pulls in there). A binfmt.d line is what the kernel's register file takes.
+BINFMTS_DIR="${POLYARCH_BINFMTS_DIR:-/usr/share/binfmts}"
+BINFMT_D_DIR="${POLYARCH_BINFMT_D_DIR:-/usr/lib/binfmt.d}"
+
+# "NAME SOURCE" for each QEMU handler the system knows (SOURCE: "binfmts" or a binfmt.d file).
+qemu_handlers() {
+  local f line
+  {
+    for f in "$BINFMTS_DIR"/qemu-*; do
+      [ -e "$f" ] && echo "$(basename "$f") binfmts"
+    done
+    for f in "$BINFMT_D_DIR"/qemu-*.conf; do
+      [ -e "$f" ] || continue
+      line="$(grep -v '^[#;]' "$f" | grep -m1 . || true)"
+      [ -n "$line" ] && echo "$(cut -d "${line:0:1}" -f2 <<<"$line") $f"
+    done
+  } | awk '!seen[$1]++'
+}
+
+handler_state() {
+  if [ ! -e "$BINFMT/$1" ]; then
+    echo absent
+  elif head -n1 "$BINFMT/$1" | grep -qx enabled; then
+    echo enabled
+  else
+    echo disabled
+  fi
+}
+
+# A line "mounted yes|no" for binfmt_misc, then one "NAME absent|enabled|disabled" per handler.
 binfmt_state() {
   if mountpoint -q "$BINFMT"; then echo "mounted yes"; else echo "mounted no"; fi
-  local format name
-  for format in /usr/share/binfmts/qemu-*; do
-    [ -e "$format" ] || continue
-    name="$(basename "$format")"
-    if [ ! -e "$BINFMT/$name" ]; then
-      echo "$name absent"
-    elif head -n1 "$BINFMT/$name" | grep -qx enabled; then
-      echo "$name enabled"
-    else
-      echo "$name disabled"
-    fi
-  done
+  local name source
+  while read -r name source; do
+    echo "$name $(handler_state "$name")"
+  done < <(qemu_handlers)
 }
 
 enable_emulators() {
@@ -113,20 +135,22 @@ enable_emulators() {
     mount binfmt_misc -t binfmt_misc "$BINFMT" \
       || { log "WARNING: cannot mount binfmt_misc: foreign platforms will not run"; return 0; }
   fi
-  local format name enabled=()
-  for format in /usr/share/binfmts/qemu-*; do
-    [ -e "$format" ] || continue
-    name="$(basename "$format")"
-    if [ ! -e "$BINFMT/$name" ]; then
-      update-binfmts --enable "$name" >/dev/null 2>&1 \
-        || log "WARNING: update-binfmts --enable $name failed"
-    elif ! head -n1 "$BINFMT/$name" | grep -qx enabled; then
-      echo 1 >"$BINFMT/$name" || log "WARNING: cannot enable $name"
-    fi
-    if [ -e "$BINFMT/$name" ] && head -n1 "$BINFMT/$name" | grep -qx enabled; then
-      enabled+=("${name#qemu-}")
-    fi
-  done
+  local name source enabled=()
+  while read -r name source; do
+    case "$(handler_state "$name")" in
+      absent)
+        if [ "$source" = binfmts ]; then
+          update-binfmts --enable "$name" >/dev/null 2>&1 \
+            || log "WARNING: update-binfmts --enable $name failed"
+        else
+          grep -v '^[#;]' "$source" | grep -m1 . >"$BINFMT/register" \
+            || log "WARNING: cannot register $name from $source"
+        fi
+        ;;
+      disabled) echo 1 >"$BINFMT/$name" || log "WARNING: cannot enable $name" ;;
+    esac
+    if [ "$(handler_state "$name")" = enabled ]; then enabled+=("${name#qemu-}"); fi
+  done < <(qemu_handlers)
   log "QEMU handlers enabled: ${enabled[*]:-none}"
 }
 

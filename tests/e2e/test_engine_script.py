@@ -30,8 +30,10 @@ BINFMT = Path("/proc/sys/fs/binfmt_misc")
 DISABLED, ABSENT = "qemu-xtensaeb", "qemu-sh4eb"
 
 
-def engine_sh(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "POLYARCH_ENGINE_DIR": str(home)}
+def engine_sh(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "POLYARCH_ENGINE_DIR": str(home), **(env or {})}
     env.pop("DOCKER_HOST", None)
     return subprocess.run(
         ["bash", str(SCRIPT), *args],
@@ -99,21 +101,56 @@ def test_a_too_long_directory_is_refused_with_the_reason(tmp_path: Path) -> None
     )
 
 
+def binfmt_d_line(name: str) -> str:
+    """Debian 12's binfmt-support format of ``name`` as a systemd binfmt.d line (Debian 13's
+    qemu-user-binfmt ships those): ``:NAME:M:OFFSET:MAGIC:MASK:INTERPRETER:FLAGS``."""
+    fields = dict(
+        line.split(" ", 1) for line in Path("/usr/share/binfmts", name).read_text().splitlines()
+    )
+    flags = "".join(
+        flag
+        for flag, key in (("P", "preserve"), ("C", "credentials"), ("F", "fix_binary"))
+        if fields.get(key) == "yes"
+    )
+    return (
+        f":{name}:M:{fields.get('offset', '0')}:{fields['magic']}:{fields['mask']}"
+        f":{fields['interpreter']}:{flags}\n"
+    )
+
+
+@pytest.mark.parametrize("source", ["binfmt-support", "binfmt.d"])
 def test_a_second_engine_starts_beside_and_stop_restores_binfmt(
-    handlers_set_aside: dict[str, str], short_dir: Path
+    handlers_set_aside: dict[str, str], short_dir: Path, source: str
 ) -> None:
     before = handlers_set_aside
     assert (before[DISABLED], before[ABSENT]) == ("disabled", "absent")
     home = short_dir / "engine"
+    env: dict[str, str] = {}
+    if source == "binfmt.d":
+        # As on Debian 13: no binfmt-support formats, one binfmt.d file per handler. Only
+        # ABSENT is described: DISABLED is unknown to the script and stays as it is.
+        (short_dir / "binfmts").mkdir()
+        (short_dir / "binfmt.d").mkdir()
+        (short_dir / "binfmt.d" / f"{ABSENT}.conf").write_text(
+            f"# {ABSENT}, as systemd-binfmt reads it\n{binfmt_d_line(ABSENT)}"
+        )
+        env = {
+            "POLYARCH_BINFMTS_DIR": str(short_dir / "binfmts"),
+            "POLYARCH_BINFMT_D_DIR": str(short_dir / "binfmt.d"),
+        }
     try:
-        started = engine_sh(home, "start")
+        started = engine_sh(home, "start", env=env)
         assert started.returncode == 0, started.stdout + started.stderr
         assert "is up" in started.stdout, started.stdout
         assert "default builder's driver: docker" in started.stdout
-        assert (state(DISABLED), state(ABSENT)) == ("enabled", "enabled")
+        expected = "enabled" if source == "binfmt-support" else "disabled"
+        assert (state(DISABLED), state(ABSENT)) == (expected, "enabled")
+        if source == "binfmt.d":
+            assert f"QEMU handlers enabled: {ABSENT.removeprefix('qemu-')}\n" in started.stdout
+            assert "flags: PF" in (BINFMT / ABSENT).read_text()
         assert engine_sh(home, "running").returncode == 0
-        env = engine_sh(home, "env").stdout
-        assert env == (
+        exported = engine_sh(home, "env").stdout
+        assert exported == (
             f"export DOCKER_HOST=unix://{home}/docker.sock\n"
             f"export DOCKER_CONFIG={home}/docker-config\n"
         )
@@ -127,7 +164,7 @@ def test_a_second_engine_starts_beside_and_stop_restores_binfmt(
         # Its own data root; the containerd image store (snapshotter overlayfs).
         assert info.stdout.split() == [str(home / "data"), "overlayfs"]
     finally:
-        stopped = engine_sh(home, "stop")
+        stopped = engine_sh(home, "stop", env=env)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert states() == before
     assert engine_sh(home, "running").returncode != 0
