@@ -8,8 +8,9 @@ need neither apt nor the network. A foreign architecture is added to dpkg
 (``dpkg --add-architecture``) and the package lists updated only when its package is
 not downloadable yet (that needs root, as in CI).
 
-Images are built by the engine's classic builder without any ``RUN`` step, so building
-a foreign platform's image needs no emulator; running it does (QEMU via binfmt_misc).
+Images are built by the engine (BuildKit on the engine of ``scripts/engine.sh``) without any
+``RUN`` step, so building a foreign platform's image needs no emulator; running it does
+(QEMU via binfmt_misc).
 """
 
 from __future__ import annotations
@@ -225,10 +226,10 @@ def build_and_push(
 ) -> str:
     """Build the busybox image for ``platform``, push it as ``HOST/REPO:TAG``, return its digest.
 
-    The digest is the platform image manifest's: the one ``docker push`` printed
-    (Docker 20.10 pushes a plain Docker schema2 manifest), checked against
-    ``polyarch resolve`` (which, for an engine that pushes a BuildKit wrapper instead,
-    answers the image inside; that is then what is returned). ``rootfs`` defaults to
+    The digest is the platform image manifest's, as ``polyarch resolve`` answers it: a
+    BuildKit engine (``scripts/engine.sh``) pushes a wrapper (image + provenance attestation)
+    whose digest ``docker push`` prints, the classic builder a plain Docker schema2 manifest;
+    both are checked against what ``docker push`` printed. ``rootfs`` defaults to
     :func:`busybox_rootfs` for the platform. The local image is removed afterwards
     unless ``keep_local``, so that running it pulls from the registry.
     """
