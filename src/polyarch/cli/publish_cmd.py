@@ -11,11 +11,12 @@ import click
 from rich.table import Table
 
 from polyarch.cli import verify_cmd
-from polyarch.cli.build_cmd import load, spec_option
+from polyarch.cli.build_cmd import spec_option
 from polyarch.cli.options import GlobalOptions, common_options, make_context, pop_global
 from polyarch.cli.render import console, err_console, print_json
 from polyarch.pipeline.build import DEFAULT_RECORDS_DIR
 from polyarch.pipeline.publish import PublishRequest, PublishResult, publish, run_output
+from polyarch.pipeline.spec import find_spec, load_spec
 
 __all__ = ["finish", "publish_command", "publish_options", "render", "write_github_files"]
 
@@ -73,7 +74,8 @@ def publish_command(
     verification fails.
     """
     options = pop_global(kwargs)
-    spec = load(spec_path)
+    # publish builds nothing: the spec's build contexts need not be on this machine.
+    spec = load_spec(find_spec(explicit=spec_path), paths=False)
     request = PublishRequest.build(
         spec,
         list(records) or [DEFAULT_RECORDS_DIR],
@@ -111,10 +113,9 @@ def render(result: PublishResult) -> None:
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("PLATFORM", "DIGEST", "RECORD", "ATTESTATIONS"):
         table.add_column(col, no_wrap=True)
-    attestations = {str(e.descriptor.digest): len(e.attestations) for e in create.entries}
     for item in result.variants:
         record = item.record
-        count = attestations.get(str(record.digest), 0)
+        count = result.attestation_count(item)
         table.add_row(
             str(item.variant.platform), str(record.digest), record.origin, str(count or "-")
         )

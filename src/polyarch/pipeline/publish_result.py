@@ -108,6 +108,13 @@ class PublishResult:
                     "variant and publish again",
                 )
 
+    def attestation_count(self, variant: PublishedVariant) -> int:
+        """How many attestation manifests the index carries for ``variant``'s image."""
+        for entry in self.create.entries:
+            if entry.descriptor.digest == variant.record.digest:
+                return len(entry.attestations)
+        return 0
+
     def run_check(self, platform: Platform) -> Check | None:
         """The ``run`` line of the first report for ``platform``, if it ran."""
         for report in self.reports[:1]:
@@ -162,7 +169,12 @@ class PublishResult:
                 {
                     "platform": str(v.variant.platform),
                     "digest": str(v.record.digest),
+                    "wrapper": str(v.record.wrapper) if v.record.wrapper else None,
+                    "attestations": self.attestation_count(v),
                     "record": v.record.origin,
+                    # The evidence resolved, to keep: verify --records takes it as a record
+                    # after the wrapper is garbage-collected.
+                    "resolved": v.record.to_json(),
                 }
                 for v in self.variants
             ],
