@@ -132,6 +132,6 @@ def require_link(
     if problem is not None:
         raise InvalidInput(
             f"source {source}: {problem}",
-            hint="the attestation would be published as another image's; rebuild the source "
-            "index, or leave its attestations out (--attestations drop)",
+            hint="it would be published as another image's attestation; rebuild the source "
+            "index so that each attestation is filed under the image it attests",
         )
