@@ -166,8 +166,13 @@ def test_publish_from_buildx_metadata_to_two_registries_without_build_contexts(
     repo = _repo(registry.host)
     wrappers = _wrappers(ctx, repo)
     meta = _metadata(tmp_path, repo, wrappers)
-    spec = _spec(tmp_path, [repo, _repo(registry2.host)], contexts=False)
-    result = run_cli("publish", "--spec", str(spec), "--records", str(meta), "--json")
+    mirror = _repo(registry2.host)
+    spec = _spec(tmp_path, [repo, mirror], contexts=False)
+    kept = tmp_path / "resolved"
+    result = run_cli(
+        "publish", "--spec", str(spec), "--records", str(meta), "--json",
+        "--resolved-records", str(kept),
+    )  # fmt: skip
     assert result.code == 0, result.out + result.err
     data = result.json()
     assert [r["ok"] for r in data["verify"]] == [True, True]
@@ -176,6 +181,16 @@ def test_publish_from_buildx_metadata_to_two_registries_without_build_contexts(
         assert variant["digest"] == str(pushed.image.digest)
         assert variant["wrapper"] == str(pushed.index.digest)
         assert variant["attestations"] == 1
+    # The resolved records name image and wrapper, and verify the mirror on their own.
+    for platform, pushed in wrappers.items():
+        written = json.loads((kept / f"{platform.replace('/', '-')}.json").read_text())
+        assert (written["digest"], written["wrapper"], written["platform"]) == (
+            str(pushed.image.digest),
+            str(pushed.index.digest),
+            platform,
+        )
+    checked = run_cli("verify", f"{mirror}:v2.0.0", "--records", str(kept), "--exact")
+    assert checked.code == 0, checked.out + checked.err
 
     table = run_cli("publish", "--spec", str(spec), "--records", str(meta), "--no-verify")
     assert table.code == 0, table.out + table.err

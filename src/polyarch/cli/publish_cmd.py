@@ -14,6 +14,7 @@ from polyarch.cli import verify_cmd
 from polyarch.cli.build_cmd import spec_option
 from polyarch.cli.options import GlobalOptions, common_options, make_context, pop_global
 from polyarch.cli.render import console, err_console, print_json
+from polyarch.errors import InvalidInput
 from polyarch.pipeline.build import DEFAULT_RECORDS_DIR
 from polyarch.pipeline.publish import PublishRequest, PublishResult, publish, run_output
 from polyarch.pipeline.spec import find_spec, load_spec
@@ -55,11 +56,19 @@ def publish_options(func: F) -> F:
     help="Records: files or directories, searched for *.json (repeatable: one per CI "
     f"artifact; default: {DEFAULT_RECORDS_DIR}). buildx metadata files are read too.",
 )
+@click.option(
+    "--resolved-records",
+    "resolved_dir",
+    metavar="DIR",
+    help="Also write each variant's resolved record (image digest next to the wrapper's) "
+    "to DIR: evidence for verify --records after the wrappers are garbage-collected.",
+)
 @publish_options
 @common_options
 def publish_command(
     spec_path: str | None,
     records: tuple[str, ...],
+    resolved_dir: str | None,
     cleanup: bool,
     no_verify: bool,
     no_run: bool,
@@ -85,6 +94,11 @@ def publish_command(
     )
     with make_context(options) as ctx:
         result = publish(request, ctx)
+    if resolved_dir is not None:
+        try:
+            result.write_records(resolved_dir)
+        except OSError as exc:
+            raise InvalidInput(f"--resolved-records {resolved_dir}: {exc}") from None
     finish(result, options, as_json=as_json)
 
 

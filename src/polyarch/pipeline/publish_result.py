@@ -7,13 +7,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from polyarch.errors import PolyarchError
 from polyarch.operations.create import CreateResult
 from polyarch.operations.records import Record
 from polyarch.operations.verification import Check, VerifyReport
+from polyarch.pipeline.build import record_file_name
 from polyarch.pipeline.spec import Spec, Variant
 from polyarch.platform import Platform
 
@@ -107,6 +111,23 @@ class PublishResult:
                     hint=f"the index {self.digest} is published at every tag; fix the "
                     "variant and publish again",
                 )
+
+    def write_records(self, directory: str | Path) -> list[Path]:
+        """Write each variant's resolved record to ``directory/<os>-<arch>[-<variant>].json``.
+
+        The records name the platform image's digest next to the wrapper's (and the
+        repository it was found in): ``verify --records`` can use them after the untagged
+        wrappers are garbage-collected. Returns the paths written; raises ``OSError``.
+        """
+        written = []
+        for item in self.variants:
+            path = Path(directory) / record_file_name(item.variant.platform)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(json.dumps(item.record.to_json(), indent=2) + "\n")
+            os.replace(tmp, path)
+            written.append(path)
+        return written
 
     def attestation_count(self, variant: PublishedVariant) -> int:
         """How many attestation manifests the index carries for ``variant``'s image."""
