@@ -28,7 +28,10 @@ from polyarch.errors import InvalidInput, PolyarchError
 from polyarch.manifest import ImageManifest
 from polyarch.storage.base import Repository
 
-__all__ = ["AttestationLinks", "link_problem", "read_links", "require_link"]
+__all__ = ["MAX_STATEMENT", "AttestationLinks", "link_problem", "read_links", "require_link"]
+
+#: The largest in-toto statement read for its subject (bytes).
+MAX_STATEMENT = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +78,10 @@ def read_links(
             raise InvalidInput(f"attestation {entry.digest} is an index, not a manifest")
         manifest = fetched
     statements = tuple(
-        (layer.digest, _statement_subjects(repo.read_blob(layer)))
+        (layer.digest, _statement_subjects(repo.read_blob(layer, max_size=MAX_STATEMENT)))
         for layer in manifest.layers
-        if layer.media_type == mediatype.IN_TOTO
+        # A statement too large to read here (a huge SBOM) is no evidence either way.
+        if layer.media_type == mediatype.IN_TOTO and 0 <= layer.size <= MAX_STATEMENT
     )
     subject = manifest.subject.digest if manifest.subject is not None else None
     return AttestationLinks(entry.digest, entry.attestation_subject, subject, statements)

@@ -26,13 +26,13 @@ from typing import Any, Literal
 from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
 from polyarch.errors import InvalidInput, NotFound, PlatformNotFound, PolyarchError
+from polyarch.location import parse_location
 from polyarch.manifest import ImageManifest, Index
 from polyarch.operations.context import Context
 from polyarch.operations.images import fetch_config
 from polyarch.operations.records import Record
 from polyarch.operations.resolve import Resolution, resolve
 from polyarch.platform import Platform
-from polyarch.reference import Reference
 from polyarch.storage.base import Repository
 
 __all__ = [
@@ -91,7 +91,7 @@ def resolve_record(record: Record, ctx: Context, default_repository: str | None 
     if record.resolved and record.wrapper:
         # The wrapper is gone (garbage collection): the image it held may remain.
         for place in places:
-            if ctx.repository(Reference.parse(place)).head_manifest(str(record.digest)):
+            if ctx.repository(parse_location(place)).head_manifest(str(record.digest)):
                 return replace(record, repository=place)
     raise InvalidInput(
         f"{record.origin}: {pinned} is not in {', '.join(missing)}",
@@ -156,13 +156,14 @@ def record_sources(records: Sequence[Record], ctx: Context) -> list[str]:
         if wrapper is not None and not _present(ctx, resolved, wrapper):
             resolved = replace(resolved, extra={k: v for k, v in resolved.extra.items()
                                                 if k != "wrapper"})  # fmt: skip
-        platform = f"={resolved.platform}" if resolved.platform else ""
+        # The record's own platform may add what a config cannot say (a variant).
+        platform = f"={record.platform}" if record.platform else ""
         sources.append(record_source(resolved) + platform)
     return sources
 
 
 def _present(ctx: Context, record: Record, digest: Digest) -> bool:
-    repo = ctx.repository(Reference.parse(record.repository or ""))
+    repo = ctx.repository(parse_location(record.repository or ""))
     return repo.head_manifest(str(digest)) is not None
 
 
@@ -185,7 +186,7 @@ class Evidence:
 
 def _read(ctx: Context, place: str, digest: Digest) -> tuple[Repository, object] | None:
     try:
-        repo = ctx.repository(Reference.parse(place))
+        repo = ctx.repository(parse_location(place))
         return repo, repo.get_manifest(str(digest))
     except (NotFound, InvalidInput):
         return None
@@ -288,8 +289,8 @@ def _unresolved(record: Record, ctx: Context, target: Repository) -> Evidence:
         "none",
         "",
         f"unverifiable: the wrapper {digest} it names is gone from {where} (untagged wrappers "
-        "are garbage-collected) and it holds nothing else to compare; keep the resolved "
-        "records polyarch build or publish --json write",
+        "get garbage-collected) and the record holds nothing else to compare; keep the "
+        "resolved records that polyarch build and publish --resolved-records write",
     )
 
 
