@@ -144,10 +144,13 @@ def record_sources(records: Sequence[Record], ctx: Context) -> list[str]:
     """``create`` sources for ``records``: ``REPO@DIGEST=PLATFORM``, each record resolved once.
 
     A resolved record whose wrapper is gone is assembled from its image (without the
-    wrapper's attestations). Raises what :func:`resolve_record` raises.
+    wrapper's attestations). Raises what :func:`resolve_record` raises. This is
+    ``polyarch create --records``; for example, from a bake metadata file::
 
-    >>> record_sources([], None)  # doctest: +SKIP
-    []
+        with Context() as ctx:
+            sources = record_sources(load_records(["bake.json"]), ctx)
+            # ['registry.example.com/app@sha256:5a08…', 'registry.example.com/app@sha256:e49b…']
+            create_index(CreateRequest.build(["registry.example.com/app:v1"], sources), ctx)
     """
     sources = []
     for record in records:
