@@ -37,6 +37,11 @@ def _refusals(repo: str, tag: str, tmp_path: Path, *fragments: str) -> None:
     assert_one_line_error(created, 2, f"{repo}:{tag}", *fragments)
     copied = run_cli("copy", f"{repo}:{tag}", f"{repo}:arm-only", "--platform", "linux/arm64")
     assert_one_line_error(copied, 2, *fragments)
+    # Leaving the attestations out spreads nothing: allowed.
+    drop = ("--attestations", "drop")
+    assert run_cli("create", "-t", f"{repo}:bare", f"{repo}:{tag}", *drop).code == 0
+    bare = run_cli("copy", f"{repo}:{tag}", f"{repo}:arm-bare", "--platform", "linux/arm64", *drop)
+    assert bare.code == 0, bare.err
 
 
 def _attestation_failures(ctx: Context, ref: str) -> list[str]:

@@ -12,7 +12,7 @@ A BuildKit attestation manifest names the image it attests in up to three places
 Each place that is present must name the image. ``verify`` fails its attestations check
 with :func:`link_problem`'s answer; ``create`` and ``copy --platform`` refuse such a source
 (:func:`require_link`, exit code 2) instead of spreading a provenance under the wrong
-image.
+image, unless told to leave the attestations out (``--attestations drop``).
 """
 
 from __future__ import annotations
@@ -137,5 +137,5 @@ def require_link(
         raise InvalidInput(
             f"source {source}: {problem}",
             hint="it would be published as another image's attestation; rebuild the source "
-            "index so that each attestation is filed under the image it attests",
+            "index, or leave the attestations out (--attestations drop)",
         )

@@ -22,7 +22,6 @@ from polyarch.errors import (
 )
 from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index
-from polyarch.operations.attestation_links import require_link
 from polyarch.operations.context import Context
 from polyarch.operations.images import fetch_config
 from polyarch.platform import Platform
@@ -216,10 +215,9 @@ def collect_entries(
         child = repo.get_manifest(descriptor.digest)
         if not isinstance(child, ImageManifest):
             raise InvalidInput(f"source {source.text}: entry {descriptor.digest} is not an image")
-        attestations = top.attestations_for(child.digest)
-        for attestation in attestations:  # refuse to spread a mislinked attestation
-            require_link(repo, attestation, child.digest, source.text)
-        entry = image_entry(repo, source, child, descriptor.platform, attestations)
+        entry = image_entry(
+            repo, source, child, descriptor.platform, top.attestations_for(child.digest)
+        )
         if top.is_wrapper or _matches(entry.platform, filters):
             entries.append(entry)
     return entries
