@@ -243,3 +243,30 @@ def test_create_straight_from_records(
     assert all(len(e["attestations"]) == 1 for e in entries)
     report = verify(VerifyRequest.build(target, records=[bake], exact=True), ctx)
     assert report.ok, [c.message for c in report.failed]
+
+
+def test_a_build_record_whose_wrapper_is_gone_publishes_its_image(
+    ctx: Context, registry: RegistryServer, tmp_path: Path
+) -> None:
+    repo = _repo(registry.host)
+    wrappers = _wrappers(ctx, repo)
+    records = tmp_path / "records"
+    records.mkdir()
+    for platform, pushed in wrappers.items():
+        record = {
+            "schema": "polyarch.record/v1",
+            "platform": platform,
+            "repository": repo,
+            "digest": str(pushed.image.digest),
+            "wrapper": str(pushed.index.digest),
+        }
+        (records / f"{platform.replace('/', '-')}.json").write_text(json.dumps(record))
+    gone = wrappers["linux/arm64"]
+    ctx.repository(Reference.parse(repo)).delete_manifest(gone.index.digest)
+    spec = load_spec(_spec(tmp_path, [repo]))
+    published = publish(PublishRequest.build(spec, [records]), ctx)
+    assert published.ok, [c.message for r in published.reports for c in r.failed]
+    counts = {str(v.variant.platform): published.attestation_count(v) for v in published.variants}
+    assert counts == {"linux/amd64": 1, "linux/arm64": 0}
+    created = run_cli("create", "-t", f"{repo}:from-records", "--records", str(records))
+    assert created.code == 0, created.err

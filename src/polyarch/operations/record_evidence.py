@@ -89,10 +89,12 @@ def resolve_record(record: Record, ctx: Context, default_repository: str | None 
             raise InvalidInput(f"{record.origin}: {exc.one_line()}") from None
         return _resolved(record, place, resolution)
     if record.resolved and record.wrapper:
-        # The wrapper is gone (garbage collection): the image it held may remain.
+        # The wrapper is gone (garbage collection): the image it held may remain, and is
+        # then the source (without the wrapper's attestations).
         for place in places:
             if ctx.repository(parse_location(place)).head_manifest(str(record.digest)):
-                return replace(record, repository=place)
+                extra = {k: v for k, v in record.extra.items() if k != "wrapper"}
+                return replace(record, repository=place, extra=extra)
     raise InvalidInput(
         f"{record.origin}: {pinned} is not in {', '.join(missing)}",
         hint="push it again, or give the record of the build that pushed it",
@@ -155,19 +157,10 @@ def record_sources(records: Sequence[Record], ctx: Context) -> list[str]:
     sources = []
     for record in records:
         resolved = resolve_record(record, ctx)
-        wrapper = resolved.wrapper
-        if wrapper is not None and not _present(ctx, resolved, wrapper):
-            resolved = replace(resolved, extra={k: v for k, v in resolved.extra.items()
-                                                if k != "wrapper"})  # fmt: skip
         # The record's own platform may add what a config cannot say (a variant).
         platform = f"={record.platform}" if record.platform else ""
         sources.append(record_source(resolved) + platform)
     return sources
-
-
-def _present(ctx: Context, record: Record, digest: Digest) -> bool:
-    repo = ctx.repository(parse_location(record.repository or ""))
-    return repo.head_manifest(str(digest)) is not None
 
 
 @dataclass(frozen=True, slots=True)
