@@ -85,7 +85,7 @@ def resolve_record(record: Record, ctx: Context, default_repository: str | None 
         except NotFound:
             missing.append(place)
             continue
-        except PlatformNotFound as exc:
+        except (PlatformNotFound, InvalidInput) as exc:  # another platform, an index...
             raise InvalidInput(f"{record.origin}: {exc.one_line()}") from None
         return _resolved(record, place, resolution)
     if record.resolved and record.wrapper:
