@@ -73,8 +73,11 @@ from polyarch.operations import (
     copy_image,
     create_index,
     inspect,
+    link_problem,
     load_records,
+    record_sources,
     resolve,
+    resolve_record,
     verify,
 )
 from polyarch.platform import Platform
@@ -148,10 +151,13 @@ __all__ = [
     "copy_image",
     "create_index",
     "inspect",
+    "link_problem",
     "load_records",
     "parse_config",
     "parse_location",
     "parse_manifest",
+    "record_sources",
     "resolve",
+    "resolve_record",
     "verify",
 ]

@@ -12,6 +12,8 @@ from rich.table import Table
 from polyarch.cli.options import common_options, make_context, pop_global
 from polyarch.cli.render import console, err_console, human_size, print_json
 from polyarch.operations.create import CreateRequest, CreateResult, create_index
+from polyarch.operations.record_evidence import record_sources
+from polyarch.operations.records import load_records
 from polyarch.operations.transfer import BlobAction
 
 
@@ -55,6 +57,14 @@ from polyarch.operations.transfer import BlobAction
     metavar="KEY=VALUE",
     help="Index annotation (OCI only; repeatable).",
 )
+@click.option(
+    "--records",
+    "records",
+    multiple=True,
+    metavar="PATH",
+    help="Build records as sources (polyarch records, buildx or bake metadata files; "
+    "files or directories, repeatable): platform, digest and repository from each.",
+)
 @click.option("--append", is_flag=True, help="Merge into the index at the first target tag.")
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan; push nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
@@ -66,6 +76,7 @@ def create_command(
     attestations: str,
     index_format: str,
     annotations: tuple[str, ...],
+    records: tuple[str, ...],
     append: bool,
     dry_run: bool,
     as_json: bool,
@@ -79,17 +90,19 @@ def create_command(
     os.version the config cannot say.
     """
     options = pop_global(kwargs)
-    request = CreateRequest.build(
-        targets,
-        sources,
-        platforms=platforms,
-        attestations=attestations,
-        format=index_format,
-        annotations=annotations,
-        append=append,
-        dry_run=dry_run,
-    )
+    loaded = load_records(records)
     with make_context(options) as ctx:
+        # Records become sources (REPO@WRAPPER-or-IMAGE=PLATFORM), each resolved once.
+        request = CreateRequest.build(
+            targets,
+            [*sources, *record_sources(loaded, ctx)],
+            platforms=platforms,
+            attestations=attestations,
+            format=index_format,
+            annotations=annotations,
+            append=append,
+            dry_run=dry_run,
+        )
         result = create_index(request, ctx)
     if as_json:
         data = result.to_json()

@@ -11,11 +11,13 @@ import click
 from rich.table import Table
 
 from polyarch.cli import verify_cmd
-from polyarch.cli.build_cmd import load, spec_option
+from polyarch.cli.build_cmd import spec_option
 from polyarch.cli.options import GlobalOptions, common_options, make_context, pop_global
 from polyarch.cli.render import console, err_console, print_json
+from polyarch.errors import InvalidInput
 from polyarch.pipeline.build import DEFAULT_RECORDS_DIR
 from polyarch.pipeline.publish import PublishRequest, PublishResult, publish, run_output
+from polyarch.pipeline.spec import find_spec, load_spec
 
 __all__ = ["finish", "publish_command", "publish_options", "render", "write_github_files"]
 
@@ -54,11 +56,19 @@ def publish_options(func: F) -> F:
     help="Records: files or directories, searched for *.json (repeatable: one per CI "
     f"artifact; default: {DEFAULT_RECORDS_DIR}). buildx metadata files are read too.",
 )
+@click.option(
+    "--resolved-records",
+    "resolved_dir",
+    metavar="DIR",
+    help="Also write each variant's resolved record (image digest next to the wrapper's) "
+    "to DIR: evidence for verify --records after the wrappers are garbage-collected.",
+)
 @publish_options
 @common_options
 def publish_command(
     spec_path: str | None,
     records: tuple[str, ...],
+    resolved_dir: str | None,
     cleanup: bool,
     no_verify: bool,
     no_run: bool,
@@ -73,7 +83,8 @@ def publish_command(
     verification fails.
     """
     options = pop_global(kwargs)
-    spec = load(spec_path)
+    # publish builds nothing: the spec's build contexts need not be on this machine.
+    spec = load_spec(find_spec(explicit=spec_path), paths=False)
     request = PublishRequest.build(
         spec,
         list(records) or [DEFAULT_RECORDS_DIR],
@@ -83,6 +94,11 @@ def publish_command(
     )
     with make_context(options) as ctx:
         result = publish(request, ctx)
+    if resolved_dir is not None:
+        try:
+            result.write_records(resolved_dir)
+        except OSError as exc:
+            raise InvalidInput(f"--resolved-records {resolved_dir}: {exc}") from None
     finish(result, options, as_json=as_json)
 
 
@@ -111,10 +127,9 @@ def render(result: PublishResult) -> None:
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("PLATFORM", "DIGEST", "RECORD", "ATTESTATIONS"):
         table.add_column(col, no_wrap=True)
-    attestations = {str(e.descriptor.digest): len(e.attestations) for e in create.entries}
     for item in result.variants:
         record = item.record
-        count = attestations.get(str(record.digest), 0)
+        count = result.attestation_count(item)
         table.add_row(
             str(item.variant.platform), str(record.digest), record.origin, str(count or "-")
         )

@@ -1,5 +1,6 @@
 """Operations, written only against the storage interface."""
 
+from polyarch.operations.attestation_links import link_problem
 from polyarch.operations.context import Context
 from polyarch.operations.copy import CopyRequest, CopyResult, copy_image
 from polyarch.operations.create import (
@@ -11,6 +12,7 @@ from polyarch.operations.create import (
     create_index,
 )
 from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
+from polyarch.operations.record_evidence import record_sources, resolve_record
 from polyarch.operations.records import Record, load_records
 from polyarch.operations.resolve import Resolution, resolve
 from polyarch.operations.sources import Source
@@ -37,7 +39,10 @@ __all__ = [
     "copy_image",
     "create_index",
     "inspect",
+    "link_problem",
     "load_records",
+    "record_sources",
     "resolve",
+    "resolve_record",
     "verify",
 ]

@@ -17,8 +17,10 @@ from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
 from polyarch.errors import ContentError, NotFound, PolyarchError
 from polyarch.manifest import ImageManifest, Index
+from polyarch.operations.attestation_links import link_problem
 from polyarch.operations.context import Context
 from polyarch.operations.images import fetch_config
+from polyarch.operations.record_evidence import Evidence, compare_evidence, record_evidence
 from polyarch.operations.runner import DockerRunner
 from polyarch.operations.sources import platform_key
 from polyarch.operations.verification import Check, Status, VerifyReport, VerifyRequest
@@ -52,6 +54,7 @@ class _Expected:
     platform: Platform
     digest: Digest | None
     origin: str
+    evidence: Evidence | None = None
 
 
 def _family(p: Platform) -> tuple[str, str]:
@@ -173,37 +176,17 @@ class Verifier:
     def _expected(self, top: Index) -> list[_Expected]:
         out = [_Expected(p, None, "--platform") for p in self.request.platforms]
         out += [_Expected(p, d, "--expect") for p, d in self.request.expect]
-        image_digests = {d.digest: d for d in top.images}
+        images = frozenset(d.digest for d in top.images)
         for record in self.request.records:
-            platform, digest = record.platform, record.digest
-            if digest not in image_digests or platform is None:
-                platform, digest = self._resolve_record(record.origin, digest, platform)
-            if platform is None:
+            # Which evidence survives (resolved record, wrapper, config digest): its own module.
+            evidence = record_evidence(record, self.ctx, self.repo, images)
+            if evidence.problem is not None:
+                self.add("records", Status.FAIL, f"{record.origin}: {evidence.problem}",
+                         evidence.platform, evidence=evidence.kind)  # fmt: skip
+            if evidence.platform is None:
                 continue
-            out.append(_Expected(platform, digest, record.origin))
+            out.append(_Expected(evidence.platform, evidence.digest, record.origin, evidence))
         return out
-
-    def _resolve_record(
-        self, origin: str, digest: Digest, platform: Platform | None
-    ) -> tuple[Platform | None, Digest]:
-        """A record naming a wrapper (buildx metadata) or no platform: ask the repository."""
-        try:
-            manifest = self.repo.get_manifest(digest)
-        except (NotFound, ContentError) as exc:
-            if platform is None:
-                self.add(
-                    "records", Status.FAIL, f"{origin}: {digest} is not in {self.repo.name} ({exc})"
-                )
-            return platform, digest
-        if isinstance(manifest, Index) and manifest.is_wrapper:
-            image = manifest.images[0]
-            return platform or image.platform, image.digest
-        if isinstance(manifest, ImageManifest) and platform is None:
-            try:
-                return fetch_config(self.repo, manifest).platform, digest
-            except PolyarchError:
-                return None, digest
-        return platform, digest
 
     def _platforms(self, top: Index, expected: list[_Expected]) -> None:
         images = top.images
@@ -243,14 +226,18 @@ class Verifier:
 
     def _digests(self, top: Index, expected: list[_Expected]) -> None:
         for e in expected:
-            if e.digest is None:
+            if e.digest is None and (e.evidence is None or e.evidence.config is None):
                 continue
             entries = [
                 d for d in top.images if d.platform is not None and _same(d.platform, e.platform)
             ]
             if not entries:
                 continue  # already reported missing
-            if any(d.digest == e.digest for d in entries):
+            if e.evidence is not None:  # a record: the comparison says which evidence it used
+                ok, message, details = compare_evidence(e.evidence, entries, self.repo)
+                self.add("digests", Status.PASS if ok else Status.FAIL, message, e.platform,
+                         **details)  # fmt: skip
+            elif any(d.digest == e.digest for d in entries):
                 self.add(
                     "digests", Status.PASS, f"matches {e.origin}", e.platform, digest=str(e.digest)
                 )
@@ -384,6 +371,10 @@ class Verifier:
                     f"orphan attestation {a.digest}: its subject {subject or '(none)'} "
                     "is not an image of the index",
                 )
+            else:  # the three links must agree (annotation, subject, in-toto statement)
+                problem = link_problem(self.repo, a, subject, children.get(a.digest))
+                if problem is not None:
+                    self.add("attestations", Status.FAIL, problem, images[subject].platform)
         for d in top.images:
             kinds: set[str] = set()
             for a in top.attestations_for(d.digest):

@@ -26,6 +26,7 @@ from polyarch.digest import Digest
 from polyarch.errors import InvalidInput, InvalidManifest
 from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
+from polyarch.operations.attestation_links import require_link
 from polyarch.operations.context import Context, borrowed
 from polyarch.operations.sources import platform_key
 from polyarch.operations.transfer import DEFAULT_JOBS, ProgressCallback, Transfer, TransferStats
@@ -150,6 +151,11 @@ def copy_image(
         if isinstance(top, Index):
             written = _select(top, request)
             children = [_child(src, d) for d in written.manifests]
+            if request.platforms:  # a sub-index must not carry another image's attestation
+                for d, child in zip(written.manifests, children, strict=True):
+                    subject = d.attestation_subject
+                    if subject is not None and isinstance(child, ImageManifest):
+                        require_link(src, d, subject, str(request.source), child)
             transfer.manifests(dst, [(src, c) for c in children])
         else:
             if request.platforms or request.attestations == "drop":

@@ -37,6 +37,7 @@ from polyarch.errors import (
 )
 from polyarch.location import LayoutReference, Location, parse_location
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
+from polyarch.operations.attestation_links import require_link
 from polyarch.operations.context import Context, borrowed
 from polyarch.operations.sources import (
     Attestation,
@@ -427,6 +428,10 @@ def _create(request: CreateRequest, ctx: Context, sleep: Callable[[float], None]
         if not any(platform_key(wanted)[:3] == e.key[:3] for e in new):
             raise InvalidInput(f"--platform {wanted} matched no image of the sources")
     new = _check_duplicates(new)
+    if request.attestations == "keep":  # never spread an attestation filed under another image
+        for entry in new:
+            for att in entry.attestations:
+                require_link(att.repository, att.descriptor, entry.descriptor.digest, entry.source)
 
     base = request.targets[0]
     base_repo = ctx.repository(base)

@@ -244,13 +244,14 @@ def _spec_in(directory: Path, shown: str | None) -> Path:
     return found[0]
 
 
-def load_spec(path: Path) -> Spec:
+def load_spec(path: Path, *, paths: bool = True) -> Spec:
     """Read and validate the spec file at ``path``.
 
     Relative ``context`` paths are taken from the spec file's directory, relative
-    ``dockerfile`` paths from the context; both must exist. Raises :class:`SpecError`
-    (an :class:`~polyarch.errors.InvalidInput`) naming the file and the line of the first
-    problem.
+    ``dockerfile`` paths from the context; both must exist, unless ``paths=False``
+    (``publish``, which builds nothing, reads a spec without its build contexts).
+    Raises :class:`SpecError` (an :class:`~polyarch.errors.InvalidInput`) naming the file
+    and the line of the first problem.
 
     >>> import tempfile
     >>> tmp = tempfile.TemporaryDirectory()
@@ -294,7 +295,7 @@ def load_spec(path: Path) -> Spec:
         raise SpecError(shown, None, "is a directory, not a spec file") from None
     except OSError as exc:
         raise SpecError(shown, None, f"cannot read the file: {exc.strerror or exc}") from None
-    return _Reader(shown, path.resolve()).read(data)
+    return _Reader(shown, path.resolve(), paths).read(data)
 
 
 # --- reading --------------------------------------------------------------------------
@@ -336,10 +337,12 @@ _Pair = tuple[ScalarNode, Node]
 class _Reader:
     """Walks the composed YAML nodes of one spec file, keeping line numbers."""
 
-    def __init__(self, shown: str, path: Path) -> None:
+    def __init__(self, shown: str, path: Path, paths: bool = True) -> None:
         self.shown = shown
         self.path = path
         self.base = path.parent
+        #: Whether build contexts and Dockerfiles must exist on disk.
+        self.paths = paths
 
     def fail(self, node: Node | None, detail: str, *, hint: str | None = None) -> NoReturn:
         raise SpecError(self.shown, None if node is None else _line(node), detail, hint=hint)
@@ -586,7 +589,7 @@ class _Reader:
             dockerfile = self.dockerfile(entries["dockerfile"][1], f"{where}.dockerfile", context)
         else:
             dockerfile = context / "Dockerfile"
-            if not dockerfile.is_file():
+            if self.paths and not dockerfile.is_file():
                 self.fail(
                     context_node,
                     f"{where}.context: no Dockerfile in {_q(self.text(context_node, where))} "
@@ -632,6 +635,8 @@ class _Reader:
                 f"{where}: {_q(text)} is not a local directory (remote contexts are not supported)",
             )
         path = (self.base / text).resolve()
+        if not self.paths:
+            return path
         if not path.exists():
             self.fail(node, f"{where}: directory {_q(text)} does not exist ({path})")
         if not path.is_dir():
@@ -641,6 +646,8 @@ class _Reader:
     def dockerfile(self, node: Node, where: str, context: Path) -> Path:
         text = self.text(node, where)
         path = (context / text).resolve()
+        if not self.paths:
+            return path
         if not path.exists():
             self.fail(
                 node,
