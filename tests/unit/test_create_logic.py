@@ -19,6 +19,7 @@ from polyarch import (
     Source,
 )
 from polyarch import mediatype as mt
+from polyarch.location import parse_location
 from polyarch.manifest import Index
 from polyarch.operations.create.plan import (
     Contribution,
@@ -27,7 +28,6 @@ from polyarch.operations.create.plan import (
     entries_of,
     existing_items,
 )
-from polyarch.location import parse_location
 from polyarch.operations.sources import Attestation, Entry, _final_platform
 from polyarch.storage.base import Repository
 from support.schema import assert_valid
