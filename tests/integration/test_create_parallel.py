@@ -1,0 +1,155 @@
+"""Parallel ``create --append`` (issue 13 §1): a writer that returns has its platform at the tag.
+
+Two tests against the real registry:
+
+* the slow-PUT scenario, made repeatable: writer B's tag PUT is held by a proxy
+  (:mod:`support.holdproxy`) while writer A appends and returns; then B's stale write
+  lands. B must notice and repair: both platforms end at the tag, no part is left;
+* 16 processes appending 16 platforms to one tag at the same moment, a few rounds by
+  default (``POLYARCH_APPEND_ROUNDS`` for more, e.g. 25 to match the original report).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import uuid
+from typing import Any
+
+import pytest
+
+from polyarch import Context, CreateRequest, Index, Reference, TransportSettings, create_index
+from support.holdproxy import HoldProxy
+from support.images import push_image
+
+pytestmark = pytest.mark.integration
+
+#: polyarch.operations.create.parts.PART_TAG_PREFIX (literal: these tests also run on old code)
+PART_TAG_PREFIX = "polyarch-part-"
+
+PLATFORMS = [
+    "linux/amd64",
+    "linux/amd64/v3",
+    "linux/arm64",
+    "linux/arm/v7",
+    "linux/arm/v6",
+    "linux/arm/v5",
+    "linux/386",
+    "linux/ppc64le",
+    "linux/ppc64",
+    "linux/s390x",
+    "linux/riscv64",
+    "linux/mips64le",
+    "linux/mips64",
+    "linux/loong64",
+    "freebsd/amd64",
+    "windows/amd64",
+]
+ROUNDS = int(os.environ.get("POLYARCH_APPEND_ROUNDS", "3"))
+
+
+def _platforms_at(registry_host: str, repo_path: str, tag: str) -> dict[str, str]:
+    with Context(TransportSettings()) as ctx:
+        index = ctx.repository(Reference.parse(f"{registry_host}/{repo_path}")).get_manifest(tag)
+    assert isinstance(index, Index)
+    return {str(d.platform): str(d.digest) for d in index.images}
+
+
+def _part_tags(ctx: Context, repo_ref: Reference) -> list[str]:
+    return [t for t in ctx.repository(repo_ref).list_tags() if t.startswith(PART_TAG_PREFIX)]
+
+
+def test_a_slow_stale_tag_write_does_not_remove_a_finished_writers_platform(
+    ctx: Context, registry: Any
+) -> None:
+    path = f"t{uuid.uuid4().hex[:8]}/slow"
+    repo_ref = Reference.parse(f"{registry.host}/{path}")
+    repo = ctx.repository(repo_ref)
+    base = push_image(repo, "linux/s390x", tag="s390x")
+    amd64 = push_image(repo, "linux/amd64", tag="amd64")
+    arm64 = push_image(repo, "linux/arm64", tag="arm64")
+    target = repo_ref.with_tag("v1")
+    create_index(CreateRequest.build([target], [repo_ref.with_tag("s390x")]), ctx)
+
+    def is_tag_put(info: Any) -> bool:
+        # The proxy names every repository "*"; only this test uses it.
+        return info.method == "PUT" and info.path.endswith("/manifests/v1")
+
+    outcome: dict[str, Any] = {}
+    with HoldProxy(registry.host, is_tag_put) as proxy:
+        via_proxy = Reference.parse(f"{proxy.host}/{path}")
+
+        def writer_b() -> None:
+            try:
+                with Context(TransportSettings()) as b_ctx:
+                    request = CreateRequest.build(
+                        [via_proxy.with_tag("v1")], [via_proxy.with_tag("arm64")], append=True
+                    )
+                    outcome["b"] = create_index(request, b_ctx)
+            except Exception as exc:  # reported below
+                outcome["b"] = exc
+
+        b = threading.Thread(target=writer_b, name="writer-b")
+        b.start()
+        try:
+            assert proxy.holding.wait(60), "writer B never wrote the tag"
+            # B's tag PUT is in flight; A appends and returns meanwhile.
+            a = create_index(
+                CreateRequest.build([target], [repo_ref.with_tag("amd64")], append=True), ctx
+            )
+            assert str(amd64.platform) in {str(e.platform) for e in a.entries}
+        finally:
+            proxy.release()
+            b.join(120)
+    assert not b.is_alive()
+    assert not isinstance(outcome["b"], Exception), outcome["b"]
+    final = _platforms_at(registry.host, path, "v1")
+    assert final == {
+        "linux/s390x": str(base.digest),
+        "linux/amd64": str(amd64.digest),
+        "linux/arm64": str(arm64.digest),
+    }
+    assert _part_tags(ctx, repo_ref) == []
+
+
+def _append(target: str, source: str, barrier: Any, results: Any) -> None:
+    """One CI job: wait for the others, then append its platform."""
+    with Context(TransportSettings()) as ctx:
+        request = CreateRequest.build([target], [source], append=True)
+        barrier.wait(timeout=120)
+        try:
+            result = create_index(request, ctx)
+            results.put((source, "ok", result.rounds))
+        except Exception as exc:  # reported to the parent, which fails the test
+            results.put((source, f"error: {exc}", 0))
+
+
+def test_sixteen_parallel_appends_lose_nothing(ctx: Context, registry: Any) -> None:
+    path = f"t{uuid.uuid4().hex[:8]}/race"
+    repo_ref = Reference.parse(f"{registry.host}/{path}")
+    repo = ctx.repository(repo_ref)
+    pushed = [push_image(repo, p, tag=f"p{i}") for i, p in enumerate(PLATFORMS)]
+    digests = {str(i.platform.normalized()): str(i.digest) for i in pushed}
+    assert len(digests) == len(PLATFORMS)
+    mp = multiprocessing.get_context("fork")
+    for attempt in range(ROUNDS):
+        tag = f"race-{attempt}"
+        target = str(repo_ref.with_tag(tag))
+        barrier = mp.Barrier(len(PLATFORMS))
+        results = mp.Queue()
+        procs = [
+            mp.Process(
+                target=_append, args=(target, str(repo_ref.with_tag(f"p{i}")), barrier, results)
+            )
+            for i in range(len(PLATFORMS))
+        ]
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=300) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+        assert all(status == "ok" for _, status, _ in outcomes), outcomes
+        got = _platforms_at(registry.host, path, tag)
+        assert got == digests, f"round {attempt}: lost {set(digests) - set(got)}"
+        assert _part_tags(ctx, repo_ref) == [], f"round {attempt}: parts left behind"
