@@ -220,3 +220,31 @@ def test_merge_replaces_by_normalized_platform() -> None:
     )
     merged = _append(existing, [_entry(3, "linux/arm64/v8", "new")])
     assert [d.digest for d in merged.manifests] == [_d(1).digest, _d(3).digest]
+
+
+def _zstd(n: int, platform: str) -> Entry:
+    e = _entry(n, platform, f"zstd{n}")
+    d = e.descriptor.with_annotations({"io.github.containers.compression.zstd": "true"})
+    return Entry(d, REPO, e.source)
+
+
+def test_a_gzip_zstd_pair_is_one_platform_twice_and_keeps_gzip_first() -> None:
+    pair = [_zstd(1, "linux/amd64"), _entry(2, "linux/amd64")]
+    assert [e.descriptor.digest for e in check_new_duplicates(pair)] == [_d(2).digest, _d(1).digest]
+    with pytest.raises(InvalidInput, match="same platform"):
+        check_new_duplicates([*pair, _entry(3, "linux/amd64")])
+    with pytest.raises(InvalidInput, match="same platform"):
+        check_new_duplicates([_zstd(1, "linux/amd64"), _zstd(2, "linux/amd64")])
+
+
+def test_append_keeps_order_fields_and_identity() -> None:
+    start, _ = _assemble(
+        [_entry(1, "linux/arm64"), _entry(2, "linux/amd64")],
+        CreateRequest.build(["app:v1"], ["app:a"]),
+    )
+    # A no-op append returns the very index (same bytes, same digest).
+    assert _append(start, [_entry(2, "linux/amd64")]) is start
+    added = _append(start, [_entry(3, "linux/s390x")])
+    assert [d.digest for d in added.manifests] == [_d(2).digest, _d(1).digest, _d(3).digest]
+    replaced = _append(start, [_entry(4, "linux/amd64")])
+    assert [d.digest for d in replaced.manifests] == [_d(4).digest, _d(1).digest]
