@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -153,3 +154,51 @@ def test_sixteen_parallel_appends_lose_nothing(ctx: Context, registry: Any) -> N
         got = _platforms_at(registry.host, path, tag)
         assert got == digests, f"round {attempt}: lost {set(digests) - set(got)}"
         assert _part_tags(ctx, repo_ref) == [], f"round {attempt}: parts left behind"
+
+
+def test_a_part_left_by_a_killed_writer_is_ignored_after_the_horizon_and_removed(
+    ctx: Context, registry: Any
+) -> None:
+    from polyarch.operations.create.parts import AppendParts
+    from polyarch.operations.create.plan import Contribution
+    from polyarch.operations.sources import Entry
+
+    repo_ref = Reference.parse(f"{registry.host}/t{uuid.uuid4().hex[:8]}/killed")
+    repo = ctx.repository(repo_ref)
+    stale = push_image(repo, "linux/riscv64", tag="riscv64")
+    fresh = push_image(repo, "linux/ppc64le", tag="ppc64le")
+    amd64 = push_image(repo, "linux/amd64", tag="amd64")
+    # Two writers killed after publishing their part: one two hours ago, one just now.
+    killed_tags = []
+    for image, age in ((stale, 7200.0), (fresh, 1.0)):
+        killed = AppendParts(repo, "v1", horizon=3600, clock=lambda age=age: time.time() - age)
+        entry = Entry(image.manifest.descriptor(image.platform), repo, "killed writer")
+        killed_tags.append(killed.publish(Contribution((entry,)), []).tag)
+    assert len(_part_tags(ctx, repo_ref)) == 2
+    target = repo_ref.with_tag("v1")
+    create_index(CreateRequest.build([target], [repo_ref.with_tag("amd64")], append=True), ctx)
+    index = ctx.repository(repo_ref).get_manifest("v1")
+    assert isinstance(index, Index)
+    # The recent part may belong to a writer that is still running: its entry is kept.
+    assert {str(d.platform) for d in index.images} == {"linux/amd64", "linux/ppc64le"}
+    assert amd64.digest in {d.digest for d in index.images}
+    # The old part is gone. The recent one (running) stays until its horizon, and so does
+    # this writer's (done): while a writer may still be running, parts are needed.
+    parts = _part_tags(ctx, repo_ref)
+    assert len(parts) == 2
+    assert killed_tags[0] not in parts and killed_tags[1] in parts
+    # Once the killed writer's part is past the horizon, the next append removes every part.
+    create_index(
+        CreateRequest.build(
+            [target], [repo_ref.with_tag("riscv64")], append=True, part_horizon=0.5
+        ),
+        ctx,
+    )
+    assert _part_tags(ctx, repo_ref) == []
+    index = ctx.repository(repo_ref).get_manifest("v1")
+    assert isinstance(index, Index)
+    assert {str(d.platform) for d in index.images} == {
+        "linux/amd64",
+        "linux/ppc64le",
+        "linux/riscv64",
+    }
