@@ -254,6 +254,8 @@ def test_append_prints_per_platform_changes(ctx: Context, registry: Any) -> None
     lines = [line.strip() for line in cli.out.splitlines()]
     assert any(line.startswith("linux/amd64: unchanged") for line in lines), cli.out
     assert any(line.startswith("linux/arm64: added - ->") for line in lines), cli.out
+    arm64 = next(line for line in lines if line.startswith("linux/arm64 "))
+    assert str(repo_ref.with_tag("arm64")) in arm64  # named by its SOURCE, not "existing"
 
 
 def test_dry_run_json_is_pretty(ctx: Context, registry: Any) -> None:

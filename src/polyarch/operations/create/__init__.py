@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 from polyarch.errors import InvalidInput
 from polyarch.location import Location
@@ -184,7 +185,11 @@ def _append(
     except BaseException:
         parts.abandon()
         raise
-    entries = entries_of(items)
+    # The tag now holds our entries: name them by their SOURCE, not as "existing".
+    ours = {e.descriptor.digest: e.source for e in own.entries}
+    entries = tuple(
+        replace(e, source=ours.get(e.descriptor.digest, e.source)) for e in entries_of(items)
+    )
     results = [
         TargetResult(
             base,
