@@ -290,3 +290,28 @@ def test_parts_are_cleaned_after_an_append(ctx: Context, registry: Any) -> None:
     assert {str(d.platform) for d in _index_at(ctx, target).images} == {
         str(Platform.parse(p)) for p in ("linux/amd64", "linux/arm64", "linux/s390x")
     }
+
+
+def test_append_to_an_oci_layout_keeps_annotations_and_leaves_no_part(
+    ctx: Context, registry: Any, tmp_path: Any
+) -> None:
+    repo_ref = _repo(registry, "lay")
+    _three_images(ctx, repo_ref)
+    layout = f"oci:{tmp_path / 'layout'}"
+    _create(
+        "-t", f"{layout}:v1", "--annotation", f"{DESCRIPTION}=kept",
+        str(repo_ref.with_tag("amd64")),
+    )  # fmt: skip
+    out = _create("--append", "-t", f"{layout}:v1", str(repo_ref.with_tag("arm64")))
+    assert out["targets"][0]["status"] == "updated"
+    index_json = json.loads((tmp_path / "layout" / "index.json").read_text())
+    names = [
+        m.get("annotations", {}).get("org.opencontainers.image.ref.name")
+        for m in index_json["manifests"]
+    ]
+    assert names == ["v1"], names
+    cli = run_cli("inspect", "--raw", f"{layout}:v1")
+    assert cli.code == 0, cli.err
+    top = json.loads(cli.out)
+    assert top["annotations"] == {DESCRIPTION: "kept"}
+    assert [m["platform"]["architecture"] for m in top["manifests"]] == ["amd64", "arm64"]
