@@ -24,7 +24,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
-from polyarch.errors import InvalidInput
+from polyarch.errors import InvalidInput, PolyarchError
 from polyarch.location import Location
 from polyarch.manifest import Index, Manifest
 from polyarch.operations.context import Context, borrowed
@@ -138,8 +138,19 @@ def _create(request: CreateRequest, ctx: Context) -> CreateResult:
             dry_run=request.dry_run,
             retry=ctx.settings.retry,
         )
+        if not request.append and not request.dry_run:
+            for target in request.targets:
+                _reset_parts(repos[target], target.tag or "latest", request.part_horizon)
         return CreateResult(index, entries, results, request.dry_run)
     return _append(request, ctx, own, repos, previous)
+
+
+def _reset_parts(repo: Repository, tag: str, horizon: float) -> None:
+    """A plain create replaced the tag: parts of earlier appends to it no longer apply."""
+    try:
+        AppendParts(repo, tag, horizon=horizon).reset()
+    except PolyarchError as exc:  # housekeeping: the index is published already
+        log.info("could not check %s for append parts: %s", repo.name, exc.one_line())
 
 
 def _assemble(

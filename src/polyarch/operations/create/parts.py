@@ -45,7 +45,8 @@ _KEY_TAG = "io.github.polyarch.append.tag"
 _KEY_CREATED = "io.github.polyarch.append.created"
 _KEY_STATE = "io.github.polyarch.append.state"
 _KEY_WRITER = "io.github.polyarch.append.writer"
-_MARKERS = (_KEY_TAG, _KEY_CREATED, _KEY_STATE, _KEY_WRITER)
+_KEY_RESET = "io.github.polyarch.append.reset"
+_MARKERS = (_KEY_TAG, _KEY_CREATED, _KEY_STATE, _KEY_WRITER, _KEY_RESET)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,8 @@ class Part:
     index: Index
     created: float
     done: bool
+    #: A reset mark: a plain ``create`` replaced the tag; older parts no longer apply.
+    reset: bool = False
 
     def contribution(self, repo: Repository) -> Contribution:
         """The entries (content in ``repo``) and index annotations the part holds."""
@@ -117,6 +120,8 @@ class AppendParts:
         created: float,
         writer: str,
         state: str,
+        *,
+        reset: bool = False,
     ) -> Part:
         notes = {
             **contribution.annotations,
@@ -125,15 +130,51 @@ class AppendParts:
             _KEY_STATE: state,
             _KEY_WRITER: writer,
         }
+        if reset:
+            notes[_KEY_RESET] = "true"
         descriptors = [e.descriptor for e in contribution.entries] + list(attestations)
         index = build_index(descriptors, annotations=notes)
         self.repo.put_manifest(index, tag)
-        part = Part(tag, index, created, state == "done")
+        part = Part(tag, index, created, state == "done", reset)
         self._cache[tag] = part
         return part
 
+    def reset(self) -> None:
+        """After a plain ``create`` replaced the tag: its parts no longer apply.
+
+        They are deleted; where the registry refuses, a reset mark is published instead,
+        so that appends ignore every part older than it.
+        """
+        leftovers = self._listed()
+        if not leftovers:
+            return
+        kept = sorted(
+            (p for p in leftovers if not self._delete(p, "replaced")),
+            key=lambda p: (p.created, p.tag),
+        )
+        resets = [i for i, p in enumerate(kept) if p.reset]
+        if kept[resets[-1] + 1 :] if resets else kept:
+            created = self.clock()
+            writer = uuid.uuid4().hex[:16]
+            tag = f"{self.prefix}{int(created * 1000):013d}-{writer}"
+            self._push(tag, Contribution(()), (), created, writer, "done", reset=True)
+
     def parts(self) -> list[Part]:
-        """Every live part of the tag, oldest first (the own part included even if unlisted)."""
+        """Every live part of the tag, oldest first (the own part included even if unlisted).
+
+        Parts older than the newest reset mark, and parts older than the horizon, are left
+        out (the latter are deleted where the registry allows).
+        """
+        found = self._listed()
+        if self.own is not None and all(p.tag != self.own.tag for p in found):
+            found.append(self.own)
+        found.sort(key=lambda p: (p.created, p.tag))
+        resets = [i for i, p in enumerate(found) if p.reset]
+        if resets:
+            found = found[resets[-1] + 1 :]
+        return found
+
+    def _listed(self) -> list[Part]:
         now = self.clock()
         found: list[Part] = []
         try:
@@ -148,9 +189,7 @@ class AppendParts:
                 self._delete(part, "abandoned")
                 continue
             found.append(part)
-        if self.own is not None and all(p.tag != self.own.tag for p in found):
-            found.append(self.own)
-        return sorted(found, key=lambda p: (p.created, p.tag))
+        return found
 
     def _load(self, tag: str) -> Part | None:
         manifest = _read(self.repo, tag)
@@ -160,7 +199,13 @@ class AppendParts:
             created = float(manifest.annotations.get(_KEY_CREATED, ""))
         except ValueError:
             return None
-        part = Part(tag, manifest, created, manifest.annotations.get(_KEY_STATE) == "done")
+        part = Part(
+            tag,
+            manifest,
+            created,
+            manifest.annotations.get(_KEY_STATE) == "done",
+            manifest.annotations.get(_KEY_RESET) == "true",
+        )
         if not part.done:
             return part  # not cached: its state changes when its writer finishes
         self._cache[tag] = part
@@ -193,14 +238,16 @@ class AppendParts:
             self._delete(self.own, "failed writer")
             self.own = None
 
-    def _delete(self, part: Part, why: str) -> None:
+    def _delete(self, part: Part, why: str) -> bool:
         self._cache.pop(part.tag, None)
-        self._try_delete_digest(part.index.digest, f"{why} part {part.tag}")
+        return self._try_delete_digest(part.index.digest, f"{why} part {part.tag}")
 
-    def _try_delete_digest(self, digest: Digest, why: str) -> None:
+    def _try_delete_digest(self, digest: Digest, why: str) -> bool:
         try:
             self.repo.delete_manifest(digest)
-            log.info("removed %s from %s", why, self.repo.name)
         except PolyarchError as exc:
-            # Deleting is an optimization of the tag list: a registry may refuse it.
+            # Deleting keeps the tag list clean; a registry may refuse it.
             log.info("could not remove %s from %s: %s", why, self.repo.name, exc.one_line())
+            return False
+        log.info("removed %s from %s", why, self.repo.name)
+        return True
