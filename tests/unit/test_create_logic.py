@@ -248,3 +248,16 @@ def test_append_keeps_order_fields_and_identity() -> None:
     assert [d.digest for d in added.manifests] == [_d(2).digest, _d(1).digest, _d(3).digest]
     replaced = _append(start, [_entry(4, "linux/amd64")])
     assert [d.digest for d in replaced.manifests] == [_d(4).digest, _d(1).digest]
+
+
+def test_append_keeps_unknown_platform_entries_and_refuses_ambiguous_ones() -> None:
+    from polyarch.manifest import build_index
+
+    artifacts = build_index(
+        [_d(5, "unknown/unknown"), _d(6, "unknown/unknown"), _d(1, "linux/arm64")]
+    )
+    after = _append(artifacts, [_entry(2, "linux/amd64")])
+    assert [d.digest for d in after.manifests] == [_d(n).digest for n in (5, 6, 1, 2)]
+    ambiguous = build_index([_d(1, "linux/arm64"), _d(2, "linux/arm64/v8")])
+    with pytest.raises(InvalidInput, match="holds 2 images for linux/arm64"):
+        _append(ambiguous, [_entry(3, "linux/amd64")])

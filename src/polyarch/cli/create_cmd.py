@@ -52,11 +52,17 @@ from polyarch.operations.transfer import BlobAction
     "--annotation",
     "annotations",
     multiple=True,
-    metavar="KEY=VALUE",
-    help="Annotation, buildx syntax: [index:]KEY=VALUE for the index, "
-    "manifest-descriptor[[PLATFORM]]:KEY=VALUE for its entries (OCI only; repeatable).",
+    metavar="[TYPE:]KEY=VALUE",
+    help="Annotation in buildx syntax (OCI only; repeatable): KEY=VALUE or index:KEY=VALUE "
+    "for the index; manifest-descriptor:KEY=VALUE, or manifest-descriptor[linux/arm64]:"
+    "KEY=VALUE, for the entries added.",
 )
-@click.option("--append", is_flag=True, help="Merge into the index at the first target tag.")
+@click.option(
+    "--append",
+    is_flag=True,
+    help="Merge into the index at the first target tag, keeping what is not replaced "
+    "(safe for parallel jobs: docs/create.md).",
+)
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan; push nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
 @common_options

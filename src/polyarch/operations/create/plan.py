@@ -114,6 +114,8 @@ def _duplicate_groups(descriptors: Iterable[Descriptor]) -> list[list[Descriptor
     groups: dict[tuple[Any, ...], list[Descriptor]] = {}
     for d in descriptors:
         assert d.platform is not None
+        if d.platform.is_unknown:
+            continue  # no host pulls unknown/unknown (attestations, artifacts): no pick to keep
         group = groups.setdefault(platform_key(d.platform), [])
         if all(other.digest != d.digest for other in group):
             group.append(d)
