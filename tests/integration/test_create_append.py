@@ -315,3 +315,16 @@ def test_append_to_an_oci_layout_keeps_annotations_and_leaves_no_part(
     top = json.loads(cli.out)
     assert top["annotations"] == {DESCRIPTION: "kept"}
     assert [m["platform"]["architecture"] for m in top["manifests"]] == ["amd64", "arm64"]
+
+
+def test_create_from_an_index_with_zstd_twins_keeps_the_pair(ctx: Context, registry: Any) -> None:
+    """The duplicate rule is the same for sources as for an existing index."""
+    repo_ref = _repo(registry, "dual")
+    source = _dual(ctx, repo_ref)
+    copy = repo_ref.with_tag("copy")
+    out = _create("-t", str(copy), str(repo_ref.with_tag("v1")))
+    assert out["targets"][0]["status"] == "created"
+    index = _index_at(ctx, copy)
+    assert [d.digest for d in index.manifests] == [d.digest for d in source.manifests]
+    assert [d.annotations.get(ZSTD_MARK) for d in index.manifests] == [None, "true", None, "true"]
+    assert resolve(copy, ctx, platform="linux/amd64").digest == source.manifests[0].digest
