@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from polyarch import Context, CreateRequest, Index, Reference, TransportSettings, create_index
-from support.cli import run_cli
+from support.cli import assert_one_line_error, run_cli
+from support.faultproxy import FaultProxy, RequestInfo
 from support.holdproxy import HoldProxy
 from support.images import push_image
 from support.registry import RegistryServer
@@ -247,3 +248,32 @@ def test_appends_work_where_the_registry_refuses_deletes(no_delete_registry: Any
         create_index(CreateRequest.build([target], [repo_ref.with_tag("arm64")], append=True), ctx)
         got = _platforms_at(no_delete_registry.host, repo_ref.repository, "v1")
         assert set(got) == {"linux/s390x", "linux/arm64"}
+
+
+def test_a_writer_that_cannot_settle_fails_and_removes_its_part(
+    ctx: Context, registry: Any
+) -> None:
+    """An adversary overwrites the tag before each of our reads: LostUpdate, exit 1, no part."""
+    path = f"t{uuid.uuid4().hex[:8]}/adversary"
+    repo_ref = Reference.parse(f"{registry.host}/{path}")
+    repo = ctx.repository(repo_ref)
+    push_image(repo, "linux/s390x", tag="s390x")
+    push_image(repo, "linux/amd64", tag="amd64")
+    theirs = create_index(
+        CreateRequest.build([repo_ref.with_tag("theirs")], [repo_ref.with_tag("s390x")]), ctx
+    ).index
+    wrote = threading.Event()
+
+    def adversary(info: RequestInfo) -> None:
+        if info.method == "PUT" and info.path.endswith("/manifests/v1"):
+            wrote.set()
+        elif info.method == "GET" and info.path.endswith("/manifests/v1") and wrote.is_set():
+            repo.put_manifest(theirs, "v1")  # lands before our read is served
+
+    with FaultProxy(registry.host, force=adversary) as proxy:
+        via = Reference.parse(f"{proxy.host}/{path}")
+        cli = run_cli(
+            "create", "--append", "-t", str(via.with_tag("v1")), str(via.with_tag("amd64"))
+        )
+    assert_one_line_error(cli, 1, "gave up after 20 writes", "linux/amd64")
+    assert _part_tags(ctx, repo_ref) == []

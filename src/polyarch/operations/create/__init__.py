@@ -228,17 +228,20 @@ def _converge(
 ) -> tuple[Index, list[Item], int]:
     """Write the tag until it is what the index there plus every part assembles to."""
     tag = base.tag or "latest"
-    for writes in range(request.guard_attempts):
+    # Every write is followed by a check, the last one included.
+    for writes in range(request.guard_attempts + 1):
         current = read_tag(repo, tag)
         live = parts.parts()
         index, items = _assemble(request, repo, base, current, [p.contribution(repo) for p in live])
         if index.digest == digest_of(current):
             return index, items, writes
+        if writes == request.guard_attempts:
+            break
         if writes:
             log.info("%s lacks another writer's part; assembling again", base)
         repo.put_manifest(index, tag)
     raise LostUpdate(
-        f"gave up after {request.guard_attempts} rounds: concurrent writers kept rewriting "
+        f"gave up after {request.guard_attempts} writes: concurrent writers kept rewriting "
         f"{base} (our platforms: {', '.join(str(e.platform) for e in _own_entries(parts))})",
         hint="run the command again, or serialize the jobs that append to this tag",
     )
