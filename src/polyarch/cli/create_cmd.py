@@ -54,8 +54,16 @@ from polyarch.operations.transfer import BlobAction
     "--annotation",
     "annotations",
     multiple=True,
-    metavar="KEY=VALUE",
-    help="Index annotation (OCI only; repeatable).",
+    metavar="[TYPE:]KEY=VALUE",
+    help="Annotation in buildx syntax (OCI only; repeatable): KEY=VALUE or index:KEY=VALUE "
+    "for the index; manifest-descriptor:KEY=VALUE, or manifest-descriptor[linux/arm64]:"
+    "KEY=VALUE, for the entries added.",
+)
+@click.option(
+    "--append",
+    is_flag=True,
+    help="Merge into the index at the first target tag, keeping what is not replaced "
+    "(safe for parallel jobs: docs/create.md).",
 )
 @click.option(
     "--records",
@@ -65,7 +73,6 @@ from polyarch.operations.transfer import BlobAction
     help="Build records as sources (polyarch records, buildx or bake metadata files; "
     "files or directories, repeatable): platform, digest and repository from each.",
 )
-@click.option("--append", is_flag=True, help="Merge into the index at the first target tag.")
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan; push nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
 @common_options
@@ -129,10 +136,10 @@ def _plan_line(result: CreateResult, i: int) -> str:
 
 
 def render(result: CreateResult) -> None:
-    """The human view: digest, per-platform table, per-target status (and plan)."""
+    """The human view: digest, per-platform table, per-target status and changes (and plan)."""
     out = console()
     if result.dry_run:
-        sys.stdout.write(result.index.raw.decode() + "\n")
+        sys.stdout.write(json.dumps(json.loads(result.index.raw), indent=2) + "\n")
         out.print(f"[bold]dry run[/bold]: index {result.digest} (nothing pushed)")
     elif result.unchanged:
         out.print(f"unchanged: {result.digest}")
@@ -143,7 +150,7 @@ def render(result: CreateResult) -> None:
         table.add_column(col, no_wrap=True)
     for entry in result.entries:
         table.add_row(
-            str(entry.platform),
+            entry.platform.format_all(),
             str(entry.descriptor.digest),
             entry.source,
             str(len(entry.attestations)) if entry.attestations else "-",
@@ -155,12 +162,14 @@ def render(result: CreateResult) -> None:
         out.print(f"{target.reference}: {verb} {was} -> {target.digest.short}")
         if result.dry_run:
             out.print(f"  {_plan_line(result, i)}")
-            for change in target.changes:
-                if change.change != "unchanged":
-                    before = change.before.short if change.before else "-"
-                    after = change.after.short if change.after else "-"
-                    out.print(f"  {change.platform}: {change.change} {before} -> {after}")
+        if target.previous is None:
+            continue  # a new tag: every platform is added, the table above lists them
+        for change in target.changes:
+            before = change.before.short if change.before else "-"
+            after = change.after.short if change.after else "-"
+            out.print(f"  {change.label}: {change.change} {before} -> {after}", highlight=False)
     if result.rounds > 1:
         err_console().print(
-            f"note: a concurrent writer moved the tag; merged again ({result.rounds} rounds)"
+            f"note: other writers appended at the same time; the tag was rewritten "
+            f"{result.rounds} times until it held every writer's platforms"
         )

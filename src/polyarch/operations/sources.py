@@ -218,6 +218,11 @@ def collect_entries(
         entry = image_entry(
             repo, source, child, descriptor.platform, top.attestations_for(child.digest)
         )
+        if descriptor.annotations and not top.is_wrapper:
+            # Kept as the index has them (e.g. containers/image's zstd-instance mark).
+            entry = replace(
+                entry, descriptor=entry.descriptor.with_annotations(descriptor.annotations)
+            )
         if top.is_wrapper or _matches(entry.platform, filters):
             entries.append(entry)
     return entries
