@@ -130,6 +130,14 @@ def open_regular(
             ) from None
         if isinstance(exc, IsADirectoryError):
             raise NotARegularFile(f"{what} {shown}: is a directory, not a regular file") from None
+        if exc.errno == errno.ENXIO:  # a socket, or a device with nothing behind it
+            try:
+                mode = os.stat(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks).st_mode
+            except OSError:
+                raise exc from None
+            raise NotARegularFile(
+                f"{what} {shown}: is {describe_mode(mode)}, not a regular file"
+            ) from None
         raise
     try:
         mode = os.fstat(fd).st_mode
