@@ -77,9 +77,14 @@ from polyarch.operations import (
     resolve,
     verify,
 )
+from polyarch.operations.config import ImageConfigResult, image_config
+from polyarch.operations.delete import DeletePlan, TagDeleteUnsupported, delete, plan_delete
+from polyarch.operations.login import LoginResult, login, logout
+from polyarch.operations.tags import TagList, list_tags
 from polyarch.platform import Platform
 from polyarch.reference import Reference
 from polyarch.storage import LayoutRepository, RegistryRepository, Repository
+from polyarch.storage.layout import LayoutNotFound
 from polyarch.transport import (
     CredentialResolver,
     RegistryClient,
@@ -98,11 +103,13 @@ __all__ = [
     "CreateResult",
     "CredentialError",
     "CredentialResolver",
+    "DeletePlan",
     "Denied",
     "Descriptor",
     "Digest",
     "DigestMismatch",
     "ImageConfig",
+    "ImageConfigResult",
     "ImageManifest",
     "Index",
     "InspectEntry",
@@ -112,9 +119,11 @@ __all__ = [
     "InvalidManifest",
     "InvalidPlatform",
     "InvalidReference",
+    "LayoutNotFound",
     "LayoutReference",
     "LayoutRepository",
     "Location",
+    "LoginResult",
     "LostUpdate",
     "Manifest",
     "ManifestTooLarge",
@@ -135,6 +144,8 @@ __all__ = [
     "SizeMismatch",
     "Source",
     "Status",
+    "TagDeleteUnsupported",
+    "TagList",
     "TargetResult",
     "TooManyRequests",
     "TransportError",
@@ -147,11 +158,17 @@ __all__ = [
     "build_index",
     "copy_image",
     "create_index",
+    "delete",
+    "image_config",
     "inspect",
+    "list_tags",
     "load_records",
+    "login",
+    "logout",
     "parse_config",
     "parse_location",
     "parse_manifest",
+    "plan_delete",
     "resolve",
     "verify",
 ]
