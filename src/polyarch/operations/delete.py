@@ -94,11 +94,11 @@ def _tags_of(repo: Repository, digest: Digest) -> tuple[tuple[str, ...], bool]:
     except ManifestUnknown:
         return (), True
     found = []
-    for tag in tags[:MAX_TAGS_CHECKED]:
+    for tag in sorted(tags)[:MAX_TAGS_CHECKED]:
         head = repo.head_manifest(tag)
         if head is not None and head.digest == digest:
             found.append(tag)
-    return tuple(found), len(tags) <= MAX_TAGS_CHECKED
+    return tuple(sorted(found)), len(tags) <= MAX_TAGS_CHECKED
 
 
 def plan_delete(ref: Location | str, context: Context | None = None) -> DeletePlan:

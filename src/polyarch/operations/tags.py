@@ -30,7 +30,12 @@ _MAX_PAGE_SIZE = 10_000
 
 @dataclass(frozen=True, slots=True)
 class TagList:
-    """The tags of one repository, in the order the registry (or index.json) gave them."""
+    """The tags of one repository, sorted.
+
+    The distribution spec lists tags in lexical order, but CNCF distribution 2.8 does
+    not keep that order across pages (and index.json has its own): sorting makes the
+    output the same whatever the page size or backend.
+    """
 
     #: The repository, without tag or digest (``127.0.0.1:5000/app``, ``oci:./out``).
     repository: str
@@ -70,4 +75,4 @@ def list_tags(
         repo = ctx.repository(ref)
         if page_size is not None and hasattr(repo, "tag_page_size"):
             repo.tag_page_size = page_size  # registries only: a layout has no pages
-        return TagList(ref.name, tuple(repo.list_tags()))
+        return TagList(ref.name, tuple(sorted(set(repo.list_tags()))))
