@@ -45,21 +45,19 @@ from polyarch.errors import (
     InvalidReference,
     ManifestTooLarge,
     ManifestUnknown,
-    NameUnknown,
     SizeMismatch,
 )
 from polyarch.location import DEFAULT_TAG, TAG_RULE, is_valid_tag
 from polyarch.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from polyarch.storage import layoutfs
 from polyarch.storage.base import CHUNK_SIZE, BlobReader, Repository, VerifyingStream
-from polyarch.storage.layoutfs import LEGACY_LOCK_FILE, TMP_PREFIX
+from polyarch.storage.layoutdir import LayoutDirectory, LayoutNotFound
+from polyarch.storage.layoutfs import LEGACY_LOCK_FILE
 from polyarch.storage.layoutindex import (
     INDEX_FILE,
     LAYOUT_FILE,
-    LAYOUT_VERSION,
     MAX_INDEX_SIZE,
     REF_NAME,
-    check_marker,
     dump,
     empty_index,
     manifest_unknown,
@@ -81,15 +79,7 @@ __all__ = [
 
 #: The lock file of earlier versions: tolerated in a layout, no longer created.
 LOCK_FILE: Final = LEGACY_LOCK_FILE
-_MAX_MARKER_SIZE: Final = 64 * 1024
 _BLOBS: Final = "blobs"
-
-
-class LayoutNotFound(NameUnknown):
-    """``oci:DIR`` names a directory that does not exist or is empty: not an OCI image layout.
-
-    Check the path, or write an image there first (copy, create).
-    """
 
 
 def _is_digest(identifier: str) -> bool:
@@ -140,8 +130,7 @@ class LayoutRepository(Repository):
             raise InvalidInput(f"invalid OCI layout path {self.path!r}")
         self.name = f"oci:{self.path}"
         self.implicit_tag = implicit_tag
-        self._checked = False  # a valid oci-layout marker has been seen
-        self._cleaned = False  # stale temporary files were looked for
+        self._dir = LayoutDirectory(self.path, self.name)
 
     def __repr__(self) -> str:
         return f"LayoutRepository({self.path!r})"
@@ -158,9 +147,9 @@ class LayoutRepository(Repository):
 
     def _get(self, identifier: str, *, fallback: bool) -> Manifest:
         where = self._where(identifier)
-        with self._root() as root:
+        with self._dir.root() as root:
             if root is None:
-                raise self._not_found()
+                raise self._dir.not_found()
             entries = self._index(root)[1]
             entry = self._lookup(entries, identifier)
             if entry is None and fallback and identifier == DEFAULT_TAG:
@@ -204,7 +193,7 @@ class LayoutRepository(Repository):
         entry = Descriptor(
             manifest.media_type, manifest.digest, manifest.size, annotations={REF_NAME: tag}
         ).to_json()
-        with self._root(write=True) as root:
+        with self._dir.root(write=True) as root:
             assert root is not None
             with layoutfs.locked(root):
                 doc, entries = self._index(root)
@@ -219,9 +208,9 @@ class LayoutRepository(Repository):
         """Remove a manifest: its index.json entries (its tags), then its blob."""
         digest = Digest(digest)
         where = self._where(digest)
-        with self._root() as root:
+        with self._dir.root() as root:
             if root is None:
-                raise self._not_found()
+                raise self._dir.not_found()
             with layoutfs.locked(root):
                 doc, entries = self._index(root)
                 kept = [
@@ -239,7 +228,7 @@ class LayoutRepository(Repository):
     def blob_size(self, digest: Digest) -> int | None:
         """The size of the blob file, or None when absent."""
         digest = Digest(digest)
-        with self._root() as root, self._blob_dir(root, digest) as blobs:
+        with self._dir.root() as root, self._blob_dir(root, digest) as blobs:
             if blobs is None:
                 return None
             try:
@@ -254,7 +243,7 @@ class LayoutRepository(Repository):
         """Open a blob file as a stream of chunks verified against ``descriptor``."""
         digest = Digest(descriptor.digest)  # validated before it names a file
         where = f"blob {self.name}@{digest}"
-        with self._root() as root:
+        with self._dir.root() as root:
             file = self._open_blob_file(root, digest)
         if file is None:
             raise BlobUnknown(f"{where} not found", hint="copy the blob into this layout first")
@@ -268,7 +257,7 @@ class LayoutRepository(Repository):
         """
         digest = Digest(descriptor.digest)  # validated before it names a file
         where = f"blob {self.name}@{digest}"
-        with self._root(write=True) as root, self._blob_dir(root, digest, create=True) as blobs:
+        with self._dir.root(write=True) as root, self._blob_dir(root, digest, create=True) as blobs:
             assert blobs is not None
             with suppress(FileNotFoundError):
                 st = os.stat(digest.hex, dir_fd=blobs, follow_symlinks=False)
@@ -295,7 +284,7 @@ class LayoutRepository(Repository):
     def delete_blob(self, digest: Digest) -> None:
         """Delete a blob file."""
         digest = Digest(digest)
-        with self._root() as root:
+        with self._dir.root() as root:
             if root is None or not self._unlink_blob(root, digest):
                 raise BlobUnknown(f"blob {self.name}@{digest} not found")
 
@@ -307,7 +296,7 @@ class LayoutRepository(Repository):
         Always True: the tag is gone (or was never there).
         """
         self._check_tag(tag)
-        with self._root() as root:
+        with self._dir.root() as root:
             if root is None:
                 return True
             with layoutfs.locked(root):
@@ -329,109 +318,14 @@ class LayoutRepository(Repository):
         not exist, as a registry does for an unknown repository; an empty directory
         has no tags.
         """
-        with self._root() as root:
+        with self._dir.root() as root:
             if root is None:
                 if not os.path.isdir(self.path):
-                    raise self._not_found()
+                    raise self._dir.not_found()
                 return []
             return tags_of(self._index(root)[1])
 
     # The layout --------------------------------------------------------------------
-
-    @contextmanager
-    def _root(self, *, write: bool = False) -> Iterator[int | None]:
-        """The layout directory's fd, or None when it is missing or empty.
-
-        With ``write`` the layout is created if it is missing or empty (the directory
-        itself only, never its parents), and the fd is never None. A directory that
-        is not a layout raises :class:`InvalidInput`.
-        """
-        fd: int | None = None
-        try:
-            fd = os.open(self.path, layoutfs.ROOT_FLAGS)  # PATH itself may be a link
-        except FileNotFoundError:
-            if write:
-                self._make_directory()
-                fd = os.open(self.path, layoutfs.ROOT_FLAGS)
-        except NotADirectoryError:
-            raise InvalidInput(f"{self.name}: not a directory") from None
-        if fd is None:
-            yield None
-            return
-        try:
-            if write and not self._checked:
-                with layoutfs.locked(fd):
-                    if not self._is_layout(fd):
-                        self._create(fd)
-            if write and not self._cleaned:
-                self._remove_stale_temps(fd)
-            yield fd if self._checked or self._is_layout(fd) else None
-        finally:
-            os.close(fd)
-
-    def _make_directory(self) -> None:
-        """Create the layout directory; its parent must exist (no ``mkdir -p``)."""
-        try:
-            os.mkdir(self.path, 0o755)
-        except FileExistsError:
-            pass  # another writer was first
-        except FileNotFoundError:
-            parent = os.path.dirname(os.path.abspath(self.path))
-            raise InvalidInput(
-                f"{self.name}: the parent directory {parent} does not exist",
-                hint="polyarch creates the layout directory, not its parents: create them first",
-            ) from None
-        except NotADirectoryError:
-            raise InvalidInput(f"{self.name}: a parent of the path is not a directory") from None
-
-    def _remove_stale_temps(self, root: int) -> None:
-        """Remove what writers killed mid-write left (``.tmp-*`` whose lock is free)."""
-        self._cleaned = True
-        layoutfs.remove_stale_temps(root)
-        blobs = layoutfs.open_dir(root, _BLOBS, where=self.name, label=_BLOBS)
-        if blobs is None:
-            return
-        try:
-            with os.scandir(blobs) as algorithms:
-                names = [a.name for a in algorithms if not a.name.startswith(".")]
-            for algorithm in names:
-                with suppress(InvalidInput):  # not a directory: reported when used
-                    sub = layoutfs.open_dir(
-                        blobs, algorithm, where=self.name, label=f"{_BLOBS}/{algorithm}"
-                    )
-                    if sub is not None:
-                        try:
-                            layoutfs.remove_stale_temps(sub)
-                        finally:
-                            os.close(sub)
-        finally:
-            os.close(blobs)
-
-    def _is_layout(self, root: int) -> bool:
-        """True for a valid layout, False for an empty directory; InvalidInput otherwise."""
-        try:
-            raw = layoutfs.read_file(
-                root, LAYOUT_FILE, where=self.name, label=LAYOUT_FILE, limit=_MAX_MARKER_SIZE
-            )
-        except FileNotFoundError:
-            names = [n for n in os.listdir(root) if n != LOCK_FILE]
-            if any(not n.startswith(TMP_PREFIX) for n in names):
-                raise InvalidInput(
-                    f"{self.name}: not an OCI image layout (no {LAYOUT_FILE} file)",
-                    hint="give an empty or new directory, or a layout written by an OCI tool",
-                ) from None
-            return False
-        check_marker(raw, self.name)
-        self._checked = True
-        return True
-
-    def _create(self, root: int) -> None:
-        # The marker goes first: until index.json exists a layout reads as empty.
-        layoutfs.write_atomic(root, LAYOUT_FILE, dump({"imageLayoutVersion": LAYOUT_VERSION}))
-        with suppress(FileExistsError):
-            os.mkdir(_BLOBS, 0o755, dir_fd=root)
-        layoutfs.write_atomic(root, INDEX_FILE, dump(empty_index()))
-        self._checked = True
 
     def _index(self, root: int) -> tuple[dict[str, Any], list[Descriptor]]:
         """index.json as a document (to rewrite) and its validated entries."""
@@ -450,18 +344,6 @@ class LayoutRepository(Repository):
             return next((e for e in entries if e.digest == digest), None)
         self._check_tag(identifier)
         return next((e for e in entries if e.annotations.get(REF_NAME) == identifier), None)
-
-    def _not_found(self) -> LayoutNotFound:
-        """The error for a missing or empty layout directory (reads only)."""
-        if os.path.isdir(self.path):
-            return LayoutNotFound(
-                f"{self.name}: an empty directory, not an OCI image layout",
-                hint="write an image there first, or check the path",
-            )
-        return LayoutNotFound(
-            f"{self.name}: no such directory, so not an OCI image layout",
-            hint="check the path",
-        )
 
     # Files -------------------------------------------------------------------------
 
