@@ -236,3 +236,12 @@ def test_helper_output_is_bounded(tmp_path: Path) -> None:
     resolver = CredentialResolver(environ=environ, home=tmp_path)
     with pytest.raises(Exception, match="printed more than 1 MiB"):
         resolver.resolve("r.example")
+
+
+def test_cli_records_fifo_names_the_real_cause(tmp_path: Path) -> None:
+    """Issue 13 #7: `--records` given a FIFO said "does not exist"."""
+    from support.cli import assert_one_line_error, run_cli
+
+    fifo = _fifo(tmp_path / "rec.json")
+    result = run_cli("verify", "--records", str(fifo), "127.0.0.1:9/app:v1", timeout=30)
+    assert_one_line_error(result, 2, f"records file {fifo}: is a FIFO, not a regular file")
