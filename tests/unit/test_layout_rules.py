@@ -250,3 +250,30 @@ def test_legacy_unlocked_temporary_files_are_removed(layout: Path) -> None:
         path.write_bytes(b"partial")
     LayoutRepository(layout).put_blob_bytes(_blob(b"next"), b"next")
     assert _tmp_files(layout) == []
+
+
+def _writer(path: str, seed: int) -> None:
+    repo = LayoutRepository(path)  # a fresh process: cleans on its first write
+    for i in range(20):
+        data = b"%d-%d " % (seed, i) * 5000
+        repo.put_blob(_blob(data), iter([data[:7000], data[7000:]]))
+
+
+def test_concurrent_writers_cleaning_lose_nothing(layout: Path) -> None:
+    """Eight processes write at once, each removing stale files as it starts: every blob of
+    every writer lands, and nothing temporary is left."""
+    LayoutRepository(layout).put_blob_bytes(_blob(b"seed"), b"seed")
+    (layout / "blobs" / "sha256" / ".tmp-1-dead").write_bytes(b"from a killed writer")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_writer, args=(str(layout), n)) for n in range(8)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+        assert proc.exitcode == 0
+    repo = LayoutRepository(layout)
+    for n in range(8):
+        for i in range(20):
+            data = b"%d-%d " % (n, i) * 5000
+            assert repo.blob_size(Digest.of(data)) == len(data)
+    assert _tmp_files(layout) == []
