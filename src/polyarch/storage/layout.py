@@ -152,10 +152,12 @@ class LayoutRepository(Repository):
                 raise self._dir.not_found()
             entries = self._index(root)[1]
             entry = self._lookup(entries, identifier)
-            if entry is None and fallback and identifier == DEFAULT_TAG:
+            implicit = fallback and identifier == DEFAULT_TAG
+            if entry is None and implicit:
                 entry = sole_image(entries)
             if entry is None and not _is_digest(identifier):
-                raise tag_unknown(where, entries, self.name)
+                shown = f"{where} (the default when no tag is given)" if implicit else where
+                raise tag_unknown(shown, entries, self.name)
             digest = entry.digest if entry is not None else Digest(identifier)
             file = self._open_blob_file(root, digest)
             if file is None:
