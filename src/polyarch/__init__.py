@@ -80,9 +80,14 @@ from polyarch.operations import (
     resolve_record,
     verify,
 )
+from polyarch.operations.config import ImageConfigResult, image_config
+from polyarch.operations.delete import DeletePlan, TagDeleteUnsupported, delete, plan_delete
+from polyarch.operations.login import LoginResult, login, logout
+from polyarch.operations.tags import TagList, list_tags
 from polyarch.platform import Platform
 from polyarch.reference import Reference
 from polyarch.storage import LayoutRepository, RegistryRepository, Repository
+from polyarch.storage.layout import LayoutNotFound
 from polyarch.transport import (
     CredentialResolver,
     RegistryClient,
@@ -101,11 +106,13 @@ __all__ = [
     "CreateResult",
     "CredentialError",
     "CredentialResolver",
+    "DeletePlan",
     "Denied",
     "Descriptor",
     "Digest",
     "DigestMismatch",
     "ImageConfig",
+    "ImageConfigResult",
     "ImageManifest",
     "Index",
     "InspectEntry",
@@ -115,9 +122,11 @@ __all__ = [
     "InvalidManifest",
     "InvalidPlatform",
     "InvalidReference",
+    "LayoutNotFound",
     "LayoutReference",
     "LayoutRepository",
     "Location",
+    "LoginResult",
     "LostUpdate",
     "Manifest",
     "ManifestTooLarge",
@@ -138,6 +147,8 @@ __all__ = [
     "SizeMismatch",
     "Source",
     "Status",
+    "TagDeleteUnsupported",
+    "TagList",
     "TargetResult",
     "TooManyRequests",
     "TransportError",
@@ -150,12 +161,18 @@ __all__ = [
     "build_index",
     "copy_image",
     "create_index",
+    "delete",
+    "image_config",
     "inspect",
     "link_problem",
+    "list_tags",
     "load_records",
+    "login",
+    "logout",
     "parse_config",
     "parse_location",
     "parse_manifest",
+    "plan_delete",
     "record_sources",
     "resolve",
     "resolve_record",

@@ -410,7 +410,7 @@ RECORDS = [
     _record(_json({"digest": A, "schema": "x/v9"}), id="schema", frag="x/v9"),
     _record(_json({"digest": A, "repository": 5}), id="repository", frag="repository"),
     _record(nested_json(), id="nested", frag="nested too deeply"),
-    _record(b"\xff\xfe\x00", id="not-utf8", frag="cannot read"),
+    _record(b"\xff\xfe\x00", id="not-utf8", frag="not UTF-8"),
     _record(_json({"containerimage.digest": "nope"}), id="buildx-digest", frag="nope"),
     _record(_json([{"digest": A}, {"digest": "x"}]), id="list-second-bad", frag="rec.json[1]"),
 ]

@@ -14,13 +14,17 @@ import click
 
 from polyarch._version import __version__
 from polyarch.cli.build_cmd import build_command
+from polyarch.cli.config_cmd import config_command
 from polyarch.cli.copy_cmd import copy_command
 from polyarch.cli.create_cmd import create_command
+from polyarch.cli.delete_cmd import delete_command
 from polyarch.cli.inspect_cmd import inspect_command
+from polyarch.cli.login_cmd import login_command, logout_command
 from polyarch.cli.options import GlobalOptions, common_options
 from polyarch.cli.publish_cmd import publish_command
 from polyarch.cli.release_cmd import release_command
 from polyarch.cli.resolve_cmd import resolve_command
+from polyarch.cli.tags_cmd import tags_command
 from polyarch.cli.verify_cmd import verify_command
 from polyarch.errors import PolyarchError
 
@@ -44,6 +48,11 @@ cli.add_command(publish_command)
 cli.add_command(release_command)
 cli.add_command(resolve_command)
 cli.add_command(verify_command)
+cli.add_command(tags_command)
+cli.add_command(config_command)
+cli.add_command(delete_command)
+cli.add_command(login_command)
+cli.add_command(logout_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
 from polyarch.errors import InvalidInput, InvalidManifest
-from polyarch.location import Location, parse_location
+from polyarch.location import DEFAULT_TAG, LayoutReference, Location, parse_location
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
 from polyarch.operations.attestation_links import require_link
 from polyarch.operations.context import Context, borrowed
@@ -71,6 +71,9 @@ class CopyRequest:
             )
         if dst.tag is None and dst.digest is None and src.tag is not None:
             dst = dst.with_tag(src.tag)
+        if isinstance(dst, LayoutReference) and dst.implicit_tag:
+            # A layout entry without a tag is out of reach of oci:DIR[:TAG]: docs/layouts.md.
+            dst = dst.with_tag(DEFAULT_TAG)
         plats = tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms)
         return cls(src, dst, plats, "keep" if attestations == "keep" else "drop", jobs)
 

@@ -31,7 +31,7 @@ directory of ``*.json``.
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +40,14 @@ from typing import Any
 from polyarch import mediatype
 from polyarch.digest import Digest
 from polyarch.errors import InvalidDigest, InvalidInput, InvalidPlatform
+from polyarch.files import load_json
 from polyarch.platform import Platform
 
 __all__ = ["RECORD_SCHEMA", "Record", "load_records"]
 
 RECORD_SCHEMA = "polyarch.record/v1"
+#: A record file holds a few records; a larger file is not one.
+MAX_RECORDS_FILE_SIZE = 16 * 1024 * 1024
 
 
 #: The keys of one buildx metadata object (docker/buildx ``decodeExporterResponse``).
@@ -216,28 +219,32 @@ def _is_bake(data: object) -> bool:
 
 def _files(path: Path) -> Iterable[Path]:
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*.json") if p.is_file())
+        # Everything but directories: a FIFO named *.json is refused by name, not skipped.
+        found = sorted(p for p in path.rglob("*.json") if not p.is_dir())
         if not found:
             raise InvalidInput(f"records: no *.json file in {path}")
         return found
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise InvalidInput(f"records: {path} does not exist")
     return [path]
 
 
 def load_records(paths: Iterable[str | Path]) -> list[Record]:
-    """Read every record under ``paths`` (files or directories)."""
+    """Read every record under ``paths`` (files or directories).
+
+    Each file is read through :mod:`polyarch.files`: a regular file only (a FIFO or a
+    device is refused by name, never waited on), at most 16 MiB, UTF-8 JSON; every
+    problem is an :class:`InvalidInput` naming the file.
+    """
     records: list[Record] = []
     for given in paths:
         for file in _files(Path(given)):
             try:
-                data = json.loads(file.read_text())
-            except (OSError, UnicodeDecodeError) as exc:
-                raise InvalidInput(f"records: cannot read {file}: {exc}") from None
-            except ValueError as exc:
-                raise InvalidInput(f"records: {file} is not valid JSON ({exc})") from None
-            except RecursionError:
-                raise InvalidInput(f"records: {file} is JSON nested too deeply") from None
+                data = load_json(file, what="records file", limit=MAX_RECORDS_FILE_SIZE)
+            except OSError as exc:
+                raise InvalidInput(
+                    f"records file {file}: cannot read it ({exc.strerror or exc})"
+                ) from None
             if _is_bake(data):
                 # Targets in file order; "buildx.build.warnings" and the like are no target.
                 for target, item in data.items():

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Final
 
 from polyarch.errors import PlatformNotFound, PolyarchError
+from polyarch.files import load_json
 from polyarch.operations.context import Context, borrowed
 from polyarch.operations.records import Record
 from polyarch.operations.resolve import Resolution, resolve
@@ -253,7 +254,7 @@ def _shown(path: Path, base: Path) -> str:
 
 def _metadata_digest(platform: Platform, metadata: Path) -> str:
     try:
-        data = json.loads(metadata.read_text())
+        data = load_json(metadata, what="buildx metadata file")
         digest = data["containerimage.digest"]
         if not isinstance(digest, str):
             raise TypeError(digest)

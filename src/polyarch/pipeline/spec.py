@@ -36,6 +36,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from polyarch.errors import InvalidInput, InvalidPlatform, InvalidReference
+from polyarch.files import FileTooLarge, NotARegularFile, read_bytes
 from polyarch.platform import Platform
 from polyarch.reference import Reference
 
@@ -55,6 +56,8 @@ __all__ = [
 SPEC_FILE_NAMES: Final = ("polyarch.yaml", "polyarch.yml")
 #: The tags published when the spec has no ``tags`` key.
 DEFAULT_TAGS: Final = ("latest",)
+#: A spec file is a page of YAML; a larger file is not one.
+MAX_SPEC_SIZE: Final = 4 * 1024 * 1024
 
 Attestations = Literal["keep", "drop"]
 
@@ -288,7 +291,11 @@ def load_spec(path: Path, *, paths: bool = True) -> Spec:
     path = Path(path)
     shown = str(path)
     try:
-        data = path.read_bytes()
+        data = read_bytes(path, what="spec file", limit=MAX_SPEC_SIZE)
+    except NotARegularFile as exc:
+        raise SpecError(shown, None, exc.message.split(": ", 1)[-1]) from None
+    except FileTooLarge:
+        raise SpecError(shown, None, f"larger than {MAX_SPEC_SIZE // 1024 // 1024} MiB") from None
     except FileNotFoundError:
         raise SpecError(shown, None, "no such file") from None
     except IsADirectoryError:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from polyarch.errors import CredentialError
+from polyarch.files import UnreadableFile, parse_json, read_text
 from polyarch.transport.settings import TransportSettings
 
 __all__ = [
@@ -55,6 +56,10 @@ __all__ = [
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 _DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 _HELPER_TIMEOUT = 30.0
+#: Docker and podman auth files are small; anything larger is not one (or is broken).
+MAX_AUTH_FILE_SIZE = 16 * 1024 * 1024
+#: A credential helper answers with one small JSON object.
+_MAX_HELPER_OUTPUT = 1024 * 1024
 _NOT_FOUND = "credentials not found"
 
 Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
@@ -189,7 +194,7 @@ class CredentialResolver:
         if found is not None:
             return found
         for path in self._podman_files():
-            config = _load_json(path)
+            config = _load_json(path, "podman auth file")
             if config is not None:
                 found = _from_auths(config, path, registry)
                 if found is not None:
@@ -208,7 +213,7 @@ class CredentialResolver:
         return paths
 
     def _from_docker_config(self, path: Path, registry: str) -> Credential | None:
-        config = _load_json(path)
+        config = _load_json(path, "docker config")
         if config is None:
             return None
         helpers = config.get("credHelpers")
@@ -258,6 +263,8 @@ class CredentialResolver:
                 f"{where} failed (exit status {completed.returncode})",
                 hint=f"run `echo {_server_url(registry)} | {program} get` to see why",
             )
+        if len(completed.stdout or b"") > _MAX_HELPER_OUTPUT:
+            raise CredentialError(f"{where} printed more than 1 MiB, not a credential answer")
         try:
             answer = json.loads(completed.stdout or b"")
         except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
@@ -275,27 +282,24 @@ class CredentialResolver:
         return Credential(username or None, secret)
 
 
-def _load_json(path: Path) -> dict[str, Any] | None:
-    """A config file as a dict, ``None`` if absent; a broken file is a :class:`CredentialError`."""
+def _load_json(path: Path, what: str) -> dict[str, Any] | None:
+    """A config file as a dict, ``None`` if absent or empty.
+
+    Read through :mod:`polyarch.files`: a regular file only, at most
+    ``MAX_AUTH_FILE_SIZE``, strict UTF-8; a broken file is an
+    :class:`~polyarch.errors.InvalidInput` naming it (exit 2), never showing its content.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, what=what, limit=MAX_AUTH_FILE_SIZE)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise CredentialError(f"cannot read {path}: {exc.strerror or 'error'}") from None
+        raise CredentialError(f"cannot read {what} {path}: {exc.strerror or 'error'}") from None
     if not text.strip():
         return None
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise CredentialError(f"{path} is not valid JSON (nested too deeply)") from None
-    except ValueError as exc:
-        # The position only: the text around it may hold a secret.
-        where = getattr(exc, "lineno", None)
-        at = f" (line {where})" if where else ""
-        raise CredentialError(f"{path} is not valid JSON{at}") from None
+    data = parse_json(text, what=what, shown=str(path))
     if not isinstance(data, dict):
-        raise CredentialError(f"{path} is not a JSON object")
+        raise UnreadableFile(f"{what} {path}: not a JSON object")
     return data
 
 
