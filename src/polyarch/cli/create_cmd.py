@@ -56,6 +56,12 @@ from polyarch.operations.transfer import BlobAction
     help="Index annotation (OCI only; repeatable).",
 )
 @click.option("--append", is_flag=True, help="Merge into the index at the first target tag.")
+@click.option(
+    "--referrers/--no-referrers",
+    default=True,
+    show_default=True,
+    help="Carry each source image's signatures, SBOMs, attestations (docs/referrers.md).",
+)
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan; push nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
 @common_options
@@ -67,6 +73,7 @@ def create_command(
     index_format: str,
     annotations: tuple[str, ...],
     append: bool,
+    referrers: bool,
     dry_run: bool,
     as_json: bool,
     **kwargs: Any,
@@ -88,6 +95,7 @@ def create_command(
         annotations=annotations,
         append=append,
         dry_run=dry_run,
+        referrers=referrers,
     )
     with make_context(options) as ctx:
         result = create_index(request, ctx)
@@ -147,6 +155,12 @@ def render(result: CreateResult) -> None:
                     before = change.before.short if change.before else "-"
                     after = change.after.short if change.after else "-"
                     out.print(f"  {change.platform}: {change.change} {before} -> {after}")
+        for r in target.referrers:
+            tag = f" ({r.tag})" if r.tag else ""
+            out.print(
+                f"  referrer {r.digest.short} {r.artifact_type or '-'} of {r.subject.short}: "
+                f"{r.status}, {r.listed_by}{tag}"
+            )
     if result.rounds > 1:
         err_console().print(
             f"note: a concurrent writer moved the tag; merged again ({result.rounds} rounds)"

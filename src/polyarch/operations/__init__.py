@@ -12,11 +12,18 @@ from polyarch.operations.create import (
 )
 from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
 from polyarch.operations.records import Record, load_records
+from polyarch.operations.referrers import (
+    CarriedReferrer,
+    Referrer,
+    ReferrersLostUpdate,
+    discover_referrers,
+)
 from polyarch.operations.resolve import Resolution, resolve
 from polyarch.operations.sources import Source
 from polyarch.operations.verify import Check, Status, VerifyReport, VerifyRequest, verify
 
 __all__ = [
+    "CarriedReferrer",
     "Check",
     "Context",
     "CopyRequest",
@@ -28,6 +35,8 @@ __all__ = [
     "LostUpdate",
     "PlatformChange",
     "Record",
+    "Referrer",
+    "ReferrersLostUpdate",
     "Resolution",
     "Source",
     "Status",
@@ -36,6 +45,7 @@ __all__ = [
     "VerifyRequest",
     "copy_image",
     "create_index",
+    "discover_referrers",
     "inspect",
     "load_records",
     "resolve",

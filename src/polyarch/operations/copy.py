@@ -27,6 +27,7 @@ from polyarch.errors import InvalidInput, InvalidManifest
 from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
 from polyarch.operations.context import Context, borrowed
+from polyarch.operations.referrers import CarriedReferrer, carry_referrers, discover_referrers
 from polyarch.operations.sources import platform_key
 from polyarch.operations.transfer import DEFAULT_JOBS, ProgressCallback, Transfer, TransferStats
 from polyarch.platform import Platform
@@ -46,6 +47,8 @@ class CopyRequest:
     platforms: tuple[Platform, ...] = ()
     attestations: Literal["keep", "drop"] = "keep"
     jobs: int = DEFAULT_JOBS
+    #: Carry signatures, SBOMs and attestations attached to the image (docs/referrers.md).
+    referrers: bool = True
 
     @classmethod
     def build(
@@ -56,6 +59,7 @@ class CopyRequest:
         platforms: Sequence[str | Platform] = (),
         attestations: str = "keep",
         jobs: int = DEFAULT_JOBS,
+        referrers: bool = True,
     ) -> CopyRequest:
         """Validate strings into a request; the destination tag defaults to the source's."""
         src = parse_location(source) if isinstance(source, str) else source
@@ -71,7 +75,8 @@ class CopyRequest:
         if dst.tag is None and dst.digest is None and src.tag is not None:
             dst = dst.with_tag(src.tag)
         plats = tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms)
-        return cls(src, dst, plats, "keep" if attestations == "keep" else "drop", jobs)
+        keep: Literal["keep", "drop"] = "keep" if attestations == "keep" else "drop"
+        return cls(src, dst, plats, keep, jobs, referrers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,7 @@ class CopyResult:
     stats: TransferStats
     seconds: float
     platforms: tuple[str, ...] = field(default=())
+    referrers: tuple[CarriedReferrer, ...] = ()
 
     @property
     def filtered(self) -> bool:
@@ -104,6 +110,7 @@ class CopyResult:
             "platforms": list(self.platforms),
             "transfer": self.stats.to_json(),
             "seconds": round(self.seconds, 3),
+            "referrers": [r.to_json() for r in self.referrers],
         }
 
 
@@ -165,6 +172,7 @@ def copy_image(
             )
         tag = request.destination.tag
         current = dst.head_manifest(tag) if tag else None
+        carried = _referrers(request, transfer, src, dst, top, written) if request.referrers else ()
         if current is None or current.digest != written.digest:
             # Children and blobs are all in place: storing under the tag now is the last step.
             dst.put_manifest(written, tag)
@@ -178,7 +186,28 @@ def copy_image(
             transfer.stats,
             time.monotonic() - started,
             platforms,
+            carried,
         )
+
+
+def _referrers(
+    request: CopyRequest,
+    transfer: Transfer,
+    src: Repository,
+    dst: Repository,
+    top: Manifest,
+    written: Manifest,
+) -> tuple[CarriedReferrer, ...]:
+    """Referrers of what was written (operations/referrers.py), after it, before the tag."""
+    subjects = [written.digest] if written.digest == top.digest else []  # a sub-index is new
+    if isinstance(written, Index):
+        subjects += [d.digest for d in written.manifests]
+    trees = discover_referrers(src, subjects)
+    if not any(trees.values()) or dst.same_as(src):
+        return ()
+    if trees.get(written.digest):
+        dst.put_manifest(written)  # by digest: the index is content its referrers follow
+    return carry_referrers(transfer, src, dst, trees)
 
 
 def _child(src: Repository, d: Descriptor) -> Manifest:

@@ -38,6 +38,8 @@ from polyarch.errors import (
 from polyarch.location import LayoutReference, Location, parse_location
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
 from polyarch.operations.context import Context, borrowed
+from polyarch.operations.referrers import CarriedReferrer
+from polyarch.operations.referrers_create import carry_image_referrers
 from polyarch.operations.sources import (
     Attestation,
     Entry,
@@ -88,6 +90,8 @@ class CreateRequest:
     guard_attempts: int = 8
     #: Seconds to wait before the second read-back of an ``--append`` write.
     settle_seconds: float = 0.5
+    #: Carry each source image's signatures, SBOMs, attestations (docs/referrers.md).
+    referrers: bool = True
 
     @classmethod
     def build(
@@ -205,6 +209,8 @@ class TargetResult:
     digest: Digest
     transfer: TransferStats
     changes: tuple[PlatformChange, ...]
+    #: Referrers of the source images written (or, in a dry run, to write) here.
+    referrers: tuple[CarriedReferrer, ...] = ()
 
     @property
     def status(self) -> Literal["created", "updated", "unchanged"]:
@@ -221,6 +227,7 @@ class TargetResult:
             "status": self.status,
             "transfer": self.transfer.to_json(),
             "changes": [c.to_json() for c in self.changes],
+            "referrers": [r.to_json() for r in self.referrers],
         }
 
 
@@ -494,6 +501,7 @@ def _publish(
     ``retry`` paces the restarts of a blob whose move failed for a transient reason.
     """
     transfers: dict[str, Transfer] = {}
+    carried: dict[str, tuple[CarriedReferrer, ...]] = {}
     needs_tag: list[Location] = []
     for target, repo in repos.items():
         if _digest(previous[target]) == index.digest:
@@ -504,6 +512,8 @@ def _publish(
             transfer = Transfer(dry_run=request.dry_run, retry=retry)
             transfers[repo.name] = transfer
             _ensure_content(transfer, repo, entries)
+            if request.referrers:  # after the images they refer to, before any tag
+                carried[repo.name] = carry_image_referrers(transfer, repo, entries)
     if not request.dry_run and needs_tag:
         tagged_repos = {repos[t].name: repos[t] for t in needs_tag}
         if len(request.targets) > 1:
@@ -519,6 +529,7 @@ def _publish(
             index.digest,
             transfers[repos[target].name].stats,
             _changes(previous[target], index),
+            carried.get(repos[target].name, ()),
         )
         for target in repos
     )
