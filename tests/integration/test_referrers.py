@@ -11,6 +11,7 @@ discover`` at every destination.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import pytest
 from polyarch import Context, Index, Reference
 from support.cli import run_cli
 from support.images import PushedImage, push_index
+from support.referrers_api import ReferrersFront
 from support.require import missing
 from support.sigtools import SigTools, find_tools
 
@@ -195,3 +197,97 @@ def test_copy_into_a_layout_keeps_the_sbom(tmp_path: Path, release: Release) -> 
     assert again.code == 0, again.err
     amd64 = again.json()["referrers"][str(release.images[0].digest)]
     assert release.sbom in [r["digest"] for r in amd64]
+
+
+# The referrers API path: a loopback front implementing it per the spec, before a real
+# registry (distribution 2.8 lacks it). ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def api_registry(registry2: Any) -> Iterator[ReferrersFront]:
+    front = ReferrersFront(registry2.url, page_size=1).start()
+    try:
+        yield front
+    finally:
+        front.stop()
+
+
+def test_copy_to_a_registry_with_the_api_pushes_with_subject_and_no_tag(
+    tools: SigTools, release: Release, api_registry: ReferrersFront, ctx: Context
+) -> None:
+    dest = f"{api_registry.host}/api/r{uuid.uuid4().hex[:8]}"
+    cli = run_cli("copy", "--json", release.ref, f"{dest}:v1")
+    assert cli.code == 0, cli.err
+    listed = {r["digest"]: r["listedBy"] for r in cli.json()["referrers"]}
+    assert listed[release.sbom] == "api"
+    # The registry lists it itself: no referrers tag schema index was written.
+    tags = ctx.repository(Reference.parse(dest)).list_tags()
+    assert f"sha256-{str(release.images[0].digest)[7:]}" not in tags
+    # Real clients find it through the API, and the signatures verify.
+    found = tools.run(
+        "oras",
+        "discover",
+        "--plain-http",
+        "--distribution-spec",
+        "v1.1-referrers-api",
+        "--format",
+        "json",
+        f"{dest}@{release.images[0].digest}",
+    )
+    assert release.sbom in found.stdout
+    _assert_travelled(tools, dest, release, index=True)
+    # And polyarch reads them back through the API (paginated: one entry a page).
+    shown = run_cli("inspect", "--referrers", "--json", f"{dest}:v1")
+    amd64 = shown.json()["referrers"][str(release.images[0].digest)]
+    assert [r["digest"] for r in amd64 if r["form"] == "subject"] == [release.sbom]
+
+
+def _attach(ctx: Context, repo: Reference, subject: PushedImage, artifact_type: str, n: int) -> str:
+    """An OCI 1.1 artifact manifest (empty config, one layer) whose subject is ``subject``."""
+    from polyarch import mediatype as mt
+    from polyarch.manifest import parse_manifest
+    from support.images import push_blob
+
+    store = ctx.repository(repo)
+    empty = push_blob(store, mt.OCI_EMPTY, b"{}")
+    layer = push_blob(store, "application/octet-stream", f"{artifact_type} {n}".encode())
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": empty.to_json(),
+        "layers": [layer.to_json()],
+        "subject": subject.manifest.descriptor().to_json(),
+    }
+    manifest = parse_manifest(json.dumps(doc).encode(), mt.OCI_MANIFEST)
+    store.put_manifest(manifest)
+    return str(manifest.digest)
+
+
+@pytest.mark.parametrize("server_filters", [True, False], ids=["filtered", "unfiltered"])
+def test_api_listing_follows_pages_and_filters(
+    ctx: Context, registry2: Any, server_filters: bool
+) -> None:
+    """``Link`` pages are followed; ``artifactType`` holds whether or not the server filters."""
+    front = ReferrersFront(registry2.url, page_size=2, apply_filters=server_filters).start()
+    try:
+        repo = Reference.parse(f"{front.host}/pages/r{uuid.uuid4().hex[:8]}")
+        index, images = push_index(ctx.repository(repo), ["linux/amd64"], tag="v1")
+        kinds = [
+            "application/a",
+            "application/b",
+            "application/a",
+            "application/c",
+            "application/a",
+        ]
+        made = [_attach(ctx, repo, images[0], k, n) for n, k in enumerate(kinds)]
+        store = ctx.repository(repo)
+        assert store.referrers_api()
+        everything = store.list_referrers(images[0].digest)
+        assert [str(d.digest) for d in everything] == made
+        assert len(front.requests) >= 3  # five entries, two a page
+        only_a = store.list_referrers(images[0].digest, "application/a")
+        assert [str(d.digest) for d in only_a] == [made[0], made[2], made[4]]
+        assert store.list_referrers(index.digest) == []
+    finally:
+        front.stop()
