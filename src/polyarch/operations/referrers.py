@@ -360,6 +360,10 @@ def _add_to_tag_schema(dest: Repository, subject: Digest, entry: Descriptor) -> 
     )
 
 
+def _signature_key(layer: Descriptor) -> tuple[str, str]:
+    return str(layer.digest), json.dumps(dict(layer.annotations), sort_keys=True)
+
+
 def _merge_cosign(transfer: Transfer, source: Repository, dest: Repository, r: Referrer) -> Digest:
     """Add the source's cosign layers to the destination's own manifest at the same tag.
 
@@ -375,8 +379,10 @@ def _merge_cosign(transfer: Transfer, source: Repository, dest: Repository, r: R
                 f"{dest.name}:{r.tag} is not a cosign manifest; not overwritten",
                 hint="delete or rename that tag, then copy again",
             )
-        have = {layer.digest for layer in current.layers}
-        new_layers = [layer for layer in r.manifest.layers if layer.digest not in have]
+        # One layer is one signature: the same payload signed by two keys differs only in
+        # its annotations (the signature), so layers are told apart by both.
+        have = {_signature_key(layer) for layer in current.layers}
+        new_layers = [layer for layer in r.manifest.layers if _signature_key(layer) not in have]
         if not new_layers:
             return current.digest
         for layer in new_layers:
@@ -391,7 +397,8 @@ def _merge_cosign(transfer: Transfer, source: Repository, dest: Repository, r: R
         dest.put_manifest(merged, r.tag)
         after = _read(dest, r.tag)
         if isinstance(after, ImageManifest) and all(
-            layer.digest in {a.digest for a in after.layers} for layer in new_layers
+            _signature_key(layer) in {_signature_key(a) for a in after.layers}
+            for layer in new_layers
         ):
             return merged.digest
     raise ReferrersLostUpdate(
