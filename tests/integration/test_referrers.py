@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from polyarch import Context, Index, Reference
+from polyarch import Context, Index, LayoutRepository, Reference
 from support.cli import run_cli
 from support.images import PushedImage, push_index
 from support.referrers_api import ReferrersFront
@@ -291,3 +291,30 @@ def test_api_listing_follows_pages_and_filters(
         assert store.list_referrers(index.digest) == []
     finally:
         front.stop()
+
+
+def test_an_sbom_oras_attached_in_a_layout_travels_to_a_registry(
+    tools: SigTools, tmp_path: Path, registry2: Any
+) -> None:
+    """``oras attach --oci-layout`` lists the SBOM in index.json (no tag): it is found there."""
+    layout = tmp_path / "layout"
+    _, images = push_index(LayoutRepository(layout), ["linux/amd64", "linux/arm64"], tag="v1")
+    (tools.home / "layout-sbom.json").write_text('{"spdxVersion":"SPDX-2.3"}')
+    attached = tools.run(
+        "oras",
+        "attach",
+        "--oci-layout",
+        "--artifact-type",
+        SPDX,
+        "--format",
+        "json",
+        f"{layout}@{images[0].digest}",
+        f"layout-sbom.json:{SPDX}",
+    )
+    sbom = json.loads(attached.stdout)["digest"]
+    dest = f"{registry2.host}/fromlayout/r{uuid.uuid4().hex[:8]}"
+    cli = run_cli("copy", "--json", f"oci:{layout}:v1", f"{dest}:v1")
+    assert cli.code == 0, cli.err
+    assert [(r["digest"], r["listedBy"]) for r in cli.json()["referrers"]] == [(sbom, "tag-schema")]
+    found = tools.discover(f"{dest}@{images[0].digest}")
+    assert [(r["digest"], r["artifactType"]) for r in found] == [(sbom, SPDX)]

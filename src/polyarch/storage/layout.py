@@ -48,6 +48,7 @@ from polyarch.errors import (
 )
 from polyarch.location import TAG_RULE, is_valid_tag
 from polyarch.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from polyarch.storage import layout_referrers
 from polyarch.storage.base import CHUNK_SIZE, BlobReader, Repository, VerifyingStream
 
 __all__ = ["INDEX_FILE", "LAYOUT_FILE", "LOCK_FILE", "REF_NAME", "LayoutRepository"]
@@ -309,6 +310,15 @@ class LayoutRepository(Repository):
                     assert tag is not None
                     tags.append(tag)
             return tags
+
+    def list_referrers(
+        self, digest: Digest, artifact_type: str | None = None
+    ) -> list[Descriptor]:
+        """The tag schema index, plus index.json entries naming ``digest`` as subject (oras).
+
+        The reading lives in storage/layout_referrers.py.
+        """
+        return layout_referrers.list_referrers(self, digest, artifact_type)
 
     # The layout --------------------------------------------------------------------
 
