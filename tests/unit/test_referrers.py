@@ -11,7 +11,7 @@ import pytest
 from polyarch import Context, VerifyRequest, verify
 from polyarch import mediatype as mt
 from polyarch.digest import Digest
-from polyarch.errors import InvalidInput
+from polyarch.errors import Denied, InvalidInput
 from polyarch.manifest import ImageManifest, Index, Manifest, parse_manifest
 from polyarch.operations.referrer_checks import parse_required_referrers
 from polyarch.operations.referrers import (
@@ -272,3 +272,20 @@ def test_verify_checks_that_a_cosign_signature_names_the_image(
 def test_require_referrer_needs_an_artifact_type(value: str) -> None:
     with pytest.raises(InvalidInput, match="--require-referrer"):
         parse_required_referrers([value])
+
+
+class _NoTagList(LayoutRepository):
+    """A repository whose tag list is refused, as some registries' policies do."""
+
+    def list_tags(self) -> list[str]:
+        raise Denied("listing tags is not allowed here")
+
+
+def test_cosign_tags_are_found_without_a_tag_list(
+    tmp_path: Path, signed: tuple[LayoutRepository, Index, list[PushedImage], ImageManifest]
+) -> None:
+    _, _, images, sbom = signed
+    trees = discover_referrers(_NoTagList(tmp_path / "src"), [images[0].digest])
+    forms = sorted((r.form, str(r.digest)) for r in trees[images[0].digest])
+    assert [f for f, _ in forms] == ["cosign", "subject"]
+    assert str(sbom.digest) in [d for _, d in forms]

@@ -161,14 +161,24 @@ class ReferrerDiscovery:
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
         self._tags: frozenset[str] | None = None
+        self._tags_read = False
 
-    def tags(self) -> frozenset[str]:
-        """The repository's tags (none when the repository does not exist yet)."""
-        if self._tags is None:
+    def tags(self) -> frozenset[str] | None:
+        """The repository's tags; None when the registry will not list them.
+
+        One request (or a few pages) instead of three HEADs per manifest. Registries
+        may refuse the tag list (a policy, a missing ``catalog``-like permission):
+        cosign's tags are then asked for one by one.
+        """
+        if not self._tags_read:
+            self._tags_read = True
             try:
                 self._tags = frozenset(self.repo.list_tags())
             except (NameUnknown, ManifestUnknown):
                 self._tags = frozenset()
+            except PolyarchError as exc:
+                log.info("cannot list the tags of %s (%s)", self.repo.name, exc.one_line())
+                self._tags = None
         return self._tags
 
     def direct(self, subject: Digest, *, keep_unlinked: bool = False) -> list[Referrer]:
@@ -195,7 +205,7 @@ class ReferrerDiscovery:
         tags = self.tags()
         for suffix in COSIGN_SUFFIXES:
             tag = cosign_tag(subject, suffix)
-            if tag in tags:
+            if tag in tags if tags is not None else self.repo.head_manifest(tag) is not None:
                 try:
                     manifest = self.repo.get_manifest(tag)
                 except ManifestUnknown:  # deleted since the tag list was read

@@ -311,9 +311,7 @@ class LayoutRepository(Repository):
                     tags.append(tag)
             return tags
 
-    def list_referrers(
-        self, digest: Digest, artifact_type: str | None = None
-    ) -> list[Descriptor]:
+    def list_referrers(self, digest: Digest, artifact_type: str | None = None) -> list[Descriptor]:
         """The tag schema index, plus index.json entries naming ``digest`` as subject (oras).
 
         The reading lives in storage/layout_referrers.py.
