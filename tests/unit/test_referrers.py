@@ -14,12 +14,8 @@ from polyarch.digest import Digest
 from polyarch.errors import Denied, InvalidInput
 from polyarch.manifest import ImageManifest, Index, Manifest, parse_manifest
 from polyarch.operations.referrer_checks import parse_required_referrers
-from polyarch.operations.referrers import (
-    ReferrersLostUpdate,
-    carry_referrers,
-    cosign_tag,
-    discover_referrers,
-)
+from polyarch.operations.referrers import cosign_tag, discover_referrers
+from polyarch.operations.referrers_carry import ReferrersLostUpdate, carry_referrers
 from polyarch.operations.transfer import Transfer
 from polyarch.storage.layout import LayoutRepository
 from polyarch.storage.referrers_tag import referrers_tag

@@ -12,12 +12,8 @@ from polyarch.operations.create import (
 )
 from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
 from polyarch.operations.records import Record, load_records
-from polyarch.operations.referrers import (
-    CarriedReferrer,
-    Referrer,
-    ReferrersLostUpdate,
-    discover_referrers,
-)
+from polyarch.operations.referrers import Referrer, discover_referrers
+from polyarch.operations.referrers_carry import CarriedReferrer, ReferrersLostUpdate
 from polyarch.operations.resolve import Resolution, resolve
 from polyarch.operations.sources import Source
 from polyarch.operations.verify import Check, Status, VerifyReport, VerifyRequest, verify

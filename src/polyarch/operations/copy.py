@@ -27,7 +27,8 @@ from polyarch.errors import InvalidInput, InvalidManifest
 from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
 from polyarch.operations.context import Context, borrowed
-from polyarch.operations.referrers import CarriedReferrer, carry_referrers, discover_referrers
+from polyarch.operations.referrers import discover_referrers
+from polyarch.operations.referrers_carry import CarriedReferrer, carry_referrers
 from polyarch.operations.sources import platform_key
 from polyarch.operations.transfer import DEFAULT_JOBS, ProgressCallback, Transfer, TransferStats
 from polyarch.platform import Platform

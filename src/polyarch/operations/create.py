@@ -38,8 +38,7 @@ from polyarch.errors import (
 from polyarch.location import LayoutReference, Location, parse_location
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
 from polyarch.operations.context import Context, borrowed
-from polyarch.operations.referrers import CarriedReferrer
-from polyarch.operations.referrers_create import carry_image_referrers
+from polyarch.operations.referrers_carry import CarriedReferrer, carry_image_referrers
 from polyarch.operations.sources import (
     Attestation,
     Entry,
