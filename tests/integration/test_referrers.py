@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Index, LayoutRepository, Reference
-from support.cli import run_cli
+from support.cli import assert_one_line_error, run_cli
 from support.images import PushedImage, push_index
 from support.referrers_api import ReferrersFront
 from support.require import missing
@@ -318,3 +318,24 @@ def test_an_sbom_oras_attached_in_a_layout_travels_to_a_registry(
     assert [(r["digest"], r["listedBy"]) for r in cli.json()["referrers"]] == [(sbom, "tag-schema")]
     found = tools.discover(f"{dest}@{images[0].digest}")
     assert [(r["digest"], r["artifactType"]) for r in found] == [(sbom, SPDX)]
+
+
+def test_referrers_only_the_api_lists_reach_a_registry_without_it(
+    tools: SigTools, ctx: Context, api_registry: ReferrersFront, registry: Any
+) -> None:
+    """oras attaches through the API (no tag written); the copy finds it there, writes the tag."""
+    source = Reference.parse(f"{api_registry.host}/api-src/r{uuid.uuid4().hex[:8]}")
+    _, images = push_index(ctx.repository(source), ["linux/amd64", "linux/arm64"], tag="v1")
+    sbom = tools.attach_sbom(f"{source}@{images[1].digest}", SPDX)
+    assert f"sha256-{str(images[1].digest)[7:]}" not in ctx.repository(source).list_tags()
+    dest = f"{registry.host}/from-api/r{uuid.uuid4().hex[:8]}"
+    cli = run_cli("copy", "--json", str(source.with_tag("v1")), f"{dest}:v1")
+    assert cli.code == 0, cli.err
+    assert [(r["digest"], r["listedBy"]) for r in cli.json()["referrers"]] == [(sbom, "tag-schema")]
+    found = tools.discover(f"{dest}@{images[1].digest}")
+    assert [(r["digest"], r["artifactType"]) for r in found] == [(sbom, SPDX)]
+
+
+def test_require_referrer_without_a_type_is_bad_usage() -> None:
+    result = run_cli("verify", "127.0.0.1:9/app:v1", "--require-referrer", "index:")
+    assert_one_line_error(result, 2, "--require-referrer", "artifact type")
