@@ -200,11 +200,13 @@ def _referrers(
     written: Manifest,
 ) -> tuple[CarriedReferrer, ...]:
     """Referrers of what was written (operations/referrers.py), after it, before the tag."""
+    if dst.same_as(src):
+        return ()
     subjects = [written.digest] if written.digest == top.digest else []  # a sub-index is new
     if isinstance(written, Index):
         subjects += [d.digest for d in written.manifests]
     trees = discover_referrers(src, subjects)
-    if not any(trees.values()) or dst.same_as(src):
+    if not any(trees.values()):
         return ()
     if trees.get(written.digest):
         dst.put_manifest(written)  # by digest: the index is content its referrers follow
