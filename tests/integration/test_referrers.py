@@ -339,3 +339,24 @@ def test_referrers_only_the_api_lists_reach_a_registry_without_it(
 def test_require_referrer_without_a_type_is_bad_usage() -> None:
     result = run_cli("verify", "127.0.0.1:9/app:v1", "--require-referrer", "index:")
     assert_one_line_error(result, 2, "--require-referrer", "artifact type")
+
+
+def test_a_registry_answering_405_is_treated_as_having_no_api(
+    tools: SigTools, release: Release, registry2: Any
+) -> None:
+    """Not the spec's 404, but still no API: the tag schema is written and read."""
+    front = ReferrersFront(registry2.url, unsupported_status=405).start()
+    try:
+        name = f"quirky/r{uuid.uuid4().hex[:8]}"
+        cli = run_cli("copy", "--json", release.ref, f"{front.host}/{name}:v1")
+        assert cli.code == 0, cli.err
+        listed = {r["digest"]: r["listedBy"] for r in cli.json()["referrers"]}
+        assert listed[release.sbom] == "tag-schema"
+        assert front.requests  # the API was asked first
+        shown = run_cli("inspect", "--referrers", "--json", f"{front.host}/{name}:v1")
+        amd64 = shown.json()["referrers"][str(release.images[0].digest)]
+        assert release.sbom in [r["digest"] for r in amd64]
+        found = tools.discover(f"{registry2.host}/{name}@{release.images[0].digest}")
+        assert [r["digest"] for r in found] == [release.sbom]
+    finally:
+        front.stop()

@@ -16,6 +16,10 @@ unchanged to the real registry, which stores all content:
   filter, which the spec allows, and clients must then filter themselves);
 * ``page_size`` entries per page, the next page linked with ``Link: <...>; rel="next"``.
 
+With ``unsupported_status`` (e.g. 405) it plays a registry *without* the API that
+answers the unknown route with that status instead of 404: no ``OCI-Subject``, and
+every referrers request gets that status with a distribution-style error body.
+
 The https probe polyarch sends first is answered with a plain-HTTP 400 by
 :mod:`http.server`, as Go's server does, so clients fall back to http.
 """
@@ -42,8 +46,16 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host
 class ReferrersFront:
     """Serve on ``127.0.0.1``; ``host`` is what clients use instead of the registry's."""
 
-    def __init__(self, upstream: str, *, page_size: int = 2, apply_filters: bool = True) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        page_size: int = 2,
+        apply_filters: bool = True,
+        unsupported_status: int | None = None,
+    ) -> None:
         self.upstream = upstream.rstrip("/")
+        self.unsupported_status = unsupported_status
         self.page_size = page_size
         self.apply_filters = apply_filters
         #: (repository, subject digest) -> descriptors of the manifests naming it.
@@ -100,6 +112,10 @@ class ReferrersFront:
     def _referrers(self, h: BaseHTTPRequestHandler, name: str, digest: str, query: str) -> None:
         with self._lock:
             self.requests.append((h.path.split("?")[0], query))
+        if self.unsupported_status is not None:
+            error = {"code": "UNSUPPORTED", "message": "the operation is unsupported"}
+            self._send(h, self.unsupported_status, {"errors": [error]})
+            return
         if not _DIGEST.match(digest):
             self._send(h, 400, {"errors": [{"code": "DIGEST_INVALID", "message": digest}]})
             return
@@ -175,7 +191,7 @@ class ReferrersFront:
             subject = self._record(
                 manifest["name"], body, h.headers.get("Content-Type", ""), digest
             )
-            if subject:
+            if subject and self.unsupported_status is None:
                 out["OCI-Subject"] = subject
         if h.command == "HEAD" and "content-length" in upstream.headers:
             out["Content-Length"] = upstream.headers["content-length"]

@@ -6,6 +6,8 @@ with an image index (never 404); ``?artifactType=`` asks it to filter, and the
 a long list comes in pages linked by ``Link: <url>; rel="next"``. A 404 means the
 registry has no API (distribution 2.8 among them): then the referrers tag schema is
 read instead (:mod:`polyarch.storage.referrers_tag`), as the spec requires of clients.
+Registries that answer an unknown route with 400, 405 or 501 instead of 404 are taken
+as having no API too (our digest is always valid, so a 400 cannot mean a bad one).
 Whether a registry has the API is asked once per repository object and remembered.
 """
 
@@ -31,6 +33,8 @@ __all__ = ["MAX_REFERRER_PAGES", "api_available", "list_referrers"]
 #: Hard stop for ``Link`` pagination of one referrers list.
 MAX_REFERRER_PAGES = 1000
 
+#: First-page answers that mean "no referrers API here" (404 is the spec's).
+_NO_API = (404, 400, 405, 501)
 _LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _KNOWN: weakref.WeakKeyDictionary[RegistryRepository, bool] = weakref.WeakKeyDictionary()
 
@@ -56,12 +60,12 @@ def _api_list(
             registry=repo.registry,
             scopes=repo._pull,
             headers={"Accept": mediatype.OCI_INDEX},
-            expect=(200, 404),
+            expect=(200, *_NO_API),
             what=f"GET {what}",
         )
-        if response.status_code == 404:
-            if seen:  # a later page vanished: the list is incomplete, say so
-                raise RegistryError(f"{what}: page {url!r} answered 404")
+        if response.status_code != 200:
+            if seen:  # a later page failed: the list would be incomplete, say so
+                raise RegistryError(f"{what}: page {url!r} answered {response.status_code}")
             return None
         seen.add(page_key)
         page = parse_manifest(response.content, mediatype.OCI_INDEX, what=what)
