@@ -11,7 +11,7 @@ import pytest
 from polyarch import Context, VerifyRequest, verify
 from polyarch import mediatype as mt
 from polyarch.digest import Digest
-from polyarch.errors import Denied, InvalidInput
+from polyarch.errors import Denied, InvalidInput, InvalidManifest
 from polyarch.manifest import ImageManifest, Index, Manifest, parse_manifest
 from polyarch.operations.referrer_checks import parse_required_referrers
 from polyarch.operations.referrers import cosign_tag, discover_referrers
@@ -285,3 +285,38 @@ def test_cosign_tags_are_found_without_a_tag_list(
     forms = sorted((r.form, str(r.digest)) for r in trees[images[0].digest])
     assert [f for f, _ in forms] == ["cosign", "subject"]
     assert str(sbom.digest) in [d for _, d in forms]
+
+
+def test_a_listed_referrer_that_is_gone_is_skipped(
+    tmp_path: Path, signed: tuple[LayoutRepository, Index, list[PushedImage], ImageManifest]
+) -> None:
+    """A referrer deleted without updating the tag schema (the spec leaves that to clients)."""
+    src, _, images, sbom = signed
+    gone = _artifact(LayoutRepository(tmp_path / "elsewhere"), images[0].manifest, SBOM, b"x")
+    _list_in_tag_schema(src, images[0].digest, sbom, gone)
+    found = discover_referrers(src, [images[0].digest])[images[0].digest]
+    assert [r.digest for r in found if r.form == "subject"] == [sbom.digest]
+
+
+def test_an_unreadable_referrer_fails_naming_it(
+    tmp_path: Path, signed: tuple[LayoutRepository, Index, list[PushedImage], ImageManifest]
+) -> None:
+    """An ORAS artifact manifest (pre-1.1 draft media type) is not silently left behind."""
+    src, _, images, _ = signed
+    draft = "application/vnd.oci.artifact.manifest.v1+json"
+    raw = json.dumps(
+        {
+            "mediaType": draft,
+            "artifactType": SBOM,
+            "blobs": [],
+            "subject": images[0].manifest.descriptor().to_json(),
+        }
+    ).encode()
+    listed = push_blob(src, draft, raw)
+    doc = json.loads(src.get_manifest(referrers_tag(images[0].digest)).raw)
+    doc["manifests"].append({**listed.to_json(), "artifactType": SBOM})
+    index = parse_manifest(json.dumps(doc).encode(), mt.OCI_INDEX)
+    src.put_manifest(index, referrers_tag(images[0].digest))
+    with pytest.raises(InvalidManifest, match=f"referrer {listed.digest}") as caught:
+        discover_referrers(src, [images[0].digest])
+    assert "--no-referrers" in caught.value.one_line()

@@ -27,7 +27,7 @@ from typing import Any, Final, Literal
 from polyarch import mediatype
 from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
-from polyarch.errors import ManifestUnknown, NameUnknown, PolyarchError
+from polyarch.errors import ContentError, ManifestUnknown, NameUnknown, PolyarchError
 from polyarch.manifest import Index, Manifest
 from polyarch.storage.base import Repository
 
@@ -170,11 +170,28 @@ class ReferrerDiscovery:
         """The referrers of ``subject`` in every form, without their own referrers.
 
         A listed manifest whose ``subject`` is not ``subject`` (a stale tag schema
-        entry) is left out, unless ``keep_unlinked`` (``verify`` reports it).
+        entry) is left out, unless ``keep_unlinked`` (``verify`` reports it); so is a
+        listed manifest that no longer exists (deleted, its tag schema entry left
+        behind). One that cannot be read raises its :class:`~polyarch.errors.ContentError`,
+        naming the referrer: carrying everything else would lose it silently.
         """
         found: list[Referrer] = []
         for d in self.repo.list_referrers(subject):
-            manifest = self.repo.get_manifest(str(d.digest))
+            try:
+                manifest = self.repo.get_manifest(str(d.digest))
+            except ManifestUnknown:
+                log.warning(
+                    "%s@%s is listed as a referrer of %s but is gone; ignored",
+                    self.repo.name,
+                    d.digest,
+                    subject,
+                )
+                continue
+            except ContentError as exc:
+                raise type(exc)(
+                    f"referrer {d.digest} of {self.repo.name}@{subject}: {exc.message}",
+                    hint="pass --no-referrers to leave the referrers behind",
+                ) from None
             unlinked = manifest.subject is None or manifest.subject.digest != subject
             if unlinked and not keep_unlinked:
                 # A stale tag schema entry, or a lying API: not linked to this subject.
