@@ -29,6 +29,12 @@ from polyarch.operations.transfer import DEFAULT_JOBS, BlobAction
 @click.option(
     "--jobs", type=int, default=DEFAULT_JOBS, show_default=True, help="Blobs moved at once."
 )
+@click.option(
+    "--referrers/--no-referrers",
+    default=True,
+    show_default=True,
+    help="Carry signatures, SBOMs and attestations attached to the image (docs/referrers.md).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
 @common_options
 def copy_command(
@@ -37,6 +43,7 @@ def copy_command(
     platforms: tuple[str, ...],
     attestations: str,
     jobs: int,
+    referrers: bool,
     as_json: bool,
     **kwargs: Any,
 ) -> None:
@@ -47,7 +54,12 @@ def copy_command(
     """
     options = pop_global(kwargs)
     request = CopyRequest.build(
-        source, destination, platforms=platforms, attestations=attestations, jobs=jobs
+        source,
+        destination,
+        platforms=platforms,
+        attestations=attestations,
+        jobs=jobs,
+        referrers=referrers,
     )
     with make_context(options) as ctx, TransferProgress(quiet=options.quiet or as_json) as progress:
         result = copy_image(request, ctx, progress=progress)
@@ -74,3 +86,6 @@ def render(result: CopyResult) -> None:
         f"manifests: {stats.manifests_pushed} pushed, {stats.manifests_present} present; "
         f"{result.seconds:.2f} s{rate}"
     )
+    if result.referrers:
+        pushed = sum(r.status != "present" for r in result.referrers)
+        out.print(f"  referrers: {len(result.referrers)} ({pushed} written)")

@@ -73,6 +73,12 @@ from polyarch.operations.transfer import BlobAction
     help="Build records as sources (polyarch records, buildx or bake metadata files; "
     "files or directories, repeatable): platform, digest and repository from each.",
 )
+@click.option(
+    "--referrers/--no-referrers",
+    default=True,
+    show_default=True,
+    help="Carry each source image's signatures, SBOMs, attestations (docs/referrers.md).",
+)
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan; push nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
 @common_options
@@ -85,6 +91,7 @@ def create_command(
     annotations: tuple[str, ...],
     records: tuple[str, ...],
     append: bool,
+    referrers: bool,
     dry_run: bool,
     as_json: bool,
     **kwargs: Any,
@@ -109,6 +116,7 @@ def create_command(
             annotations=annotations,
             append=append,
             dry_run=dry_run,
+            referrers=referrers,
         )
         result = create_index(request, ctx)
     if as_json:
@@ -162,12 +170,18 @@ def render(result: CreateResult) -> None:
         out.print(f"{target.reference}: {verb} {was} -> {target.digest.short}")
         if result.dry_run:
             out.print(f"  {_plan_line(result, i)}")
-        if target.previous is None:
-            continue  # a new tag: every platform is added, the table above lists them
-        for change in target.changes:
-            before = change.before.short if change.before else "-"
-            after = change.after.short if change.after else "-"
-            out.print(f"  {change.label}: {change.change} {before} -> {after}", highlight=False)
+        # A new tag: every platform is added, the table above lists them.
+        if target.previous is not None:
+            for change in target.changes:
+                before = change.before.short if change.before else "-"
+                after = change.after.short if change.after else "-"
+                out.print(f"  {change.label}: {change.change} {before} -> {after}", highlight=False)
+        for r in target.referrers:
+            tag = f" ({r.tag})" if r.tag else ""
+            out.print(
+                f"  referrer {r.digest.short} {r.artifact_type or '-'} of {r.subject.short}: "
+                f"{r.status}, {r.listed_by}{tag}"
+            )
     if result.rounds > 1:
         err_console().print(
             f"note: other writers appended at the same time; the tag was rewritten "

@@ -11,6 +11,7 @@ from rich.table import Table
 from polyarch.cli.options import common_options, make_context, pop_global
 from polyarch.cli.render import console, human_size, print_json
 from polyarch.operations.inspect import InspectResult, inspect
+from polyarch.operations.referrers import Referrer
 
 _KIND_TEXT = {
     "index": "multi-platform index",
@@ -25,14 +26,19 @@ _KIND_TEXT = {
 @click.option("--raw", is_flag=True, help="Print the exact bytes the registry served.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
 @click.option("--platform", metavar="P", help="Show the manifest a host of platform P would pull.")
+@click.option(
+    "--referrers",
+    is_flag=True,
+    help="Also list signatures, SBOMs, attestations referring to it (docs/referrers.md).",
+)
 @common_options
 def inspect_command(
-    ref: str, raw: bool, as_json: bool, platform: str | None, **kwargs: Any
+    ref: str, raw: bool, as_json: bool, platform: str | None, referrers: bool, **kwargs: Any
 ) -> None:
     """Show what REF is: an index with its entries, or an image with its layers."""
     options = pop_global(kwargs)
     with make_context(options) as ctx:
-        result = inspect(ref, ctx, platform=platform)
+        result = inspect(ref, ctx, platform=platform, referrers=referrers)
     if raw:
         sys.stdout.buffer.write(result.raw)
         sys.stdout.buffer.flush()
@@ -71,6 +77,7 @@ def render(result: InspectResult) -> None:
             )
         out.print()
         out.print(table)
+        render_referrers(result)
         return
     out.print(f"  platform    {result.platform or '(none in config)'}")
     if result.created:
@@ -85,3 +92,29 @@ def render(result: InspectResult) -> None:
         table.add_row(str(layer.digest), layer.media_type, human_size(layer.size))
     out.print()
     out.print(table)
+    render_referrers(result)
+
+
+def render_referrers(result: InspectResult) -> None:
+    """With --referrers: a tree per subject (the index, then each entry)."""
+    if result.referrers is None:
+        return
+    out = console()
+    names = {e.digest: str(e.platform or e.kind or "") for e in result.entries}
+    names[result.digest] = "this " + ("index" if result.entries else "manifest")
+    out.print()
+    out.print("[bold]REFERRERS[/bold]")
+
+    def lines(found: tuple[Referrer, ...], depth: int) -> None:
+        for r in found:
+            where = f" ({r.tag})" if r.tag else ""
+            out.print(
+                f"{'  ' * depth}{r.artifact_type or '-'}  {r.digest}  "
+                f"{human_size(r.manifest.size)}  {r.form}{where}",
+                soft_wrap=True,
+            )
+            lines(r.referrers, depth + 1)
+
+    for subject, found in result.referrers.items():
+        out.print(f"  {names.get(subject, '')} {subject}: {len(found) or 'none'}")
+        lines(found, 2)

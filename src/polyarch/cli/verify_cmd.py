@@ -55,6 +55,16 @@ _STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
     metavar="P=REGEX",
     help="With --run: platform P's output must match REGEX.",
 )
+@click.option(
+    "--require-referrer",
+    "require_referrers",
+    multiple=True,
+    metavar="TYPE",
+    help=(
+        "Each platform image (index:TYPE: the index) must have a referrer of artifact "
+        "type TYPE naming it; presence only, not signatures (docs/referrers.md). Repeatable."
+    ),
+)
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
 @common_options
@@ -66,6 +76,7 @@ def verify_command(
     exact: bool,
     run: str | None,
     expect_output: tuple[str, ...],
+    require_referrers: tuple[str, ...],
     strict: bool,
     as_json: bool,
     **kwargs: Any,
@@ -85,6 +96,7 @@ def verify_command(
         command=shlex.split(run) if run else None,
         expect_output=expect_output,
         strict=strict,
+        require_referrers=require_referrers,
     )
     with make_context(options) as ctx:
         report = verify(request, ctx)

@@ -14,11 +14,14 @@ from polyarch.operations.create import (
 from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
 from polyarch.operations.record_evidence import record_sources, resolve_record
 from polyarch.operations.records import Record, load_records
+from polyarch.operations.referrers import Referrer, discover_referrers
+from polyarch.operations.referrers_carry import CarriedReferrer, ReferrersLostUpdate
 from polyarch.operations.resolve import Resolution, resolve
 from polyarch.operations.sources import Source
 from polyarch.operations.verify import Check, Status, VerifyReport, VerifyRequest, verify
 
 __all__ = [
+    "CarriedReferrer",
     "Check",
     "Context",
     "CopyRequest",
@@ -30,6 +33,8 @@ __all__ = [
     "LostUpdate",
     "PlatformChange",
     "Record",
+    "Referrer",
+    "ReferrersLostUpdate",
     "Resolution",
     "Source",
     "Status",
@@ -38,6 +43,7 @@ __all__ = [
     "VerifyRequest",
     "copy_image",
     "create_index",
+    "discover_referrers",
     "inspect",
     "link_problem",
     "load_records",

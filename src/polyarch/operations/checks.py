@@ -21,6 +21,7 @@ from polyarch.operations.attestation_links import link_problem
 from polyarch.operations.context import Context
 from polyarch.operations.images import fetch_config
 from polyarch.operations.record_evidence import Evidence, compare_evidence, record_evidence
+from polyarch.operations.referrer_checks import check_required_referrers
 from polyarch.operations.runner import DockerRunner
 from polyarch.operations.sources import platform_key
 from polyarch.operations.verification import Check, Status, VerifyReport, VerifyRequest
@@ -145,6 +146,8 @@ class Verifier:
         self._attestations(top, children)
         self._pull(top, expected)
         self._provenance(top, children)
+        if self.request.require_referrers:  # operations/referrer_checks.py
+            check_required_referrers(self, top)
         if self.request.run:
             self._run(top, expected)
         return self._report(top.digest, top.media_type)

@@ -28,6 +28,8 @@ from polyarch.location import DEFAULT_TAG, LayoutReference, Location, parse_loca
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
 from polyarch.operations.attestation_links import require_link
 from polyarch.operations.context import Context, borrowed
+from polyarch.operations.referrers import discover_referrers
+from polyarch.operations.referrers_carry import CarriedReferrer, carry_referrers
 from polyarch.operations.sources import platform_key
 from polyarch.operations.transfer import DEFAULT_JOBS, ProgressCallback, Transfer, TransferStats
 from polyarch.platform import Platform
@@ -47,6 +49,8 @@ class CopyRequest:
     platforms: tuple[Platform, ...] = ()
     attestations: Literal["keep", "drop"] = "keep"
     jobs: int = DEFAULT_JOBS
+    #: Carry signatures, SBOMs and attestations attached to the image (docs/referrers.md).
+    referrers: bool = True
 
     @classmethod
     def build(
@@ -57,6 +61,7 @@ class CopyRequest:
         platforms: Sequence[str | Platform] = (),
         attestations: str = "keep",
         jobs: int = DEFAULT_JOBS,
+        referrers: bool = True,
     ) -> CopyRequest:
         """Validate strings into a request; the destination tag defaults to the source's."""
         src = parse_location(source) if isinstance(source, str) else source
@@ -75,7 +80,8 @@ class CopyRequest:
             # A layout entry without a tag is out of reach of oci:DIR[:TAG]: docs/layouts.md.
             dst = dst.with_tag(DEFAULT_TAG)
         plats = tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms)
-        return cls(src, dst, plats, "keep" if attestations == "keep" else "drop", jobs)
+        keep: Literal["keep", "drop"] = "keep" if attestations == "keep" else "drop"
+        return cls(src, dst, plats, keep, jobs, referrers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +96,7 @@ class CopyResult:
     stats: TransferStats
     seconds: float
     platforms: tuple[str, ...] = field(default=())
+    referrers: tuple[CarriedReferrer, ...] = ()
 
     @property
     def filtered(self) -> bool:
@@ -108,6 +115,7 @@ class CopyResult:
             "platforms": list(self.platforms),
             "transfer": self.stats.to_json(),
             "seconds": round(self.seconds, 3),
+            "referrers": [r.to_json() for r in self.referrers],
         }
 
 
@@ -174,6 +182,7 @@ def copy_image(
             )
         tag = request.destination.tag
         current = dst.head_manifest(tag) if tag else None
+        carried = _referrers(request, transfer, src, dst, top, written) if request.referrers else ()
         if current is None or current.digest != written.digest:
             # Children and blobs are all in place: storing under the tag now is the last step.
             dst.put_manifest(written, tag)
@@ -187,7 +196,30 @@ def copy_image(
             transfer.stats,
             time.monotonic() - started,
             platforms,
+            carried,
         )
+
+
+def _referrers(
+    request: CopyRequest,
+    transfer: Transfer,
+    src: Repository,
+    dst: Repository,
+    top: Manifest,
+    written: Manifest,
+) -> tuple[CarriedReferrer, ...]:
+    """Referrers of what was written (operations/referrers.py), after it, before the tag."""
+    if dst.same_as(src):
+        return ()
+    subjects = [written.digest] if written.digest == top.digest else []  # a sub-index is new
+    if isinstance(written, Index):
+        subjects += [d.digest for d in written.manifests]
+    trees = discover_referrers(src, subjects)
+    if not any(trees.values()):
+        return ()
+    if trees.get(written.digest):
+        dst.put_manifest(written)  # by digest: the index is content its referrers follow
+    return carry_referrers(transfer, src, dst, trees)
 
 
 def _child(src: Repository, d: Descriptor) -> Manifest:

@@ -25,6 +25,7 @@ from polyarch.operations.images import (
     fetch_config,
     manifest_kind,
 )
+from polyarch.operations.referrers import Referrer, discover_referrers
 from polyarch.operations.resolve import select_entry
 from polyarch.platform import Platform
 
@@ -88,6 +89,8 @@ class InspectResult:
     annotations: Mapping[str, str] = field(default_factory=dict)
     #: Set when ``platform=`` picked this manifest out of an index: that index's digest.
     selected_from: Digest | None = None
+    #: With ``referrers=True``: what refers to this manifest and (an index) to each entry.
+    referrers: Mapping[Digest, tuple[Referrer, ...]] | None = None
 
     @property
     def layers_size(self) -> int:
@@ -120,6 +123,11 @@ class InspectResult:
             out["totalSize"] = self.total_size
             out["created"] = self.created
         out["selectedFrom"] = str(self.selected_from) if self.selected_from else None
+        if self.referrers is not None:
+            out["referrers"] = {
+                str(subject): [r.to_json() for r in found]
+                for subject, found in self.referrers.items()
+            }
         return out
 
 
@@ -128,11 +136,14 @@ def inspect(
     context: Context | None = None,
     *,
     platform: Platform | str | None = None,
+    referrers: bool = False,
 ) -> InspectResult:
     """Inspect the manifest or index at ``ref``.
 
     With ``platform``, an index is resolved to the manifest a host of that platform
-    would pull (containerd's matching), and that manifest is inspected.
+    would pull (containerd's matching), and that manifest is inspected. With
+    ``referrers``, what refers to the manifest (and to each entry of an index) is
+    listed, recursively (:mod:`polyarch.operations.referrers`).
     """
     if isinstance(ref, str):
         ref = parse_location(ref)
@@ -146,6 +157,12 @@ def inspect(
             chosen = select_entry(manifest, platform, ref)
             selected_from = manifest.digest
             manifest = repo.get_manifest(chosen.digest)
+        found = None
+        if referrers:
+            subjects = [manifest.digest]
+            if isinstance(manifest, Index):
+                subjects += [d.digest for d in manifest.manifests]
+            found = discover_referrers(repo, subjects)
         if isinstance(manifest, Index):
             return InspectResult(
                 reference=ref,
@@ -160,6 +177,7 @@ def inspect(
                 ),
                 annotations=manifest.annotations,
                 selected_from=selected_from,
+                referrers=found,
             )
         assert isinstance(manifest, ImageManifest)
         config = fetch_config(repo, manifest)
@@ -176,4 +194,5 @@ def inspect(
             created=config.created,
             annotations=manifest.annotations,
             selected_from=selected_from,
+            referrers=found,
         )

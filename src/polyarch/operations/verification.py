@@ -13,6 +13,7 @@ from polyarch.digest import Digest
 from polyarch.errors import InvalidInput, InvalidPlatform
 from polyarch.location import LayoutReference, Location, parse_location
 from polyarch.operations.records import Record, load_records
+from polyarch.operations.referrer_checks import parse_required_referrers
 from polyarch.platform import Platform
 from polyarch.reference import Reference
 
@@ -73,6 +74,9 @@ class VerifyRequest:
     command: tuple[str, ...] | None = None
     expect_output: tuple[tuple[Platform, re.Pattern[str]], ...] = ()
     strict: bool = False
+    #: ``--require-referrer``: (artifact type, True for the index itself / False for
+    #: every platform image); see operations/referrer_checks.py.
+    require_referrers: tuple[tuple[str, bool], ...] = ()
 
     @classmethod
     def build(
@@ -87,6 +91,7 @@ class VerifyRequest:
         command: Sequence[str] | None = None,
         expect_output: Sequence[str] = (),
         strict: bool = False,
+        require_referrers: Sequence[str] = (),
     ) -> VerifyRequest:
         """Validate strings (``P=DIGEST``, ``P=REGEX``, record paths) into a request."""
         ref = target if isinstance(target, Reference | LayoutReference) else parse_location(target)
@@ -119,6 +124,7 @@ class VerifyRequest:
             tuple(command) if command else None,
             tuple(outputs),
             strict,
+            parse_required_referrers(require_referrers),
         )
 
 

@@ -49,7 +49,7 @@ from polyarch.errors import (
 )
 from polyarch.location import DEFAULT_TAG, TAG_RULE, is_valid_tag
 from polyarch.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
-from polyarch.storage import layoutfs
+from polyarch.storage import layout_referrers, layoutfs
 from polyarch.storage.base import CHUNK_SIZE, BlobReader, Repository, VerifyingStream
 from polyarch.storage.layoutdir import LayoutDirectory, LayoutNotFound
 from polyarch.storage.layoutfs import LEGACY_LOCK_FILE
@@ -326,6 +326,18 @@ class LayoutRepository(Repository):
                     raise self._dir.not_found()
                 return []
             return tags_of(self._index(root)[1])
+
+    def index_entries(self) -> list[Descriptor]:
+        """Every entry of index.json, tagged or not (none when the layout is empty)."""
+        with self._dir.root() as root:
+            return [] if root is None else self._index(root)[1]
+
+    def list_referrers(self, digest: Digest, artifact_type: str | None = None) -> list[Descriptor]:
+        """The tag schema index, plus index.json entries naming ``digest`` as subject (oras).
+
+        The reading lives in storage/layout_referrers.py.
+        """
+        return layout_referrers.list_referrers(self, digest, artifact_type)
 
     # The layout --------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from polyarch.errors import (
     TransportError,
 )
 from polyarch.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from polyarch.storage import registry_referrers
 from polyarch.storage.base import CHUNK_SIZE, BlobReader, Repository, VerifyingStream
 from polyarch.transport.client import RegistryClient
 from polyarch.transport.errors import transport_error
@@ -509,6 +510,16 @@ class RegistryRepository(Repository):
             match = _LINK_RE.search(response.headers.get("Link", ""))
             url = self._absolute(match.group(1)) if match else None
         return tags
+
+    # Referrers (the API client lives in storage/registry_referrers.py) -------------
+
+    def referrers_api(self) -> bool:
+        """True when the registry answers ``GET /v2/NAME/referrers/DIGEST`` (asked once)."""
+        return registry_referrers.api_available(self)
+
+    def list_referrers(self, digest: Digest, artifact_type: str | None = None) -> list[Descriptor]:
+        """The referrers API when the registry has it, else the referrers tag schema."""
+        return registry_referrers.list_referrers(self, digest, artifact_type)
 
     # Helpers -----------------------------------------------------------------------
 

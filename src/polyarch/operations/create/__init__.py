@@ -54,6 +54,7 @@ from polyarch.operations.create.result import (
     TargetResult,
     plan_changes,
 )
+from polyarch.operations.referrers_carry import carry_image_referrers
 from polyarch.operations.sources import Entry, collect_entries, platform_key
 from polyarch.operations.transfer import Transfer
 from polyarch.storage.base import Repository
@@ -143,6 +144,7 @@ def _create(request: CreateRequest, ctx: Context) -> CreateResult:
             previous,
             dry_run=request.dry_run,
             retry=ctx.settings.retry,
+            referrers=request.referrers,
         )
         if not request.append and not request.dry_run:
             for target in request.targets:
@@ -189,6 +191,7 @@ def _append(
     repo = repos[base]
     transfer = Transfer(retry=ctx.settings.retry)
     ensure_content(transfer, repo, own.entries)  # a part's children must be there first
+    carried = carry_image_referrers(transfer, repo, own.entries) if request.referrers else ()
     parts = AppendParts(repo, tag, horizon=request.part_horizon)
     attestations = [
         attestation_descriptor(a.descriptor, e.descriptor)
@@ -214,6 +217,7 @@ def _append(
             index.digest,
             transfer.stats,
             plan_changes(previous[base], index),
+            carried,
         )
     ]
     others = {t: r for t, r in repos.items() if t != base}
@@ -225,6 +229,7 @@ def _append(
             {t: previous[t] for t in others},
             dry_run=False,
             retry=ctx.settings.retry,
+            referrers=request.referrers,
         )
     return CreateResult(index, entries, tuple(results), False, max(writes, 1))
 

@@ -10,6 +10,7 @@ from polyarch.errors import ManifestUnknown, NameUnknown
 from polyarch.location import Location
 from polyarch.manifest import Index, Manifest
 from polyarch.operations.create.result import TargetResult, plan_changes
+from polyarch.operations.referrers_carry import CarriedReferrer, carry_image_referrers
 from polyarch.operations.sources import Entry
 from polyarch.operations.transfer import Transfer
 from polyarch.storage.base import Repository
@@ -55,15 +56,18 @@ def publish(
     dry_run: bool,
     move_tags: bool = True,
     retry: RetryPolicy | None = None,
+    referrers: bool = True,
 ) -> tuple[TargetResult, ...]:
     """Content first (every target), then the index by digest, then the tags.
 
     ``previous`` is what each target tag held before; a target already at ``index`` is
     left alone. ``move_tags=False`` stops before the tags (the caller moves them).
     ``retry`` paces the restarts of a blob whose move failed for a transient reason.
+    ``referrers`` carries the source images' referrers after their content, before tags.
     Returns one :class:`TargetResult` per target, in ``repos`` order.
     """
     transfers: dict[str, Transfer] = {}
+    carried: dict[str, tuple[CarriedReferrer, ...]] = {}
     needs_tag: list[Location] = []
     for target, repo in repos.items():
         if digest_of(previous[target]) == index.digest:
@@ -74,6 +78,8 @@ def publish(
             transfer = Transfer(dry_run=dry_run, retry=retry)
             transfers[repo.name] = transfer
             ensure_content(transfer, repo, entries)
+            if referrers:  # after the images they refer to, before any tag
+                carried[repo.name] = carry_image_referrers(transfer, repo, entries)
     if not dry_run and needs_tag:
         tagged_repos = {repos[t].name: repos[t] for t in needs_tag}
         if len(repos) > 1:
@@ -89,6 +95,7 @@ def publish(
             index.digest,
             transfers[repos[target].name].stats,
             plan_changes(previous[target], index),
+            carried.get(repos[target].name, ()),
         )
         for target in repos
     )

@@ -41,6 +41,8 @@ class CreateRequest:
     annotations: AnnotationSpec = field(default_factory=AnnotationSpec)
     append: bool = False
     dry_run: bool = False
+    #: Carry each source image's signatures, SBOMs, attestations (docs/referrers.md).
+    referrers: bool = True
     #: Bound on assemble-write-check rounds of ``--append`` (see docs/create.md).
     guard_attempts: int = 20
     #: Seconds after which the part of an ``--append`` writer that never finished is ignored.
@@ -58,6 +60,7 @@ class CreateRequest:
         annotations: Mapping[str, str] | Sequence[str] = (),
         append: bool = False,
         dry_run: bool = False,
+        referrers: bool = True,
         **tuning: Any,
     ) -> CreateRequest:
         """Validate and build a request from strings, as a CLI or a script has them.
@@ -74,6 +77,8 @@ class CreateRequest:
                 of index annotations (see :mod:`polyarch.operations.create.annotations`).
             append: merge into the index at the first target (``--append``).
             dry_run: compute and report, publish nothing.
+            referrers: carry the referrers of each source image (signatures, SBOMs) into
+                every target (docs/referrers.md).
             tuning: expert knobs, named in :data:`TUNABLES` (``guard_attempts``,
                 ``part_horizon``).
 
@@ -128,6 +133,7 @@ class CreateRequest:
             notes,
             append,
             dry_run,
+            referrers,
             **tuning,
         )
 

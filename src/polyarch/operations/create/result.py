@@ -10,6 +10,7 @@ from polyarch.errors import PolyarchError
 from polyarch.location import Location
 from polyarch.manifest import Index, Manifest
 from polyarch.operations.create.plan import entry_key, is_zstd
+from polyarch.operations.referrers_carry import CarriedReferrer
 from polyarch.operations.sources import Entry
 from polyarch.operations.transfer import TransferStats
 from polyarch.platform import Platform
@@ -123,6 +124,8 @@ class TargetResult:
     digest: Digest
     transfer: TransferStats
     changes: tuple[PlatformChange, ...]
+    #: Referrers of the source images written (or, in a dry run, to write) here.
+    referrers: tuple[CarriedReferrer, ...] = ()
 
     @property
     def status(self) -> Literal["created", "updated", "unchanged"]:
@@ -139,6 +142,7 @@ class TargetResult:
             "status": self.status,
             "transfer": self.transfer.to_json(),
             "changes": [c.to_json() for c in self.changes],
+            "referrers": [r.to_json() for r in self.referrers],
         }
 
 
