@@ -265,7 +265,8 @@ class DockerRunner:
         ``None``) only when it could not run: no engine, no emulator, the pull failed,
         the daemon refused to start it (``docker run`` exit status 125, 126 or 127 with a
         daemon error; the error then gives runc's cause, such as ``exec: "uname":
-        executable file not found in $PATH``), or it did not finish within the timeout (it is then removed by force).
+        executable file not found in $PATH``), or it did not finish within the timeout (it
+        is then removed by force).
         """
         native = self.is_native(platform)
         spec = str(platform)
