@@ -45,6 +45,7 @@ def release_command(
     no_verify: bool,
     no_run: bool,
     as_json: bool,
+    no_trunc: bool,
     **kwargs: Any,
 ) -> None:
     """Build every variant here (in parallel), then publish and verify: the one-machine path.
@@ -78,4 +79,4 @@ def release_command(
                 run=not no_run,
             )
             result = publish(publishing, ctx)
-    finish(result, options, as_json=as_json)
+    finish(result, options, as_json=as_json, no_trunc=no_trunc)
