@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render import (
     Column,
     console,
@@ -90,7 +90,14 @@ class BuildOutput:
             sys.stderr.flush()
 
 
-@click.command("build")
+@click.command(
+    "build",
+    epilog=examples(
+        "polyarch build",
+        "polyarch build --platform linux/arm64 --records arm64-records/",
+        "polyarch build --builder docker --json",
+    ),
+)
 @spec_option
 @builder_options
 @click.option(

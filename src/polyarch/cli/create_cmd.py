@@ -9,13 +9,21 @@ from typing import Any
 import click
 from rich.table import Table
 
-from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render import console, err_console, human_size, print_json
 from polyarch.operations.create import CreateRequest, CreateResult, create_index
 from polyarch.operations.transfer import BlobAction
 
 
-@click.command("create")
+@click.command(
+    "create",
+    epilog=examples(
+        "polyarch create -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-amd64 "
+        "127.0.0.1:5000/app:1.0-arm64",
+        "polyarch create --append -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-riscv64",
+        "polyarch create --dry-run --json -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-amd64",
+    ),
+)
 @click.argument("sources", nargs=-1, metavar="SOURCE[=PLATFORM]...")
 @click.option(
     "-t",

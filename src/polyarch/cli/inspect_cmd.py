@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.text import Text
 
-from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render import (
     Column,
     console,
@@ -29,7 +29,14 @@ _KIND_TEXT = {
 }
 
 
-@click.command("inspect")
+@click.command(
+    "inspect",
+    epilog=examples(
+        "polyarch inspect 127.0.0.1:5000/app:1.0",
+        "polyarch inspect --platform linux/arm64 127.0.0.1:5000/app:1.0",
+        "polyarch inspect --raw 127.0.0.1:5000/app:1.0 | jq .manifests",
+    ),
+)
 @click.argument("ref", metavar="REF")
 @click.option("--raw", is_flag=True, help="Print the exact bytes the registry served.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
@@ -39,7 +46,10 @@ _KIND_TEXT = {
 def inspect_command(
     ref: str, raw: bool, as_json: bool, platform: str | None, no_trunc: bool, **kwargs: Any
 ) -> None:
-    """Show what REF is: an index with its entries, or an image with its layers."""
+    """Show what REF is: an index with its entries, or an image with its layers.
+
+    REF is a registry reference (REGISTRY/REPO[:TAG][@DIGEST]) or an oci:DIR[:TAG] layout.
+    """
     options = pop_global(kwargs)
     if raw and as_json:
         raise click.UsageError("--raw and --json cannot be combined: choose one output")

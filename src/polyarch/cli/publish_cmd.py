@@ -11,7 +11,7 @@ import click
 
 from polyarch.cli import verify_cmd
 from polyarch.cli.build_cmd import load, spec_option
-from polyarch.cli.options import GlobalOptions, common_options, make_context, pop_global
+from polyarch.cli.options import GlobalOptions, common_options, examples, make_context, pop_global
 from polyarch.cli.render import (
     Column,
     console,
@@ -53,7 +53,14 @@ def publish_options(func: F) -> F:
     return func
 
 
-@click.command("publish")
+@click.command(
+    "publish",
+    epilog=examples(
+        "polyarch publish",
+        "polyarch publish --records amd64-records/ --records arm64-records/",
+        "polyarch publish --file deploy/polyarch.yaml --no-run --json",
+    ),
+)
 @spec_option
 @click.option(
     "--records",

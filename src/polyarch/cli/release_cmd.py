@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from polyarch.cli.build_cmd import BuildOutput, builder_options, load, spec_option
-from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.publish_cmd import finish, publish_options
 from polyarch.cli.render import err_console
 from polyarch.pipeline.build import BuildRequest, build_variants
@@ -31,7 +31,14 @@ def _only(spec: Spec, request: BuildRequest) -> Spec:
     )
 
 
-@click.command("release")
+@click.command(
+    "release",
+    epilog=examples(
+        "polyarch release",
+        "polyarch release --platform linux/amd64 --platform linux/arm64",
+        "polyarch release --file deploy/polyarch.yaml --no-run",
+    ),
+)
 @spec_option
 @builder_options
 @publish_options

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.text import Text
 
-from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render import (
     Cell,
     Column,
@@ -23,7 +23,14 @@ from polyarch.operations.verify import Status, VerifyReport, VerifyRequest, veri
 _STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
 
 
-@click.command("verify")
+@click.command(
+    "verify",
+    epilog=examples(
+        "polyarch verify --platform linux/amd64 --platform linux/arm64 --exact 127.0.0.1:5000/a:1",
+        "polyarch verify --records .polyarch/records 127.0.0.1:5000/app:1",
+        "polyarch verify 127.0.0.1:5000/app:1 --run 'uname -m' --expect-output linux/arm64=aarch64",
+    ),
+)
 @click.argument("target", metavar="TARGET")
 @click.option(
     "--platform",
@@ -80,7 +87,8 @@ def verify_command(
 ) -> None:
     """Prove TARGET is a complete multi-platform index of what was built, and that it starts.
 
-    Exit code 0 only when no check failed (with --strict: and none warned).
+    Exit code 0 only when no check failed (with --strict: and none warned). With -q
+    nothing is printed on success; a failure is one line on stderr naming the checks.
     """
     options = pop_global(kwargs)
     request = VerifyRequest.build(

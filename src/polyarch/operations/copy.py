@@ -61,9 +61,12 @@ class CopyRequest:
         src = parse_location(source) if isinstance(source, str) else source
         dst = parse_location(destination) if isinstance(destination, str) else destination
         if attestations not in ("keep", "drop"):
-            raise InvalidInput(f"--attestations must be keep or drop, not {attestations!r}")
+            raise InvalidInput(
+                f"attestations must be 'keep' or 'drop', not {attestations!r}",
+                parameter="attestations",
+            )
         if jobs < 1 or jobs > 64:
-            raise InvalidInput(f"--jobs must be between 1 and 64, not {jobs}")
+            raise InvalidInput(f"jobs must be between 1 and 64, not {jobs}", parameter="jobs")
         if dst.digest is not None and (platforms or attestations == "drop"):
             raise InvalidInput(
                 f"destination {dst} names a digest, but a filtered copy makes a new index"
@@ -123,7 +126,9 @@ def _select(index: Index, request: CopyRequest) -> Index:
         if not any(
             d.platform and platform_key(d.platform)[:3] == platform_key(wanted)[:3] for d in images
         ):
-            raise InvalidInput(f"--platform {wanted}: {request.source} has no such image")
+            raise InvalidInput(
+                f"platform {wanted}: {request.source} has no such image", parameter="platforms"
+            )
     keep = {d.digest for d in images}
     chosen = [
         d
@@ -154,8 +159,9 @@ def copy_image(
         else:
             if request.platforms or request.attestations == "drop":
                 raise InvalidInput(
-                    f"{request.source} is a single image: --platform and --attestations drop "
-                    "apply to indexes"
+                    f"{request.source} is a single image: choosing platforms or dropping "
+                    "attestations applies to indexes",
+                    parameter="platforms" if request.platforms else "attestations",
                 )
             transfer.manifests(dst, [(src, top)])
         if request.destination.digest is not None and request.destination.digest != written.digest:

@@ -105,20 +105,26 @@ class CreateRequest:
     ) -> CreateRequest:
         """Validate and build a request from strings, as a CLI or a script has them."""
         if not targets:
-            raise InvalidInput("no target: give at least one -t TARGET")
+            raise InvalidInput("no target: give at least one target", parameter="targets")
         refs = tuple(dict.fromkeys(_target(t) for t in targets))
         srcs = tuple(_source(s) for s in sources)
         if not srcs and not append:
             raise InvalidInput("no source: give at least one SOURCE image")
         if attestations not in ("keep", "drop"):
-            raise InvalidInput(f"--attestations must be keep or drop, not {attestations!r}")
+            raise InvalidInput(
+                f"attestations must be 'keep' or 'drop', not {attestations!r}",
+                parameter="attestations",
+            )
         if format not in ("oci", "docker"):
-            raise InvalidInput(f"--format must be oci or docker, not {format!r}")
+            raise InvalidInput(
+                f"format must be 'oci' or 'docker', not {format!r}", parameter="format"
+            )
         notes = _annotations(annotations)
         if notes and format == "docker":
             raise InvalidInput(
-                "--annotation needs an OCI index: a Docker manifest list has no annotations",
-                hint="drop --format docker or the annotations",
+                "annotations need an OCI index: a Docker manifest list has none",
+                hint="use the OCI format, or drop the annotations",
+                parameter="annotations",
             )
         plats = tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms)
         return cls(
@@ -158,14 +164,18 @@ def _annotations(values: Mapping[str, str] | Sequence[str]) -> dict[str, str]:
         for item in values:
             key, sep, value = item.partition("=")
             if not sep or not key.strip():
-                raise InvalidInput(f"--annotation {item!r}: expected KEY=VALUE")
+                raise InvalidInput(
+                    f"annotation {item!r}: expected KEY=VALUE", parameter="annotations"
+                )
             out[key] = value
     for key, value in out.items():
         item = f"{key}={value}"
         try:
             item.encode()  # an argument that was not UTF-8 arrives with lone surrogates
         except UnicodeEncodeError:
-            raise InvalidInput(f"--annotation {item!r}: not valid UTF-8 text") from None
+            raise InvalidInput(
+                f"annotation {item!r}: not valid UTF-8 text", parameter="annotations"
+            ) from None
     return out
 
 
@@ -331,9 +341,10 @@ def _assemble(entries: Sequence[Entry], request: CreateRequest) -> tuple[Index, 
         for d, entry_source in _sources_of(descriptors, ordered):
             if d.media_type != mediatype.DOCKER_MANIFEST:
                 raise InvalidInput(
-                    f"--format docker: {entry_source} is {d.media_type}, not a Docker manifest",
+                    f"Docker format: {entry_source} is {d.media_type}, not a Docker manifest",
                     hint="use the default OCI format"
-                    + (", or --attestations drop" if d.is_attestation else ""),
+                    + (", or drop the attestations" if d.is_attestation else ""),
+                    parameter="format",
                 )
     else:
         media_type = mediatype.OCI_INDEX
@@ -425,7 +436,9 @@ def _create(request: CreateRequest, ctx: Context, sleep: Callable[[float], None]
         new.extend(collect_entries(ctx, source, request.platforms))
     for wanted in request.platforms:
         if not any(platform_key(wanted)[:3] == e.key[:3] for e in new):
-            raise InvalidInput(f"--platform {wanted} matched no image of the sources")
+            raise InvalidInput(
+                f"platform {wanted} matched no image of the sources", parameter="platforms"
+            )
     new = _check_duplicates(new)
 
     base = request.targets[0]

@@ -25,7 +25,7 @@ from polyarch.operations.images import (
     fetch_config,
     manifest_kind,
 )
-from polyarch.operations.resolve import select_entry
+from polyarch.operations.resolve import check_runnable, select_entry
 from polyarch.platform import Platform
 
 __all__ = ["InspectEntry", "InspectResult", "inspect"]
@@ -132,7 +132,9 @@ def inspect(
     """Inspect the manifest or index at ``ref``.
 
     With ``platform``, an index is resolved to the manifest a host of that platform
-    would pull (containerd's matching), and that manifest is inspected.
+    would pull (containerd's matching), and that manifest is inspected; a single image
+    must be one such a host would pull, as for :func:`~polyarch.operations.resolve.resolve`
+    (else :class:`~polyarch.errors.PlatformNotFound`).
     """
     if isinstance(ref, str):
         ref = parse_location(ref)
@@ -163,6 +165,8 @@ def inspect(
             )
         assert isinstance(manifest, ImageManifest)
         config = fetch_config(repo, manifest)
+        if platform is not None and selected_from is None and not manifest.is_attestation:
+            check_runnable(ref, config.platform, platform)
         return InspectResult(
             reference=ref,
             digest=manifest.digest,

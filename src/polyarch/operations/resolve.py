@@ -85,6 +85,21 @@ def select_entry(index: Index, host: Platform, ref: Location) -> Descriptor:
     return candidates[chosen]
 
 
+def check_runnable(ref: Location, image: Platform | None, host: Platform) -> None:
+    """Refuse a single image a host of platform ``host`` would not pull.
+
+    The one rule for a single image asked for with a platform (``resolve`` and
+    ``inspect``): containerd's matcher for the host (:func:`~polyarch.platform.compatible`)
+    must accept the platform in the image's config. Raises :class:`PlatformNotFound`.
+    """
+    if image is None or not compatible(host, image):
+        raise PlatformNotFound(
+            f"{ref} is a single image for {image or 'no platform'}; "
+            f"a {host} host would not pull it",
+            parameter="platform",
+        )
+
+
 def resolve(
     ref: Location | str,
     context: Context | None = None,
@@ -112,13 +127,8 @@ def resolve(
                     hint="resolve the image it attests instead",
                 )
             config = fetch_config(repo, manifest)
-            if platform is not None and (
-                config.platform is None or not compatible(platform, config.platform)
-            ):
-                raise PlatformNotFound(
-                    f"{ref} is a single image for {config.platform or 'no platform'}, "
-                    f"not runnable on {platform}"
-                )
+            if platform is not None:
+                check_runnable(ref, config.platform, platform)
             return Resolution(
                 ref,
                 manifest.digest,
@@ -132,8 +142,9 @@ def resolve(
             entry = manifest.images[0]
         elif platform is None:
             raise InvalidInput(
-                f"{ref} is a multi-platform index; pass --platform "
-                f"(one of: {_platform_list(manifest)})"
+                f"{ref} is a multi-platform index; name the platform to resolve "
+                f"(one of: {_platform_list(manifest)})",
+                parameter="platform",
             )
         else:
             entry = select_entry(manifest, platform, ref)

@@ -77,7 +77,8 @@ def _spec_in(directory: Path, shown: str | None) -> Path:
     if not found:
         raise InvalidInput(
             f"no {SPEC_FILE_NAMES[0]} (or {SPEC_FILE_NAMES[1]}) {where}",
-            hint="write one (see docs/spec.md) or name it with --file",
+            hint="write one (see docs/spec.md) or give the path of the one to use",
+            parameter="explicit",
         )
     if len(found) > 1:
         raise InvalidInput(
