@@ -23,7 +23,9 @@ def pushed(registry: Any) -> dict[str, Reference]:
         push_index(repo, ["linux/amd64", "linux/arm64"], tag="multi")
         push_image(repo, "linux/amd64", tag="amd64")
         push_image(repo, "linux/386", tag="i386")
-    return {tag: repo_ref.with_tag(tag) for tag in ("multi", "amd64", "i386", "nope")}
+        push_image(repo, "linux/amd64", tag="latest")
+    tags = ("multi", "amd64", "i386", "nope")
+    return {"bare": repo_ref, **{tag: repo_ref.with_tag(tag) for tag in tags}}
 
 
 def assert_json_error(result: Result, code: int, kind: str, *fragments: str) -> dict[str, Any]:
@@ -118,3 +120,17 @@ def test_verify_json_keeps_the_report_on_failure(pushed: dict[str, Reference]) -
     assert failed.code == 1
     report = json.loads(failed.out)
     assert report["schema"] == "polyarch.verify/v1" and report["ok"] is False
+
+
+def test_json_reference_is_what_was_read_fully_normalized(pushed: dict[str, Reference]) -> None:
+    """docs/json.md: no tag given means ``:latest`` was read, and the JSON says so."""
+    bare = str(pushed["bare"])
+    assert ":" not in bare.rsplit("/", 1)[1]
+    for command in ("inspect", "resolve"):
+        shown = run_cli(command, "--json", bare)
+        assert shown.code == 0, shown.err
+        assert shown.json()["reference"] == f"{bare}:latest"
+    tagged = run_cli("inspect", "--json", str(pushed["amd64"])).json()
+    assert tagged["reference"] == str(pushed["amd64"])
+    pinned = f"{bare}@{tagged['digest']}"
+    assert run_cli("resolve", "--json", pinned).json()["reference"] == pinned

@@ -25,7 +25,7 @@ from polyarch.operations.images import (
     fetch_config,
     manifest_kind,
 )
-from polyarch.operations.resolve import check_runnable, select_entry
+from polyarch.operations.resolve import check_runnable, select_entry, shown_reference
 from polyarch.platform import Platform
 
 __all__ = ["InspectEntry", "InspectResult", "inspect"]
@@ -103,7 +103,7 @@ class InspectResult:
         """The stable ``--json`` schema (documented in docs/json.md)."""
         out: dict[str, Any] = {
             "schema": INSPECT_SCHEMA,
-            "reference": str(self.reference),
+            "reference": shown_reference(self.reference),
             "digest": str(self.digest),
             "mediaType": self.media_type,
             "size": self.size,

@@ -23,6 +23,7 @@ from polyarch.manifest import ImageManifest, Index
 from polyarch.operations.context import Context, borrowed
 from polyarch.operations.images import fetch_config
 from polyarch.platform import Platform, compatible, select
+from polyarch.reference import Reference
 
 __all__ = ["Resolution", "resolve", "select_entry"]
 
@@ -53,7 +54,7 @@ class Resolution:
         """The stable ``--json`` schema (documented in docs/json.md)."""
         return {
             "schema": RESOLVE_SCHEMA,
-            "reference": str(self.reference),
+            "reference": shown_reference(self.reference),
             "digest": str(self.digest),
             "mediaType": self.media_type,
             "size": self.size,
@@ -62,6 +63,18 @@ class Resolution:
             "sourceDigest": str(self.source_digest),
             "pinned": str(self.pinned),
         }
+
+
+def shown_reference(ref: Location) -> str:
+    """``ref`` as the JSON ``reference`` field shows it: what was read, fully normalized.
+
+    Docker's normalization (:meth:`Reference.parse`), and the tag that was read filled
+    in: ``127.0.0.1:5000/base`` is ``127.0.0.1:5000/base:latest``. A reference with a
+    digest, or an ``oci:`` layout, is shown as it is.
+    """
+    if isinstance(ref, Reference) and ref.tag is None and ref.digest is None:
+        return str(ref.with_tag(ref.identifier))
+    return str(ref)
 
 
 def _platform_list(index: Index) -> str:
