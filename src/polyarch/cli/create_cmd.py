@@ -7,10 +7,17 @@ import sys
 from typing import Any
 
 import click
-from rich.table import Table
 
 from polyarch.cli.options import common_options, examples, make_context, pop_global
-from polyarch.cli.render import console, err_console, human_size, print_json
+from polyarch.cli.render import (
+    Column,
+    console,
+    err_console,
+    format_digest,
+    human_size,
+    print_json,
+    print_table,
+)
 from polyarch.operations.create import CreateRequest, CreateResult, create_index
 from polyarch.operations.transfer import BlobAction
 
@@ -133,17 +140,17 @@ def render(result: CreateResult) -> None:
         out.print(f"unchanged: {result.digest}")
     else:
         out.print(f"[bold]{result.digest}[/bold]")
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("PLATFORM", "DIGEST", "SOURCE", "ATTESTATIONS"):
-        table.add_column(col, no_wrap=True)
-    for entry in result.entries:
-        table.add_row(
+    columns = [Column("PLATFORM"), Column("DIGEST"), Column("SOURCE"), Column("ATTESTATIONS")]
+    rows = [
+        [
             str(entry.platform),
-            str(entry.descriptor.digest),
+            format_digest(entry.descriptor.digest),
             entry.source,
             str(len(entry.attestations)) if entry.attestations else "-",
-        )
-    out.print(table)
+        ]
+        for entry in result.entries
+    ]
+    print_table(out, columns, rows)
     for i, target in enumerate(result.targets):
         was = target.previous.short if target.previous else "(new tag)"
         verb = "would move" if result.dry_run and target.status != "unchanged" else target.status
