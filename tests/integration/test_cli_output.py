@@ -134,3 +134,12 @@ def test_json_reference_is_what_was_read_fully_normalized(pushed: dict[str, Refe
     assert tagged["reference"] == str(pushed["amd64"])
     pinned = f"{bare}@{tagged['digest']}"
     assert run_cli("resolve", "--json", pinned).json()["reference"] == pinned
+
+
+def test_create_exit_codes_are_the_documented_ones(pushed: dict[str, Reference]) -> None:
+    """docs/create.md: a source that is not there is exit 1; a malformed one exit 2."""
+    target = str(pushed["bare"].with_tag("created"))
+    unknown = run_cli("create", "-t", target, str(pushed["nope"]))
+    assert_one_line_error(unknown, 1, "nope")
+    malformed = run_cli("create", "-t", target, str(pushed["bare"]) + ":-x")
+    assert_one_line_error(malformed, 2, '"-x"')
