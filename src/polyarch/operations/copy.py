@@ -144,7 +144,44 @@ def copy_image(
     *,
     progress: ProgressCallback | None = None,
 ) -> CopyResult:
-    """Copy ``request.source`` to ``request.destination``; the tag moves last."""
+    """Copy an image or a whole index from ``request.source`` to ``request.destination``.
+
+    ``request`` is a :class:`CopyRequest` (build one with :meth:`CopyRequest.build`):
+    source and destination are registry references or ``oci:DIR[:TAG]`` layouts; its
+    ``platforms`` and ``attestations="drop"`` ask for a sub-index of an index.
+    ``context`` (a :class:`~polyarch.operations.context.Context`; default: one made from
+    the environment and closed afterwards) holds the registry connections and
+    credentials. ``progress``, when given, is called with each
+    :class:`~polyarch.operations.transfer.ProgressEvent` (blob started, bytes moved,
+    done), from worker threads.
+
+    In the order the distribution spec needs (blobs, child manifests, the index, then the
+    tag): blobs already at the destination are skipped, blobs in another repository of
+    the same registry are mounted (``POST /v2/<name>/blobs/uploads/?mount=``), the others
+    are streamed while hashed, ``request.jobs`` at once. Manifests keep their bytes, so
+    the index digest is the source's unless a sub-index was asked for.
+
+    Returns a :class:`CopyResult`: ``digest`` written and ``source_digest`` read (equal
+    unless filtered), ``media_type``, ``platforms`` of the index written, ``stats``
+    (blobs copied / mounted / skipped with their bytes, manifests pushed / present) and
+    ``seconds``. Raises :class:`~polyarch.errors.InvalidInput` (platform filters on a
+    single image, a platform the index lacks, a destination digest that is not the
+    content's), :class:`~polyarch.errors.NotFound` subclasses when the source is not
+    there, and :class:`~polyarch.errors.RegistryError` / ``TransportError`` /
+    :class:`~polyarch.errors.ContentError` when a registry fails or serves bad content;
+    no tag is moved then.
+
+    >>> from polyarch import Context
+    >>> request = CopyRequest.build(
+    ...     "127.0.0.1:5000/app:1.0", "127.0.0.1:5001/team/app", platforms=["linux/arm64"]
+    ... )
+    >>> str(request.destination)  # the tag comes from the source
+    '127.0.0.1:5001/team/app:1.0'
+    >>> with Context() as ctx:                                    # doctest: +SKIP
+    ...     result = copy_image(request, ctx)
+    ...     print(result.platforms, result.filtered)
+    ('linux/arm64',) True
+    """
     started = time.monotonic()
     with borrowed(context) as ctx:
         src = ctx.repository(request.source)
