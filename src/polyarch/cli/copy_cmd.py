@@ -7,8 +7,7 @@ from typing import Any
 import click
 
 from polyarch.cli.options import common_options, examples, make_context, pop_global
-from polyarch.cli.progress import TransferProgress
-from polyarch.cli.render import console, human_size, print_json
+from polyarch.cli.render import TransferProgress, console, human_size, print_json
 from polyarch.operations.copy import CopyRequest, CopyResult, copy_image
 from polyarch.operations.transfer import DEFAULT_JOBS, BlobAction
 
