@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import textwrap
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,23 +40,38 @@ def _width(cell: Cell) -> int:
     return cell.cell_len if isinstance(cell, Text) else Text(cell).cell_len
 
 
+#: A digest in free text (``sha256:`` and its hex, maybe with trailing punctuation): the
+#: one kind of word never split, so that it stays whole and copyable.
+_DIGEST_WORD = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}\W*")
+
+
 def _longest_word(cell: Cell) -> int:
+    """The longest digest in ``cell``: a wrapping column is never narrower than that."""
     plain = cell.plain if isinstance(cell, Text) else cell
-    return max((Text(word).cell_len for word in plain.split()), default=0)
+    return max((len(w) for w in plain.split() if _DIGEST_WORD.fullmatch(w)), default=0)
 
 
 def _wrap(cell: Cell, width: int) -> list[Text]:
-    """``cell`` as lines of at most ``width`` cells, at spaces only.
+    """``cell`` as lines of at most ``width`` cells, at spaces.
 
-    A word is never split (a digest in a message stays whole, and copyable); one longer
-    than ``width`` gets a line of its own.
+    A word longer than ``width`` (a path, a reference) is split across lines, except a
+    digest: it stays whole (and copyable), on a line of its own if need be.
     """
     text = cell if isinstance(cell, Text) else Text(cell)
     if text.cell_len <= width:
         return [text]
-    lines = textwrap.wrap(
-        text.plain, width, break_long_words=False, break_on_hyphens=False, drop_whitespace=True
-    )
+    words: list[str] = []
+    for word in text.plain.split():
+        if len(word) > width and not _DIGEST_WORD.fullmatch(word):
+            words.extend(word[i : i + width] for i in range(0, len(word), width))
+        else:
+            words.append(word)
+    lines: list[str] = []
+    for word in words:
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
     return [Text(line, style=text.style) for line in lines] or [Text("")]
 
 
@@ -106,11 +121,16 @@ def table_lines(
         groups = _groups(columns, natural, words, width)
     widths = list(natural)
     for number, group in enumerate(groups):
-        last = group[-1]
-        if width is not None and columns[last].wrap:
-            indent = _INDENT if number else 0
-            before = sum(natural[i] + _GAP for i in group[:-1])
-            widths[last] = max(min(natural[last], width - indent - before), _MIN_WRAP)
+        wraps = [i for i in group if columns[i].wrap]
+        if width is None or not wraps:
+            continue
+        # The free-text columns of a line share what the others leave of the width.
+        fixed = sum(natural[i] for i in group if not columns[i].wrap) + _GAP * (len(group) - 1)
+        room = width - (_INDENT if number else 0) - fixed
+        if sum(natural[i] for i in wraps) > room:
+            share = room // len(wraps)
+            for i in wraps:
+                widths[i] = min(natural[i], max(share, _MIN_WRAP))
     header: list[Cell] = [Text(column.header, style="bold") for column in columns]
     every: list[tuple[Sequence[Cell], bool]] = [(header, True), *((row, False) for row in rows)]
     lines: list[Text] = []
