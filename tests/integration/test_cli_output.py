@@ -143,3 +143,18 @@ def test_create_exit_codes_are_the_documented_ones(pushed: dict[str, Reference])
     assert_one_line_error(unknown, 1, "nope")
     malformed = run_cli("create", "-t", target, str(pushed["bare"]) + ":-x")
     assert_one_line_error(malformed, 2, '"-x"')
+
+
+def test_create_table_digests_short_or_whole(pushed: dict[str, Reference]) -> None:
+    target = str(pushed["bare"].with_tag("both"))
+    sources = [str(pushed["amd64"]), str(pushed["i386"])]
+    short = run_cli("create", "-t", target, *sources)
+    assert short.code == 0, short.err
+    whole = run_cli("create", "--no-trunc", "-t", target, *sources)
+    assert whole.code == 0, whole.err
+    with Context() as ctx:
+        digests = [resolve(s, ctx).digest for s in sources]
+    for digest in digests:
+        row = next(line for line in short.out.splitlines() if digest.short in line)
+        assert str(digest) not in row
+        assert any(str(digest) in line for line in whole.out.splitlines()), whole.out

@@ -15,6 +15,7 @@ from polyarch.cli.render import (
     err_console,
     format_digest,
     human_size,
+    no_trunc_option,
     print_json,
     print_table,
 )
@@ -73,6 +74,7 @@ from polyarch.operations.transfer import BlobAction
 @click.option("--append", is_flag=True, help="Merge into the index at the first target tag.")
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan; push nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
+@no_trunc_option
 @common_options
 def create_command(
     sources: tuple[str, ...],
@@ -94,6 +96,7 @@ def create_command(
     os.version the config cannot say.
     """
     options = pop_global(kwargs)
+    no_trunc = bool(kwargs.pop("no_trunc", False))
     request = CreateRequest.build(
         targets,
         sources,
@@ -114,7 +117,7 @@ def create_command(
     elif options.quiet:
         click.echo(result.digest)
     else:
-        render(result)
+        render(result, no_trunc=no_trunc)
 
 
 def _plan_line(result: CreateResult, i: int) -> str:
@@ -130,7 +133,7 @@ def _plan_line(result: CreateResult, i: int) -> str:
     return f"blobs: {blobs}; manifests: {stats.manifests_pushed} to push"
 
 
-def render(result: CreateResult) -> None:
+def render(result: CreateResult, *, no_trunc: bool = False) -> None:
     """The human view: digest, per-platform table, per-target status (and plan)."""
     out = console()
     if result.dry_run:
@@ -144,7 +147,7 @@ def render(result: CreateResult) -> None:
     rows = [
         [
             str(entry.platform),
-            format_digest(entry.descriptor.digest),
+            format_digest(entry.descriptor.digest, no_trunc=no_trunc),
             entry.source,
             str(len(entry.attestations)) if entry.attestations else "-",
         ]
