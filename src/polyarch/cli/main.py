@@ -26,6 +26,7 @@ from polyarch.cli.inspect_cmd import inspect_command
 from polyarch.cli.options import GlobalOptions, common_options, examples
 from polyarch.cli.publish_cmd import publish_command
 from polyarch.cli.release_cmd import release_command
+from polyarch.cli.render import json_written
 from polyarch.cli.resolve_cmd import resolve_command
 from polyarch.cli.verify_cmd import verify_command
 from polyarch.errors import PolyarchError
@@ -154,7 +155,7 @@ def _fail(
     ``InvalidReference``...; ``UsageError`` for bad command-line usage).
     """
     click.echo(f"error: {line or message}", err=True)
-    if as_json:
+    if as_json and not json_written():
         error = {
             "schema": ERROR_SCHEMA,
             "kind": kind,

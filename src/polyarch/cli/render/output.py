@@ -19,6 +19,7 @@ __all__ = [
     "err_console",
     "format_digest",
     "human_size",
+    "json_written",
     "no_trunc_option",
     "print_field",
     "print_json",
@@ -84,10 +85,22 @@ def no_trunc_option(func: F) -> F:
     )(func)
 
 
+#: Whether this process already printed a JSON document on stdout (see json_written).
+_json_written = False
+
+
 def print_json(data: Any) -> None:
     """Pretty, stable JSON on stdout."""
+    global _json_written  # noqa: PLW0603 - one CLI run per process
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
     sys.stdout.flush()
+    _json_written = True
+
+
+def json_written() -> bool:
+    """Whether the command already printed its JSON result: stdout holds one document,
+    so a failure after it (``publish`` whose verification failed) adds no error object."""
+    return _json_written
 
 
 def terminal_width(out: Console) -> int | None:
