@@ -104,15 +104,9 @@ say "The publish job: one index, every tag, verified (each platform started)"
 show polyarch publish --records ../runner-amd64 --records ../runner-arm64
 
 say "Anyone, later: verify the tag against the records, and start each platform"
+# Each run check's DETAIL holds what that platform printed (its first line; --json: all).
 show polyarch verify "$TARGET" --records ../runner-amd64 --records ../runner-arm64 \
   --exact --run=/app/healthcheck
-echo
-echo "# the table shows no output; --json has it: what each platform printed"
-printf '\n$ polyarch verify %s --records ../runner-amd64 --records ../runner-arm64 \\\n' \
-  "$TARGET"
-printf '    --exact --run=/app/healthcheck --json | python3 scripts/demo_support.py run-output\n'
-polyarch verify "$TARGET" --records ../runner-amd64 --records ../runner-arm64 \
-  --exact --run=/app/healthcheck --json | python3 "$ROOT/scripts/demo_support.py" run-output
 
 show polyarch inspect "$TARGET"
 

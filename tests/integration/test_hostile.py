@@ -471,7 +471,8 @@ def test_plain_http_token_realm_on_another_host_is_refused(
         inspect(ref, ctx)
     message = refused.value.one_line()
     assert "http://auth.invalid" in message and "not HTTPS" in message
-    assert "--insecure auth.invalid" in message
+    assert "name auth.invalid an insecure registry" in message
+    assert refused.value.parameter == "insecure"
     assert CANARY not in message
     assert "auth.invalid" not in lookups  # never even resolved
 
@@ -482,7 +483,7 @@ def test_plain_http_token_realm_on_another_host_is_refused(
     assert "auth.invalid" in lookups
 
     result = cli("inspect", ref)
-    assert_one_line_error(result, 1, "auth.invalid", "not HTTPS", "--insecure auth.invalid")
+    assert_one_line_error(result, 1, "auth.invalid", "not HTTPS", "see --insecure")
     assert {s.path for s in hostile.requests} == {"/v2/app/manifests/v1"}
 
 

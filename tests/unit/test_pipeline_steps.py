@@ -182,9 +182,9 @@ def test_request_picks_variants_in_spec_order(spec: Spec) -> None:
     ("kwargs", "fragment"),
     [
         ({"platforms": ["linux/s390x"]}, "has no variant for it (linux/amd64, linux/arm64)"),
-        ({"platforms": ["linux/"]}, "--platform 'linux/'"),
-        ({"builder": "kaniko"}, "--builder must be auto, buildx or docker"),
-        ({"network": "two words"}, "--network 'two words'"),
+        ({"platforms": ["linux/"]}, "platform 'linux/'"),
+        ({"builder": "kaniko"}, "builder must be auto, buildx or docker"),
+        ({"network": "two words"}, "network 'two words'"),
     ],
 )
 def test_request_rejects_bad_input(spec: Spec, kwargs: dict[str, object], fragment: str) -> None:

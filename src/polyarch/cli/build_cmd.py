@@ -8,10 +8,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from rich.table import Table
 
-from polyarch.cli.options import common_options, make_context, pop_global
-from polyarch.cli.render import console, print_json
+from polyarch.cli.options import common_options, examples, make_context, pop_global
+from polyarch.cli.render import (
+    Column,
+    console,
+    format_digest,
+    no_trunc_option,
+    print_json,
+    print_table,
+)
 from polyarch.pipeline.build import (
     BUILDERS,
     DEFAULT_RECORDS_DIR,
@@ -111,7 +117,14 @@ class BuildOutput:
             sys.stderr.flush()
 
 
-@click.command("build")
+@click.command(
+    "build",
+    epilog=examples(
+        "polyarch build",
+        "polyarch build --platform linux/arm64 --records arm64-records/",
+        "polyarch build --builder docker --json",
+    ),
+)
 @spec_option
 @builder_options
 @click.option(
@@ -123,6 +136,7 @@ class BuildOutput:
     help="Where to write one record per variant (<os>-<arch>[-<variant>].json).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the records as a JSON list.")
+@no_trunc_option
 @common_options
 def build_command(
     spec_path: str | None,
@@ -132,6 +146,7 @@ def build_command(
     network: str | None,
     records_dir: str,
     as_json: bool,
+    no_trunc: bool,
     **kwargs: Any,
 ) -> None:
     """Build the spec's variants in parallel, push each one, write one record per variant.
@@ -157,26 +172,27 @@ def build_command(
         for record in result.records:
             click.echo(f"{record.platform} {record.digest}")
     else:
-        render(result)
+        render(result, no_trunc=no_trunc)
     result.raise_for_failures()
 
 
-def render(result: BuildResult) -> None:
+def render(result: BuildResult, *, no_trunc: bool = False) -> None:
     """One line per record: platform, digest, per-platform tag, record file."""
     out = console()
     if not result.records:
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("PLATFORM", "DIGEST", "TAG", "RECORD"):
-        table.add_column(col, no_wrap=True)
+    rows = []
     for record in result.records:
         tag = record.extra.get("tag")
-        table.add_row(
-            str(record.platform),
-            str(record.digest),
-            tag if isinstance(tag, str) else "-",
-            record.origin,
+        rows.append(
+            [
+                str(record.platform),
+                format_digest(record.digest, no_trunc=no_trunc),
+                tag if isinstance(tag, str) else "-",
+                record.origin,
+            ]
         )
     how = result.choice.describe() if result.choice else result.builder
     out.print(f"[bold]built with {how}[/bold]: {len(result.records)} record(s)")
-    out.print(table)
+    columns = [Column("PLATFORM"), Column("DIGEST"), Column("TAG"), Column("RECORD", wrap=True)]
+    print_table(out, columns, rows)

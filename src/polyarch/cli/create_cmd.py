@@ -7,17 +7,33 @@ import sys
 from typing import Any
 
 import click
-from rich.table import Table
 
-from polyarch.cli.options import common_options, make_context, pop_global
-from polyarch.cli.render import console, err_console, human_size, print_json
+from polyarch.cli.options import common_options, examples, make_context, pop_global
+from polyarch.cli.render import (
+    Column,
+    console,
+    err_console,
+    format_digest,
+    human_size,
+    no_trunc_option,
+    print_json,
+    print_table,
+)
 from polyarch.operations.create import CreateRequest, CreateResult, create_index
 from polyarch.operations.record_evidence import record_sources
 from polyarch.operations.records import load_records
 from polyarch.operations.transfer import BlobAction
 
 
-@click.command("create")
+@click.command(
+    "create",
+    epilog=examples(
+        "polyarch create -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-amd64 "
+        "127.0.0.1:5000/app:1.0-arm64",
+        "polyarch create --append -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-riscv64",
+        "polyarch create --dry-run --json -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-amd64",
+    ),
+)
 @click.argument("sources", nargs=-1, metavar="SOURCE[=PLATFORM]...")
 @click.option(
     "-t",
@@ -81,6 +97,7 @@ from polyarch.operations.transfer import BlobAction
 )
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan; push nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
+@no_trunc_option
 @common_options
 def create_command(
     sources: tuple[str, ...],
@@ -104,6 +121,7 @@ def create_command(
     os.version the config cannot say.
     """
     options = pop_global(kwargs)
+    no_trunc = bool(kwargs.pop("no_trunc", False))
     loaded = load_records(records)
     with make_context(options) as ctx:
         # Records become sources (REPO@WRAPPER-or-IMAGE=PLATFORM), each resolved once.
@@ -127,7 +145,7 @@ def create_command(
     elif options.quiet:
         click.echo(result.digest)
     else:
-        render(result)
+        render(result, no_trunc=no_trunc)
 
 
 def _plan_line(result: CreateResult, i: int) -> str:
@@ -143,7 +161,7 @@ def _plan_line(result: CreateResult, i: int) -> str:
     return f"blobs: {blobs}; manifests: {stats.manifests_pushed} to push"
 
 
-def render(result: CreateResult) -> None:
+def render(result: CreateResult, *, no_trunc: bool = False) -> None:
     """The human view: digest, per-platform table, per-target status and changes (and plan)."""
     out = console()
     if result.dry_run:
@@ -153,17 +171,17 @@ def render(result: CreateResult) -> None:
         out.print(f"unchanged: {result.digest}")
     else:
         out.print(f"[bold]{result.digest}[/bold]")
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("PLATFORM", "DIGEST", "SOURCE", "ATTESTATIONS"):
-        table.add_column(col, no_wrap=True)
-    for entry in result.entries:
-        table.add_row(
+    columns = [Column("PLATFORM"), Column("DIGEST"), Column("SOURCE"), Column("ATTESTATIONS")]
+    rows = [
+        [
             entry.platform.format_all(),
-            str(entry.descriptor.digest),
+            format_digest(entry.descriptor.digest, no_trunc=no_trunc),
             entry.source,
             str(len(entry.attestations)) if entry.attestations else "-",
-        )
-    out.print(table)
+        ]
+        for entry in result.entries
+    ]
+    print_table(out, columns, rows)
     for i, target in enumerate(result.targets):
         was = target.previous.short if target.previous else "(new tag)"
         verb = "would move" if result.dry_run and target.status != "unchanged" else target.status

@@ -19,7 +19,7 @@ from polyarch.errors import InvalidInput
 from polyarch.operations.context import Context
 from polyarch.transport.settings import TransportSettings
 
-__all__ = ["GlobalOptions", "common_options", "make_context"]
+__all__ = ["GlobalOptions", "common_options", "examples", "make_context"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,3 +121,9 @@ def make_context(options: GlobalOptions) -> Context:
         password=password,
     )
     return Context(settings)
+
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: ``Examples:`` and the command lines, kept as written."""
+    # "\b" tells click not to rewrap the paragraph that follows.
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)

@@ -8,12 +8,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.table import Table
 
 from polyarch.cli import verify_cmd
 from polyarch.cli.build_cmd import spec_option
-from polyarch.cli.options import GlobalOptions, common_options, make_context, pop_global
-from polyarch.cli.render import console, err_console, print_json
+from polyarch.cli.options import GlobalOptions, common_options, examples, make_context, pop_global
+from polyarch.cli.render import (
+    Column,
+    console,
+    err_console,
+    format_digest,
+    no_trunc_option,
+    print_json,
+    print_table,
+)
 from polyarch.errors import InvalidInput
 from polyarch.pipeline.build import DEFAULT_RECORDS_DIR
 from polyarch.pipeline.publish import PublishRequest, PublishResult, publish, run_output
@@ -25,7 +32,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def publish_options(func: F) -> F:
-    """``--cleanup``, ``--no-verify``, ``--no-run``, ``--json``: shared with release."""
+    """``--cleanup``, ``--no-verify``, ``--no-run``, ``--json``, ``--no-trunc``: shared with
+    release."""
     decorators = [
         click.option(
             "--cleanup",
@@ -40,13 +48,21 @@ def publish_options(func: F) -> F:
             help="Verify without starting the images, even if the spec's verify.run asks.",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print a polyarch.publish/v1 object."),
+        no_trunc_option,
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
 
 
-@click.command("publish")
+@click.command(
+    "publish",
+    epilog=examples(
+        "polyarch publish",
+        "polyarch publish --records amd64-records/ --records arm64-records/",
+        "polyarch publish --file deploy/polyarch.yaml --no-run --json",
+    ),
+)
 @spec_option
 @click.option(
     "--records",
@@ -73,6 +89,7 @@ def publish_command(
     no_verify: bool,
     no_run: bool,
     as_json: bool,
+    no_trunc: bool,
     **kwargs: Any,
 ) -> None:
     """Assemble the variants' records into one index, publish it to every tag, verify it.
@@ -99,17 +116,19 @@ def publish_command(
             result.write_records(resolved_dir)
         except OSError as exc:
             raise InvalidInput(f"--resolved-records {resolved_dir}: {exc}") from None
-    finish(result, options, as_json=as_json)
+    finish(result, options, as_json=as_json, no_trunc=no_trunc)
 
 
-def finish(result: PublishResult, options: GlobalOptions, *, as_json: bool) -> None:
+def finish(
+    result: PublishResult, options: GlobalOptions, *, as_json: bool, no_trunc: bool = False
+) -> None:
     """Show the result, write the GitHub files, and fail (exit 1) when it did not verify."""
     if as_json:
         print_json(result.to_json())
     elif options.quiet:
         click.echo(result.digest)
     else:
-        render(result)
+        render(result, no_trunc=no_trunc)
     for outcome in result.cleanup:
         if not outcome.deleted:
             err_console().print(f"[yellow]warning[/yellow]: {outcome.reference} {outcome.message}")
@@ -117,23 +136,27 @@ def finish(result: PublishResult, options: GlobalOptions, *, as_json: bool) -> N
     result.raise_for_failures()
 
 
-def render(result: PublishResult) -> None:
+def render(result: PublishResult, *, no_trunc: bool = False) -> None:
     """The index and where it went, each verification, what each platform printed."""
     out = console()
     create = result.create
     out.print(
         f"[bold]{create.digest}[/bold]" if not create.unchanged else f"unchanged: {create.digest}"
     )
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("PLATFORM", "DIGEST", "RECORD", "ATTESTATIONS"):
-        table.add_column(col, no_wrap=True)
+    rows = []
     for item in result.variants:
         record = item.record
         count = result.attestation_count(item)
-        table.add_row(
-            str(item.variant.platform), str(record.digest), record.origin, str(count or "-")
+        rows.append(
+            [
+                str(item.variant.platform),
+                format_digest(record.digest, no_trunc=no_trunc),
+                record.origin,
+                str(count or "-"),
+            ]
         )
-    out.print(table)
+    columns = [Column("PLATFORM"), Column("DIGEST"), Column("RECORD", wrap=True)]
+    print_table(out, [*columns, Column("ATTESTATIONS")], rows)
     for target in create.targets:
         was = target.previous.short if target.previous else "(new tag)"
         out.print(f"{target.reference}: {target.status} {was} -> {target.digest.short}")
@@ -142,17 +165,16 @@ def render(result: PublishResult) -> None:
         verify_cmd.render(report)
     runs = [(v, result.run_check(v.variant.platform)) for v in result.variants]
     if any(check for _, check in runs):
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for col in ("PLATFORM", "RUN", "OUTPUT"):
-            table.add_column(col, no_wrap=col != "OUTPUT")
-        for item, check in runs:
-            table.add_row(
+        rows = [
+            [
                 str(item.variant.platform),
                 check.status.value if check else "-",
                 run_output(check) if check else "",
-            )
+            ]
+            for item, check in runs
+        ]
         out.print()
-        out.print(table)
+        print_table(out, [Column("PLATFORM"), Column("RUN"), Column("OUTPUT", wrap=True)], rows)
     for outcome in result.cleanup:
         if outcome.deleted:
             out.print(f"deleted {outcome.reference}")

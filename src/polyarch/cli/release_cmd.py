@@ -15,7 +15,7 @@ from polyarch.cli.build_cmd import (
     load,
     spec_option,
 )
-from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.publish_cmd import finish, publish_options
 from polyarch.cli.render import err_console
 from polyarch.pipeline.build import BuildRequest, build_variants
@@ -37,7 +37,14 @@ def _only(spec: Spec, request: BuildRequest) -> Spec:
     )
 
 
-@click.command("release")
+@click.command(
+    "release",
+    epilog=examples(
+        "polyarch release",
+        "polyarch release --platform linux/amd64 --platform linux/arm64",
+        "polyarch release --file deploy/polyarch.yaml --no-run",
+    ),
+)
 @spec_option
 @builder_options
 @publish_options
@@ -52,6 +59,7 @@ def release_command(
     no_verify: bool,
     no_run: bool,
     as_json: bool,
+    no_trunc: bool,
     **kwargs: Any,
 ) -> None:
     """Build every variant here (in parallel), then publish and verify: the one-machine path.
@@ -90,4 +98,4 @@ def release_command(
                 run=not no_run,
             )
             result = publish(publishing, ctx)
-    finish(result, options, as_json=as_json)
+    finish(result, options, as_json=as_json, no_trunc=no_trunc)

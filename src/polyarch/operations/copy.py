@@ -67,9 +67,12 @@ class CopyRequest:
         src = parse_location(source) if isinstance(source, str) else source
         dst = parse_location(destination) if isinstance(destination, str) else destination
         if attestations not in ("keep", "drop"):
-            raise InvalidInput(f"--attestations must be keep or drop, not {attestations!r}")
+            raise InvalidInput(
+                f"attestations must be 'keep' or 'drop', not {attestations!r}",
+                parameter="attestations",
+            )
         if jobs < 1 or jobs > 64:
-            raise InvalidInput(f"--jobs must be between 1 and 64, not {jobs}")
+            raise InvalidInput(f"jobs must be between 1 and 64, not {jobs}", parameter="jobs")
         if dst.digest is not None and (platforms or attestations == "drop"):
             raise InvalidInput(
                 f"destination {dst} names a digest, but a filtered copy makes a new index"
@@ -135,7 +138,9 @@ def _select(index: Index, request: CopyRequest) -> Index:
         if not any(
             d.platform and platform_key(d.platform)[:3] == platform_key(wanted)[:3] for d in images
         ):
-            raise InvalidInput(f"--platform {wanted}: {request.source} has no such image")
+            raise InvalidInput(
+                f"platform {wanted}: {request.source} has no such image", parameter="platforms"
+            )
     keep = {d.digest for d in images}
     chosen = [
         d
@@ -151,7 +156,44 @@ def copy_image(
     *,
     progress: ProgressCallback | None = None,
 ) -> CopyResult:
-    """Copy ``request.source`` to ``request.destination``; the tag moves last."""
+    """Copy an image or a whole index from ``request.source`` to ``request.destination``.
+
+    ``request`` is a :class:`CopyRequest` (build one with :meth:`CopyRequest.build`):
+    source and destination are registry references or ``oci:DIR[:TAG]`` layouts; its
+    ``platforms`` and ``attestations="drop"`` ask for a sub-index of an index.
+    ``context`` (a :class:`~polyarch.operations.context.Context`; default: one made from
+    the environment and closed afterwards) holds the registry connections and
+    credentials. ``progress``, when given, is called with each
+    :class:`~polyarch.operations.transfer.ProgressEvent` (blob started, bytes moved,
+    done), from worker threads.
+
+    In the order the distribution spec needs (blobs, child manifests, the index, then the
+    tag): blobs already at the destination are skipped, blobs in another repository of
+    the same registry are mounted (``POST /v2/<name>/blobs/uploads/?mount=``), the others
+    are streamed while hashed, ``request.jobs`` at once. Manifests keep their bytes, so
+    the index digest is the source's unless a sub-index was asked for.
+
+    Returns a :class:`CopyResult`: ``digest`` written and ``source_digest`` read (equal
+    unless filtered), ``media_type``, ``platforms`` of the index written, ``stats``
+    (blobs copied / mounted / skipped with their bytes, manifests pushed / present) and
+    ``seconds``. Raises :class:`~polyarch.errors.InvalidInput` (platform filters on a
+    single image, a platform the index lacks, a destination digest that is not the
+    content's), :class:`~polyarch.errors.NotFound` subclasses when the source is not
+    there, and :class:`~polyarch.errors.RegistryError` / ``TransportError`` /
+    :class:`~polyarch.errors.ContentError` when a registry fails or serves bad content;
+    no tag is moved then.
+
+    >>> from polyarch import Context
+    >>> request = CopyRequest.build(
+    ...     "127.0.0.1:5000/app:1.0", "127.0.0.1:5001/team/app", platforms=["linux/arm64"]
+    ... )
+    >>> str(request.destination)  # the tag comes from the source
+    '127.0.0.1:5001/team/app:1.0'
+    >>> with Context() as ctx:                                    # doctest: +SKIP
+    ...     result = copy_image(request, ctx)
+    ...     print(result.platforms, result.filtered)
+    ('linux/arm64',) True
+    """
     started = time.monotonic()
     with borrowed(context) as ctx:
         src = ctx.repository(request.source)
@@ -171,8 +213,9 @@ def copy_image(
         else:
             if request.platforms or request.attestations == "drop":
                 raise InvalidInput(
-                    f"{request.source} is a single image: --platform and --attestations drop "
-                    "apply to indexes"
+                    f"{request.source} is a single image: choosing platforms or dropping "
+                    "attestations applies to indexes",
+                    parameter="platforms" if request.platforms else "attestations",
                 )
             transfer.manifests(dst, [(src, top)])
         if request.destination.digest is not None and request.destination.digest != written.digest:

@@ -26,7 +26,7 @@ from polyarch.operations.images import (
     manifest_kind,
 )
 from polyarch.operations.referrers import Referrer, discover_referrers
-from polyarch.operations.resolve import select_entry
+from polyarch.operations.resolve import check_runnable, select_entry, shown_reference
 from polyarch.platform import Platform
 
 __all__ = ["InspectEntry", "InspectResult", "inspect"]
@@ -106,7 +106,7 @@ class InspectResult:
         """The stable ``--json`` schema (documented in docs/json.md)."""
         out: dict[str, Any] = {
             "schema": INSPECT_SCHEMA,
-            "reference": str(self.reference),
+            "reference": shown_reference(self.reference),
             "digest": str(self.digest),
             "mediaType": self.media_type,
             "size": self.size,
@@ -141,9 +141,11 @@ def inspect(
     """Inspect the manifest or index at ``ref``.
 
     With ``platform``, an index is resolved to the manifest a host of that platform
-    would pull (containerd's matching), and that manifest is inspected. With
-    ``referrers``, what refers to the manifest (and to each entry of an index) is
-    listed, recursively (:mod:`polyarch.operations.referrers`).
+    would pull (containerd's matching), and that manifest is inspected; a single image
+    must be one such a host would pull, as for :func:`~polyarch.operations.resolve.resolve`
+    (else :class:`~polyarch.errors.PlatformNotFound`). With ``referrers``, what refers to
+    the manifest (and to each entry of an index) is listed, recursively
+    (:mod:`polyarch.operations.referrers`).
     """
     if isinstance(ref, str):
         ref = parse_location(ref)
@@ -181,6 +183,8 @@ def inspect(
             )
         assert isinstance(manifest, ImageManifest)
         config = fetch_config(repo, manifest)
+        if platform is not None and selected_from is None and not manifest.is_attestation:
+            check_runnable(ref, config.platform, platform)
         return InspectResult(
             reference=ref,
             digest=manifest.digest,

@@ -23,6 +23,7 @@ from polyarch.manifest import ImageManifest, Index
 from polyarch.operations.context import Context, borrowed
 from polyarch.operations.images import fetch_config
 from polyarch.platform import Platform, compatible, select
+from polyarch.reference import Reference
 
 __all__ = ["Resolution", "resolve", "select_entry"]
 
@@ -53,7 +54,7 @@ class Resolution:
         """The stable ``--json`` schema (documented in docs/json.md)."""
         return {
             "schema": RESOLVE_SCHEMA,
-            "reference": str(self.reference),
+            "reference": shown_reference(self.reference),
             "digest": str(self.digest),
             "mediaType": self.media_type,
             "size": self.size,
@@ -62,6 +63,18 @@ class Resolution:
             "sourceDigest": str(self.source_digest),
             "pinned": str(self.pinned),
         }
+
+
+def shown_reference(ref: Location) -> str:
+    """``ref`` as the JSON ``reference`` field shows it: what was read, fully normalized.
+
+    Docker's normalization (:meth:`Reference.parse`), and the tag that was read filled
+    in: ``127.0.0.1:5000/base`` is ``127.0.0.1:5000/base:latest``. A reference with a
+    digest, or an ``oci:`` layout, is shown as it is.
+    """
+    if isinstance(ref, Reference) and ref.tag is None and ref.digest is None:
+        return str(ref.with_tag(ref.identifier))
+    return str(ref)
 
 
 def _platform_list(index: Index) -> str:
@@ -83,6 +96,21 @@ def select_entry(index: Index, host: Platform, ref: Location) -> Descriptor:
             hint="pick one of the platforms it has",
         )
     return candidates[chosen]
+
+
+def check_runnable(ref: Location, image: Platform | None, host: Platform) -> None:
+    """Refuse a single image a host of platform ``host`` would not pull.
+
+    The one rule for a single image asked for with a platform (``resolve`` and
+    ``inspect``): containerd's matcher for the host (:func:`~polyarch.platform.compatible`)
+    must accept the platform in the image's config. Raises :class:`PlatformNotFound`.
+    """
+    if image is None or not compatible(host, image):
+        raise PlatformNotFound(
+            f"{ref} is a single image for {image or 'no platform'}; "
+            f"a {host} host would not pull it",
+            parameter="platform",
+        )
 
 
 def resolve(
@@ -112,13 +140,8 @@ def resolve(
                     hint="resolve the image it attests instead",
                 )
             config = fetch_config(repo, manifest)
-            if platform is not None and (
-                config.platform is None or not compatible(platform, config.platform)
-            ):
-                raise PlatformNotFound(
-                    f"{ref} is a single image for {config.platform or 'no platform'}, "
-                    f"not runnable on {platform}"
-                )
+            if platform is not None:
+                check_runnable(ref, config.platform, platform)
             return Resolution(
                 ref,
                 manifest.digest,
@@ -132,8 +155,9 @@ def resolve(
             entry = manifest.images[0]
         elif platform is None:
             raise InvalidInput(
-                f"{ref} is a multi-platform index; pass --platform "
-                f"(one of: {_platform_list(manifest)})"
+                f"{ref} is a multi-platform index; name the platform to resolve "
+                f"(one of: {_platform_list(manifest)})",
+                parameter="platform",
             )
         else:
             entry = select_entry(manifest, platform, ref)

@@ -207,7 +207,8 @@ def collect_entries(
         raise InvalidInput(
             f"source {source.text}: a platform override applies to a single image, "
             "but this is a multi-platform index",
-            hint="use --platform to pick entries of an index",
+            hint="pick entries of an index by their platform instead",
+            parameter="platforms",
         )
     chosen = _index_images(top, source, filters)
     entries = []

@@ -120,22 +120,30 @@ class BuildRequest:
             try:
                 platform = given if isinstance(given, Platform) else Platform.parse(given)
             except InvalidPlatform as exc:
-                raise InvalidInput(f"--platform {given!r}: {exc}") from None
+                raise InvalidInput(f"platform {given!r}: {exc}", parameter="platforms") from None
             variant = spec.variant(platform)
             if variant is None:
                 known = ", ".join(str(p) for p in spec.platforms)
                 raise InvalidInput(
-                    f"--platform {given}: {spec.path.name} has no variant for it ({known})"
+                    f"platform {given}: {spec.path.name} has no variant for it ({known})",
+                    parameter="platforms",
                 )
             if variant.platform not in chosen:
                 chosen.append(variant.platform)
         if builder not in BUILDERS:
-            raise InvalidInput(f"--builder must be auto, buildx or docker, not {builder!r}")
+            raise InvalidInput(
+                f"builder must be auto, buildx or docker, not {builder!r}", parameter="builder"
+            )
         if network is not None and (not network or any(c.isspace() for c in network)):
-            raise InvalidInput(f"--network {network!r}: expected a network mode such as none")
+            raise InvalidInput(
+                f"network {network!r}: expected a network mode such as none", parameter="network"
+            )
         if buildx_builder is not None:
             if not buildx_builder or any(c.isspace() for c in buildx_builder):
-                raise InvalidInput(f"buildx builder name {buildx_builder!r} is not a name")
+                raise InvalidInput(
+                    f"buildx builder name {buildx_builder!r} is not a name",
+                    parameter="buildx_builder",
+                )
             if builder == "docker":
                 raise InvalidInput(
                     f"buildx builder {buildx_builder!r} named, but the docker builder uses none",

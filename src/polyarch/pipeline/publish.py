@@ -68,7 +68,8 @@ class RecordMismatch(InvalidInput):
 
 
 class EngineUnavailable(PolyarchError):
-    """The spec asks to run each platform, but no Docker engine answers; start one or --no-run."""
+    """The spec asks to run each platform, but no Docker engine answers: start one, or
+    publish without running the images (``run=False``; the CLI's ``--no-run``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,9 @@ class PublishRequest:
     ) -> PublishRequest:
         """Read the record files and directories (records given as objects are kept)."""
         if not records:
-            raise InvalidInput("no records: give --records DIR (what each build wrote)")
+            raise InvalidInput(
+                "no records given (the record files each build wrote)", parameter="records"
+            )
         loaded = [r for r in records if isinstance(r, Record)]
         loaded += load_records([r for r in records if not isinstance(r, Record)])
         return cls(spec, tuple(loaded), cleanup, verify, run)
@@ -193,7 +196,7 @@ def _cleanup(
                     raise ContentError(
                         f"cleanup: {target.reference} lost its {entry.platform} image "
                         f"{entry.descriptor.digest}: the registry deleted it with its tag",
-                        hint="publish again (without --cleanup) to restore it",
+                        hint="publish again, without cleanup, to restore it",
                     )
     return tuple(outcomes)
 
@@ -249,7 +252,9 @@ def publish(
             if reason is not None:
                 raise EngineUnavailable(
                     f"{spec.path.name} asks verify.run, but it cannot run: {reason}",
-                    hint="start an engine (scripts/engine.sh start), or pass --no-run",
+                    hint="start an engine (scripts/engine.sh start), or publish without running "
+                    "the images",
+                    parameter="run",
                 )
         create = create_index(
             CreateRequest.build(

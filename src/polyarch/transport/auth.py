@@ -296,7 +296,8 @@ class RegistryAuth(httpx.Auth):
                     f"{registry} requires a username and password (HTTP Basic) "
                     "and no credentials were found",
                     status=401,
-                    hint="log in with docker login, or pass --username with --password-stdin",
+                    hint="log in with docker login, or give a username and a password",
+                    parameter="username",
                 )
             self._check_replayable(request, registry)
             request.headers["Authorization"] = _basic_header(
@@ -402,7 +403,8 @@ class RegistryAuth(httpx.Auth):
         raise AuthError(
             f"{registry} sends clients to a token service at {realm.scheme}://{netloc}, "
             "which is not HTTPS; refusing to send credentials over an unencrypted connection",
-            hint=f"if you trust that network, name it insecure (--insecure {netloc})",
+            hint=f"if you trust that network, name {netloc} an insecure registry",
+            parameter="insecure",
         )
 
     def _token_request(self, method: str, realm: httpx.URL, **kwargs: Any) -> httpx.Request:

@@ -111,7 +111,9 @@ def _new_entries(request: CreateRequest, ctx: Context) -> tuple[Entry, ...]:
         new.extend(collect_entries(ctx, source, request.platforms))
     for wanted in request.platforms:
         if not any(platform_key(wanted)[:3] == e.key[:3] for e in new):
-            raise InvalidInput(f"--platform {wanted} matched no image of the sources")
+            raise InvalidInput(
+                f"platform {wanted} matched no image of the sources", parameter="platforms"
+            )
     checked = check_new_duplicates(new)
     if request.attestations == "keep":  # never spread an attestation filed under another image
         for entry in checked:

@@ -79,13 +79,17 @@ def _check_text(item: str) -> None:
     try:
         item.encode()  # an argument that was not UTF-8 arrives with lone surrogates
     except UnicodeEncodeError:
-        raise InvalidInput(f"--annotation {item!r}: not valid UTF-8 text") from None
+        raise InvalidInput(
+            f"annotation {item!r}: not valid UTF-8 text", parameter="annotations"
+        ) from None
 
 
 def _key_value(item: str, text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise InvalidInput(f"--annotation {item!r}: expected [TYPE:]KEY=VALUE")
+        raise InvalidInput(
+            f"annotation {item!r}: expected [TYPE:]KEY=VALUE", parameter="annotations"
+        )
     return key, value
 
 
@@ -118,14 +122,14 @@ def parse_annotations(values: Mapping[str, str] | Sequence[str]) -> AnnotationSp
         if kind in ("manifest", "index-descriptor"):
             what = "each image manifest" if kind == "manifest" else "an index above this one"
             raise InvalidInput(
-                f"--annotation {item!r}: {kind}: annotations belong in {what}, "
+                f"annotation {item!r}: {kind}: annotations belong in {what}, "
                 "which create does not write",
                 hint="use index: or manifest-descriptor: (as buildx imagetools create does)",
             )
         if kind == "index":
             if platform_text is not None:
                 raise InvalidInput(
-                    f"--annotation {item!r}: an index annotation takes no [platform] filter"
+                    f"annotation {item!r}: an index annotation takes no [platform] filter"
                 )
             index[key] = value
             continue
@@ -134,6 +138,8 @@ def parse_annotations(values: Mapping[str, str] | Sequence[str]) -> AnnotationSp
             try:
                 platform = Platform.parse(platform_text)
             except InvalidPlatform as exc:
-                raise InvalidInput(f"--annotation {item!r}: {exc.message}") from None
+                raise InvalidInput(
+                    f"annotation {item!r}: {exc.message}", parameter="annotations"
+                ) from None
         descriptors.append(DescriptorAnnotation(key, value, platform))
     return AnnotationSpec(MappingProxyType(index), tuple(descriptors))

@@ -180,7 +180,7 @@ def existing_items(
             f"{source} holds {len(bad[0])} images for {bad[0][0].platform.format_all()} "
             f"({shown}): which one a host pulls depends on their order",
             hint="polyarch appends only to an index with one image per platform (or a "
-            "gzip/zstd pair); rebuild it with create, without --append",
+            "gzip/zstd pair); rebuild it with create instead of appending to it",
         )
     return doc, items
 
@@ -267,9 +267,10 @@ def assemble(
             if it.descriptor.media_type != mediatype.DOCKER_MANIFEST:
                 what = f"the attestation of {it.source}" if it.is_attestation else it.source
                 raise InvalidInput(
-                    f"--format docker: {what} is {it.descriptor.media_type}, not a Docker manifest",
+                    f"Docker format: {what} is {it.descriptor.media_type}, not a Docker manifest",
                     hint="use the default OCI format"
-                    + (", or --attestations drop" if it.is_attestation else ""),
+                    + (", or drop the attestations" if it.is_attestation else ""),
+                    parameter="format",
                 )
     else:
         media_type = mediatype.OCI_INDEX
@@ -280,8 +281,9 @@ def assemble(
         annotations = dict(sorted(annotations.items()))
     if annotations and media_type == mediatype.DOCKER_MANIFEST_LIST:
         raise InvalidInput(
-            "--annotation needs an OCI index: a Docker manifest list has no annotations",
-            hint="drop --format docker or the annotations",
+            "annotations need an OCI index: a Docker manifest list has none",
+            hint="use the OCI format, or drop the annotations",
+            parameter="annotations",
         )
     if annotations:
         out["annotations"] = annotations

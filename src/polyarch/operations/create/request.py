@@ -102,22 +102,28 @@ class CreateRequest:
         source_list = _sequence("sources", sources, (str, Reference, LayoutReference, Source))
         platform_list = _sequence("platforms", platforms, (str, Platform))
         if not target_list:
-            raise InvalidInput("no target: give at least one -t TARGET")
+            raise InvalidInput("no target: give at least one target", parameter="targets")
         refs = tuple(dict.fromkeys(_target(t) for t in target_list))
         srcs = tuple(_source(s) for s in source_list)
         if not srcs and not append:
             raise InvalidInput("no source: give at least one SOURCE image")
         if attestations not in ("keep", "drop"):
-            raise InvalidInput(f"--attestations must be keep or drop, not {attestations!r}")
+            raise InvalidInput(
+                f"attestations must be 'keep' or 'drop', not {attestations!r}",
+                parameter="attestations",
+            )
         if format not in ("oci", "docker"):
-            raise InvalidInput(f"--format must be oci or docker, not {format!r}")
+            raise InvalidInput(
+                f"format must be 'oci' or 'docker', not {format!r}", parameter="format"
+            )
         if isinstance(annotations, str):
             annotations = [annotations]
         notes = parse_annotations(annotations)
         if notes and format == "docker":
             raise InvalidInput(
-                "--annotation needs an OCI index: a Docker manifest list has no annotations",
-                hint="drop --format docker or the annotations",
+                "annotations need an OCI index: a Docker manifest list has none",
+                hint="use the OCI format, or drop the annotations",
+                parameter="annotations",
             )
         plats = tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platform_list)
         numbers = {f.name: f.type for f in fields(cls) if f.name in TUNABLES}
