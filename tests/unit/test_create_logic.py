@@ -143,9 +143,9 @@ def test_final_platform_refuses_contradictions(
     [
         ({"targets": []}, "no target"),
         ({"sources": []}, "no source"),
-        ({"attestations": "some"}, "keep or drop"),
-        ({"format": "v1"}, "oci or docker"),
-        ({"format": "docker", "annotations": ["a=b"]}, "--annotation"),
+        ({"attestations": "some"}, "'keep' or 'drop'"),
+        ({"format": "v1"}, "'oci' or 'docker'"),
+        ({"format": "docker", "annotations": ["a=b"]}, "annotations need an OCI index"),
         ({"annotations": ["novalue"]}, "KEY=VALUE"),
         ({"targets": ["app@sha256:" + "a" * 64]}, "needs a tag"),
     ],
@@ -210,7 +210,7 @@ def test_assemble_docker_format() -> None:
         _assemble([docker_entries[0], _entry(2, "linux/arm64")], request)
     with pytest.raises(InvalidInput, match="attestation of src1") as info:
         _assemble([_entry(1, "linux/amd64", atts=(5,), media=mt.DOCKER_MANIFEST)], request)
-    assert "--attestations drop" in (info.value.hint or "")
+    assert "drop the attestations" in (info.value.hint or "")
 
 
 def test_merge_replaces_by_normalized_platform() -> None:

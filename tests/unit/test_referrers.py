@@ -266,7 +266,7 @@ def test_verify_checks_that_a_cosign_signature_names_the_image(
 
 @pytest.mark.parametrize("value", ["", "index:", "a b", "index: x"])
 def test_require_referrer_needs_an_artifact_type(value: str) -> None:
-    with pytest.raises(InvalidInput, match="--require-referrer"):
+    with pytest.raises(InvalidInput, match="required referrer"):
         parse_required_referrers([value])
 
 
@@ -319,4 +319,7 @@ def test_an_unreadable_referrer_fails_naming_it(
     src.put_manifest(index, referrers_tag(images[0].digest))
     with pytest.raises(InvalidManifest, match=f"referrer {listed.digest}") as caught:
         discover_referrers(src, [images[0].digest])
-    assert "--no-referrers" in caught.value.one_line()
+    assert (
+        "leave the referrers behind" in caught.value.one_line()
+        and caught.value.parameter == "referrers"
+    )

@@ -7,13 +7,20 @@ from typing import Any
 
 import click
 
-from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render import console, print_json
 from polyarch.errors import InvalidInput
 from polyarch.operations.config import ImageConfigResult, image_config
 
 
-@click.command("config")
+@click.command(
+    "config",
+    epilog=examples(
+        "polyarch config 127.0.0.1:5000/metrics-api:v2.0.0-amd64",
+        "polyarch config --platform linux/arm64 127.0.0.1:5000/metrics-api:v2.0.0",
+        "polyarch config --raw 127.0.0.1:5000/metrics-api@sha256:...",
+    ),
+)
 @click.argument("ref", metavar="REF")
 @click.option("--platform", metavar="P", help="The platform's image of an index (required).")
 @click.option("--raw", is_flag=True, help="Print the config blob's exact bytes.")

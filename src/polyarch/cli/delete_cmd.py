@@ -7,13 +7,19 @@ from typing import Any
 
 import click
 
-from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render import err_console, print_json
 from polyarch.errors import InvalidInput
 from polyarch.operations.delete import DeletePlan, delete, plan_delete
 
 
-@click.command("delete")
+@click.command(
+    "delete",
+    epilog=examples(
+        "polyarch delete --dry-run 127.0.0.1:5000/metrics-api:v2.0.0-amd64",
+        "polyarch delete --yes 127.0.0.1:5000/metrics-api@sha256:...",
+    ),
+)
 @click.argument("ref", metavar="REF")
 @click.option("-y", "--yes", is_flag=True, help="Delete a digest without asking.")
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")

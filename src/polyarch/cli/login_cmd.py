@@ -8,14 +8,20 @@ from typing import Any
 
 import click
 
-from polyarch.cli.options import make_context, pop_global
+from polyarch.cli.options import examples, make_context, pop_global
 from polyarch.cli.render import err_console, print_json
 from polyarch.errors import InvalidInput
 from polyarch.operations.context import Context
 from polyarch.operations.login import LoginResult, login, logout
 
 
-@click.command("login")
+@click.command(
+    "login",
+    epilog=examples(
+        "polyarch login registry.example.com -u ci --password-stdin < token.txt",
+        "polyarch login 127.0.0.1:5000 -u alice --password-stdin < password.txt",
+    ),
+)
 @click.argument("registry", metavar="REGISTRY")
 @click.option("-u", "--username", metavar="USER", help="The user name.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
@@ -64,7 +70,13 @@ def login_command(registry: str, as_json: bool, **kwargs: Any) -> None:
     _report(result, as_json, options.quiet)
 
 
-@click.command("logout")
+@click.command(
+    "logout",
+    epilog=examples(
+        "polyarch logout registry.example.com",
+        "polyarch logout --json 127.0.0.1:5000",
+    ),
+)
 @click.argument("registry", metavar="REGISTRY")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")

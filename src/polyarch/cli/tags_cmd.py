@@ -6,12 +6,19 @@ from typing import Any
 
 import click
 
-from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render import print_json
 from polyarch.operations.tags import list_tags
 
 
-@click.command("tags")
+@click.command(
+    "tags",
+    epilog=examples(
+        "polyarch tags 127.0.0.1:5000/metrics-api",
+        "polyarch tags --json 127.0.0.1:5000/metrics-api",
+        "polyarch tags oci:./layout",
+    ),
+)
 @click.argument("repository", metavar="REPO")
 @click.option(
     "--page-size",

@@ -137,5 +137,6 @@ def require_link(
         raise InvalidInput(
             f"source {source}: {problem}",
             hint="it would be published as another image's attestation; rebuild the source "
-            "index, or leave the attestations out (--attestations drop)",
+            "index, or leave the attestations out",
+            parameter="attestations",
         )

@@ -121,7 +121,7 @@ class Record:
         if data.get("containerimage.digest") is None:
             raise InvalidInput(
                 f"{origin}: buildx metadata without containerimage.digest",
-                hint="the build pushed no image: build with --push",
+                hint="the build pushed no image: build it with push enabled",
             )
         digest = cls._digest(data.get("containerimage.digest"), origin)
         descriptor = data.get("containerimage.descriptor")

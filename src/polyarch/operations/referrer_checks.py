@@ -43,8 +43,9 @@ def parse_required_referrers(values: Sequence[str]) -> tuple[tuple[str, bool], .
         artifact_type = value[len(INDEX_QUALIFIER) :] if on_index else value
         if not artifact_type.strip() or any(c.isspace() for c in artifact_type):
             raise InvalidInput(
-                f"--require-referrer {value!r}: expected an artifact type, e.g. "
-                "application/spdx+json (index:TYPE for the index itself)"
+                f"required referrer {value!r}: expected an artifact type, e.g. "
+                "application/spdx+json (index:TYPE for the index itself)",
+                parameter="require_referrer",
             )
         out.append((artifact_type, on_index))
     return tuple(dict.fromkeys(out))

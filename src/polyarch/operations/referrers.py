@@ -190,7 +190,8 @@ class ReferrerDiscovery:
             except ContentError as exc:
                 raise type(exc)(
                     f"referrer {d.digest} of {self.repo.name}@{subject}: {exc.message}",
-                    hint="pass --no-referrers to leave the referrers behind",
+                    hint="leave the referrers behind to copy the rest",
+                    parameter="referrers",
                 ) from None
             unlinked = manifest.subject is None or manifest.subject.digest != subject
             if unlinked and not keep_unlinked:
