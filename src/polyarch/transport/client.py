@@ -16,76 +16,36 @@ speaks the Distribution API:
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import logging
 import ssl
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
 import httpx
 
-from polyarch.errors import InvalidInput, PolyarchError, TransportError
-from polyarch.transport.auth import (
-    REGISTRY_EXTENSION,
-    SCOPES_EXTENSION,
-    TOKEN_EXTENSION,
-    RegistryAuth,
-    append_query,
-)
-from polyarch.transport.credentials import CredentialResolver, canonical_registry
-from polyarch.transport.errors import (
-    error_from_response,
-    is_not_tls,
-    is_tls_failure,
-    looks_like_certificate_error,
-    one_line,
-    transport_error,
-)
-from polyarch.transport.retry import (
-    READ_RETRY_STATUSES,
-    is_retryable_exception,
-)
-from polyarch.transport.settings import TransportSettings, is_loopback, split_host
+from polyarch.errors import PolyarchError, TransportError
+from polyarch.transport.auth import REGISTRY_EXTENSION, RegistryAuth
+from polyarch.transport.credentials import CredentialResolver
+from polyarch.transport.errors import error_from_response, read_error_body, transport_error
+from polyarch.transport.masking import request_secrets
+from polyarch.transport.retry import READ_RETRY_STATUSES, is_retryable_exception
+from polyarch.transport.scopes import SCOPES_EXTENSION
+from polyarch.transport.settings import TransportSettings
+from polyarch.transport.stats import TransportStats
+from polyarch.transport.tokens import TOKEN_EXTENSION
+from polyarch.transport.urls import DOCKER_HUB_HOST, Endpoints, append_query, safe_url
 
 __all__ = ["DOCKER_HUB_HOST", "MAX_REDIRECTS", "RegistryClient", "TransportStats"]
 
 logger = logging.getLogger("polyarch.transport")
 
-#: Where Docker Hub's registry API lives (``docker.io`` is only a name).
-DOCKER_HUB_HOST = "registry-1.docker.io"
 MAX_REDIRECTS = 10
-#: How much of an error response body is read to find the registry's ``errors[]``.
-ERROR_BODY_LIMIT = 64 * 1024
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 # Every status except the ones ensure_auth must report (auth failures, rate limits, 5xx).
 _PING_EXPECT = frozenset(range(200, 500)) - {401, 403, 429}
-
-
-@dataclass
-class TransportStats:
-    """Counts of HTTP exchanges (each response received, redirects and token requests included)."""
-
-    requests: int = 0
-    by_method: dict[str, int] = field(default_factory=dict)
-    token_requests: int = 0
-    retries: int = 0
-
-    def count(self, method: str, *, token: bool) -> None:
-        """Record one response to a ``method`` request."""
-        self.requests += 1
-        self.by_method[method] = self.by_method.get(method, 0) + 1
-        if token:
-            self.token_requests += 1
-
-
-def _safe_url(url: httpx.URL) -> str:
-    """The URL for logs and messages: no userinfo, no query string, no fragment."""
-    return str(url.copy_with(query=None, fragment=None, username=None, password=None))
 
 
 class RegistryClient:
@@ -118,10 +78,7 @@ class RegistryClient:
         self.auth = RegistryAuth(self.credentials, self.settings, clock=clock)
         self._sleep = sleep
         self._clock = clock
-        # Registry (lowercased as given) -> "https" or "http", once decided.
-        self._schemes: dict[str, str] = {}
-        # host:port of every base URL handed out -> the registry name (for request_url).
-        self._registry_of_host: dict[str, str] = {}
+        self._endpoints = Endpoints(self.settings)
 
         verify: ssl.SSLContext | bool = True
         if self.settings.ca_file:
@@ -182,34 +139,7 @@ class RegistryClient:
         >>> RegistryClient().base_url("docker.io")
         'https://registry-1.docker.io'
         """
-        key = registry.lower()
-        if canonical_registry(key) == "docker.io":
-            host = DOCKER_HUB_HOST
-            scheme = "https"
-        else:
-            host = key
-            scheme = self._schemes.get(key, "https")
-            port = split_host(key)[1]
-            if port is not None and not 0 < port < 65536:
-                # The reference grammar takes any digits; the socket layer would wrap the
-                # number around and connect to some other port.
-                raise InvalidInput(
-                    f"registry {registry}: port {port} is not between 1 and 65535",
-                    hint="check the registry address",
-                )
-        self._registry_of_host.setdefault(host, registry)
-        return f"{scheme}://{host}"
-
-    def _may_fall_back(self, registry: str) -> bool:
-        """Whether ``registry`` may be reached over plain HTTP if it does not speak TLS."""
-        key = registry.lower()
-        if self._schemes.get(key) == "http":
-            # Another request (a concurrent thread) sent https before this one found out,
-            # and already decided on plain HTTP: this request follows the decision.
-            return True
-        if key in self._schemes or canonical_registry(key) == "docker.io":
-            return False
-        return self.settings.is_insecure(key) or is_loopback(key)
+        return self._endpoints.base_url(registry)
 
     # -- requests ----------------------------------------------------------------------
 
@@ -278,43 +208,7 @@ class RegistryClient:
         where the user pointed polyarch. Redirects answered by the registry are still
         followed (httpx drops ``Authorization`` when they leave the origin).
         """
-        base: httpx.URL | None = None
-        if registry is not None:
-            base = httpx.URL(self.base_url(registry))
-        try:
-            target = httpx.URL(url)
-            if target.is_relative_url:
-                if base is None:
-                    raise TransportError(
-                        f"{method} {one_line(url, 100)}: a relative URL needs the registry"
-                    )
-                target = base.join(url)
-        except httpx.InvalidURL as exc:
-            raise TransportError(f"{method}: invalid URL from the registry ({exc})") from None
-        netloc = target.netloc.decode("ascii").lower()
-        if registry is None:
-            found = self._registry_of_host.get(netloc)
-            if found is None:
-                raise TransportError(
-                    f"{method} {_safe_url(target)}: refusing a URL on {netloc}, "
-                    "a host this client has not been pointed at"
-                )
-            registry = found
-            base = httpx.URL(self.base_url(registry))
-        assert base is not None
-        if netloc != base.netloc.decode("ascii").lower():
-            raise TransportError(
-                f"{method} {_safe_url(target)}: refusing a URL on {netloc}, "
-                f"outside the registry {registry}",
-                hint="the registry handed out a Location on another host",
-            )
-        if target.scheme != base.scheme:
-            if target.scheme == "http" and base.scheme == "https":
-                raise TransportError(
-                    f"{method} {_safe_url(target)}: refusing to downgrade {registry} "
-                    "from https to plain http"
-                )
-            target = target.copy_with(scheme=base.scheme)
+        registry, target = self._endpoints.resolve(method, url, registry)
         return self._send(
             method,
             registry,
@@ -396,11 +290,11 @@ class RegistryClient:
             except PolyarchError:
                 raise
             except (httpx.HTTPError, httpx.StreamError) as exc:
-                logger.debug("%s %s -> %s", method, _safe_url(url), type(exc).__name__)
+                logger.debug("%s %s -> %s", method, safe_url(url), type(exc).__name__)
                 if (
                     isinstance(exc, httpx.ConnectError)
                     and url.scheme == "https"
-                    and self._fall_back(registry, exc)
+                    and self._endpoints.fall_back(registry, exc)
                 ):
                     # The TLS handshake failed while connecting, so nothing was sent:
                     # the same request goes to http:// and is not counted as a retry.
@@ -411,7 +305,7 @@ class RegistryClient:
                     may_retry, exc, failures=failures, started=started, registry=registry, what=what
                 )
                 continue
-            self._decided(registry, url)
+            self._endpoints.decided(registry, url)
 
             if response.status_code not in expect:
                 if may_retry and response.status_code in READ_RETRY_STATUSES:
@@ -425,8 +319,11 @@ class RegistryClient:
                         response.close()
                         self._pause(delay)
                         continue
-                body = self._read_error_body(response)
-                secrets = self._secrets(response.request)
+                body = read_error_body(response)
+                known = self.credentials.known_secrets()
+                if self.settings.password:
+                    known.append(self.settings.password)
+                secrets = request_secrets(known, response.request)
                 raise error_from_response(response, what, body=body, secrets=secrets)
             if not stream:
                 try:
@@ -495,63 +392,9 @@ class RegistryClient:
         logger.debug("retrying in %.2f s", delay)
         self._sleep(delay)
 
-    def _fall_back(self, registry: str, exc: httpx.ConnectError) -> bool:
-        """Decide on plain HTTP after a failed TLS handshake, if this registry allows it.
-
-        Nothing was sent yet (the handshake failed while connecting), so the same request
-        can go to ``http://`` without a wasted exchange.
-        """
-        if not self._may_fall_back(registry):
-            return False
-        insecure = self.settings.is_insecure(registry.lower())
-        # A loopback registry falls back only when the server does not speak TLS at all;
-        # a certificate problem must be reported, not silently downgraded.
-        if is_not_tls(exc) or (
-            insecure and is_tls_failure(exc) and not looks_like_certificate_error(exc)
-        ):
-            logger.debug("%s does not speak TLS; using plain http", registry)
-            self._schemes[registry.lower()] = "http"
-            return True
-        return False
-
-    def _decided(self, registry: str, url: httpx.URL) -> None:
-        key = registry.lower()
-        if key not in self._schemes and canonical_registry(key) != "docker.io":
-            self._schemes[key] = url.scheme
-
-    def _secrets(self, request: httpx.Request) -> list[str]:
-        """What a registry's error message must not repeat: the credentials in play."""
-        secrets = self.credentials.known_secrets()
-        if self.settings.password:
-            secrets.append(self.settings.password)
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        if value:
-            secrets.append(value)  # the token, or user:password in base64
-            if scheme.lower() == "basic":
-                with contextlib.suppress(ValueError):
-                    secrets.append(base64.b64decode(value).decode().partition(":")[2])
-        return secrets
-
-    def _read_error_body(self, response: httpx.Response) -> bytes:
-        """At most ``ERROR_BODY_LIMIT`` bytes of an error body; the response is closed."""
-        chunks: list[bytes] = []
-        try:
-            if response.request.method != "HEAD":
-                size = 0
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size >= ERROR_BODY_LIMIT:
-                        break
-        except (httpx.HTTPError, httpx.StreamError):
-            chunks = []
-        finally:
-            response.close()
-        return b"".join(chunks)[:ERROR_BODY_LIMIT]
-
     def _on_response(self, response: httpx.Response) -> None:
         request = response.request
         self.stats.count(request.method, token=bool(request.extensions.get(TOKEN_EXTENSION)))
         if logger.isEnabledFor(logging.DEBUG):
             status = response.status_code
-            logger.debug("%s %s -> %d", request.method, _safe_url(request.url), status)
+            logger.debug("%s %s -> %d", request.method, safe_url(request.url), status)

@@ -44,6 +44,7 @@ __all__ = [
     "is_tls_failure",
     "looks_like_certificate_error",
     "one_line",
+    "read_error_body",
     "transport_error",
 ]
 
@@ -85,6 +86,8 @@ _NOT_TLS_MARKERS = (
 )
 _CERT_MARKERS = ("certificate verify failed", "certificate_verify_failed")
 
+#: How much of an error response body is read to find the registry's ``errors[]``.
+ERROR_BODY_LIMIT = 64 * 1024
 _MAX_PART = 200
 _MAX_MESSAGE = 400
 
@@ -100,6 +103,24 @@ def _body(response: httpx.Response) -> bytes:
         return response.content
     except httpx.ResponseNotRead:
         return b""
+
+
+def read_error_body(response: httpx.Response) -> bytes:
+    """At most ``ERROR_BODY_LIMIT`` bytes of a streamed error body; the response is closed."""
+    chunks: list[bytes] = []
+    try:
+        if response.request.method != "HEAD":
+            size = 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= ERROR_BODY_LIMIT:
+                    break
+    except (httpx.HTTPError, httpx.StreamError):
+        chunks = []
+    finally:
+        response.close()
+    return b"".join(chunks)[:ERROR_BODY_LIMIT]
 
 
 def _errors(body: bytes) -> list[dict[str, Any]]:
