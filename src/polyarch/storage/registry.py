@@ -314,9 +314,16 @@ class RegistryRepository(Repository):
         seen: set[tuple[str, str]] = set()
         while url is not None:
             page_key = urlsplit(url)[2:4]
-            if page_key in seen or len(seen) >= MAX_TAG_PAGES:
+            if page_key in seen:
                 raise RegistryError(
-                    f"tag list of {self.name}: pagination does not end (page {url!r} repeats)"
+                    f"tag list of {self.name}: pagination does not end (the registry "
+                    f"links back to a page already read: {urlsplit(url).path})"
+                )
+            if len(seen) >= MAX_TAG_PAGES:
+                raise RegistryError(
+                    f"tag list of {self.name}: more than {MAX_TAG_PAGES} pages "
+                    f"({len(tags)} tags so far); polyarch stops there",
+                    hint="a registry that links to ever new pages may be misbehaving",
                 )
             seen.add(page_key)
             try:

@@ -16,7 +16,13 @@ import httpx
 
 from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
-from polyarch.errors import ContentError, DigestMismatch, PolyarchError, RegistryError
+from polyarch.errors import (
+    AuthError,
+    ContentError,
+    DigestMismatch,
+    PolyarchError,
+    RegistryError,
+)
 from polyarch.storage.base import BlobReader, VerifyingStream
 from polyarch.transport.client import RegistryClient
 
@@ -96,18 +102,30 @@ class Uploads:
         self._finish(location, descriptor, b"", where)
 
     def mount(self, descriptor: Descriptor, source_repository: str, source_name: str) -> bool:
-        """Cross-repository mount (``?mount=&from=``); False when the registry declined it."""
+        """Cross-repository mount (``?mount=&from=``); False when it was declined or refused.
+
+        Declined: 202 and an ordinary upload session (kept for the upload that follows).
+        Refused: 401/403 (:class:`~polyarch.errors.AuthError`) from the registry or its
+        token service; logged at ``-v``, and the caller uploads instead.
+        """
         where = f"blob {self.name}@{descriptor.digest}"
-        response = self.client.request(
-            "POST",
-            self.registry,
-            f"/v2/{self.repository}/blobs/uploads/",
-            params={"mount": str(descriptor.digest), "from": source_repository},
-            scopes=[*self._push, f"repository:{source_repository}:pull"],
-            expect=(201, 202),
-            idempotent=False,
-            what=f"mount {where} from {source_name}",
-        )
+        try:
+            response = self.client.request(
+                "POST",
+                self.registry,
+                f"/v2/{self.repository}/blobs/uploads/",
+                params={"mount": str(descriptor.digest), "from": source_repository},
+                scopes=[*self._push, f"repository:{source_repository}:pull"],
+                expect=(201, 202),
+                idempotent=False,
+                what=f"mount {where} from {source_name}",
+            )
+        except AuthError as exc:
+            # A mount is an optimization: a registry or token service that refuses it
+            # (401/403 on the mount, or on the token for both repositories at once)
+            # leaves the plain upload, which needs push on this repository only.
+            log.info("mount of %s refused (%s); uploading it instead", where, exc.one_line())
+            return False
         if response.status_code == 201:
             return True
         # 202: the registry declined the mount and opened an ordinary upload session

@@ -26,10 +26,16 @@ import httpx
 
 from polyarch.errors import Denied, Unauthorized
 from polyarch.transport.challenge import Challenge, parse_challenges
-from polyarch.transport.credentials import CredentialResolver
+from polyarch.transport.credentials import Credential, CredentialResolver
 from polyarch.transport.scopes import SCOPES_EXTENSION, covers, request_scopes, scopes_for
 from polyarch.transport.settings import TransportSettings
-from polyarch.transport.tokens import TOKEN_EXTENSION, Token, TokenFetcher, basic_header
+from polyarch.transport.tokens import (
+    TOKEN_EXTENSION,
+    Token,
+    TokenFetcher,
+    basic_header,
+    remember_credential,
+)
 from polyarch.transport.urls import append_query
 
 __all__ = [
@@ -155,7 +161,7 @@ class RegistryAuth(httpx.Auth):
                 sent_token = yield from self._fetch_token(registry, known, scopes)
             request.headers["Authorization"] = f"Bearer {sent_token.value}"
         elif known is not None and known.scheme == _BASIC:
-            credential = self._credentials.resolve(registry)
+            credential = self._credential(registry)
             if credential is not None and credential.has_password:
                 request.headers["Authorization"] = basic_header(
                     credential.username or "", credential.password or ""
@@ -177,7 +183,7 @@ class RegistryAuth(httpx.Auth):
             self._hosts[host] = _HostAuth(_BASIC)
             if sent_basic:
                 return  # the credentials were rejected: the client reports the 401
-            credential = self._credentials.resolve(registry)
+            credential = self._credential(registry)
             if credential is None or not credential.has_password:
                 raise Unauthorized(
                     f"{registry} requires a username and password (HTTP Basic) "
@@ -234,7 +240,7 @@ class RegistryAuth(httpx.Auth):
         challenge = _pick(parse_challenges(response.headers.get_list("www-authenticate")))
         if challenge is None or challenge.params.get("error") != "insufficient_scope":
             return
-        credential = self._credentials.resolve(registry)
+        credential = self._credential(registry)
         if credential is None:
             return
         wanted = " ".join(challenge.scopes or scopes) or "this operation"
@@ -246,6 +252,12 @@ class RegistryAuth(httpx.Auth):
             status=401,
             hint=f"ask for access to the repository on {registry}, or use other credentials",
         )
+
+    def _credential(self, registry: str) -> Credential | None:
+        """The credentials for ``registry``; their secrets are masked from now on."""
+        credential = self._credentials.resolve(registry)
+        remember_credential(credential)
+        return credential
 
     # -- tokens ------------------------------------------------------------------------
 

@@ -28,13 +28,19 @@ import httpx
 from polyarch.errors import PolyarchError, TransportError
 from polyarch.transport.auth import REGISTRY_EXTENSION, RegistryAuth
 from polyarch.transport.credentials import CredentialResolver
-from polyarch.transport.errors import error_from_response, read_error_body, transport_error
-from polyarch.transport.masking import request_secrets
-from polyarch.transport.retry import READ_RETRY_STATUSES, is_retryable_exception
+from polyarch.transport.deadline import ProgressStream
+from polyarch.transport.errors import (
+    RetriesExhausted,
+    error_from_response,
+    read_error_body,
+    transport_error,
+)
+from polyarch.transport.masking import mask, remember, request_secrets
+from polyarch.transport.retry import READ_RETRY_STATUSES, RetryBudget, is_retryable_exception
 from polyarch.transport.scopes import SCOPES_EXTENSION
 from polyarch.transport.settings import TransportSettings
 from polyarch.transport.stats import TransportStats
-from polyarch.transport.tokens import TOKEN_EXTENSION
+from polyarch.transport.tokens import TOKEN_EXTENSION, TransientTokenFailure
 from polyarch.transport.urls import DOCKER_HUB_HOST, Endpoints, append_query, safe_url
 
 __all__ = ["DOCKER_HUB_HOST", "MAX_REDIRECTS", "RegistryClient", "TransportStats"]
@@ -46,6 +52,11 @@ MAX_REDIRECTS = 10
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 # Every status except the ones ensure_auth must report (auth failures, rate limits, 5xx).
 _PING_EXPECT = frozenset(range(200, 500)) - {401, 403, 429}
+# What a HEAD probe may be refused with where a GET answers: 403 (a storage URL signed
+# for GET only), 405 (HEAD not allowed), 501 (not implemented).
+_HEAD_REFUSED = frozenset({403, 405, 501})
+#: Seconds for the TLS handshake of a loopback registry whose scheme is not known yet.
+TLS_PROBE_TIMEOUT = 3.0
 
 
 class RegistryClient:
@@ -76,6 +87,9 @@ class RegistryClient:
         )
         self.stats = TransportStats()
         self.auth = RegistryAuth(self.credentials, self.settings, clock=clock)
+        #: What all requests of this client may spend on retries together.
+        self.budget = RetryBudget(self.settings.retry_budget)
+        remember(self.settings.password)
         self._sleep = sleep
         self._clock = clock
         self._endpoints = Endpoints(self.settings)
@@ -270,29 +284,45 @@ class RegistryClient:
             )
         replayable = content is None or isinstance(content, bytes | bytearray)
         may_retry = idempotent and replayable
-        policy = self.settings.retry
         extensions: dict[str, object] = {REGISTRY_EXTENSION: registry}
         if scopes is not None:
             extensions[SCOPES_EXTENSION] = list(scopes)
         url = append_query(url, params)
         started = self._clock()
         failures = 0
+        # A HEAD is a probe: when it is refused where a GET would answer (a storage
+        # redirect that signs GET only), the same question is asked with a GET.
+        head_via_get = False
         while True:
+            attempt_started = self._clock()
             request = self._http.build_request(
-                method,
+                "GET" if head_via_get else method,
                 url,
                 headers=dict(headers) if headers else None,
                 content=content,
-                extensions=extensions,
+                extensions={**extensions, "timeout": self._timeout_for(registry, url)},
             )
             try:
                 response = self._http.send(request, stream=True)
+            except TransientTokenFailure as exc:
+                # The token service failed (5xx, 429) before the request itself was sent
+                # or after it was refused with 401: sending it again is safe if its body
+                # can be sent again, idempotent or not.
+                failures += 1
+                delay = self._delay(
+                    replayable, failures, started, attempt_started, retry_after=exc.retry_after
+                )
+                if delay is None:
+                    raise exc.error from None
+                logger.info("%s; trying again in %.1f s", exc.error.message, delay)
+                self._pause(delay)
+                continue
             except PolyarchError:
                 raise
             except (httpx.HTTPError, httpx.StreamError) as exc:
                 logger.debug("%s %s -> %s", method, safe_url(url), type(exc).__name__)
                 if (
-                    isinstance(exc, httpx.ConnectError)
+                    isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                     and url.scheme == "https"
                     and self._endpoints.fall_back(registry, exc)
                 ):
@@ -302,29 +332,47 @@ class RegistryClient:
                     continue
                 failures += 1
                 self._wait_or_raise(
-                    may_retry, exc, failures=failures, started=started, registry=registry, what=what
+                    may_retry,
+                    exc,
+                    failures=failures,
+                    started=started,
+                    attempt_started=attempt_started,
+                    registry=registry,
+                    what=what,
+                    request=request,
                 )
                 continue
             self._endpoints.decided(registry, url)
 
-            if response.status_code not in expect:
-                if may_retry and response.status_code in READ_RETRY_STATUSES:
+            status = response.status_code
+            if status not in expect:
+                if method == "HEAD" and not head_via_get and status in _HEAD_REFUSED:
+                    logger.info(
+                        "%s: HEAD refused by %s (HTTP %d); asking with GET instead",
+                        what,
+                        response.url.netloc.decode("ascii"),
+                        status,
+                    )
+                    response.close()
+                    head_via_get = True
+                    continue
+                if may_retry and status in READ_RETRY_STATUSES:
                     failures += 1
-                    delay = policy.next_delay(
+                    delay = self._delay(
+                        True,
                         failures,
-                        self._clock() - started,
+                        started,
+                        attempt_started,
                         retry_after=response.headers.get("retry-after"),
                     )
                     if delay is not None:
                         response.close()
                         self._pause(delay)
                         continue
-                body = read_error_body(response)
-                known = self.credentials.known_secrets()
-                if self.settings.password:
-                    known.append(self.settings.password)
-                secrets = request_secrets(known, response.request)
-                raise error_from_response(response, what, body=body, secrets=secrets)
+                raise self._status_error(response, registry, url, what)
+            if head_via_get:
+                response.close()  # only the headers were asked for
+                return response
             if not stream:
                 try:
                     response.read()
@@ -336,11 +384,36 @@ class RegistryClient:
                         exc,
                         failures=failures,
                         started=started,
+                        attempt_started=attempt_started,
                         registry=registry,
                         what=what,
+                        request=request,
                     )
                     continue
             return response
+
+    def _status_error(
+        self, response: httpx.Response, registry: str, url: httpx.URL, what: str
+    ) -> PolyarchError:
+        """The error for an unexpected status; the response is closed."""
+        body = read_error_body(response)
+        known = self.credentials.known_secrets()
+        if self.settings.password:
+            known.append(self.settings.password)
+        secrets = request_secrets(known, response.request)
+        error = error_from_response(response, what, body=body, secrets=secrets)
+        target = response.url.netloc.decode("ascii")
+        if response.history and target.lower() != url.netloc.decode("ascii").lower():
+            # The refusal came from where the registry redirected (its blob storage),
+            # which never sees the registry's credentials: logging in cannot help.
+            error.message = f"{error.message} (answered by {target}, where {registry} redirected)"
+            error.hint = (
+                f"{registry} redirected the request to its storage at {target}, which refused "
+                "it; the registry's credentials are not sent there, so this is a problem of "
+                "the registry's storage configuration, not of your login"
+            )
+        error.message = mask(error.message, secrets)
+        return error
 
     def retry_read(self, exc: Exception, failures: int, started: float) -> bool:
         """Wait before reading again after the body of an idempotent GET was cut off.
@@ -348,13 +421,13 @@ class RegistryClient:
         For callers that stream a response themselves (manifests, small blobs) and so
         must send the request again: ``exc`` is the httpx error the body read raised,
         ``failures`` the attempts made so far, ``started`` when the first began (by
-        :meth:`clock`). Returns False at once when the policy gives up or ``exc`` is not
-        a transient connection failure; a body that stalled until the read timeout is
-        not read again (that would multiply the timeout).
+        :meth:`clock`). Returns False at once when the policy or the client's retry
+        budget gives up, or ``exc`` is not a transient connection failure; a body that
+        stalled until the read timeout is not read again (that would multiply the timeout).
         """
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, httpx.TimeoutException) or not is_retryable_exception(exc):
             return False
-        delay = self._retry_delay(True, exc, failures, started)
+        delay = self._delay(True, failures, started, self._clock())
         if delay is None:
             return False
         self._pause(delay)
@@ -364,6 +437,19 @@ class RegistryClient:
         """The client's monotonic clock (injectable, like its sleep)."""
         return self._clock()
 
+    def _timeout_for(self, registry: str, url: httpx.URL) -> dict[str, float | None]:
+        """The request's timeouts: short for the TLS probe of a loopback registry.
+
+        A loopback TCP connect is immediate, so a TLS handshake that does not finish
+        within :data:`TLS_PROBE_TIMEOUT` means a server that will never speak TLS; the
+        client then falls back to plain HTTP instead of waiting the full timeout.
+        """
+        timeout = self.settings.timeout
+        connect = timeout
+        if url.scheme == "https" and self._endpoints.probing(registry):
+            connect = min(timeout, TLS_PROBE_TIMEOUT)
+        return httpx.Timeout(timeout, connect=connect).as_dict()
+
     def _wait_or_raise(
         self,
         may_retry: bool,
@@ -371,21 +457,49 @@ class RegistryClient:
         *,
         failures: int,
         started: float,
+        attempt_started: float,
         registry: str,
         what: str,
+        request: httpx.Request,
     ) -> None:
         """Sleep before the next attempt, or raise the mapped TransportError if none is due."""
-        delay = self._retry_delay(may_retry, exc, failures, started)
+        retryable = may_retry and is_retryable_exception(exc)
+        delay = self._delay(retryable, failures, started, attempt_started)
         if delay is None:
-            raise transport_error(exc, registry, what, timeout=self.settings.timeout) from None
+            error = transport_error(exc, registry, what, timeout=self.settings.timeout)
+            secrets = request_secrets(self.credentials.known_secrets(), request)
+            message = mask(error.message, secrets)
+            if retryable and self.budget.spent:
+                raise RetriesExhausted(
+                    f"{message} (no more retries: the budget of "
+                    f"{self.settings.retry_budget:g} s for this operation is spent)",
+                    hint=error.hint,
+                ) from None
+            raise TransportError(message, hint=error.hint) from None
         self._pause(delay)
 
-    def _retry_delay(
-        self, may_retry: bool, exc: BaseException, failures: int, started: float
+    def _delay(
+        self,
+        may_retry: bool,
+        failures: int,
+        started: float,
+        attempt_started: float,
+        *,
+        retry_after: str | None = None,
     ) -> float | None:
-        if not may_retry or not is_retryable_exception(exc):
+        """Seconds to wait before the next attempt, or None: the policy and budget decide.
+
+        What the failed attempt took and the wait are charged to the client's budget.
+        """
+        if not may_retry or self.budget.spent:
             return None
-        return self.settings.retry.next_delay(failures, self._clock() - started)
+        now = self._clock()
+        delay = self.settings.retry.next_delay(failures, now - started, retry_after=retry_after)
+        if delay is None:
+            return None
+        if not self.budget.take(now - attempt_started + delay):
+            return None
+        return delay
 
     def _pause(self, delay: float) -> None:
         self.stats.retries += 1
@@ -395,6 +509,16 @@ class RegistryClient:
     def _on_response(self, response: httpx.Response) -> None:
         request = response.request
         self.stats.count(request.method, token=bool(request.extensions.get(TOKEN_EXTENSION)))
+        length = response.headers.get("Content-Length", "")
+        # Every body (token responses read by the auth flow included) gets a deadline.
+        response.stream = ProgressStream(
+            response.stream,  # type: ignore[arg-type]
+            request,
+            window=self.settings.timeout,
+            min_speed=self.settings.min_speed,
+            length=int(length) if length.isdigit() else None,
+            clock=self._clock,
+        )
         if logger.isEnabledFor(logging.DEBUG):
             status = response.status_code
             logger.debug("%s %s -> %d", request.method, safe_url(request.url), status)

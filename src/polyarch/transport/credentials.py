@@ -33,8 +33,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +57,11 @@ __all__ = [
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 _DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 _HELPER_TIMEOUT = 30.0
+# How often a running helper is checked on, and how long its output is read after it
+# exited while something it started keeps that output open.
+_HELPER_POLL = 0.1
+_HELPER_GRACE = 0.3
+_log = logging.getLogger("polyarch.transport")
 _NOT_FOUND = "credentials not found"
 
 Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
@@ -127,6 +134,59 @@ def _matching(entries: Mapping[str, Any], registry: str) -> Iterator[tuple[str, 
             yield key, entries[key]
 
 
+def run_helper(
+    args: list[str],
+    *,
+    input: bytes,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    **_: Any,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a credential helper like :func:`subprocess.run` with captured output.
+
+    A helper may start a process that inherits its stdout (a daemon, an agent) and keeps
+    it open after the helper itself exited with its answer: waiting for the end of its
+    output would wait for that process. Once the helper has exited, what it wrote within
+    a short grace period is its answer. Raises :class:`subprocess.TimeoutExpired` when
+    the helper itself runs longer than ``timeout`` seconds (it is killed).
+    """
+    proc = subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env) if env is not None else None,
+    )
+    deadline = time.monotonic() + timeout
+    pending: bytes | None = input
+    exited_at: float | None = None
+    while True:
+        try:
+            out, err = proc.communicate(pending, timeout=_HELPER_POLL)
+            break
+        except subprocess.TimeoutExpired as exc:
+            pending = None
+            now = time.monotonic()
+            if proc.poll() is not None:
+                exited_at = exited_at if exited_at is not None else now
+                if now - exited_at >= _HELPER_GRACE:
+                    out, err = exc.output or b"", exc.stderr or b""
+                    _log.info(
+                        "%s exited, but a process it started keeps its output open; "
+                        "using what it wrote",
+                        args[0],
+                    )
+                    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                        if pipe is not None:
+                            pipe.close()
+                    break
+            elif now >= deadline:
+                proc.kill()
+                proc.wait()
+                raise
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
 class CredentialResolver:
     """Resolve the :class:`Credential` for a registry; see the module docstring for the order.
 
@@ -143,12 +203,12 @@ class CredentialResolver:
         *,
         environ: Mapping[str, str] = os.environ,
         home: Path | None = None,
-        run: Runner = subprocess.run,
+        run: Runner | None = None,
     ) -> None:
         self._settings = settings if settings is not None else TransportSettings()
         self._environ = environ
         self._home = home if home is not None else Path.home()
-        self._run = run
+        self._run = run if run is not None else run_helper
         self._cache: dict[str, Credential | None] = {}
 
     def resolve(self, registry: str) -> Credential | None:
@@ -247,7 +307,9 @@ class CredentialResolver:
                 hint=f"install {program}, or remove it from the docker config",
             ) from None
         except subprocess.TimeoutExpired:
-            raise CredentialError(f"{where} did not answer within {_HELPER_TIMEOUT:g} s") from None
+            raise CredentialError(
+                f"{where} was still running after {_HELPER_TIMEOUT:g} s and was stopped"
+            ) from None
         except OSError as exc:
             raise CredentialError(f"{where} could not be run: {exc.strerror or 'error'}") from None
         output = (completed.stdout or b"") + b"\n" + (completed.stderr or b"")

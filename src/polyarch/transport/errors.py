@@ -33,12 +33,14 @@ from polyarch.errors import (
     Unauthorized,
     Unsupported,
 )
+from polyarch.transport.masking import mask
 from polyarch.transport.retry import parse_retry_after
 
 __all__ = [
     "CODE_CLASSES",
     "STATUS_CLASSES",
     "TLS_HINT",
+    "RetriesExhausted",
     "error_from_response",
     "is_not_tls",
     "is_tls_failure",
@@ -85,6 +87,15 @@ _NOT_TLS_MARKERS = (
     "http request",
 )
 _CERT_MARKERS = ("certificate verify failed", "certificate_verify_failed")
+
+
+class RetriesExhausted(TransportError):
+    """A transient failure that is final: the operation's retry budget is spent.
+
+    Nothing should start the work over (the transfer engine does not move the blob
+    again): the registry has been failing for the whole budget.
+    """
+
 
 #: How much of an error response body is read to find the registry's ``errors[]``.
 ERROR_BODY_LIMIT = 64 * 1024
@@ -212,10 +223,9 @@ def error_from_response(
         cls = STATUS_CLASSES.get(status, RegistryError)
     if not text and not code:
         text = response.reason_phrase or ""
-    for secret in secrets:
-        if len(secret) >= 3:
-            text = text.replace(secret, "***")
-            code = code.replace(secret, "***") if code else code
+    secrets = list(secrets)
+    text = mask(text, secrets)
+    code = mask(code, secrets) if code else code
     parts = [one_line(code or ""), one_line(text)]
     detail = " ".join(part for part in parts if part)
     message = f"{one_line(what)}: {detail} (HTTP {status})" if detail else f"{what} (HTTP {status})"
@@ -261,9 +271,10 @@ def transport_error(
     """The :class:`TransportError` for an httpx exception raised while doing ``what``.
 
     The message names the registry; the hint says what to try. ``timeout`` (seconds) is
-    quoted in the hint of a timeout.
+    quoted in the hint of a timeout. Secrets a lower library quoted (h11's ``Illegal
+    header value b'Bearer ...'``) are masked (:func:`~polyarch.transport.masking.mask`).
     """
-    detail = one_line(str(exc) or type(exc).__name__, 200)
+    detail = one_line(mask(str(exc)) or type(exc).__name__, 200)
     if isinstance(exc, httpx.TooManyRedirects):
         return TransportError(
             f"{what}: too many redirects (a redirect loop?)",

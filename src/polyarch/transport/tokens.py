@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +33,19 @@ from polyarch.errors import (
 )
 from polyarch.transport.credentials import Credential, CredentialResolver
 from polyarch.transport.errors import one_line
+from polyarch.transport.masking import remember, remember_basic
+from polyarch.transport.retry import READ_RETRY_STATUSES
 from polyarch.transport.settings import TransportSettings, is_loopback
 from polyarch.transport.urls import append_query
 
-__all__ = ["TOKEN_EXTENSION", "Token", "TokenFetcher", "basic_header", "redact"]
+__all__ = [
+    "TOKEN_EXTENSION",
+    "Token",
+    "TokenFetcher",
+    "TransientTokenFailure",
+    "basic_header",
+    "redact",
+]
 
 #: Request extension marking a token request yielded by the flow.
 TOKEN_EXTENSION = "polyarch_token_request"
@@ -44,12 +54,28 @@ TOKEN_EXTENSION = "polyarch_token_request"
 EXPIRY_MARGIN = 5.0
 DEFAULT_EXPIRES_IN = 60
 CLIENT_ID = "polyarch"
+# What an HTTP header value may hold (RFC 9110 field-value: visible ASCII, space, tab).
+_HEADER_SAFE = re.compile(r"[\x21-\x7e][\x20-\x7e\t]*")
 
 
 def basic_header(username: str, password: str) -> str:
     """The ``Authorization`` value for HTTP Basic (RFC 7617): ``Basic base64(user:password)``."""
     raw = f"{username}:{password}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+class TransientTokenFailure(Exception):
+    """The token service failed in a way worth retrying (500, 502, 503, 504, 429).
+
+    Raised out of the auth flow; the client sends the request again under its retry
+    policy (the same as for every idempotent request: a token request is one), honouring
+    ``retry_after`` (the ``Retry-After`` header), and raises ``error`` when it gives up.
+    """
+
+    def __init__(self, error: RegistryError, retry_after: str | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -90,6 +116,7 @@ class TokenFetcher:
             raise AuthError(f"{registry} names an invalid token realm")
         self._check_realm(registry, realm)
         credential = self._credentials.resolve(registry)
+        remember_credential(credential)
         base_form: dict[str, str] = {"client_id": CLIENT_ID}
         if service:
             base_form["service"] = service
@@ -183,6 +210,8 @@ class TokenFetcher:
                 error = TooManyRequests(message, status=status, hint="wait and retry later")
             else:
                 error = RegistryError(message, status=status)
+            if status in READ_RETRY_STATUSES and isinstance(error, RegistryError):
+                raise TransientTokenFailure(error, response.headers.get("retry-after"))
             raise error
         try:
             data = json.loads(response.content)
@@ -193,6 +222,14 @@ class TokenFetcher:
         value = data.get("token") or data.get("access_token")
         if not isinstance(value, str) or not value:
             raise AuthError(f"{where} answered without a token")
+        remember(value)
+        if not _HEADER_SAFE.fullmatch(value):
+            # h11 would refuse the header and quote the token in its message.
+            raise AuthError(
+                f"{where} answered with a token that cannot be sent in an HTTP header "
+                "(it contains a line break, a control or a non-ASCII character)",
+                hint="the token service is misbehaving; report it to the registry's operator",
+            )
         expires_in = data.get("expires_in")
         if not isinstance(expires_in, int | float) or isinstance(expires_in, bool):
             expires_in = DEFAULT_EXPIRES_IN
@@ -227,6 +264,15 @@ def _server_message(response: httpx.Response, credential: Credential | None) -> 
             # Masked before it is cut, so that no part of a secret survives the cut.
             return one_line(redact(candidate, credential), 160)
     return ""
+
+
+def remember_credential(credential: Credential | None) -> None:
+    """Mask ``credential``'s secrets (password, its Basic base64, identity token) from now on."""
+    if credential is None:
+        return
+    remember(credential.identity_token)
+    if credential.password is not None:
+        remember_basic(credential.username or "", credential.password)
 
 
 def redact(text: str, credential: Credential | None) -> str:

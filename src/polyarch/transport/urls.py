@@ -146,13 +146,26 @@ class Endpoints:
             return False
         return self._settings.is_insecure(key) or is_loopback(key)
 
-    def fall_back(self, registry: str, exc: httpx.ConnectError) -> bool:
+    def probing(self, registry: str) -> bool:
+        """Whether the next https request to ``registry`` probes a loopback server for TLS."""
+        key = registry.lower()
+        return key not in self._schemes and is_loopback(key) and self.may_fall_back(key)
+
+    def fall_back(self, registry: str, exc: httpx.ConnectError | httpx.ConnectTimeout) -> bool:
         """Decide on plain HTTP after a failed TLS handshake, if this registry allows it.
 
         Nothing was sent yet (the handshake failed while connecting), so the same request
-        can go to ``http://`` without a wasted exchange.
+        can go to ``http://`` without a wasted exchange. A connect timeout counts as a
+        handshake that never finishes only for a loopback registry, whose TCP connect is
+        immediate: a server that accepts and then waits for a plain-HTTP request line.
         """
         if not self.may_fall_back(registry):
+            return False
+        if isinstance(exc, httpx.ConnectTimeout):
+            if self.probing(registry):
+                logger.info("%s did not finish a TLS handshake in time; using plain http", registry)
+                self._schemes[registry.lower()] = "http"
+                return True
             return False
         insecure = self._settings.is_insecure(registry.lower())
         # A loopback registry falls back only when the server does not speak TLS at all;
