@@ -19,11 +19,15 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
-__all__ = ["ProgressStream"]
+__all__ = ["BodyTooSlow", "ProgressStream"]
+
+
+class BodyTooSlow(httpx.ReadTimeout):
+    """A response body that made too little progress (a :class:`httpx.ReadTimeout`)."""
 
 
 class ProgressStream(httpx.SyncByteStream):
-    """``stream`` with a progress deadline; raises :class:`httpx.ReadTimeout` on a trickle.
+    """``stream`` with a progress deadline; raises :class:`BodyTooSlow` on a trickle.
 
     ``window`` in seconds, ``min_speed`` in bytes per second, ``length`` the announced
     ``Content-Length`` (if any: a body that reaches it is complete); ``request`` is attached to
@@ -58,7 +62,7 @@ class ProgressStream(httpx.SyncByteStream):
             if now - started >= self._window:
                 # A chunk that completes the announced length ends the body: never cut.
                 if received < self._min_bytes and (length is None or total < length):
-                    raise httpx.ReadTimeout(
+                    raise BodyTooSlow(
                         f"the response body made too little progress: {received} bytes in "
                         f"{now - started:.0f} s (at least {self._min_bytes:.0f} bytes per "
                         f"{self._window:g} s are required)",

@@ -33,6 +33,7 @@ from polyarch.errors import (
     Unauthorized,
     Unsupported,
 )
+from polyarch.transport.deadline import BodyTooSlow
 from polyarch.transport.masking import mask
 from polyarch.transport.retry import parse_retry_after
 
@@ -293,6 +294,15 @@ def transport_error(
         return TransportError(
             f"{what}: cannot connect to {registry}: {detail}",
             hint="is the registry running at that address?",
+        )
+    if isinstance(exc, BodyTooSlow):
+        return TransportError(
+            f"{what}: {registry} sent its response too slowly: {detail}",
+            hint=(
+                f"raise --timeout (now {timeout:g} s) if the network is that slow"
+                if timeout is not None
+                else "is the registry overloaded?"
+            ),
         )
     if isinstance(exc, httpx.TimeoutException):
         return TransportError(
