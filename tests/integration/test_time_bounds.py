@@ -131,14 +131,22 @@ def test_a_registry_that_never_answers_stops_the_copy_at_the_first_error(
 ) -> None:
     """Before: every blob was retried (by the client, then by the transfer engine) before
     the first error was reported; now the first final failure ends the operation."""
-    with GateProxy(registry.host, lambda s: Hang()) as dead:
+    # Manifests and the tag are answered; every blob request hangs: the copy reaches the
+    # blob stage, where every blob used to be retried by the client and then started
+    # over by the transfer engine, 4 at a time, before the first error was reported.
+    rule = _when(lambda s: "/blobs/" in s.path, Hang())
+    with GateProxy(registry.host, rule) as dead:
         target = f"{dead.host}/never{uuid.uuid4().hex[:8]}/app:v1"
         result, seconds = cli(
             home, "copy", "--timeout", "1", f"{registry.host}/{image}", target, limit=110
         )
+        blob_requests = [s for s in dead.seen if "/blobs/" in s.path]
     assert result.code == 1
     assert "did not answer in time" in _one_line(result)
-    assert seconds < 45
+    # At most the 4 blobs in flight, each retried by the client's policy (5 attempts):
+    # no blob started over, none started after the first failure.
+    assert len(blob_requests) <= 4 * 5, len(blob_requests)
+    assert seconds < 40
 
 
 # -- TLS handshake that never completes ------------------------------------------------------

@@ -16,8 +16,8 @@ What it imitates, each seen in the field:
 Each request is shown to ``rule`` (a :class:`Seen`); the :class:`Action` it returns
 decides, ``None`` forwards the request unchanged. Bodies are buffered (test images are
 small). The storage of a redirect is served by the proxy itself under ``localhost``
-(another host name than the registry's ``127.0.0.1``), at ``/_storage/<path>``, which
-reads from the upstream registry.
+(another host name than the registry's ``127.0.0.1``), at ``/_storage/[prefix]/v2/...``,
+which reads from the upstream registry.
 """
 
 from __future__ import annotations
@@ -81,7 +81,14 @@ class Hang(Action):
 
 @dataclass(frozen=True)
 class ToStorage(Action):
-    """Redirect (307) to the proxy's own storage on ``localhost``, which serves GET."""
+    """Redirect (307) to the proxy's own storage on ``localhost``, which serves GET.
+
+    ``prefix`` is put before the request's path in the storage URL (a bucket, a signed
+    path segment); ``query`` is the storage URL's query (a signature).
+    """
+
+    prefix: str = ""
+    query: str = "X-Amz-Signature=0123abcd"
 
 
 Rule = Callable[[Seen], Action | None]
@@ -210,12 +217,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if isinstance(action, ToStorage):
-            location = self.gate.storage_url + self.path + ("&" if parts.query else "?")
-            self._answer(307, {"Location": location + "X-Amz-Signature=0123abcd"}, b"")
+            location = self.gate.storage_url + action.prefix + self.path
+            location += ("&" if parts.query else "?") + action.query
+            self._answer(307, {"Location": location}, b"")
             return
         target = self.path
         if storage:
-            target = target[len(STORAGE_PREFIX) :]
+            target = target[target.index("/v2/") :]
             for name in ("authorization",):  # a storage never gets the registry's credentials
                 headers.pop(name, None)
         status, reason, out_headers, out_body = self._forward(target, headers, body)

@@ -475,6 +475,10 @@ class RegistryClient:
                     f"{self.settings.retry_budget:g} s for this operation is spent)",
                     hint=error.hint,
                 ) from None
+            if retryable:
+                # Retried as long as the policy allows: starting the work over would only
+                # repeat these retries (a registry that never answers).
+                raise RetriesExhausted(message, hint=error.hint) from None
             raise TransportError(message, hint=error.hint) from None
         self._pause(delay)
 

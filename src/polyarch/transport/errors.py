@@ -91,10 +91,13 @@ _CERT_MARKERS = ("certificate verify failed", "certificate_verify_failed")
 
 
 class RetriesExhausted(TransportError):
-    """A transient failure that is final: the operation's retry budget is spent.
+    """A transient failure that is final: the request was retried as long as the retry
+    policy allows, or the operation's retry budget is spent.
 
     Nothing should start the work over (the transfer engine does not move the blob
-    again): the registry has been failing for the whole budget.
+    again): that would only repeat the same retries against a registry that keeps
+    failing. Failures the client could not retry itself (an upload request, which is not
+    idempotent) stay plain :class:`~polyarch.errors.TransportError`.
     """
 
 
