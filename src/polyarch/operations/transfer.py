@@ -8,12 +8,14 @@ destination while being hashed (constant memory, no temp files, nothing unverifi
 committed). Several blobs move in parallel (``jobs``); manifests are pushed only after
 all their blobs are in place.
 
-A blob whose move fails for a transient reason (a dropped connection, a 5xx, a 429,
-after the HTTP client's own retries of idempotent requests) is moved again from the
-start, at most :data:`BLOB_ATTEMPTS` times in all: the destination is asked again
-whether it has the blob (a lost response may hide a completed upload), a new upload
-session is opened and the source is read again. An upload session is never resumed or
-repeated blindly. Content that does not match its digest is never retried.
+A blob whose move fails for a transient reason the HTTP client could not retry itself
+(a dropped connection in an upload request, which is not idempotent; a 5xx; a 429) is
+moved again from the start, at most :data:`BLOB_ATTEMPTS` times in all: the destination
+is asked again whether it has the blob (a lost response may hide a completed upload), a
+new upload session is opened and the source is read again. An upload session is never resumed or
+repeated blindly. Content that does not match its digest is never retried. The first
+blob that fails for good ends the transfer: blobs not started are cancelled, the others
+are not started over.
 
 A dry run asks the same HEAD questions and records what it *would* do.
 """

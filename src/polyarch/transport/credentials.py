@@ -150,40 +150,36 @@ def run_helper(
     a short grace period is its answer. Raises :class:`subprocess.TimeoutExpired` when
     the helper itself runs longer than ``timeout`` seconds (it is killed).
     """
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         args,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=dict(env) if env is not None else None,
-    )
-    deadline = time.monotonic() + timeout
-    pending: bytes | None = input
-    exited_at: float | None = None
-    while True:
-        try:
-            out, err = proc.communicate(pending, timeout=_HELPER_POLL)
-            break
-        except subprocess.TimeoutExpired as exc:
-            pending = None
-            now = time.monotonic()
-            if proc.poll() is not None:
-                exited_at = exited_at if exited_at is not None else now
-                if now - exited_at >= _HELPER_GRACE:
-                    out, err = exc.output or b"", exc.stderr or b""
-                    _log.info(
-                        "%s exited, but a process it started keeps its output open; "
-                        "using what it wrote",
-                        args[0],
-                    )
-                    for pipe in (proc.stdin, proc.stdout, proc.stderr):
-                        if pipe is not None:
-                            pipe.close()
-                    break
-            elif now >= deadline:
-                proc.kill()
-                proc.wait()
-                raise
+    ) as proc:  # closes the pipes and reaps the helper, whichever way this ends
+        deadline = time.monotonic() + timeout
+        pending: bytes | None = input
+        exited_at: float | None = None
+        while True:
+            try:
+                out, err = proc.communicate(pending, timeout=_HELPER_POLL)
+                break
+            except subprocess.TimeoutExpired as exc:
+                pending = None
+                now = time.monotonic()
+                if proc.poll() is not None:
+                    exited_at = exited_at if exited_at is not None else now
+                    if now - exited_at >= _HELPER_GRACE:
+                        out, err = exc.output or b"", exc.stderr or b""
+                        _log.info(
+                            "%s exited, but a process it started keeps its output open; "
+                            "using what it wrote",
+                            args[0],
+                        )
+                        break
+                elif now >= deadline:
+                    proc.kill()
+                    raise
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
