@@ -17,7 +17,6 @@ speaks the Distribution API:
 from __future__ import annotations
 
 import logging
-import ssl
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from types import TracebackType
@@ -25,21 +24,18 @@ from typing import Self
 
 import httpx
 
-from polyarch.errors import PolyarchError, TransportError
+from polyarch.errors import PolyarchError
+from polyarch.transport.attempts import Attempts
 from polyarch.transport.auth import REGISTRY_EXTENSION, RegistryAuth
 from polyarch.transport.credentials import CredentialResolver
-from polyarch.transport.deadline import ProgressStream
-from polyarch.transport.errors import (
-    RetriesExhausted,
-    error_from_response,
-    read_error_body,
-    transport_error,
-)
-from polyarch.transport.masking import mask, remember, request_secrets
-from polyarch.transport.retry import READ_RETRY_STATUSES, RetryBudget, is_retryable_exception
+from polyarch.transport.deadline import attach_deadline
+from polyarch.transport.errors import status_error
+from polyarch.transport.masking import remember, request_secrets
+from polyarch.transport.retry import READ_RETRY_STATUSES, is_retryable_exception
 from polyarch.transport.scopes import SCOPES_EXTENSION
 from polyarch.transport.settings import TransportSettings
 from polyarch.transport.stats import TransportStats
+from polyarch.transport.tls import insecure_mounts, verify_context
 from polyarch.transport.tokens import TOKEN_EXTENSION, TransientTokenFailure
 from polyarch.transport.urls import DOCKER_HUB_HOST, Endpoints, append_query, safe_url
 
@@ -55,8 +51,6 @@ _PING_EXPECT = frozenset(range(200, 500)) - {401, 403, 429}
 # What a HEAD probe may be refused with where a GET answers: 403 (a storage URL signed
 # for GET only), 405 (HEAD not allowed), 501 (not implemented).
 _HEAD_REFUSED = frozenset({403, 405, 501})
-#: Seconds for the TLS handshake of a loopback registry whose scheme is not known yet.
-TLS_PROBE_TIMEOUT = 3.0
 
 
 class RegistryClient:
@@ -87,36 +81,21 @@ class RegistryClient:
         )
         self.stats = TransportStats()
         self.auth = RegistryAuth(self.credentials, self.settings, clock=clock)
+        self._attempts = Attempts(self.settings, self.stats, sleep, clock)
         #: What all requests of this client may spend on retries together.
-        self.budget = RetryBudget(self.settings.retry_budget)
+        self.budget = self._attempts.budget
         remember(self.settings.password)
         self._sleep = sleep
         self._clock = clock
         self._endpoints = Endpoints(self.settings)
 
-        verify: ssl.SSLContext | bool = True
-        if self.settings.ca_file:
-            # The CA is trusted in addition to the default roots (certifi, or
-            # SSL_CERT_FILE/SSL_CERT_DIR as httpx honours them): one client serves every
-            # registry, and Docker Hub must keep working next to a private registry.
-            verify = httpx.create_ssl_context(verify=True, trust_env=True)
-            try:
-                verify.load_verify_locations(cafile=self.settings.ca_file)
-            except (OSError, ssl.SSLError) as exc:
-                raise TransportError(
-                    f"cannot load the CA file {self.settings.ca_file}: {exc}",
-                    hint="pass a PEM file with the CA certificate(s)",
-                ) from None
-        mounts: dict[str, httpx.BaseTransport | None] = {}
-        if transport is None:
-            for host in sorted(self.settings.insecure):
-                # Insecure registries: TLS without verification (http is tried if no TLS).
-                mounts[f"https://{host}"] = httpx.HTTPTransport(verify=False)
+        # Insecure registries: TLS without verification (http is tried if no TLS).
+        mounts = insecure_mounts(self.settings) if transport is None else {}
         self._http = httpx.Client(
             auth=self.auth,
             transport=transport,
             mounts=mounts or None,
-            verify=verify,
+            verify=verify_context(self.settings),
             timeout=httpx.Timeout(self.settings.timeout),
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
@@ -293,6 +272,17 @@ class RegistryClient:
         # A HEAD is a probe: when it is refused where a GET would answer (a storage
         # redirect that signs GET only), the same question is asked with a GET.
         head_via_get = False
+
+        def retry_or_raise(exc: Exception) -> None:
+            """Sleep before the next attempt, or raise the error if none is due."""
+            retryable = may_retry and is_retryable_exception(exc)
+            delay = self._attempts.delay(retryable, failures, started, attempt_started)
+            if delay is None:
+                raise self._attempts.final_error(
+                    exc, registry, what, retryable=retryable, secrets=self._secrets(request)
+                ) from None
+            self._attempts.pause(delay)
+
         while True:
             attempt_started = self._clock()
             request = self._http.build_request(
@@ -300,7 +290,7 @@ class RegistryClient:
                 url,
                 headers=dict(headers) if headers else None,
                 content=content,
-                extensions={**extensions, "timeout": self._timeout_for(registry, url)},
+                extensions={**extensions, "timeout": self._endpoints.timeout_for(registry, url)},
             )
             try:
                 response = self._http.send(request, stream=True)
@@ -309,13 +299,13 @@ class RegistryClient:
                 # or after it was refused with 401: sending it again is safe if its body
                 # can be sent again, idempotent or not.
                 failures += 1
-                delay = self._delay(
+                delay = self._attempts.delay(
                     replayable, failures, started, attempt_started, retry_after=exc.retry_after
                 )
                 if delay is None:
                     raise exc.error from None
                 logger.info("%s; trying again in %.1f s", exc.error.message, delay)
-                self._pause(delay)
+                self._attempts.pause(delay)
                 continue
             except PolyarchError:
                 raise
@@ -331,16 +321,7 @@ class RegistryClient:
                     url = url.copy_with(scheme="http")
                     continue
                 failures += 1
-                self._wait_or_raise(
-                    may_retry,
-                    exc,
-                    failures=failures,
-                    started=started,
-                    attempt_started=attempt_started,
-                    registry=registry,
-                    what=what,
-                    request=request,
-                )
+                retry_or_raise(exc)
                 continue
             self._endpoints.decided(registry, url)
 
@@ -358,7 +339,7 @@ class RegistryClient:
                     continue
                 if may_retry and status in READ_RETRY_STATUSES:
                     failures += 1
-                    delay = self._delay(
+                    delay = self._attempts.delay(
                         True,
                         failures,
                         started,
@@ -367,9 +348,10 @@ class RegistryClient:
                     )
                     if delay is not None:
                         response.close()
-                        self._pause(delay)
+                        self._attempts.pause(delay)
                         continue
-                raise self._status_error(response, registry, url, what)
+                secrets = self._secrets(response.request)
+                raise status_error(response, registry, url, what, secrets)
             if head_via_get:
                 response.close()  # only the headers were asked for
                 return response
@@ -379,41 +361,9 @@ class RegistryClient:
                 except httpx.HTTPError as exc:
                     response.close()
                     failures += 1
-                    self._wait_or_raise(
-                        may_retry,
-                        exc,
-                        failures=failures,
-                        started=started,
-                        attempt_started=attempt_started,
-                        registry=registry,
-                        what=what,
-                        request=request,
-                    )
+                    retry_or_raise(exc)
                     continue
             return response
-
-    def _status_error(
-        self, response: httpx.Response, registry: str, url: httpx.URL, what: str
-    ) -> PolyarchError:
-        """The error for an unexpected status; the response is closed."""
-        body = read_error_body(response)
-        known = self.credentials.known_secrets()
-        if self.settings.password:
-            known.append(self.settings.password)
-        secrets = request_secrets(known, response.request)
-        error = error_from_response(response, what, body=body, secrets=secrets)
-        target = response.url.netloc.decode("ascii")
-        if response.history and target.lower() != url.netloc.decode("ascii").lower():
-            # The refusal came from where the registry redirected (its blob storage),
-            # which never sees the registry's credentials: logging in cannot help.
-            error.message = f"{error.message} (answered by {target}, where {registry} redirected)"
-            error.hint = (
-                f"{registry} redirected the request to its storage at {target}, which refused "
-                "it; the registry's credentials are not sent there, so this is a problem of "
-                "the registry's storage configuration, not of your login"
-            )
-        error.message = mask(error.message, secrets)
-        return error
 
     def retry_read(self, exc: Exception, failures: int, started: float) -> bool:
         """Wait before reading again after the body of an idempotent GET was cut off.
@@ -427,100 +377,31 @@ class RegistryClient:
         """
         if isinstance(exc, httpx.TimeoutException) or not is_retryable_exception(exc):
             return False
-        delay = self._delay(True, failures, started, self._clock())
+        delay = self._attempts.delay(True, failures, started, self._clock())
         if delay is None:
             return False
-        self._pause(delay)
+        self._attempts.pause(delay)
         return True
 
     def clock(self) -> float:
         """The client's monotonic clock (injectable, like its sleep)."""
         return self._clock()
 
-    def _timeout_for(self, registry: str, url: httpx.URL) -> dict[str, float | None]:
-        """The request's timeouts: short for the TLS probe of a loopback registry.
-
-        A loopback TCP connect is immediate, so a TLS handshake that does not finish
-        within :data:`TLS_PROBE_TIMEOUT` means a server that will never speak TLS; the
-        client then falls back to plain HTTP instead of waiting the full timeout.
-        """
-        timeout = self.settings.timeout
-        connect = timeout
-        if url.scheme == "https" and self._endpoints.probing(registry):
-            connect = min(timeout, TLS_PROBE_TIMEOUT)
-        return httpx.Timeout(timeout, connect=connect).as_dict()
-
-    def _wait_or_raise(
-        self,
-        may_retry: bool,
-        exc: Exception,
-        *,
-        failures: int,
-        started: float,
-        attempt_started: float,
-        registry: str,
-        what: str,
-        request: httpx.Request,
-    ) -> None:
-        """Sleep before the next attempt, or raise the mapped TransportError if none is due."""
-        retryable = may_retry and is_retryable_exception(exc)
-        delay = self._delay(retryable, failures, started, attempt_started)
-        if delay is None:
-            error = transport_error(exc, registry, what, timeout=self.settings.timeout)
-            secrets = request_secrets(self.credentials.known_secrets(), request)
-            message = mask(error.message, secrets)
-            if retryable and self.budget.spent:
-                raise RetriesExhausted(
-                    f"{message} (no more retries: the budget of "
-                    f"{self.settings.retry_budget:g} s for this operation is spent)",
-                    hint=error.hint,
-                ) from None
-            if retryable:
-                # Retried as long as the policy allows: starting the work over would only
-                # repeat these retries (a registry that never answers).
-                raise RetriesExhausted(message, hint=error.hint) from None
-            raise TransportError(message, hint=error.hint) from None
-        self._pause(delay)
-
-    def _delay(
-        self,
-        may_retry: bool,
-        failures: int,
-        started: float,
-        attempt_started: float,
-        *,
-        retry_after: str | None = None,
-    ) -> float | None:
-        """Seconds to wait before the next attempt, or None: the policy and budget decide.
-
-        What the failed attempt took and the wait are charged to the client's budget.
-        """
-        if not may_retry or self.budget.spent:
-            return None
-        now = self._clock()
-        delay = self.settings.retry.next_delay(failures, now - started, retry_after=retry_after)
-        if delay is None:
-            return None
-        if not self.budget.take(now - attempt_started + delay):
-            return None
-        return delay
-
-    def _pause(self, delay: float) -> None:
-        self.stats.retries += 1
-        logger.debug("retrying in %.2f s", delay)
-        self._sleep(delay)
+    def _secrets(self, request: httpx.Request) -> list[str]:
+        """What an error about ``request`` must not repeat: the credentials in play."""
+        known = self.credentials.known_secrets()
+        if self.settings.password:
+            known.append(self.settings.password)
+        return request_secrets(known, request)
 
     def _on_response(self, response: httpx.Response) -> None:
         request = response.request
         self.stats.count(request.method, token=bool(request.extensions.get(TOKEN_EXTENSION)))
-        length = response.headers.get("Content-Length", "")
         # Every body (token responses read by the auth flow included) gets a deadline.
-        response.stream = ProgressStream(
-            response.stream,  # type: ignore[arg-type]
-            request,
+        attach_deadline(
+            response,
             window=self.settings.timeout,
             min_speed=self.settings.min_speed,
-            length=int(length) if length.isdigit() else None,
             clock=self._clock,
         )
         if logger.isEnabledFor(logging.DEBUG):

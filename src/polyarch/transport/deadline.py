@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
-__all__ = ["BodyTooSlow", "ProgressStream"]
+__all__ = ["BodyTooSlow", "ProgressStream", "attach_deadline"]
 
 
 class BodyTooSlow(httpx.ReadTimeout):
@@ -74,3 +74,26 @@ class ProgressStream(httpx.SyncByteStream):
     def close(self) -> None:
         """Close the wrapped stream."""
         self._stream.close()
+
+
+def attach_deadline(
+    response: httpx.Response,
+    *,
+    window: float,
+    min_speed: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Wrap ``response``'s body (not read yet) in a :class:`ProgressStream`.
+
+    Called from the client's response hook, so every body gets it: token responses the
+    auth flow reads, error bodies, manifests, blobs.
+    """
+    length = response.headers.get("Content-Length", "")
+    response.stream = ProgressStream(
+        response.stream,  # type: ignore[arg-type]
+        response.request,
+        window=window,
+        min_speed=min_speed,
+        length=int(length) if length.isdigit() else None,
+        clock=clock,
+    )

@@ -48,6 +48,7 @@ __all__ = [
     "looks_like_certificate_error",
     "one_line",
     "read_error_body",
+    "status_error",
     "transport_error",
 ]
 
@@ -325,3 +326,26 @@ def transport_error(
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return TransportError(f"{what}: unsupported URL for {registry}: {detail}")
     return TransportError(f"{what}: connection to {registry} failed: {detail}")
+
+
+def status_error(
+    response: httpx.Response, registry: str, url: httpx.URL, what: str, secrets: list[str]
+) -> RegistryError:
+    """The error for an unexpected status of a request to ``url``; the response is closed.
+
+    A refusal by the host a registry redirected to (its blob storage: S3, a CDN) says so,
+    with a hint that does not send the user to log in: the registry's credentials are
+    never sent there. ``secrets`` are masked in the message.
+    """
+    body = read_error_body(response)
+    error = error_from_response(response, what, body=body, secrets=secrets)
+    target = response.url.netloc.decode("ascii")
+    if response.history and target.lower() != url.netloc.decode("ascii").lower():
+        error.message = f"{error.message} (answered by {target}, where {registry} redirected)"
+        error.hint = (
+            f"{registry} redirected the request to its storage at {target}, which refused "
+            "it; the registry's credentials are not sent there, so this is a problem of "
+            "the registry's storage configuration, not of your login"
+        )
+    error.message = mask(error.message, secrets)
+    return error

@@ -24,12 +24,14 @@ from polyarch.transport.errors import (
 )
 from polyarch.transport.settings import TransportSettings, is_loopback, split_host
 
-__all__ = ["DOCKER_HUB_HOST", "Endpoints", "append_query", "safe_url"]
+__all__ = ["DOCKER_HUB_HOST", "TLS_PROBE_TIMEOUT", "Endpoints", "append_query", "safe_url"]
 
 logger = logging.getLogger("polyarch.transport")
 
 #: Where Docker Hub's registry API lives (``docker.io`` is only a name).
 DOCKER_HUB_HOST = "registry-1.docker.io"
+#: Seconds for the TLS handshake of a loopback registry whose scheme is not known yet.
+TLS_PROBE_TIMEOUT = 3.0
 
 
 def append_query(
@@ -134,6 +136,19 @@ class Endpoints:
                 )
             target = target.copy_with(scheme=base.scheme)
         return registry, target
+
+    def timeout_for(self, registry: str, url: httpx.URL) -> dict[str, float | None]:
+        """A request's timeouts (httpx's extension dict): short for a loopback TLS probe.
+
+        A loopback TCP connect is immediate, so a TLS handshake that does not finish
+        within :data:`TLS_PROBE_TIMEOUT` means a server that will never speak TLS; the
+        client then falls back to plain HTTP instead of waiting the full timeout.
+        """
+        timeout = self._settings.timeout
+        connect = timeout
+        if url.scheme == "https" and self.probing(registry):
+            connect = min(timeout, TLS_PROBE_TIMEOUT)
+        return httpx.Timeout(timeout, connect=connect).as_dict()
 
     def may_fall_back(self, registry: str) -> bool:
         """Whether ``registry`` may be reached over plain HTTP if it does not speak TLS."""
