@@ -164,8 +164,9 @@ def _alice(token_registry: TokenRegistry) -> dict[str, str]:
     }
 
 
+@pytest.mark.parametrize("command", ["copy", "create"])
 def test_mount_refused_with_401_falls_back_to_upload(
-    token_registry: TokenRegistry, token_image: str, home: Path
+    token_registry: TokenRegistry, token_image: str, home: Path, command: str
 ) -> None:
     challenge = (
         f'Bearer realm="{token_registry.realm}",service="{token_registry.service}",'
@@ -180,8 +181,9 @@ def test_mount_refused_with_401_falls_back_to_upload(
 
     with GateProxy(token_registry.host, rule) as proxy:
         source = f"{proxy.host}/{token_image}"
-        target = f"{proxy.host}/{token_image.replace('/src:', '/mounted:')}"
-        result = cli(home, "copy", "-v", source, target, **_alice(token_registry))
+        target = f"{proxy.host}/{token_image.replace('/src:', f'/mounted-{command}:')}"
+        args = [source, target] if command == "copy" else ["-t", target, source]
+        result = cli(home, command, "-v", *args, **_alice(token_registry))
         mounts = [s for s in proxy.seen if s.params("mount")]
     assert result.code == 0, result.err
     assert mounts, "no mount was attempted"
