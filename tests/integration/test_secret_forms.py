@@ -152,3 +152,36 @@ def test_a_redirect_whose_path_holds_the_password_is_masked(
     if "-vv" in flags:
         assert "localhost:" in result.err  # the redirect is logged, masked
     assert_clean(result, PASSWORD)
+
+
+@pytest.mark.parametrize("flags", PATHS, ids=["quiet", "-vv", "json", "-vv-json"])
+def test_a_token_service_echoing_the_form_it_received_is_masked(
+    token_registry: TokenRegistry, home: Path, flags: tuple[str, ...]
+) -> None:
+    """The OAuth2 password grant carries the password percent-encoded in its form body;
+    a token service that quotes the body (and the Basic header) back gets both masked."""
+    issuer_host = token_registry.realm.split("/")[2]
+
+    def echo(seen: Seen) -> Refuse:
+        if seen.method == "GET":
+            return Refuse(405, {"Allow": "POST"})  # -> the OAuth2 POST with the password
+        said = f"cannot parse {seen.body.decode()} with {seen.headers.get('authorization')}"
+        body = json.dumps({"error": "invalid_request", "error_description": said}).encode()
+        return Refuse(400, {"Content-Type": "application/json"}, body)
+
+    with GateProxy(issuer_host, echo) as issuer_proxy:
+        realm = token_registry.realm.replace(issuer_host, issuer_proxy.host)
+        with GateProxy(token_registry.host, rewrite={token_registry.realm: realm}) as proxy:
+            result = cli(
+                home,
+                "inspect",
+                *flags,
+                f"{proxy.host}/any/app:v1",
+                POLYARCH_USERNAME="user",
+                POLYARCH_PASSWORD=PASSWORD,
+            )
+        posts = [s for s in issuer_proxy.seen if s.method == "POST"]
+    assert posts and quote_plus(PASSWORD).encode() in posts[0].body, "no password grant"
+    assert result.code == 1, result.err
+    assert "cannot parse" in result.err  # the service's message is shown, masked
+    assert_clean(result, PASSWORD)

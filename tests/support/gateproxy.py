@@ -48,6 +48,8 @@ class Seen:
     path: str
     query: list[tuple[str, str]]
     headers: dict[str, str]
+    #: The request body as received (form bodies of token requests, uploads).
+    body: bytes = b""
 
     def params(self, name: str) -> list[str]:
         """Every value of a query parameter."""
@@ -202,9 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        seen = Seen(
-            self.command, parts.path, parse_qsl(parts.query, keep_blank_values=True), headers
-        )
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        seen = Seen(self.command, parts.path, query, headers, body)
         storage = parts.path.startswith(STORAGE_PREFIX)
         self.gate.record(seen, storage=storage)
         rule = self.gate.storage_rule if storage else self.gate.rule

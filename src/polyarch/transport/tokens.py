@@ -33,7 +33,7 @@ from polyarch.errors import (
 )
 from polyarch.transport.credentials import Credential, CredentialResolver
 from polyarch.transport.errors import one_line
-from polyarch.transport.masking import remember, remember_basic
+from polyarch.transport.masking import mask, remember, remember_basic
 from polyarch.transport.retry import READ_RETRY_STATUSES
 from polyarch.transport.settings import TransportSettings, is_loopback
 from polyarch.transport.urls import append_query
@@ -276,14 +276,16 @@ def remember_credential(credential: Credential | None) -> None:
 
 
 def redact(text: str, credential: Credential | None) -> str:
-    """``text`` with the credential's secrets (should a server echo them) masked."""
-    if credential is None:
-        return text
-    basic = None
-    if credential.has_password:  # the header the password travelled in, base64-encoded
-        basic = basic_header(credential.username or "", credential.password or "")
-        basic = basic.removeprefix("Basic ")
-    for secret in (credential.password, credential.identity_token, basic):
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "***")
-    return text
+    """``text`` with the credential's secrets (should a server echo them) masked.
+
+    In every form :func:`~polyarch.transport.masking.mask` knows (raw, base64 of the
+    Basic header, percent-encoded as in a form body or query, JSON-escaped), and every
+    other secret seen in this process.
+    """
+    secrets: list[str] = []
+    if credential is not None:
+        secrets += [s for s in (credential.password, credential.identity_token) if s]
+        if credential.has_password:  # the header the password travelled in
+            basic = basic_header(credential.username or "", credential.password or "")
+            secrets.append(basic.removeprefix("Basic "))
+    return mask(text, secrets)
