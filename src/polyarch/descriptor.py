@@ -37,6 +37,8 @@ ATTESTATION_MANIFEST: Final = "attestation-manifest"
 ANNOTATION_REFERENCE_DIGEST: Final = "vnd.docker.reference.digest"
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+#: The largest size a descriptor can state (an int64 in the OCI image spec).
+MAX_SIZE: Final = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,12 @@ class Descriptor:
         size = data.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidManifest(f"{where}: size must be a non-negative integer")
+        if size > MAX_SIZE:
+            # The OCI image spec makes size an int64; nothing larger can be stored or sent.
+            raise InvalidManifest(
+                f"{where}: size {size} is larger than any content can be "
+                f"(the OCI descriptor's size is a 64-bit integer, at most {MAX_SIZE})"
+            )
         platform = None
         if data.get("platform") is not None:
             try:

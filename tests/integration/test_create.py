@@ -390,7 +390,7 @@ def test_bad_input_changes_nothing(ctx: Context, registry: Any, basic_registry: 
             2,
             ["same platform", "linux/arm64"],
         ),
-        (("create", "--format", "docker", "-t", t, arm_s), 2, ["--format docker"]),
+        (("create", "--format", "docker", "-t", t, arm_s), 2, ["Docker format", "see --format"]),
         (
             ("create", "--format", "docker", "--annotation", "a=b", "-t", t, amd_s),
             2,

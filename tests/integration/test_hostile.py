@@ -546,7 +546,7 @@ def test_tag_list_pagination_that_loops_is_stopped(
     _pages(hostile, other, how)
     repo = ctx.repository(Reference.parse(f"{hostile.host}/app"))
     expected: type[PolyarchError] = TransportError if how == "other-host" else RegistryError
-    with pytest.raises(expected, match=r"outside the registry|does not end"):
+    with pytest.raises(expected, match=r"outside the registry|does not end|more than \d+ pages"):
         repo.list_tags()
     pages = len(hostile.seen("GET", "/v2/app/tags/list"))
     assert pages == {"self": 1, "two-step": 2, "other-host": 1, "endless": MAX_TAG_PAGES}[how]

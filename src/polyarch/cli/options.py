@@ -17,7 +17,8 @@ import click
 
 from polyarch.errors import InvalidInput
 from polyarch.operations.context import Context
-from polyarch.transport.settings import TransportSettings
+from polyarch.transport.masking import MaskingFilter
+from polyarch.transport.settings import TransportSettings, parse_timeout
 
 __all__ = ["GlobalOptions", "common_options", "examples", "make_context"]
 
@@ -34,6 +35,7 @@ class GlobalOptions:
     password_stdin: bool = False
     verbose: int = 0
     quiet: bool = False
+    timeout: str | None = None
 
     def merged(self, **kwargs: Any) -> GlobalOptions:
         """A copy updated with a command's own values of the same flags."""
@@ -45,10 +47,19 @@ class GlobalOptions:
             password_stdin=bool(kwargs.get("password_stdin")) or self.password_stdin,
             verbose=self.verbose + int(kwargs.get("verbose") or 0),
             quiet=bool(kwargs.get("quiet")) or self.quiet,
+            timeout=kwargs.get("timeout") or self.timeout,
         )
 
 
-_OPTION_NAMES = ("insecure", "ca_file", "username", "password_stdin", "verbose", "quiet")
+_OPTION_NAMES = (
+    "insecure",
+    "ca_file",
+    "username",
+    "password_stdin",
+    "verbose",
+    "quiet",
+    "timeout",
+)
 
 
 def common_options(func: F) -> F:
@@ -77,6 +88,12 @@ def common_options(func: F) -> F:
         ),
         click.option("-v", "--verbose", count=True, help="More detail on stderr (-vv: HTTP)."),
         click.option("-q", "--quiet", is_flag=True, help="Print only the essential result."),
+        click.option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Network timeout: connect, each read, body progress window "
+            "(else POLYARCH_TIMEOUT, default 30).",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -101,6 +118,7 @@ def configure_logging(verbose: int) -> None:
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(MaskingFilter())  # secrets never printed, whichever logger
         root.addHandler(handler)
 
 
@@ -120,6 +138,8 @@ def make_context(options: GlobalOptions) -> Context:
         username=username,
         password=password,
     )
+    if options.timeout is not None:
+        settings = replace(settings, timeout=parse_timeout(options.timeout))
     return Context(settings)
 
 

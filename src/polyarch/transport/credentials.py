@@ -33,8 +33,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,11 @@ _HELPER_TIMEOUT = 30.0
 MAX_AUTH_FILE_SIZE = 16 * 1024 * 1024
 #: A credential helper answers with one small JSON object.
 _MAX_HELPER_OUTPUT = 1024 * 1024
+# How often a running helper is checked on, and how long its output is read after it
+# exited while something it started keeps that output open.
+_HELPER_POLL = 0.1
+_HELPER_GRACE = 0.3
+_log = logging.getLogger("polyarch.transport")
 _NOT_FOUND = "credentials not found"
 
 Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
@@ -132,6 +139,55 @@ def _matching(entries: Mapping[str, Any], registry: str) -> Iterator[tuple[str, 
             yield key, entries[key]
 
 
+def run_helper(
+    args: list[str],
+    *,
+    input: bytes,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    **_: Any,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a credential helper like :func:`subprocess.run` with captured output.
+
+    A helper may start a process that inherits its stdout (a daemon, an agent) and keeps
+    it open after the helper itself exited with its answer: waiting for the end of its
+    output would wait for that process. Once the helper has exited, what it wrote within
+    a short grace period is its answer. Raises :class:`subprocess.TimeoutExpired` when
+    the helper itself runs longer than ``timeout`` seconds (it is killed).
+    """
+    with subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env) if env is not None else None,
+    ) as proc:  # closes the pipes and reaps the helper, whichever way this ends
+        deadline = time.monotonic() + timeout
+        pending: bytes | None = input
+        exited_at: float | None = None
+        while True:
+            try:
+                out, err = proc.communicate(pending, timeout=_HELPER_POLL)
+                break
+            except subprocess.TimeoutExpired as exc:
+                pending = None
+                now = time.monotonic()
+                if proc.poll() is not None:
+                    exited_at = exited_at if exited_at is not None else now
+                    if now - exited_at >= _HELPER_GRACE:
+                        out, err = exc.output or b"", exc.stderr or b""
+                        _log.info(
+                            "%s exited, but a process it started keeps its output open; "
+                            "using what it wrote",
+                            args[0],
+                        )
+                        break
+                elif now >= deadline:
+                    proc.kill()
+                    raise
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
 class CredentialResolver:
     """Resolve the :class:`Credential` for a registry; see the module docstring for the order.
 
@@ -148,12 +204,12 @@ class CredentialResolver:
         *,
         environ: Mapping[str, str] = os.environ,
         home: Path | None = None,
-        run: Runner = subprocess.run,
+        run: Runner | None = None,
     ) -> None:
         self._settings = settings if settings is not None else TransportSettings()
         self._environ = environ
         self._home = home if home is not None else Path.home()
-        self._run = run
+        self._run = run if run is not None else run_helper
         self._cache: dict[str, Credential | None] = {}
 
     def resolve(self, registry: str) -> Credential | None:
@@ -252,7 +308,9 @@ class CredentialResolver:
                 hint=f"install {program}, or remove it from the docker config",
             ) from None
         except subprocess.TimeoutExpired:
-            raise CredentialError(f"{where} did not answer within {_HELPER_TIMEOUT:g} s") from None
+            raise CredentialError(
+                f"{where} was still running after {_HELPER_TIMEOUT:g} s and was stopped"
+            ) from None
         except OSError as exc:
             raise CredentialError(f"{where} could not be run: {exc.strerror or 'error'}") from None
         output = (completed.stdout or b"") + b"\n" + (completed.stderr or b"")
