@@ -10,7 +10,7 @@ from rich.table import Table
 
 from polyarch.cli.options import common_options, make_context, pop_global
 from polyarch.cli.render import console, human_size, print_json
-from polyarch.operations.inspect import InspectResult, inspect
+from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
 
 _KIND_TEXT = {
     "index": "multi-platform index",
@@ -54,21 +54,10 @@ def render(result: InspectResult) -> None:
     if result.selected_from:
         out.print(f"  selected    from index {result.selected_from}")
     if result.kind in ("index", "wrapper"):
-        platforms = {e.digest: e.platform for e in result.entries}
         table = Table(box=None, pad_edge=False, header_style="bold")
         for col in ("PLATFORM", "KIND", "DIGEST", "SIZE", "ATTESTS"):
             table.add_column(col, no_wrap=True)
-        for e in result.entries:
-            attests = ""
-            if e.attests:
-                attests = str(platforms.get(e.attests) or e.attests.short)
-            table.add_row(
-                str(e.platform) if e.platform else "-",
-                e.kind or "",
-                str(e.digest),
-                human_size(e.size),
-                attests,
-            )
+        _entry_rows(table, result.entries, 0)
         out.print()
         out.print(table)
         return
@@ -82,6 +71,26 @@ def render(result: InspectResult) -> None:
     for col in ("LAYER", "MEDIA TYPE", "SIZE"):
         table.add_column(col, no_wrap=True)
     for layer in result.layers:
-        table.add_row(str(layer.digest), layer.media_type, human_size(layer.size))
+        media = layer.media_type + (" (external: not in the registry)" if layer.external else "")
+        table.add_row(str(layer.digest), media, human_size(layer.size))
     out.print()
     out.print(table)
+
+
+def _entry_rows(table: Table, entries: tuple[InspectEntry, ...], depth: int) -> None:
+    """One row per entry; a nested index's entries follow it, indented under it."""
+    platforms = {e.digest: e.platform for e in entries}
+    indent = "  " * (depth - 1) + "└ " if depth else ""
+    for e in entries:
+        attests = ""
+        if e.attests:
+            attests = str(platforms.get(e.attests) or e.attests.short)
+        table.add_row(
+            indent + (str(e.platform) if e.platform else "-"),
+            e.kind or "",
+            str(e.digest),
+            human_size(e.size),
+            attests,
+        )
+        if e.children:
+            _entry_rows(table, e.children, depth + 1)
