@@ -76,9 +76,10 @@ def nested_children(
 ) -> int:
     """Check every manifest of a nested ``index`` (recursively) as the top-level ones are.
 
-    Children go into ``found`` so the configs and blobs checks cover them too; the
-    platform, digest and pull checks apply to the top-level entries only (a nested
-    index's own platforms are listed in one line). Returns the number of failures.
+    Children go into ``found`` so the blobs check covers them too; the platform,
+    digest and configs checks apply to the top-level entries only (a nested index's own
+    platforms are listed in one line), while the pull simulation walks nested indexes
+    as containerd does. Returns the number of failures.
     """
     failures = 0
     if depth > MAX_NESTING:
@@ -91,8 +92,8 @@ def nested_children(
         "children",
         Status.PASS,
         f"nested index {index.digest.short}: {len(index.manifests)} entries "
-        f"(platforms {platforms}); its content is checked, platform and pull checks "
-        "cover the top level only",
+        f"(platforms {platforms}); its content is checked; the platform and digest checks "
+        "cover the top level only, the pull check walks it as containerd does",
         label,
     )
     for d in index.manifests:
