@@ -498,6 +498,7 @@ class Verifier:
     def _provenance(self, top: Index, children: Mapping[Digest, ImageManifest]) -> None:
         revisions: dict[str, str] = {}
         materials: dict[str, list[str]] = {}
+        statements: dict[Digest, Any] = {}
         by_subject = attestations_by_subject(top)
         for d in top.images:
             for a in by_subject.get(d.digest, ()):
@@ -508,7 +509,9 @@ class Verifier:
                     if PROVENANCE not in layer.annotations.get("in-toto.io/predicate-type", ""):
                         continue
                     try:
-                        statement = json.loads(self.repo.read_blob(layer))
+                        if layer.digest not in statements:  # each distinct statement read once
+                            statements[layer.digest] = json.loads(self.repo.read_blob(layer))
+                        statement = statements[layer.digest]
                     except (PolyarchError, ValueError, RecursionError) as exc:
                         self.add(
                             "provenance",

@@ -76,14 +76,16 @@ def attestations_by_subject(index: Index) -> Mapping[Digest, tuple[Descriptor, .
     """The attestation entries of ``index`` grouped by the image they attest (one pass).
 
     Asking :meth:`Index.attestations_for` once per image costs entries x attestations;
-    this costs one pass, which matters for indexes of thousands of entries.
+    this costs one pass, which matters for indexes of thousands of entries. An
+    attestation named by several entries is listed once per subject.
     """
-    grouped: dict[Digest, list[Descriptor]] = defaultdict(list)
+    grouped: dict[Digest, dict[Digest, Descriptor]] = defaultdict(dict)
     for d in index.attestations:
         subject = d.attestation_subject
         if subject is not None:
-            grouped[subject].append(d)
-    return {k: tuple(v) for k, v in grouped.items()}
+            # The same attestation under several entries is one attestation.
+            grouped[subject].setdefault(d.digest, d)
+    return {k: tuple(v.values()) for k, v in grouped.items()}
 
 
 def manifest_kind(manifest: Manifest) -> ManifestKind:
