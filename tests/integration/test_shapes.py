@@ -30,7 +30,7 @@ from polyarch import (
     verify,
 )
 from polyarch import mediatype as mt
-from support.cli import run_cli
+from support.cli import assert_one_line_error, run_cli
 from support.registry import RegistryServer
 from support.shapes import (
     FOREIGN_URLS_CONFIG,
@@ -243,3 +243,11 @@ def test_docker_list_of_oci_manifests_warns(ctx: Context, base: str, elsewhere: 
     copied = copy_image(CopyRequest.build(f"{base}:v1", f"{elsewhere}:v1"), ctx)
     assert copied.digest == index.digest
     assert resolve(f"{elsewhere}:v1", ctx, platform="linux/arm64").media_type == mt.OCI_MANIFEST
+
+
+def test_filtered_copy_of_a_bundle_is_refused_in_one_line(ctx: Context, url_registry: Any) -> None:
+    base = f"{url_registry.host}/b{uuid.uuid4().hex[:8]}/bundle"
+    push_bundle(ctx.repository(parse_location(base)), tag="v1")
+    out = run_cli("copy", "--platform", "linux/arm64", f"{base}:v1", f"{base}:arm")
+    assert_one_line_error(out, 2, "nested indexes", "not supported")
+    assert ctx.repository(parse_location(base)).head_manifest("arm") is None
