@@ -151,16 +151,15 @@ class EntryPlatforms:
         ``unknown/unknown`` entries are never candidates.
         """
         entries = index.images
-        with_platform = [d for d in entries if d.platform is not None]
-        tried: set[int] = set()
-        while len(tried) < len(with_platform):
-            rest = [i for i in range(len(with_platform)) if i not in tried]
-            best = select(host, [with_platform[i].platform for i in rest])  # type: ignore[misc]
+        with_platform = [(d, d.platform) for d in entries if d.platform is not None]
+        while with_platform:
+            best = select(host, [p for _, p in with_platform])
             if best is None:
                 break
-            position = rest[best]
-            tried.add(position)
-            found = self._take(with_platform[position], host, depth, need_match=False)
+            # Usually the first pick is the answer; only a nested index that yields nothing
+            # for this host sends the search on to the next best.
+            d, _ = with_platform.pop(best)
+            found = self._take(d, host, depth, need_match=False)
             if found is not None:
                 return found
         for d in entries:
