@@ -150,6 +150,23 @@ class Descriptor:
             return None
 
     @property
+    def is_external(self) -> bool:
+        """True when the content lives outside the repository: never fetched, mounted or required.
+
+        That is a non-distributable layer type (Docker "foreign" layers, OCI
+        ``nondistributable`` layers: every Windows base layer) or any descriptor carrying
+        ``urls``. Registries accept such manifests without the blob (distribution checks
+        only the URLs, against ``validation.manifests.urls``), containerd and Docker fetch
+        them from the URLs, and skopeo / containerd do not push them by default; the
+        operations copy the manifest byte for byte and leave the blob where it is.
+
+        >>> Descriptor(mediatype.DOCKER_FOREIGN_LAYER, Digest("sha256:" + "b" * 64), 5,
+        ...            urls=("https://example.invalid/layer",)).is_external
+        True
+        """
+        return bool(self.urls) or mediatype.is_non_distributable(self.media_type)
+
+    @property
     def is_index(self) -> bool:
         """True when this descriptor points at an index or manifest list."""
         return mediatype.is_index(self.media_type)

@@ -19,7 +19,7 @@ from polyarch.cli.render import (
     print_json,
     print_table,
 )
-from polyarch.operations.inspect import InspectResult, inspect
+from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
 from polyarch.operations.referrers import Referrer
 
 _KIND_TEXT = {
@@ -88,23 +88,8 @@ def render(result: InspectResult, *, no_trunc: bool = False) -> None:
     if result.selected_from:
         print_field(out, "selected", f"from index {result.selected_from}")
     if result.kind in ("index", "wrapper"):
-        platforms = {e.digest: e.platform for e in result.entries}
-        rows = []
-        for e in result.entries:
-            attests = ""
-            if e.attests:
-                attests = str(
-                    platforms.get(e.attests) or format_digest(e.attests, no_trunc=no_trunc)
-                )
-            rows.append(
-                [
-                    str(e.platform) if e.platform else "-",
-                    e.kind or "",
-                    format_digest(e.digest, no_trunc=no_trunc),
-                    human_size(e.size),
-                    attests,
-                ]
-            )
+        rows: list[list[str]] = []
+        _entry_rows(rows, result.entries, 0, no_trunc=no_trunc)
         out.print()
         columns = ("PLATFORM", "KIND", "DIGEST", "SIZE", "ATTESTS")
         print_table(out, [Column(c) for c in columns], rows)
@@ -117,7 +102,11 @@ def render(result: InspectResult, *, no_trunc: bool = False) -> None:
     layers = f"{count} layer" + ("" if count == 1 else "s")
     print_field(out, "total size", f"{human_size(result.total_size)} ({layers})")
     rows = [
-        [format_digest(layer.digest, no_trunc=no_trunc), layer.media_type, human_size(layer.size)]
+        [
+            format_digest(layer.digest, no_trunc=no_trunc),
+            layer.media_type + (" (external: not in the registry)" if layer.external else ""),
+            human_size(layer.size),
+        ]
         for layer in result.layers
     ]
     out.print()
@@ -148,3 +137,26 @@ def render_referrers(result: InspectResult) -> None:
     for subject, found in result.referrers.items():
         out.print(f"  {names.get(subject, '')} {subject}: {len(found) or 'none'}")
         lines(found, 2)
+
+
+def _entry_rows(
+    rows: list[list[str]], entries: tuple[InspectEntry, ...], depth: int, *, no_trunc: bool
+) -> None:
+    """One row per entry; a nested index's entries follow it, indented under it."""
+    platforms = {e.digest: e.platform for e in entries}
+    indent = "  " * (depth - 1) + "└ " if depth else ""
+    for e in entries:
+        attests = ""
+        if e.attests:
+            attests = str(platforms.get(e.attests) or format_digest(e.attests, no_trunc=no_trunc))
+        rows.append(
+            [
+                indent + (str(e.platform) if e.platform else "-"),
+                e.kind or "",
+                format_digest(e.digest, no_trunc=no_trunc),
+                human_size(e.size),
+                attests,
+            ]
+        )
+        if e.children:
+            _entry_rows(rows, e.children, depth + 1, no_trunc=no_trunc)

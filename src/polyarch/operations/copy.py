@@ -1,7 +1,10 @@
 """``copy``: promote an image or a whole index between repositories, registries and layouts.
 
 The index bytes, and so its digest, are kept unless a ``platforms`` filter or
-``attestations="drop"`` asks for a sub-index. Blobs are mounted within a registry,
+``attestations="drop"`` asks for a sub-index. Indexes nested in the index (CNAB / porter
+bundles) are copied recursively, children before the index naming them. External layers
+(foreign / non-distributable, any with ``urls``) are not copied: the manifests naming
+them are, byte for byte. Blobs are mounted within a registry,
 skipped when present, otherwise streamed while hashed, several at a time; the tag moves
 last, after every child and blob is in place.
 
@@ -21,16 +24,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
-from polyarch.errors import InvalidInput, InvalidManifest
+from polyarch.errors import InvalidInput
 from polyarch.location import DEFAULT_TAG, LayoutReference, Location, parse_location
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
 from polyarch.operations.attestation_links import require_link
 from polyarch.operations.context import Context, borrowed
+from polyarch.operations.images import manifest_tree
+from polyarch.operations.matching import EntryPlatforms, matches_filter
 from polyarch.operations.referrers import discover_referrers
 from polyarch.operations.referrers_carry import CarriedReferrer, carry_referrers
-from polyarch.operations.sources import platform_key
 from polyarch.operations.transfer import DEFAULT_JOBS, ProgressCallback, Transfer, TransferStats
 from polyarch.platform import Platform
 from polyarch.storage.base import Repository
@@ -122,25 +125,40 @@ class CopyResult:
         }
 
 
-def _wanted(d: Descriptor, platforms: Sequence[Platform]) -> bool:
-    if not platforms or d.platform is None:
-        return not platforms
-    key = platform_key(d.platform)
-    return any(platform_key(p)[:3] == key[:3] for p in platforms)
+def _select(src: Repository, index: Index, request: CopyRequest) -> Index:
+    """The index to write: the original bytes, or a sub-index when filtering.
 
-
-def _select(index: Index, request: CopyRequest) -> Index:
-    """The index to write: the original bytes, or a sub-index when filtering."""
+    ``--platform`` keeps the image entries whose platform is one of the filters
+    (:func:`~polyarch.operations.matching.matches_filter`); an entry without a platform
+    is judged by its config's (containerd's rule), and kept as written.
+    """
     if not request.platforms and request.attestations == "keep":
         return index
-    images = [d for d in index.images if _wanted(d, request.platforms)]
-    for wanted in request.platforms:
-        if not any(
-            d.platform and platform_key(d.platform)[:3] == platform_key(wanted)[:3] for d in images
-        ):
-            raise InvalidInput(
-                f"platform {wanted}: {request.source} has no such image", parameter="platforms"
-            )
+    if request.platforms and any(d.is_index for d in index.images):
+        raise InvalidInput(
+            f"{request.source} holds nested indexes; "
+            "a copy filtered by platform of a nested index is not supported",
+            hint="copy it whole, or copy the nested index by digest",
+            parameter="platforms",
+        )
+    if request.platforms:
+        resolver = EntryPlatforms(src)
+        images = [
+            s.descriptor
+            for s in resolver.images(index)
+            if s.platform is not None and matches_filter(s.platform, request.platforms)
+        ]
+        for wanted in request.platforms:
+            if not any(
+                (p := resolver.platform_of(d)) is not None and matches_filter(p, [wanted])
+                for d in images
+            ):
+                raise InvalidInput(
+                    f"platform {wanted}: {request.source} has no such image",
+                    parameter="platforms",
+                )
+    else:  # --attestations drop: every image entry (nested indexes, artifacts) stays
+        images = list(index.images)
     keep = {d.digest for d in images}
     chosen = [
         d
@@ -202,14 +220,15 @@ def copy_image(
         transfer = Transfer(jobs=request.jobs, progress=progress, retry=ctx.settings.retry)
         written: Manifest = top
         if isinstance(top, Index):
-            written = _select(top, request)
-            children = [_child(src, d) for d in written.manifests]
+            written = _select(src, top, request)
+            # Every distinct child once, nested indexes after their own children.
+            tree = manifest_tree(src, top, written.manifests)
             if request.platforms:  # a sub-index must not carry another image's attestation
-                for d, child in zip(written.manifests, children, strict=True):
+                for d, child in tree:
                     subject = d.attestation_subject
                     if subject is not None and isinstance(child, ImageManifest):
                         require_link(src, d, subject, str(request.source), child)
-            transfer.manifests(dst, [(src, c) for c in children])
+            transfer.manifests(dst, [(src, child) for _, child in tree])
         else:
             if request.platforms or request.attestations == "drop":
                 raise InvalidInput(
@@ -263,15 +282,6 @@ def _referrers(
     if trees.get(written.digest):
         dst.put_manifest(written)  # by digest: the index is content its referrers follow
     return carry_referrers(transfer, src, dst, trees)
-
-
-def _child(src: Repository, d: Descriptor) -> Manifest:
-    child = src.get_manifest(d.digest)
-    if isinstance(child, Index):
-        raise InvalidManifest(f"{src.name}@{d.digest}: nested indexes are not supported by copy")
-    if child.size != d.size:
-        raise InvalidManifest(f"{src.name}@{d.digest}: {child.size} bytes, the index says {d.size}")
-    return child
 
 
 def _platforms(manifest: Manifest) -> tuple[str, ...]:

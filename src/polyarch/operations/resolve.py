@@ -15,15 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
-from polyarch.errors import InvalidInput, InvalidManifest, PlatformNotFound
+from polyarch.errors import InvalidInput, PlatformNotFound
 from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index
 from polyarch.operations.context import Context, borrowed
 from polyarch.operations.images import fetch_config
-from polyarch.platform import Platform, compatible, select
+from polyarch.operations.matching import EntryPlatforms, Selected
+from polyarch.platform import Platform, compatible
 from polyarch.reference import Reference
+from polyarch.storage.base import Repository
 
 __all__ = ["Resolution", "resolve", "select_entry"]
 
@@ -44,6 +45,8 @@ class Resolution:
     source: Literal["image", "wrapper", "index"]
     #: Digest of what the reference points at (equal to ``digest`` for a single image).
     source_digest: Digest
+    #: Digests of the nested indexes walked between ``source_digest`` and ``digest``.
+    path: tuple[Digest, ...] = ()
 
     @property
     def pinned(self) -> Location:
@@ -78,24 +81,31 @@ def shown_reference(ref: Location) -> str:
 
 
 def _platform_list(index: Index) -> str:
-    names = [str(d.platform) if d.platform else "(no platform)" for d in index.images]
+    names = [
+        str(d.platform) if d.platform else ("(nested index)" if d.is_index else "(no platform)")
+        for d in index.images
+    ]
+    if len(names) > 20:  # an index of thousands of entries: one line, not a page
+        names = [*names[:20], f"... {len(names) - 20} more"]
     return ", ".join(names) or "none"
 
 
-def select_entry(index: Index, host: Platform, ref: Location) -> Descriptor:
-    """The image entry of ``index`` a host of platform ``host`` would pull.
+def select_entry(repo: Repository, index: Index, host: Platform, ref: Location) -> Selected:
+    """The image entry of ``index`` (stored in ``repo``) a host of platform ``host`` pulls.
 
-    Attestations and entries without a platform are never candidates. Raises
-    :class:`PlatformNotFound` naming the platforms on offer when none is compatible.
+    containerd's rule, through :meth:`EntryPlatforms.select`: entries with a matching
+    platform first, then entries without a platform whose config matches, nested
+    indexes walked. Attestations are never candidates. Raises
+    :class:`PlatformNotFound` naming the platforms on offer when none is compatible,
+    and what reading a child manifest or config raises.
     """
-    candidates = [d for d in index.images if d.platform is not None]
-    chosen = select(host, [d.platform for d in candidates if d.platform is not None])
+    chosen = EntryPlatforms(repo).select(index, host)
     if chosen is None:
         raise PlatformNotFound(
             f"{ref} has no image for {host} (it has: {_platform_list(index)})",
             hint="pick one of the platforms it has",
         )
-    return candidates[chosen]
+    return chosen
 
 
 def check_runnable(ref: Location, image: Platform | None, host: Platform) -> None:
@@ -124,7 +134,8 @@ def resolve(
     * a single image manifest: its own digest (with ``platform``, it must be compatible);
     * a BuildKit / Docker 29 wrapper (one image plus attestations): the image's digest;
     * a multi-platform index: ``platform`` is required; the entry a host of that platform
-      would pull (containerd's matching).
+      would pull (containerd's matching, :mod:`polyarch.operations.matching`: entries
+      without a platform are matched by their config, nested indexes are walked).
     """
     if isinstance(ref, str):
         ref = parse_location(ref)
@@ -152,7 +163,8 @@ def resolve(
                 manifest.digest,
             )
         if manifest.is_wrapper and platform is None:
-            entry = manifest.images[0]
+            image = manifest.images[0]
+            chosen = Selected(image, image.platform)
         elif platform is None:
             raise InvalidInput(
                 f"{ref} is a multi-platform index; name the platform to resolve "
@@ -160,18 +172,15 @@ def resolve(
                 parameter="platform",
             )
         else:
-            entry = select_entry(manifest, platform, ref)
-        if entry.is_index:
-            raise InvalidManifest(
-                f"{ref}: the entry for {entry.platform} is itself an index ({entry.digest}); "
-                "nested indexes are not supported"
-            )
+            chosen = select_entry(repo, manifest, platform, ref)
+        entry = chosen.descriptor
         return Resolution(
             ref,
             entry.digest,
             entry.media_type,
             entry.size,
-            entry.platform,
+            chosen.platform,
             "wrapper" if manifest.is_wrapper else "index",
             manifest.digest,
+            chosen.path,
         )

@@ -6,7 +6,9 @@ of preference: it is already there (HEAD: skipped), it can be mounted from the s
 repository of the same registry (no bytes move), or it is streamed from source to
 destination while being hashed (constant memory, no temp files, nothing unverified
 committed). Several blobs move in parallel (``jobs``); manifests are pushed only after
-all their blobs are in place.
+all their blobs are in place. Only the blobs :func:`~polyarch.operations.images.required_blobs`
+names move: external layers (Docker foreign, OCI non-distributable, any with ``urls``)
+stay where their URLs point, and the manifest naming them is copied byte for byte.
 
 A blob whose move fails for a transient reason the HTTP client could not retry itself
 (a dropped connection in an upload request, which is not idempotent; a 5xx; a 429) is
@@ -34,6 +36,7 @@ from typing import Any
 from polyarch.descriptor import Descriptor
 from polyarch.errors import ContentError, PolyarchError, RegistryError, TransportError
 from polyarch.manifest import ImageManifest, Manifest
+from polyarch.operations.images import required_blobs
 from polyarch.storage.base import BlobReader, Repository
 from polyarch.transport.errors import RetriesExhausted
 from polyarch.transport.retry import RetryPolicy
@@ -260,15 +263,19 @@ class Transfer:
         """Make child manifests (and all their blobs) present in ``dest`` by digest.
 
         Blobs of every manifest not yet there move first, ``jobs`` at a time; then the
-        manifests are pushed in the order given. A manifest already in ``dest`` is
-        trusted to have its blobs: registries refuse a manifest whose blobs are missing.
-        Returns the number of manifests pushed (or that a dry run would push).
+        manifests are pushed in the order given (so a caller lists the children of a
+        nested index before it). A manifest already in ``dest`` is trusted to have its
+        blobs: registries refuse a manifest whose blobs are missing. External blobs are
+        never moved (:func:`~polyarch.operations.images.required_blobs`). Linear in
+        ``items``. Returns the number of manifests pushed (or that a dry run would push).
         """
         todo: list[tuple[Repository, Manifest]] = []
+        queued: set[str] = set()
         for source, manifest in items:
             digest = str(manifest.digest)
-            if self._known(dest, digest) or any(m.digest == manifest.digest for _, m in todo):
+            if self._known(dest, digest) or digest in queued:
                 continue
+            queued.add(digest)
             if dest.same_as(source) or dest.head_manifest(digest) is not None:
                 with self._lock:
                     self.stats.manifests_present += 1
@@ -278,7 +285,7 @@ class Transfer:
         blobs: dict[str, tuple[Repository, Descriptor]] = {}
         for source, manifest in todo:
             if isinstance(manifest, ImageManifest):
-                for blob in manifest.blobs:
+                for blob in required_blobs(manifest):
                     blobs.setdefault(str(blob.digest), (source, blob))
         self._blobs(dest, list(blobs.values()))
         for _, manifest in todo:
