@@ -5,15 +5,12 @@
                                                into READY_FILE once it answers
     demo_support.py prepare DEST IMAGE         copy examples/metrics-api to DEST, add the
                                                busybox-static binaries, set the image
-    demo_support.py run-output                 read `polyarch verify --json` on stdin,
-                                               print what each platform printed
 
 Both reuse the test support code (tests/support), as scripts/quickstart.py does.
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -38,23 +35,12 @@ def serve(workdir: Path, ready_file: Path) -> None:
         stop.wait()
 
 
-def run_output() -> None:
-    """One line per ``run`` check of a ``polyarch verify --json`` report: its output."""
-    report = json.load(sys.stdin)
-    for check in report["checks"]:
-        if check["check"] == "run":
-            output = (check["details"].get("output") or "").strip()
-            print(f"  {check['platform']}: {check['status']}: {output or check['message']}")
-
-
 def main(argv: list[str]) -> None:
     """Dispatch the subcommand."""
     if len(argv) == 3 and argv[0] == "serve":
         serve(Path(argv[1]).resolve(), Path(argv[2]).resolve())
     elif len(argv) == 3 and argv[0] == "prepare":
         print(prepare_example(Path(argv[1]).resolve(), argv[2]))
-    elif argv == ["run-output"]:
-        run_output()
     else:
         sys.exit(__doc__)
 

@@ -26,6 +26,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# cosign and oras (Debian 13 Go binaries, private prefix): tests/integration/test_referrers.py
+# signs and attaches SBOMs with the real tools. Required under CI; elsewhere those tests skip.
+if ! $SUDO bash scripts/trixie.sh install cosign oras; then
+  if [ -n "${CI:-}" ]; then exit 1; fi
+  echo "setup: cosign/oras not installed: the referrers integration tests will skip" >&2
+fi
+
 python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "polyarch needs Python 3.11 or newer")'
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"

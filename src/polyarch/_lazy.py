@@ -11,6 +11,8 @@ checks that both lists agree.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,6 +36,13 @@ def lazy_exports(
     """
     where = {name: module for module, names in exports.items() for name in names}
     package = namespace["__name__"]
+    # Some exports share their name with the submodule defining them (operations.verify is
+    # the function verify, in the module operations/verify.py). Importing a submodule binds
+    # it as an attribute of its package; an eager ``from .verify import verify`` rebound the
+    # name to the function right after, so the package keeps the function here as well.
+    shadowed = {name for name, module in where.items() if module == f"{package}.{name}"}
+    if shadowed:
+        sys.modules[package].__class__ = _keeping(frozenset(shadowed), package)
 
     def __getattr__(name: str) -> Any:
         module = where.get(name)
@@ -47,3 +56,16 @@ def lazy_exports(
         return sorted({*namespace, *where})
 
     return __getattr__, __dir__
+
+
+def _keeping(names: frozenset[str], package: str) -> type[types.ModuleType]:
+    """A module class that does not let the import system bind submodules ``names``."""
+
+    class Package(types.ModuleType):
+        def __setattr__(self, name: str, value: Any) -> None:
+            is_submodule = isinstance(value, types.ModuleType)
+            if name in names and is_submodule and value.__name__ == f"{package}.{name}":
+                return  # the export of that name (a function) stays, resolved lazily
+            super().__setattr__(name, value)
+
+    return Package

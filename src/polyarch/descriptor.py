@@ -37,6 +37,8 @@ ATTESTATION_MANIFEST: Final = "attestation-manifest"
 ANNOTATION_REFERENCE_DIGEST: Final = "vnd.docker.reference.digest"
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+#: The largest size a descriptor can state (an int64 in the OCI image spec).
+MAX_SIZE: Final = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,12 @@ class Descriptor:
         size = data.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidManifest(f"{where}: size must be a non-negative integer")
+        if size > MAX_SIZE:
+            # The OCI image spec makes size an int64; nothing larger can be stored or sent.
+            raise InvalidManifest(
+                f"{where}: size {size} is larger than any content can be "
+                f"(the OCI descriptor's size is a 64-bit integer, at most {MAX_SIZE})"
+            )
         platform = None
         if data.get("platform") is not None:
             try:
@@ -140,6 +148,23 @@ class Descriptor:
             return Digest(self.annotations.get(ANNOTATION_REFERENCE_DIGEST, ""))
         except InvalidDigest:
             return None
+
+    @property
+    def is_external(self) -> bool:
+        """True when the content lives outside the repository: never fetched, mounted or required.
+
+        That is a non-distributable layer type (Docker "foreign" layers, OCI
+        ``nondistributable`` layers: every Windows base layer) or any descriptor carrying
+        ``urls``. Registries accept such manifests without the blob (distribution checks
+        only the URLs, against ``validation.manifests.urls``), containerd and Docker fetch
+        them from the URLs, and skopeo / containerd do not push them by default; the
+        operations copy the manifest byte for byte and leave the blob where it is.
+
+        >>> Descriptor(mediatype.DOCKER_FOREIGN_LAYER, Digest("sha256:" + "b" * 64), 5,
+        ...            urls=("https://example.invalid/layer",)).is_external
+        True
+        """
+        return bool(self.urls) or mediatype.is_non_distributable(self.media_type)
 
     @property
     def is_index(self) -> bool:

@@ -48,15 +48,21 @@ class PolyarchError(Exception):
     """Base of every error polyarch raises on purpose.
 
     ``str(error)`` is one line: what failed and on which reference. ``hint`` is an
-    optional second sentence saying what to do about it.
+    optional second sentence saying what to do about it. ``parameter`` names the
+    argument of the function called whose value is wrong or missing (``"platform"``),
+    when one is: messages speak of the library's own terms, and a front end such as the
+    CLI may name its own option for that argument.
     """
 
     exit_code: int = 1
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, parameter: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.parameter = parameter
 
     def __str__(self) -> str:
         return self.message
@@ -133,8 +139,9 @@ class RegistryError(PolyarchError):
         code: str | None = None,
         status: int | None = None,
         hint: str | None = None,
+        parameter: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, parameter=parameter)
         self.code = code
         self.status = status
 

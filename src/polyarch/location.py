@@ -35,7 +35,15 @@ from polyarch.digest import Digest
 from polyarch.errors import InvalidDigest, InvalidReference
 from polyarch.reference import Reference
 
-__all__ = ["PREFIX", "TAG_RULE", "LayoutReference", "Location", "is_valid_tag", "parse_location"]
+__all__ = [
+    "DEFAULT_TAG",
+    "PREFIX",
+    "TAG_RULE",
+    "LayoutReference",
+    "Location",
+    "is_valid_tag",
+    "parse_location",
+]
 
 #: Every layout location starts with this.
 PREFIX: Final = "oci:"
@@ -45,7 +53,9 @@ TAG_RULE: Final = (
 )
 
 _TAG_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
-_DEFAULT_TAG: Final = "latest"
+#: The tag ``oci:DIR`` stands for when it names none (regctl's ``ocidir://`` default);
+#: reading falls back to a layout's only image when it has no such tag (docs/layouts.md).
+DEFAULT_TAG: Final = "latest"
 _MAX_QUOTED_LENGTH: Final = 300
 _SYNTAX_HINT: Final = "write oci:PATH, oci:PATH:TAG or oci:PATH@DIGEST, e.g. oci:./out:v1"
 
@@ -169,13 +179,18 @@ class LayoutReference:
         return f"{PREFIX}{self.path}"
 
     @property
+    def implicit_tag(self) -> bool:
+        """True when neither a tag nor a digest was written: ``oci:DIR`` alone."""
+        return self.tag is None and self.digest is None
+
+    @property
     def identifier(self) -> str:
-        """The digest if there is one, else the tag, else ``latest``."""
+        """The digest if there is one, else the tag, else ``latest`` (:data:`DEFAULT_TAG`)."""
         if self.digest is not None:
             return str(self.digest)
         if self.tag is not None:
             return self.tag
-        return _DEFAULT_TAG
+        return DEFAULT_TAG
 
     def __str__(self) -> str:
         """The full form ``oci:PATH[:TAG][@DIGEST]``."""

@@ -1,8 +1,11 @@
 """The seeds' metrics-api release, end to end, on the real engine and a real registry.
 
 examples/metrics-api (a Go service for linux/amd64, a legacy Python one for linux/arm64,
-each with its own Dockerfile) is built by the real ``polyarch`` CLI with the plain
-Docker builder: split across two "CI runners" (two record directories), then published
+each with its own Dockerfile) is built by the real ``polyarch`` CLI with the default
+builder on the engine of scripts/engine.sh (Docker 26 with BuildKit; ``--builder auto``
+finds buildx's default builder, the ``docker`` driver, and pushes per-platform tags,
+each a BuildKit wrapper with provenance): split across two "CI runners" (two record
+directories), then published
 and verified (each platform started, arm64 under QEMU); and on one machine with
 ``polyarch release``. Then the error paths: a missing record, a failing build, and
 ``--cleanup`` on distribution 2.8 (which cannot delete a tag alone).
@@ -118,14 +121,22 @@ def test_each_runner_builds_its_variant_and_records_it(runners: Runners) -> None
         runners.builds, (runners.amd64, runners.arm64), ("linux/amd64", "linux/arm64"), strict=True
     ):
         assert result.code == 0, result.err
-        assert f"[{platform}] Step 1/" in result.err  # the build's output, prefixed
+        # The build's output, prefixed: buildx on the default (docker driver) builder.
+        assert f"[{platform}] $ docker buildx build --platform {platform}" in result.err
+        assert f"[{platform}] #1 [internal] load build definition from Dockerfile" in result.err
+        assert (
+            'built with buildx builder "default" (docker driver), per-platform tags' in result.out
+        )
         assert [p.name for p in directory.iterdir()] == [f"{platform.replace('/', '-')}.json"]
         record = _record(directory, f"{platform.replace('/', '-')}.json")
         assert record["platform"] == platform
         assert record["repository"] == runners.example.repository
-        assert record["builder"] == "docker"
+        assert record["builder"] == "buildx:default"
+        assert str(record["wrapper"]).startswith("sha256:")  # what was pushed: a wrapper
+        assert record["wrapper"] != record["digest"]
         assert record["tag"] == f"v2.0.0-{platform.replace('/', '-')}"
-        assert str(record["digest"]) in result.out
+        # The table shows digests as sha256: + 12 hex digits (cli/render.py).
+        assert f"sha256:{str(record['digest']).split(':')[1][:12]}" in result.out
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", str(record["time"]))
 
 
@@ -255,10 +266,11 @@ def test_a_failing_build_is_named_and_the_other_variant_finishes(
     assert result.code == 1
     last = result.err.strip().splitlines()[-1]
     assert last == (
-        "error: build failed for linux/arm64: `docker build` exited with code 1 (the build"
-        " output above says why; no record was written for it)"
+        "error: build failed for linux/arm64: `docker buildx build` exited with code 1 (the"
+        " build output above says why; no record was written for it)"
     ), result.err
-    assert "[linux/arm64] COPY failed" in result.err
+    assert '"/missing.py": not found' in result.err
+    assert "[linux/arm64] ERROR: failed to solve" in result.err
     assert "Traceback" not in result.err
     assert [p.name for p in records.iterdir()] == ["linux-amd64.json"]
 
@@ -275,7 +287,7 @@ def test_release_builds_and_publishes_on_one_machine(
     assert [v["platform"] for v in doc["variants"]] == ["linux/amd64", "linux/arm64"]
     assert doc["tags"] == [example.target(), example.target("latest")]
     assert doc["verify"][0]["ok"]
-    assert "[linux/amd64] $ docker build --platform linux/amd64" in result.err
+    assert "[linux/amd64] $ docker buildx build --platform linux/amd64" in result.err
     with Context(TransportSettings()) as ctx:
         index = ctx.repository(Reference.parse(example.target())).get_manifest("latest")
     assert str(index.digest) == doc["digest"]

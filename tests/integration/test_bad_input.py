@@ -289,7 +289,7 @@ FLAGS = [
         "--annotation",
         "k=v",
         f"{H}/a:v1",
-        frag=("--annotation", "--format docker"),
+        frag=("annotations need an OCI index", "see --annotation"),
     ),
     bad("format-unknown", *CREATE, "--format", "zip", f"{H}/a:v1", frag=("--format", "zip")),
     bad("attestations-unknown", *CREATE, "--attestations", "some", f"{H}/a:v1", frag="some"),
@@ -301,7 +301,7 @@ FLAGS = [
         "--expect-output",
         "linux/amd64=ok",
         f"{H}/a:v1",
-        frag=("--expect-output", "--run"),
+        frag=("expected output", "see --run"),
     ),
     bad("unknown-flag", "inspect", "--bogus", f"{H}/a:v1", frag="--bogus"),
     bad("unknown-global-flag", "--bogus", "inspect", f"{H}/a:v1", frag="--bogus"),
@@ -410,7 +410,7 @@ RECORDS = [
     _record(_json({"digest": A, "schema": "x/v9"}), id="schema", frag="x/v9"),
     _record(_json({"digest": A, "repository": 5}), id="repository", frag="repository"),
     _record(nested_json(), id="nested", frag="nested too deeply"),
-    _record(b"\xff\xfe\x00", id="not-utf8", frag="cannot read"),
+    _record(b"\xff\xfe\x00", id="not-utf8", frag="not UTF-8"),
     _record(_json({"containerimage.digest": "nope"}), id="buildx-digest", frag="nope"),
     _record(_json([{"digest": A}, {"digest": "x"}]), id="list-second-bad", frag="rec.json[1]"),
 ]
@@ -542,6 +542,7 @@ SPECS = [
         f"image: {H}/app\nvariants:\n  - platform: linux/amd64\n    context: nowhere\n",
         id="context-missing",
         frag="nowhere",
+        command="build",  # publish builds nothing: it reads a spec without its contexts
     ),
     _spec("[" * 5000 + "]" * 5000, id="nested", frag="nested", command="build"),
     _spec(

@@ -290,7 +290,7 @@ def test_attestations_drop_and_docker_format(ctx: Context, registry: Any) -> Non
         str(repo_ref.with_tag("amd")),
         str(repo_ref.with_tag("arm")),
     )
-    assert_one_line_error(refused, 2, "--format docker", "not a Docker manifest")
+    assert_one_line_error(refused, 2, "Docker format", "not a Docker manifest", "see --format")
     assert repo.head_manifest("v1") is None
 
     docker_arm = push_image(repo, "linux/arm64", tag="arm-docker", docker=True)
@@ -390,7 +390,7 @@ def test_bad_input_changes_nothing(ctx: Context, registry: Any, basic_registry: 
             2,
             ["same platform", "linux/arm64"],
         ),
-        (("create", "--format", "docker", "-t", t, arm_s), 2, ["--format docker"]),
+        (("create", "--format", "docker", "-t", t, arm_s), 2, ["Docker format", "see --format"]),
         (
             ("create", "--format", "docker", "--annotation", "a=b", "-t", t, amd_s),
             2,

@@ -471,7 +471,8 @@ def test_plain_http_token_realm_on_another_host_is_refused(
         inspect(ref, ctx)
     message = refused.value.one_line()
     assert "http://auth.invalid" in message and "not HTTPS" in message
-    assert "--insecure auth.invalid" in message
+    assert "name auth.invalid an insecure registry" in message
+    assert refused.value.parameter == "insecure"
     assert CANARY not in message
     assert "auth.invalid" not in lookups  # never even resolved
 
@@ -482,7 +483,7 @@ def test_plain_http_token_realm_on_another_host_is_refused(
     assert "auth.invalid" in lookups
 
     result = cli("inspect", ref)
-    assert_one_line_error(result, 1, "auth.invalid", "not HTTPS", "--insecure auth.invalid")
+    assert_one_line_error(result, 1, "auth.invalid", "not HTTPS", "see --insecure")
     assert {s.path for s in hostile.requests} == {"/v2/app/manifests/v1"}
 
 
@@ -545,7 +546,7 @@ def test_tag_list_pagination_that_loops_is_stopped(
     _pages(hostile, other, how)
     repo = ctx.repository(Reference.parse(f"{hostile.host}/app"))
     expected: type[PolyarchError] = TransportError if how == "other-host" else RegistryError
-    with pytest.raises(expected, match=r"outside the registry|does not end"):
+    with pytest.raises(expected, match=r"outside the registry|does not end|more than \d+ pages"):
         repo.list_tags()
     pages = len(hostile.seen("GET", "/v2/app/tags/list"))
     assert pages == {"self": 1, "two-step": 2, "other-host": 1, "endless": MAX_TAG_PAGES}[how]

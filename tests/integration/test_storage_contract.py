@@ -15,6 +15,8 @@ from polyarch import (
     Digest,
     DigestMismatch,
     ManifestUnknown,
+    NameUnknown,
+    NotFound,
     Repository,
     SizeMismatch,
     parse_location,
@@ -100,3 +102,29 @@ def test_registry_tag_pagination(ctx: Context, registry: Any) -> None:
     # client must still list everything (pagination loops: see test_hostile.py).
     repo.tag_page_size = 2
     assert sorted(repo.list_tags()) == [f"t{i}" for i in range(7)]
+
+
+def test_a_repository_that_does_not_exist(repos: tuple[Repository, Repository]) -> None:
+    """Both backends: a missing repository's tag list is NameUnknown, a manifest read is
+    NotFound (distribution 2.8 answers MANIFEST_UNKNOWN there; a layout says the directory
+    is missing); a HEAD or blob size there is "absent", so a copy can create it."""
+    repo, _ = repos
+    with pytest.raises(NameUnknown):
+        repo.list_tags()
+    with pytest.raises(NotFound):
+        repo.get_manifest("v1")
+    assert repo.head_manifest("v1") is None
+    assert repo.blob_size(Digest.of(b"x")) is None
+
+
+def test_deleting_a_manifest_removes_its_tags_only(repos: tuple[Repository, Repository]) -> None:
+    """The contract `polyarch delete REPO@DIGEST` relies on: the tags go, the children stay."""
+    repo, _ = repos
+    first = push_image(repo, "linux/amd64", tag="a")
+    second = push_image(repo, "linux/arm64", tag="b")
+    repo.put_manifest(first.manifest, "a2")
+    repo.delete_manifest(first.digest)
+    assert repo.head_manifest("a") is None and repo.head_manifest("a2") is None
+    assert repo.head_manifest(str(first.digest)) is None
+    assert repo.get_manifest("b").digest == second.digest
+    assert sorted(repo.list_tags()) == ["b"]

@@ -8,8 +8,9 @@ need neither apt nor the network. A foreign architecture is added to dpkg
 (``dpkg --add-architecture``) and the package lists updated only when its package is
 not downloadable yet (that needs root, as in CI).
 
-Images are built by the engine's classic builder without any ``RUN`` step, so building
-a foreign platform's image needs no emulator; running it does (QEMU via binfmt_misc).
+Images are built by the engine (BuildKit on the engine of ``scripts/engine.sh``) without any
+``RUN`` step, so building a foreign platform's image needs no emulator; running it does
+(QEMU via binfmt_misc).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from support.cli import run_cli
 
 #: How to get an engine, for skip and failure messages.
 ENGINE_HINT = (
-    "start dockerd as root: `dockerd --bridge=none --iptables=false --ip-forward=false"
-    " --ip-masq=false &` or `./scripts/engine.sh install start` (see .ci/run)"
+    "as root: `./scripts/engine.sh install && ./scripts/engine.sh start` starts a Docker 26"
+    " engine with BuildKit and buildx (see .ci/run)"
 )
 
 #: Debian architecture of each platform the tests can build a busybox image for.
@@ -81,8 +82,37 @@ def _run(argv: Sequence[str | Path], *, cwd: Path | None = None, timeout: float 
 # --- the engine ------------------------------------------------------------------------
 
 
+def engine_dir() -> Path:
+    """Where ``scripts/engine.sh`` keeps its engine (``$POLYARCH_ENGINE_DIR``)."""
+    return Path(os.environ.get("POLYARCH_ENGINE_DIR") or "/tmp/polyarch-engine")
+
+
+def use_script_engine() -> bool:
+    """Point ``docker`` at the engine of ``scripts/engine.sh`` when DOCKER_HOST names none.
+
+    Sets ``DOCKER_HOST`` (its socket) and ``DOCKER_CONFIG`` (its buildx plugin and state) in
+    this process's environment, as ``eval "$(scripts/engine.sh env)"`` does in a shell, so
+    that the tests, the CLI they run in-process and every ``docker`` they start use it. An
+    explicit ``DOCKER_HOST`` wins. True when the script's engine is the one now used.
+    """
+    if os.environ.get("DOCKER_HOST"):
+        return False
+    home = engine_dir()
+    if not (home / "docker.sock").is_socket():
+        return False
+    os.environ["DOCKER_HOST"] = f"unix://{home / 'docker.sock'}"
+    if (home / "docker-config").is_dir() and not os.environ.get("DOCKER_CONFIG"):
+        os.environ["DOCKER_CONFIG"] = str(home / "docker-config")
+    return True
+
+
 def require_engine(docker: str = "docker") -> str:
-    """The server version of the local Docker engine, or :class:`EngineSetupError`."""
+    """The server version of the local Docker engine, or :class:`EngineSetupError`.
+
+    The engine of ``scripts/engine.sh`` is used when DOCKER_HOST names none
+    (:func:`use_script_engine`).
+    """
+    use_script_engine()
     reason = DockerRunner(docker).engine_available()
     if reason is not None:
         raise EngineSetupError(f"{reason}: {ENGINE_HINT}")
@@ -196,10 +226,10 @@ def build_and_push(
 ) -> str:
     """Build the busybox image for ``platform``, push it as ``HOST/REPO:TAG``, return its digest.
 
-    The digest is the platform image manifest's: the one ``docker push`` printed
-    (Docker 20.10 pushes a plain Docker schema2 manifest), checked against
-    ``polyarch resolve`` (which, for an engine that pushes a BuildKit wrapper instead,
-    answers the image inside; that is then what is returned). ``rootfs`` defaults to
+    The digest is the platform image manifest's, as ``polyarch resolve`` answers it: a
+    BuildKit engine (``scripts/engine.sh``) pushes a wrapper (image + provenance attestation)
+    whose digest ``docker push`` prints, the classic builder a plain Docker schema2 manifest;
+    both are checked against what ``docker push`` printed. ``rootfs`` defaults to
     :func:`busybox_rootfs` for the platform. The local image is removed afterwards
     unless ``keep_local``, so that running it pulls from the registry.
     """

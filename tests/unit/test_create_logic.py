@@ -19,12 +19,44 @@ from polyarch import (
     Source,
 )
 from polyarch import mediatype as mt
-from polyarch.operations.create import _assemble, _check_duplicates, _merge
+from polyarch.location import parse_location
+from polyarch.manifest import Index
+from polyarch.operations.create.plan import (
+    Contribution,
+    assemble,
+    check_new_duplicates,
+    entries_of,
+    existing_items,
+)
 from polyarch.operations.sources import Attestation, Entry, _final_platform
 from polyarch.storage.base import Repository
 from support.schema import assert_valid
 
 REPO = cast(Repository, object())
+
+
+def _assemble(entries: list[Entry], request: CreateRequest) -> tuple[Index, list[Entry]]:
+    """A plain create's assembly of ``entries`` (what the library does before publishing)."""
+    index, items = assemble(
+        (None, []),
+        [Contribution(tuple(check_new_duplicates(entries)))],
+        attestations=request.attestations,
+        index_format=request.format,
+    )
+    return index, list(entries_of(items))
+
+
+def _append(index: Index, entries: list[Entry]) -> Index:
+    """An append's assembly of ``entries`` onto ``index``."""
+    start = existing_items(REPO, parse_location("127.0.0.1:5000/app:v1"), index)
+    result, _ = assemble(
+        start,
+        [Contribution(tuple(check_new_duplicates(entries)))],
+        attestations="keep",
+        index_format="oci",
+        existing=index,
+    )
+    return result
 
 
 def _d(n: int, platform: str | None = None, media: str = mt.OCI_MANIFEST) -> Descriptor:
@@ -111,9 +143,9 @@ def test_final_platform_refuses_contradictions(
     [
         ({"targets": []}, "no target"),
         ({"sources": []}, "no source"),
-        ({"attestations": "some"}, "keep or drop"),
-        ({"format": "v1"}, "oci or docker"),
-        ({"format": "docker", "annotations": ["a=b"]}, "--annotation"),
+        ({"attestations": "some"}, "'keep' or 'drop'"),
+        ({"format": "v1"}, "'oci' or 'docker'"),
+        ({"format": "docker", "annotations": ["a=b"]}, "annotations need an OCI index"),
         ({"annotations": ["novalue"]}, "KEY=VALUE"),
         ({"targets": ["app@sha256:" + "a" * 64]}, "needs a tag"),
     ],
@@ -131,17 +163,17 @@ def test_request_validation(kwargs: dict[str, Any], fragment: str) -> None:
 def test_request_defaults() -> None:
     r = CreateRequest.build(["app", "app:latest"], ["app:a"], annotations=["k=v=w"])
     assert [str(t) for t in r.targets] == ["docker.io/library/app:latest"]
-    assert dict(r.annotations) == {"k": "v=w"}
+    assert dict(r.annotations.index) == {"k": "v=w"}
     assert r.sources[0].text == "app:a"
 
 
 def test_duplicates() -> None:
     a, b = _entry(1, "linux/arm64", "A"), _entry(2, "linux/arm64/v8", "B")
     with pytest.raises(InvalidInput, match="A \\(linux/arm64\\) and B"):
-        _check_duplicates([a, b])
-    assert _check_duplicates([a, _entry(1, "linux/arm64", "A again")]) == [a]
+        check_new_duplicates([a, b])
+    assert check_new_duplicates([a, _entry(1, "linux/arm64", "A again")]) == [a]
     windows = [_entry(3, "windows(10.0.17763)/amd64"), _entry(4, "windows(10.0.20348)/amd64")]
-    assert len(_check_duplicates(windows)) == 2
+    assert len(check_new_duplicates(windows)) == 2
 
 
 def test_assemble_orders_deterministically() -> None:
@@ -178,12 +210,54 @@ def test_assemble_docker_format() -> None:
         _assemble([docker_entries[0], _entry(2, "linux/arm64")], request)
     with pytest.raises(InvalidInput, match="attestation of src1") as info:
         _assemble([_entry(1, "linux/amd64", atts=(5,), media=mt.DOCKER_MANIFEST)], request)
-    assert "--attestations drop" in (info.value.hint or "")
+    assert "drop the attestations" in (info.value.hint or "")
 
 
 def test_merge_replaces_by_normalized_platform() -> None:
-    existing = [_entry(1, "linux/amd64", "old"), _entry(2, "linux/arm64", "old", atts=(5,))]
-    new = [_entry(3, "linux/arm64/v8", "new")]
-    merged = _merge(existing, new)
-    assert [e.source for e in merged] == ["old", "new"]
-    assert merged[1].descriptor.digest == new[0].descriptor.digest
+    existing, _ = _assemble(
+        [_entry(1, "linux/amd64", "old"), _entry(2, "linux/arm64", "old", atts=(5,))],
+        CreateRequest.build(["app:v1"], ["app:a"]),
+    )
+    merged = _append(existing, [_entry(3, "linux/arm64/v8", "new")])
+    assert [d.digest for d in merged.manifests] == [_d(1).digest, _d(3).digest]
+
+
+def _zstd(n: int, platform: str) -> Entry:
+    e = _entry(n, platform, f"zstd{n}")
+    d = e.descriptor.with_annotations({"io.github.containers.compression.zstd": "true"})
+    return Entry(d, REPO, e.source)
+
+
+def test_a_gzip_zstd_pair_is_one_platform_twice_and_keeps_gzip_first() -> None:
+    pair = [_zstd(1, "linux/amd64"), _entry(2, "linux/amd64")]
+    assert [e.descriptor.digest for e in check_new_duplicates(pair)] == [_d(2).digest, _d(1).digest]
+    with pytest.raises(InvalidInput, match="same platform"):
+        check_new_duplicates([*pair, _entry(3, "linux/amd64")])
+    with pytest.raises(InvalidInput, match="same platform"):
+        check_new_duplicates([_zstd(1, "linux/amd64"), _zstd(2, "linux/amd64")])
+
+
+def test_append_keeps_order_fields_and_identity() -> None:
+    start, _ = _assemble(
+        [_entry(1, "linux/arm64"), _entry(2, "linux/amd64")],
+        CreateRequest.build(["app:v1"], ["app:a"]),
+    )
+    # A no-op append returns the very index (same bytes, same digest).
+    assert _append(start, [_entry(2, "linux/amd64")]) is start
+    added = _append(start, [_entry(3, "linux/s390x")])
+    assert [d.digest for d in added.manifests] == [_d(2).digest, _d(1).digest, _d(3).digest]
+    replaced = _append(start, [_entry(4, "linux/amd64")])
+    assert [d.digest for d in replaced.manifests] == [_d(4).digest, _d(1).digest]
+
+
+def test_append_keeps_unknown_platform_entries_and_refuses_ambiguous_ones() -> None:
+    from polyarch.manifest import build_index
+
+    artifacts = build_index(
+        [_d(5, "unknown/unknown"), _d(6, "unknown/unknown"), _d(1, "linux/arm64")]
+    )
+    after = _append(artifacts, [_entry(2, "linux/amd64")])
+    assert [d.digest for d in after.manifests] == [_d(n).digest for n in (5, 6, 1, 2)]
+    ambiguous = build_index([_d(1, "linux/arm64"), _d(2, "linux/arm64/v8")])
+    with pytest.raises(InvalidInput, match="holds 2 images for linux/arm64"):
+        _append(ambiguous, [_entry(3, "linux/amd64")])

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from polyarch.errors import CredentialError
+from polyarch.errors import CredentialError, InvalidInput
 from polyarch.transport.credentials import (
     DOCKER_HUB_KEY,
     Credential,
@@ -243,7 +243,7 @@ def test_broken_json_is_an_error_without_its_content(home: Home) -> None:
     path = home.home / ".docker" / "config.json"
     path.parent.mkdir(parents=True)
     path.write_text('{"auths": {"r": {"auth": "' + CANARY + '"}')
-    with pytest.raises(CredentialError) as info:
+    with pytest.raises(InvalidInput) as info:  # a bad input file: exit 2 (issue 13 #4)
         home.resolver().resolve("r")
     assert "config.json" in str(info.value)
     assert_no_secret(info.value, CANARY)

@@ -10,6 +10,7 @@ import polyarch
 SRC = Path(polyarch.__file__).parent
 
 DOMAIN = {
+    "files",
     "_version",
     "_lazy",
     "errors",

@@ -182,9 +182,9 @@ def test_request_picks_variants_in_spec_order(spec: Spec) -> None:
     ("kwargs", "fragment"),
     [
         ({"platforms": ["linux/s390x"]}, "has no variant for it (linux/amd64, linux/arm64)"),
-        ({"platforms": ["linux/"]}, "--platform 'linux/'"),
-        ({"builder": "kaniko"}, "--builder must be auto, buildx or docker"),
-        ({"network": "two words"}, "--network 'two words'"),
+        ({"platforms": ["linux/"]}, "platform 'linux/'"),
+        ({"builder": "kaniko"}, "builder must be auto, buildx or docker"),
+        ({"network": "two words"}, "network 'two words'"),
     ],
 )
 def test_request_rejects_bad_input(spec: Spec, kwargs: dict[str, object], fragment: str) -> None:
@@ -253,7 +253,12 @@ def test_auto_builder_uses_buildx_when_it_answers(spec: Spec, tmp_path: Path) ->
     )
     assert result.builder == "buildx"
     assert fake.calls[0] == ["docker", "buildx", "version"]
-    assert fake.calls[1][:3] == ["docker", "buildx", "build"]
+    assert fake.calls[1] == [
+        "docker",
+        "buildx",
+        "inspect",
+    ]  # which driver (tests/unit/test_builders.py)
+    assert fake.calls[2][:3] == ["docker", "buildx", "build"]
     assert str(result.failures[0]) == "linux/amd64: `docker buildx build` exited with code 1"
 
 

@@ -348,3 +348,52 @@ def test_output_is_capped_and_decoded_with_replacement(tmp_path: Path) -> None:
     assert tail == "T" * 3072
     small = FakeDocker({"run": Reply(0, b"ok \xff\n", b"")})
     assert make(small, tmp_path / "x").run(IMAGE, AMD64, None).output == "ok \ufffd\n"
+
+
+# docker 25+ (runc): the CLI prints the daemon's error, a containerd line, then its usage
+# hint, and exits 127 (command not found) or 126 (cannot be invoked).
+NOT_FOUND = (
+    b"docker: Error response from daemon: failed to create task for container: failed to"
+    b" create shim task: OCI runtime create failed: runc create failed: unable to start"
+    b' container process: exec: "uname": executable file not found in $PATH: unknown.\n'
+    b'time="2026-01-01T00:00:00Z" level=error msg="error waiting for container: context'
+    b' canceled"\n'
+    b"Run 'docker run --help' for more information\n"
+)
+# docker 17-19: the cause quoted, its own quotes escaped.
+OLD_NOT_FOUND = (
+    b"docker: Error response from daemon: OCI runtime create failed: container_linux.go:349:"
+    b' starting container process caused "exec: \\"uname\\": executable file not found in'
+    b' $PATH": unknown.\n'
+)
+PERMISSION = (
+    b"docker: Error response from daemon: failed to create task for container: failed to"
+    b" create shim task: OCI runtime create failed: runc create failed: unable to start"
+    b' container process: exec: "/app": permission denied: unknown.\n'
+    b"Run 'docker run --help' for more information\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "err", "cause"),
+    [
+        (127, NOT_FOUND, 'exec: "uname": executable file not found in $PATH'),
+        (127, OLD_NOT_FOUND, 'exec: "uname": executable file not found in $PATH'),
+        (126, PERMISSION, 'exec: "/app": permission denied'),
+        (125, NOT_FOUND, 'exec: "uname": executable file not found in $PATH'),
+    ],
+)
+def test_container_that_cannot_start_reports_the_cause(
+    tmp_path: Path, code: int, err: bytes, cause: str
+) -> None:
+    fake = FakeDocker({"run": Reply(code, b"", err)})
+    result = make(fake, tmp_path).run(IMAGE, AMD64, ["uname", "-m"])
+    assert (result.exit_code, result.ok) == (None, False)
+    assert result.error == f"cannot start {IMAGE} for linux/amd64: {cause}"
+    assert result.output == err.decode()
+
+
+def test_container_exiting_127_by_itself(tmp_path: Path) -> None:
+    fake = FakeDocker({"run": Reply(127, b"", b"sh: frobnicate: not found\n")})
+    result = make(fake, tmp_path).run(IMAGE, AMD64, ["sh", "-c", "frobnicate"])
+    assert (result.exit_code, result.error) == (127, None)

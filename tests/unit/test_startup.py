@@ -22,6 +22,7 @@ LAZY_PACKAGES = [
     "storage/__init__.py",
     "transport/__init__.py",
     "pipeline/__init__.py",
+    "cli/render/__init__.py",
 ]
 
 
@@ -97,9 +98,22 @@ def test_lazy_exports_match_type_checking_imports(init: str) -> None:
 
 @pytest.mark.parametrize("init", LAZY_PACKAGES)
 def test_every_lazy_name_resolves(init: str) -> None:
-    package = "polyarch" + ("" if init == "__init__.py" else "." + init.split("/", maxsplit=1)[0])
+    package = ".".join(["polyarch", *init.split("/")[:-1]])
     module = __import__(package, fromlist=["__all__"])
     for name in module.__all__:
         assert getattr(module, name) is not None, f"{package}.{name}"
     with pytest.raises(AttributeError):
         module.no_such_name  # noqa: B018
+
+
+def test_a_function_named_like_its_module_stays_the_function() -> None:
+    # operations/verify.py defines verify(): importing the module must not replace the
+    # package's verify (an eager "from .verify import verify" never let it either).
+    code = (
+        "import polyarch.operations.verify, polyarch.operations.inspect\n"
+        "import polyarch.operations as ops, polyarch\n"
+        "assert callable(ops.verify) and callable(ops.inspect) and callable(polyarch.delete)\n"
+        "from polyarch.operations import resolve\n"
+        "assert callable(resolve)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -8,10 +8,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from rich.table import Table
 
-from polyarch.cli.options import common_options, make_context, pop_global
-from polyarch.cli.render import console, print_json
+from polyarch.cli.options import common_options, examples, make_context, pop_global
+from polyarch.cli.render import (
+    Column,
+    console,
+    format_digest,
+    no_trunc_option,
+    print_json,
+    print_table,
+)
 from polyarch.pipeline.build import (
     BUILDERS,
     DEFAULT_RECORDS_DIR,
@@ -22,7 +28,15 @@ from polyarch.pipeline.build import (
 from polyarch.pipeline.spec import Spec, find_spec, load_spec
 from polyarch.platform import Platform
 
-__all__ = ["BuildOutput", "build_command", "builder_options", "load", "render", "spec_option"]
+__all__ = [
+    "BuildOutput",
+    "build_command",
+    "builder_options",
+    "buildx_builder_given",
+    "load",
+    "render",
+    "spec_option",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +53,7 @@ def spec_option(func: F) -> F:
 
 
 def builder_options(func: F) -> F:
-    """``--platform``, ``--builder`` and ``--network``, shared by build and release."""
+    """``--platform``, ``--builder``, ``--buildx-builder`` and ``--network`` (build, release)."""
     decorators = [
         click.option(
             "--platform",
@@ -53,8 +67,18 @@ def builder_options(func: F) -> F:
             type=click.Choice(BUILDERS),
             default="auto",
             show_default=True,
-            help="buildx pushes by digest; docker builds, tags and pushes per platform; "
-            "auto: buildx when `docker buildx version` works.",
+            help="auto: buildx if installed, pushing by digest where its builder's driver can "
+            "(docker-container, kubernetes, remote) and per-platform tags on the docker driver, "
+            "else docker; buildx: by digest only (fails on the docker driver); docker: docker "
+            "build + docker push of per-platform tags.",
+        ),
+        click.option(
+            "--buildx-builder",
+            envvar="BUILDX_BUILDER",
+            metavar="NAME",
+            help="The buildx builder instance to build with (docker buildx build --builder; "
+            "default: $BUILDX_BUILDER, else the one `docker buildx use` chose). Recorded in "
+            "each record's builder.",
         ),
         click.option(
             "--network",
@@ -65,6 +89,15 @@ def builder_options(func: F) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def buildx_builder_given(builder: str, name: str | None) -> str | None:
+    """``--buildx-builder``, except a ``BUILDX_BUILDER`` from the environment with ``--builder
+    docker`` (which uses no buildx builder: the variable is meant for other tools too)."""
+    source = click.get_current_context().get_parameter_source("buildx_builder")
+    if builder == "docker" and source is click.core.ParameterSource.ENVIRONMENT:
+        return None
+    return name
 
 
 def load(spec_path: str | None) -> Spec:
@@ -84,7 +117,14 @@ class BuildOutput:
             sys.stderr.flush()
 
 
-@click.command("build")
+@click.command(
+    "build",
+    epilog=examples(
+        "polyarch build",
+        "polyarch build --platform linux/arm64 --records arm64-records/",
+        "polyarch build --builder docker --json",
+    ),
+)
 @spec_option
 @builder_options
 @click.option(
@@ -96,14 +136,17 @@ class BuildOutput:
     help="Where to write one record per variant (<os>-<arch>[-<variant>].json).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the records as a JSON list.")
+@no_trunc_option
 @common_options
 def build_command(
     spec_path: str | None,
     platforms: tuple[str, ...],
     builder: str,
+    buildx_builder: str | None,
     network: str | None,
     records_dir: str,
     as_json: bool,
+    no_trunc: bool,
     **kwargs: Any,
 ) -> None:
     """Build the spec's variants in parallel, push each one, write one record per variant.
@@ -114,7 +157,12 @@ def build_command(
     options = pop_global(kwargs)
     spec = load(spec_path)
     request = BuildRequest.build(
-        spec, platforms=platforms, records_dir=records_dir, builder=builder, network=network
+        spec,
+        platforms=platforms,
+        records_dir=records_dir,
+        builder=builder,
+        network=network,
+        buildx_builder=buildx_builder_given(builder, buildx_builder),
     )
     with make_context(options) as ctx:
         result = build_variants(request, ctx, on_output=None if options.quiet else BuildOutput())
@@ -124,25 +172,27 @@ def build_command(
         for record in result.records:
             click.echo(f"{record.platform} {record.digest}")
     else:
-        render(result)
+        render(result, no_trunc=no_trunc)
     result.raise_for_failures()
 
 
-def render(result: BuildResult) -> None:
+def render(result: BuildResult, *, no_trunc: bool = False) -> None:
     """One line per record: platform, digest, per-platform tag, record file."""
     out = console()
     if not result.records:
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("PLATFORM", "DIGEST", "TAG", "RECORD"):
-        table.add_column(col, no_wrap=True)
+    rows = []
     for record in result.records:
         tag = record.extra.get("tag")
-        table.add_row(
-            str(record.platform),
-            str(record.digest),
-            tag if isinstance(tag, str) else "-",
-            record.origin,
+        rows.append(
+            [
+                str(record.platform),
+                format_digest(record.digest, no_trunc=no_trunc),
+                tag if isinstance(tag, str) else "-",
+                record.origin,
+            ]
         )
-    out.print(f"[bold]built with {result.builder}[/bold]: {len(result.records)} record(s)")
-    out.print(table)
+    how = result.choice.describe() if result.choice else result.builder
+    out.print(f"[bold]built with {how}[/bold]: {len(result.records)} record(s)")
+    columns = [Column("PLATFORM"), Column("DIGEST"), Column("TAG"), Column("RECORD", wrap=True)]
+    print_table(out, columns, rows)

@@ -6,14 +6,20 @@ from typing import Any
 
 import click
 
-from polyarch.cli.options import common_options, make_context, pop_global
-from polyarch.cli.progress import TransferProgress
-from polyarch.cli.render import console, human_size, print_json
+from polyarch.cli.options import common_options, examples, make_context, pop_global
+from polyarch.cli.render import TransferProgress, console, human_size, print_json
 from polyarch.operations.copy import CopyRequest, CopyResult, copy_image
 from polyarch.operations.transfer import DEFAULT_JOBS, BlobAction
 
 
-@click.command("copy")
+@click.command(
+    "copy",
+    epilog=examples(
+        "polyarch copy 127.0.0.1:5000/app:1.0 registry.example.com/team/app:1.0",
+        "polyarch copy --platform linux/amd64 --platform linux/arm64 SRC:1.0 DST:1.0-slim",
+        "polyarch copy --attestations drop 127.0.0.1:5000/app:1.0 oci:./app-layout:1.0",
+    ),
+)
 @click.argument("source", metavar="SRC")
 @click.argument("destination", metavar="DST")
 @click.option(
@@ -24,10 +30,21 @@ from polyarch.operations.transfer import DEFAULT_JOBS, BlobAction
     help="Copy only these platforms of an index (a sub-index).",
 )
 @click.option(
-    "--attestations", type=click.Choice(["keep", "drop"]), default="keep", show_default=True
+    "--attestations",
+    type=click.Choice(["keep", "drop"]),
+    default="keep",
+    show_default=True,
+    help="keep: copy the index as it is, attestation manifests (provenance, SBOM) included; "
+    "drop: leave them out, which writes a sub-index with a new digest.",
 )
 @click.option(
     "--jobs", type=int, default=DEFAULT_JOBS, show_default=True, help="Blobs moved at once."
+)
+@click.option(
+    "--referrers/--no-referrers",
+    default=True,
+    show_default=True,
+    help="Carry signatures, SBOMs and attestations attached to the image (docs/referrers.md).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
 @common_options
@@ -37,6 +54,7 @@ def copy_command(
     platforms: tuple[str, ...],
     attestations: str,
     jobs: int,
+    referrers: bool,
     as_json: bool,
     **kwargs: Any,
 ) -> None:
@@ -47,7 +65,12 @@ def copy_command(
     """
     options = pop_global(kwargs)
     request = CopyRequest.build(
-        source, destination, platforms=platforms, attestations=attestations, jobs=jobs
+        source,
+        destination,
+        platforms=platforms,
+        attestations=attestations,
+        jobs=jobs,
+        referrers=referrers,
     )
     with make_context(options) as ctx, TransferProgress(quiet=options.quiet or as_json) as progress:
         result = copy_image(request, ctx, progress=progress)
@@ -74,3 +97,6 @@ def render(result: CopyResult) -> None:
         f"manifests: {stats.manifests_pushed} pushed, {stats.manifests_present} present; "
         f"{result.seconds:.2f} s{rate}"
     )
+    if result.referrers:
+        pushed = sum(r.status != "present" for r in result.referrers)
+        out.print(f"  referrers: {len(result.referrers)} ({pushed} written)")

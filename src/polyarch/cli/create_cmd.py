@@ -7,15 +7,33 @@ import sys
 from typing import Any
 
 import click
-from rich.table import Table
 
-from polyarch.cli.options import common_options, make_context, pop_global
-from polyarch.cli.render import console, err_console, human_size, print_json
+from polyarch.cli.options import common_options, examples, make_context, pop_global
+from polyarch.cli.render import (
+    Column,
+    console,
+    err_console,
+    format_digest,
+    human_size,
+    no_trunc_option,
+    print_json,
+    print_table,
+)
 from polyarch.operations.create import CreateRequest, CreateResult, create_index
+from polyarch.operations.record_evidence import record_sources
+from polyarch.operations.records import load_records
 from polyarch.operations.transfer import BlobAction
 
 
-@click.command("create")
+@click.command(
+    "create",
+    epilog=examples(
+        "polyarch create -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-amd64 "
+        "127.0.0.1:5000/app:1.0-arm64",
+        "polyarch create --append -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-riscv64",
+        "polyarch create --dry-run --json -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-amd64",
+    ),
+)
 @click.argument("sources", nargs=-1, metavar="SOURCE[=PLATFORM]...")
 @click.option(
     "-t",
@@ -52,12 +70,34 @@ from polyarch.operations.transfer import BlobAction
     "--annotation",
     "annotations",
     multiple=True,
-    metavar="KEY=VALUE",
-    help="Index annotation (OCI only; repeatable).",
+    metavar="[TYPE:]KEY=VALUE",
+    help="Annotation in buildx syntax (OCI only; repeatable): KEY=VALUE or index:KEY=VALUE "
+    "for the index; manifest-descriptor:KEY=VALUE, or manifest-descriptor[linux/arm64]:"
+    "KEY=VALUE, for the entries added.",
 )
-@click.option("--append", is_flag=True, help="Merge into the index at the first target tag.")
+@click.option(
+    "--append",
+    is_flag=True,
+    help="Merge into the index at the first target tag, keeping what is not replaced "
+    "(safe for parallel jobs: docs/create.md).",
+)
+@click.option(
+    "--records",
+    "records",
+    multiple=True,
+    metavar="PATH",
+    help="Build records as sources (polyarch records, buildx or bake metadata files; "
+    "files or directories, repeatable): platform, digest and repository from each.",
+)
+@click.option(
+    "--referrers/--no-referrers",
+    default=True,
+    show_default=True,
+    help="Carry each source image's signatures, SBOMs, attestations (docs/referrers.md).",
+)
 @click.option("--dry-run", is_flag=True, help="Compute and show the plan; push nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
+@no_trunc_option
 @common_options
 def create_command(
     sources: tuple[str, ...],
@@ -66,7 +106,9 @@ def create_command(
     attestations: str,
     index_format: str,
     annotations: tuple[str, ...],
+    records: tuple[str, ...],
     append: bool,
+    referrers: bool,
     dry_run: bool,
     as_json: bool,
     **kwargs: Any,
@@ -79,17 +121,21 @@ def create_command(
     os.version the config cannot say.
     """
     options = pop_global(kwargs)
-    request = CreateRequest.build(
-        targets,
-        sources,
-        platforms=platforms,
-        attestations=attestations,
-        format=index_format,
-        annotations=annotations,
-        append=append,
-        dry_run=dry_run,
-    )
+    no_trunc = bool(kwargs.pop("no_trunc", False))
+    loaded = load_records(records)
     with make_context(options) as ctx:
+        # Records become sources (REPO@WRAPPER-or-IMAGE=PLATFORM), each resolved once.
+        request = CreateRequest.build(
+            targets,
+            [*sources, *record_sources(loaded, ctx)],
+            platforms=platforms,
+            attestations=attestations,
+            format=index_format,
+            annotations=annotations,
+            append=append,
+            dry_run=dry_run,
+            referrers=referrers,
+        )
         result = create_index(request, ctx)
     if as_json:
         data = result.to_json()
@@ -99,7 +145,7 @@ def create_command(
     elif options.quiet:
         click.echo(result.digest)
     else:
-        render(result)
+        render(result, no_trunc=no_trunc)
 
 
 def _plan_line(result: CreateResult, i: int) -> str:
@@ -115,39 +161,47 @@ def _plan_line(result: CreateResult, i: int) -> str:
     return f"blobs: {blobs}; manifests: {stats.manifests_pushed} to push"
 
 
-def render(result: CreateResult) -> None:
-    """The human view: digest, per-platform table, per-target status (and plan)."""
+def render(result: CreateResult, *, no_trunc: bool = False) -> None:
+    """The human view: digest, per-platform table, per-target status and changes (and plan)."""
     out = console()
     if result.dry_run:
-        sys.stdout.write(result.index.raw.decode() + "\n")
+        sys.stdout.write(json.dumps(json.loads(result.index.raw), indent=2) + "\n")
         out.print(f"[bold]dry run[/bold]: index {result.digest} (nothing pushed)")
     elif result.unchanged:
         out.print(f"unchanged: {result.digest}")
     else:
         out.print(f"[bold]{result.digest}[/bold]")
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("PLATFORM", "DIGEST", "SOURCE", "ATTESTATIONS"):
-        table.add_column(col, no_wrap=True)
-    for entry in result.entries:
-        table.add_row(
-            str(entry.platform),
-            str(entry.descriptor.digest),
+    columns = [Column("PLATFORM"), Column("DIGEST"), Column("SOURCE"), Column("ATTESTATIONS")]
+    rows = [
+        [
+            entry.platform.format_all(),
+            format_digest(entry.descriptor.digest, no_trunc=no_trunc),
             entry.source,
             str(len(entry.attestations)) if entry.attestations else "-",
-        )
-    out.print(table)
+        ]
+        for entry in result.entries
+    ]
+    print_table(out, columns, rows)
     for i, target in enumerate(result.targets):
         was = target.previous.short if target.previous else "(new tag)"
         verb = "would move" if result.dry_run and target.status != "unchanged" else target.status
         out.print(f"{target.reference}: {verb} {was} -> {target.digest.short}")
         if result.dry_run:
             out.print(f"  {_plan_line(result, i)}")
+        # A new tag: every platform is added, the table above lists them.
+        if target.previous is not None:
             for change in target.changes:
-                if change.change != "unchanged":
-                    before = change.before.short if change.before else "-"
-                    after = change.after.short if change.after else "-"
-                    out.print(f"  {change.platform}: {change.change} {before} -> {after}")
+                before = change.before.short if change.before else "-"
+                after = change.after.short if change.after else "-"
+                out.print(f"  {change.label}: {change.change} {before} -> {after}", highlight=False)
+        for r in target.referrers:
+            tag = f" ({r.tag})" if r.tag else ""
+            out.print(
+                f"  referrer {r.digest.short} {r.artifact_type or '-'} of {r.subject.short}: "
+                f"{r.status}, {r.listed_by}{tag}"
+            )
     if result.rounds > 1:
         err_console().print(
-            f"note: a concurrent writer moved the tag; merged again ({result.rounds} rounds)"
+            f"note: other writers appended at the same time; the tag was rewritten "
+            f"{result.rounds} times until it held every writer's platforms"
         )

@@ -6,11 +6,21 @@ import sys
 from typing import Any
 
 import click
-from rich.table import Table
+from rich.text import Text
 
-from polyarch.cli.options import common_options, make_context, pop_global
-from polyarch.cli.render import console, human_size, print_json
-from polyarch.operations.inspect import InspectResult, inspect
+from polyarch.cli.options import common_options, examples, make_context, pop_global
+from polyarch.cli.render import (
+    Column,
+    console,
+    format_digest,
+    human_size,
+    no_trunc_option,
+    print_field,
+    print_json,
+    print_table,
+)
+from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
+from polyarch.operations.referrers import Referrer
 
 _KIND_TEXT = {
     "index": "multi-platform index",
@@ -20,19 +30,43 @@ _KIND_TEXT = {
 }
 
 
-@click.command("inspect")
+@click.command(
+    "inspect",
+    epilog=examples(
+        "polyarch inspect 127.0.0.1:5000/app:1.0",
+        "polyarch inspect --platform linux/arm64 127.0.0.1:5000/app:1.0",
+        "polyarch inspect --raw 127.0.0.1:5000/app:1.0 | jq .manifests",
+    ),
+)
 @click.argument("ref", metavar="REF")
 @click.option("--raw", is_flag=True, help="Print the exact bytes the registry served.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
 @click.option("--platform", metavar="P", help="Show the manifest a host of platform P would pull.")
+@click.option(
+    "--referrers",
+    is_flag=True,
+    help="Also list signatures, SBOMs, attestations referring to it (docs/referrers.md).",
+)
+@no_trunc_option
 @common_options
 def inspect_command(
-    ref: str, raw: bool, as_json: bool, platform: str | None, **kwargs: Any
+    ref: str,
+    raw: bool,
+    as_json: bool,
+    platform: str | None,
+    referrers: bool,
+    no_trunc: bool,
+    **kwargs: Any,
 ) -> None:
-    """Show what REF is: an index with its entries, or an image with its layers."""
+    """Show what REF is: an index with its entries, or an image with its layers.
+
+    REF is a registry reference (REGISTRY/REPO[:TAG][@DIGEST]) or an oci:DIR[:TAG] layout.
+    """
     options = pop_global(kwargs)
+    if raw and as_json:
+        raise click.UsageError("--raw and --json cannot be combined: choose one output")
     with make_context(options) as ctx:
-        result = inspect(ref, ctx, platform=platform)
+        result = inspect(ref, ctx, platform=platform, referrers=referrers)
     if raw:
         sys.stdout.buffer.write(result.raw)
         sys.stdout.buffer.flush()
@@ -41,47 +75,88 @@ def inspect_command(
     elif options.quiet:
         click.echo(result.digest)
     else:
-        render(result)
+        render(result, no_trunc=no_trunc)
 
 
-def render(result: InspectResult) -> None:
+def render(result: InspectResult, *, no_trunc: bool = False) -> None:
     """The human view."""
     out = console()
-    out.print(f"[bold]{result.reference}[/bold]")
-    out.print(f"  digest      {result.digest}")
-    out.print(f"  media type  {result.media_type}")
-    out.print(f"  kind        {_KIND_TEXT[result.kind]}")
+    out.print(Text(str(result.reference), style="bold"))
+    print_field(out, "digest", result.digest)
+    print_field(out, "media type", result.media_type)
+    print_field(out, "kind", _KIND_TEXT[result.kind])
     if result.selected_from:
-        out.print(f"  selected    from index {result.selected_from}")
+        print_field(out, "selected", f"from index {result.selected_from}")
     if result.kind in ("index", "wrapper"):
-        platforms = {e.digest: e.platform for e in result.entries}
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for col in ("PLATFORM", "KIND", "DIGEST", "SIZE", "ATTESTS"):
-            table.add_column(col, no_wrap=True)
-        for e in result.entries:
-            attests = ""
-            if e.attests:
-                attests = str(platforms.get(e.attests) or e.attests.short)
-            table.add_row(
-                str(e.platform) if e.platform else "-",
-                e.kind or "",
-                str(e.digest),
-                human_size(e.size),
-                attests,
-            )
+        rows: list[list[str]] = []
+        _entry_rows(rows, result.entries, 0, no_trunc=no_trunc)
         out.print()
-        out.print(table)
+        columns = ("PLATFORM", "KIND", "DIGEST", "SIZE", "ATTESTS")
+        print_table(out, [Column(c) for c in columns], rows)
+        render_referrers(result)
         return
-    out.print(f"  platform    {result.platform or '(none in config)'}")
+    print_field(out, "platform", str(result.platform or "(none in config)"))
     if result.created:
-        out.print(f"  created     {result.created}")
+        print_field(out, "created", result.created)
     count = len(result.layers)
     layers = f"{count} layer" + ("" if count == 1 else "s")
-    out.print(f"  total size  {human_size(result.total_size)} ({layers})")
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("LAYER", "MEDIA TYPE", "SIZE"):
-        table.add_column(col, no_wrap=True)
-    for layer in result.layers:
-        table.add_row(str(layer.digest), layer.media_type, human_size(layer.size))
+    print_field(out, "total size", f"{human_size(result.total_size)} ({layers})")
+    rows = [
+        [
+            format_digest(layer.digest, no_trunc=no_trunc),
+            layer.media_type + (" (external: not in the registry)" if layer.external else ""),
+            human_size(layer.size),
+        ]
+        for layer in result.layers
+    ]
     out.print()
-    out.print(table)
+    print_table(out, [Column("LAYER"), Column("MEDIA TYPE"), Column("SIZE")], rows)
+    render_referrers(result)
+
+
+def render_referrers(result: InspectResult) -> None:
+    """With --referrers: a tree per subject (the index, then each entry)."""
+    if result.referrers is None:
+        return
+    out = console()
+    names = {e.digest: str(e.platform or e.kind or "") for e in result.entries}
+    names[result.digest] = "this " + ("index" if result.entries else "manifest")
+    out.print()
+    out.print("[bold]REFERRERS[/bold]")
+
+    def lines(found: tuple[Referrer, ...], depth: int) -> None:
+        for r in found:
+            where = f" ({r.tag})" if r.tag else ""
+            out.print(
+                f"{'  ' * depth}{r.artifact_type or '-'}  {r.digest}  "
+                f"{human_size(r.manifest.size)}  {r.form}{where}",
+                soft_wrap=True,
+            )
+            lines(r.referrers, depth + 1)
+
+    for subject, found in result.referrers.items():
+        out.print(f"  {names.get(subject, '')} {subject}: {len(found) or 'none'}")
+        lines(found, 2)
+
+
+def _entry_rows(
+    rows: list[list[str]], entries: tuple[InspectEntry, ...], depth: int, *, no_trunc: bool
+) -> None:
+    """One row per entry; a nested index's entries follow it, indented under it."""
+    platforms = {e.digest: e.platform for e in entries}
+    indent = "  " * (depth - 1) + "└ " if depth else ""
+    for e in entries:
+        attests = ""
+        if e.attests:
+            attests = str(platforms.get(e.attests) or format_digest(e.attests, no_trunc=no_trunc))
+        rows.append(
+            [
+                indent + (str(e.platform) if e.platform else "-"),
+                e.kind or "",
+                format_digest(e.digest, no_trunc=no_trunc),
+                human_size(e.size),
+                attests,
+            ]
+        )
+        if e.children:
+            _entry_rows(rows, e.children, depth + 1, no_trunc=no_trunc)

@@ -1,12 +1,18 @@
 """Entry point: the ``polyarch`` command group and its error handling.
 
 Every failure a user can cause ends in one line on stderr and exit code 2 (bad usage
-or input) or 1 (an operation failed), never a traceback (``-v`` adds detail).
+or input) or 1 (an operation failed), never a traceback (``-v`` adds detail). With
+``--json`` (given to the command or, globally, before it) the failure is also a JSON
+error object on stdout (``polyarch.error/v1``, docs/json.md).
+
+A command module registers itself with one ``cli.add_command`` line below. A command's
+JSON switch is named ``as_json`` (``--json``), so that the global ``--json`` reaches it.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import sys
 from typing import Any
@@ -14,7 +20,7 @@ from typing import Any
 import click
 
 from polyarch._version import __version__
-from polyarch.cli.options import GlobalOptions, common_options
+from polyarch.cli.options import GlobalOptions, common_options, examples
 from polyarch.errors import PolyarchError
 
 __all__ = ["cli", "main"]
@@ -32,12 +38,17 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 #: so ``polyarch --version`` and each command start fast.
 COMMANDS: dict[str, str] = {
     "build": "polyarch.cli.build_cmd:build_command",
+    "config": "polyarch.cli.config_cmd:config_command",
     "copy": "polyarch.cli.copy_cmd:copy_command",
     "create": "polyarch.cli.create_cmd:create_command",
+    "delete": "polyarch.cli.delete_cmd:delete_command",
     "inspect": "polyarch.cli.inspect_cmd:inspect_command",
+    "login": "polyarch.cli.login_cmd:login_command",
+    "logout": "polyarch.cli.login_cmd:logout_command",
     "publish": "polyarch.cli.publish_cmd:publish_command",
     "release": "polyarch.cli.release_cmd:release_command",
     "resolve": "polyarch.cli.resolve_cmd:resolve_command",
+    "tags": "polyarch.cli.tags_cmd:tags_command",
     "verify": "polyarch.cli.verify_cmd:verify_command",
 }
 
@@ -62,48 +73,133 @@ class LazyGroup(click.Group):
         return command
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=examples(
+        "polyarch inspect 127.0.0.1:5000/app:1.0",
+        "polyarch --json resolve --platform linux/arm64 127.0.0.1:5000/app:1.0",
+        "polyarch release && polyarch verify 127.0.0.1:5000/app:1.0 --run",
+    ),
+)
 @click.version_option(__version__, "--version", prog_name="polyarch")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="JSON output (and JSON errors) for the command that follows (docs/json.md).",
+)
 @common_options
 @click.pass_context
-def cli(ctx: click.Context, /, **kwargs: Any) -> None:
+def cli(ctx: click.Context, /, as_json: bool, **kwargs: Any) -> None:
     """Assemble, publish and verify multi-platform container images."""
     ctx.obj = GlobalOptions().merged(**kwargs)
+    if as_json:
+        # Every command's own --json flag is called as_json: default it to on.
+        ctx.default_map = {name: {"as_json": True} for name in cli.list_commands(ctx)}
+
+
+#: Version tag of the JSON error object; bumped only on incompatible changes.
+ERROR_SCHEMA = "polyarch.error/v1"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a script, exit with) its exit code."""
-    verbose = any(a in ("-v", "-vv", "-vvv", "--verbose") for a in (argv or sys.argv[1:]))
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in ("-v", "-vv", "-vvv", "--verbose") for a in args)
+    # Known before parsing: a usage error is a JSON error too when --json was asked for.
+    as_json = "--json" in (args[: args.index("--")] if "--" in args else args)
     try:
-        code = cli.main(args=argv, prog_name="polyarch", standalone_mode=False)
+        code = cli.main(args=args, prog_name="polyarch", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
-        click.echo("error: aborted", err=True)
-        return 130
+        return _fail("aborted", None, 130, "Aborted", as_json)
     except click.ClickException as exc:
-        click.echo(f"error: {_line(exc.format_message())}", err=True)
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        kind = "UsageError" if isinstance(exc, click.UsageError) else type(exc).__name__
+        exit_code = 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        hint = None
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f"see '{exc.ctx.command_path} --help'"
+        return _fail(_line(exc.format_message()), hint, exit_code, kind, as_json)
     except PolyarchError as exc:
-        click.echo(f"error: {exc.one_line()}", err=True)
         if verbose:
             logging.getLogger("polyarch").debug("details", exc_info=True)
-        return exc.exit_code
+        message = " ".join(str(exc).split())
+        hint = exc.hint
+        flag = _option_for(args, exc.parameter)
+        if flag is not None:
+            # The library speaks of its own arguments; name the option that sets this one.
+            hint = f"{hint}; see {flag}" if hint else f"see {flag}"
+        line = message + (f" ({' '.join(hint.split())})" if hint else "")
+        return _fail(message, hint, exc.exit_code, type(exc).__name__, as_json, line)
     except OSError as exc:  # a layout directory or file the user named: unreadable, full disk
-        click.echo(
-            _line(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")), err=True
-        )
-        return 1
+        message = _line(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        return _fail(message, None, 1, type(exc).__name__, as_json)
     except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
-        return 130
+        return _fail("interrupted", None, 130, "Interrupted", as_json)
     except Exception as exc:  # a bug of ours: still one line, details only with -v
-        click.echo(f"error: internal error: {type(exc).__name__}: {_line(str(exc))}", err=True)
+        message = f"internal error: {type(exc).__name__}: {_line(str(exc))}"
         if verbose:
+            click.echo(f"error: {message}", err=True)
             raise
-        return 1
+        return _fail(message, None, 1, "InternalError", as_json)
     # Without standalone mode click returns the code of a command's Exit (e.g. verify's 1).
     return code if isinstance(code, int) else 0
+
+
+#: Library argument names whose CLI option has another name.
+_OPTION_NAMES = {"explicit": "spec_path", "format": "index_format"}
+
+
+def _option_for(args: list[str], parameter: str | None) -> str | None:
+    """The option of the command in ``args`` that sets library argument ``parameter``.
+
+    ``platform`` is ``--platform``; ``run`` may be ``--run`` or, where running is the
+    default, ``--no-run``. ``None`` when the command has no such option.
+    """
+    if parameter is None:
+        return None
+    names = set(COMMANDS)
+    name = next((a for a in args if a in names), None)
+    command = cli.get_command(click.Context(cli), name) if name else None
+    if command is None:
+        return None
+    names = {_OPTION_NAMES.get(parameter, parameter)}
+    names |= {f"no_{name}" for name in names}
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name in names:
+            return max(param.opts, key=len)
+    return None
+
+
+def _fail(
+    message: str,
+    hint: str | None,
+    exit_code: int,
+    kind: str,
+    as_json: bool,
+    line: str | None = None,
+) -> int:
+    """Report a failure: the one line on stderr, and with ``--json`` the error object.
+
+    ``kind`` is the class of the error in polyarch's hierarchy (``ManifestUnknown``,
+    ``InvalidReference``...; ``UsageError`` for bad command-line usage).
+    """
+    click.echo(f"error: {line or message}", err=True)
+    from polyarch.cli.render.output import json_written
+
+    if as_json and not json_written():
+        error = {
+            "schema": ERROR_SCHEMA,
+            "kind": kind,
+            "message": message,
+            "hint": None if hint is None else " ".join(hint.split()),
+            "exitCode": exit_code,
+        }
+        sys.stdout.write(json.dumps(error, indent=2) + "\n")
+        sys.stdout.flush()
+    return exit_code
 
 
 def _line(text: str) -> str:

@@ -20,7 +20,7 @@ from polyarch.errors import InvalidInput
 if TYPE_CHECKING:
     from polyarch.operations.context import Context
 
-__all__ = ["GlobalOptions", "common_options", "make_context"]
+__all__ = ["GlobalOptions", "common_options", "examples", "make_context"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +36,7 @@ class GlobalOptions:
     verbose: int = 0
     quiet: bool = False
     no_blob_cache: bool = False
+    timeout: str | None = None
 
     def merged(self, **kwargs: Any) -> GlobalOptions:
         """A copy updated with a command's own values of the same flags."""
@@ -48,6 +49,7 @@ class GlobalOptions:
             verbose=self.verbose + int(kwargs.get("verbose") or 0),
             quiet=bool(kwargs.get("quiet")) or self.quiet,
             no_blob_cache=bool(kwargs.get("no_blob_cache")) or self.no_blob_cache,
+            timeout=kwargs.get("timeout") or self.timeout,
         )
 
 
@@ -59,6 +61,7 @@ _OPTION_NAMES = (
     "verbose",
     "quiet",
     "no_blob_cache",
+    "timeout",
 )
 
 
@@ -93,6 +96,12 @@ def common_options(func: F) -> F:
             is_flag=True,
             help="Do not use or update the blob-info cache (POLYARCH_BLOB_CACHE=off does too).",
         ),
+        click.option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Network timeout: connect, each read, body progress window "
+            "(else POLYARCH_TIMEOUT, default 30).",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -117,6 +126,10 @@ def configure_logging(verbose: int) -> None:
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        # Imported here: it needs the HTTP stack, which --version and --help never load.
+        from polyarch.transport.masking import MaskingFilter
+
+        handler.addFilter(MaskingFilter())  # secrets never printed, whichever logger
         root.addHandler(handler)
 
 
@@ -125,7 +138,7 @@ def make_context(options: GlobalOptions) -> Context:
     # Imported here: the HTTP stack is only loaded by commands that talk to a registry.
     from polyarch.operations.blobinfo import BlobInfoCache, default_cache_path
     from polyarch.operations.context import Context
-    from polyarch.transport.settings import TransportSettings
+    from polyarch.transport.settings import TransportSettings, parse_timeout
 
     settings = TransportSettings.from_env(os.environ)
     password = settings.password
@@ -141,5 +154,13 @@ def make_context(options: GlobalOptions) -> Context:
         username=username,
         password=password,
     )
+    if options.timeout is not None:
+        settings = replace(settings, timeout=parse_timeout(options.timeout))
     cache_path = None if options.no_blob_cache else default_cache_path(os.environ)
     return Context(settings, blob_cache=BlobInfoCache(cache_path) if cache_path else None)
+
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: ``Examples:`` and the command lines, kept as written."""
+    # "\b" tells click not to rewrap the paragraph that follows.
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)

@@ -8,14 +8,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.table import Table
 
 from polyarch.cli import verify_cmd
-from polyarch.cli.build_cmd import load, spec_option
-from polyarch.cli.options import GlobalOptions, common_options, make_context, pop_global
-from polyarch.cli.render import console, err_console, print_json
+from polyarch.cli.build_cmd import spec_option
+from polyarch.cli.options import GlobalOptions, common_options, examples, make_context, pop_global
+from polyarch.cli.render import (
+    Column,
+    console,
+    err_console,
+    format_digest,
+    no_trunc_option,
+    print_json,
+    print_table,
+)
+from polyarch.errors import InvalidInput
 from polyarch.pipeline.build import DEFAULT_RECORDS_DIR
 from polyarch.pipeline.publish import PublishRequest, PublishResult, publish, run_output
+from polyarch.pipeline.spec import find_spec, load_spec
 
 __all__ = ["finish", "publish_command", "publish_options", "render", "write_github_files"]
 
@@ -23,7 +32,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def publish_options(func: F) -> F:
-    """``--cleanup``, ``--no-verify``, ``--no-run``, ``--json``: shared with release."""
+    """``--cleanup``, ``--no-verify``, ``--no-run``, ``--json``, ``--no-trunc``: shared with
+    release."""
     decorators = [
         click.option(
             "--cleanup",
@@ -38,13 +48,21 @@ def publish_options(func: F) -> F:
             help="Verify without starting the images, even if the spec's verify.run asks.",
         ),
         click.option("--json", "as_json", is_flag=True, help="Print a polyarch.publish/v1 object."),
+        no_trunc_option,
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
 
 
-@click.command("publish")
+@click.command(
+    "publish",
+    epilog=examples(
+        "polyarch publish",
+        "polyarch publish --records amd64-records/ --records arm64-records/",
+        "polyarch publish --file deploy/polyarch.yaml --no-run --json",
+    ),
+)
 @spec_option
 @click.option(
     "--records",
@@ -54,15 +72,24 @@ def publish_options(func: F) -> F:
     help="Records: files or directories, searched for *.json (repeatable: one per CI "
     f"artifact; default: {DEFAULT_RECORDS_DIR}). buildx metadata files are read too.",
 )
+@click.option(
+    "--resolved-records",
+    "resolved_dir",
+    metavar="DIR",
+    help="Also write each variant's resolved record (image digest next to the wrapper's) "
+    "to DIR: evidence for verify --records after the wrappers are garbage-collected.",
+)
 @publish_options
 @common_options
 def publish_command(
     spec_path: str | None,
     records: tuple[str, ...],
+    resolved_dir: str | None,
     cleanup: bool,
     no_verify: bool,
     no_run: bool,
     as_json: bool,
+    no_trunc: bool,
     **kwargs: Any,
 ) -> None:
     """Assemble the variants' records into one index, publish it to every tag, verify it.
@@ -73,7 +100,8 @@ def publish_command(
     verification fails.
     """
     options = pop_global(kwargs)
-    spec = load(spec_path)
+    # publish builds nothing: the spec's build contexts need not be on this machine.
+    spec = load_spec(find_spec(explicit=spec_path), paths=False)
     request = PublishRequest.build(
         spec,
         list(records) or [DEFAULT_RECORDS_DIR],
@@ -83,17 +111,24 @@ def publish_command(
     )
     with make_context(options) as ctx:
         result = publish(request, ctx)
-    finish(result, options, as_json=as_json)
+    if resolved_dir is not None:
+        try:
+            result.write_records(resolved_dir)
+        except OSError as exc:
+            raise InvalidInput(f"--resolved-records {resolved_dir}: {exc}") from None
+    finish(result, options, as_json=as_json, no_trunc=no_trunc)
 
 
-def finish(result: PublishResult, options: GlobalOptions, *, as_json: bool) -> None:
+def finish(
+    result: PublishResult, options: GlobalOptions, *, as_json: bool, no_trunc: bool = False
+) -> None:
     """Show the result, write the GitHub files, and fail (exit 1) when it did not verify."""
     if as_json:
         print_json(result.to_json())
     elif options.quiet:
         click.echo(result.digest)
     else:
-        render(result)
+        render(result, no_trunc=no_trunc)
     for outcome in result.cleanup:
         if not outcome.deleted:
             err_console().print(f"[yellow]warning[/yellow]: {outcome.reference} {outcome.message}")
@@ -101,24 +136,27 @@ def finish(result: PublishResult, options: GlobalOptions, *, as_json: bool) -> N
     result.raise_for_failures()
 
 
-def render(result: PublishResult) -> None:
+def render(result: PublishResult, *, no_trunc: bool = False) -> None:
     """The index and where it went, each verification, what each platform printed."""
     out = console()
     create = result.create
     out.print(
         f"[bold]{create.digest}[/bold]" if not create.unchanged else f"unchanged: {create.digest}"
     )
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("PLATFORM", "DIGEST", "RECORD", "ATTESTATIONS"):
-        table.add_column(col, no_wrap=True)
-    attestations = {str(e.descriptor.digest): len(e.attestations) for e in create.entries}
+    rows = []
     for item in result.variants:
         record = item.record
-        count = attestations.get(str(record.digest), 0)
-        table.add_row(
-            str(item.variant.platform), str(record.digest), record.origin, str(count or "-")
+        count = result.attestation_count(item)
+        rows.append(
+            [
+                str(item.variant.platform),
+                format_digest(record.digest, no_trunc=no_trunc),
+                record.origin,
+                str(count or "-"),
+            ]
         )
-    out.print(table)
+    columns = [Column("PLATFORM"), Column("DIGEST"), Column("RECORD", wrap=True)]
+    print_table(out, [*columns, Column("ATTESTATIONS")], rows)
     for target in create.targets:
         was = target.previous.short if target.previous else "(new tag)"
         out.print(f"{target.reference}: {target.status} {was} -> {target.digest.short}")
@@ -127,17 +165,16 @@ def render(result: PublishResult) -> None:
         verify_cmd.render(report)
     runs = [(v, result.run_check(v.variant.platform)) for v in result.variants]
     if any(check for _, check in runs):
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for col in ("PLATFORM", "RUN", "OUTPUT"):
-            table.add_column(col, no_wrap=col != "OUTPUT")
-        for item, check in runs:
-            table.add_row(
+        rows = [
+            [
                 str(item.variant.platform),
                 check.status.value if check else "-",
                 run_output(check) if check else "",
-            )
+            ]
+            for item, check in runs
+        ]
         out.print()
-        out.print(table)
+        print_table(out, [Column("PLATFORM"), Column("RUN"), Column("OUTPUT", wrap=True)], rows)
     for outcome in result.cleanup:
         if outcome.deleted:
             out.print(f"deleted {outcome.reference}")

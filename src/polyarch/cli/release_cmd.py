@@ -8,8 +8,14 @@ from typing import Any
 
 import click
 
-from polyarch.cli.build_cmd import BuildOutput, builder_options, load, spec_option
-from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.build_cmd import (
+    BuildOutput,
+    builder_options,
+    buildx_builder_given,
+    load,
+    spec_option,
+)
+from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.publish_cmd import finish, publish_options
 from polyarch.cli.render import err_console
 from polyarch.pipeline.build import BuildRequest, build_variants
@@ -31,7 +37,14 @@ def _only(spec: Spec, request: BuildRequest) -> Spec:
     )
 
 
-@click.command("release")
+@click.command(
+    "release",
+    epilog=examples(
+        "polyarch release",
+        "polyarch release --platform linux/amd64 --platform linux/arm64",
+        "polyarch release --file deploy/polyarch.yaml --no-run",
+    ),
+)
 @spec_option
 @builder_options
 @publish_options
@@ -40,11 +53,13 @@ def release_command(
     spec_path: str | None,
     platforms: tuple[str, ...],
     builder: str,
+    buildx_builder: str | None,
     network: str | None,
     cleanup: bool,
     no_verify: bool,
     no_run: bool,
     as_json: bool,
+    no_trunc: bool,
     **kwargs: Any,
 ) -> None:
     """Build every variant here (in parallel), then publish and verify: the one-machine path.
@@ -57,7 +72,12 @@ def release_command(
     spec = load(spec_path)
     with tempfile.TemporaryDirectory(prefix="polyarch-release-") as records_dir:
         request = BuildRequest.build(
-            spec, platforms=platforms, records_dir=records_dir, builder=builder, network=network
+            spec,
+            platforms=platforms,
+            records_dir=records_dir,
+            builder=builder,
+            network=network,
+            buildx_builder=buildx_builder_given(builder, buildx_builder),
         )
         narrowed = _only(spec, request)
         if narrowed is not spec:
@@ -78,4 +98,4 @@ def release_command(
                 run=not no_run,
             )
             result = publish(publishing, ctx)
-    finish(result, options, as_json=as_json)
+    finish(result, options, as_json=as_json, no_trunc=no_trunc)

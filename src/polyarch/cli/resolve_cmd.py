@@ -6,12 +6,19 @@ from typing import Any
 
 import click
 
-from polyarch.cli.options import common_options, make_context, pop_global
+from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render import err_console, print_json
 from polyarch.operations.resolve import resolve
 
 
-@click.command("resolve")
+@click.command(
+    "resolve",
+    epilog=examples(
+        "polyarch resolve 127.0.0.1:5000/app:1.0-amd64",
+        "polyarch resolve --platform linux/arm64 127.0.0.1:5000/app:1.0",
+        "polyarch resolve --json --platform linux/arm/v7 127.0.0.1:5000/app:1.0 | jq -r .pinned",
+    ),
+)
 @click.argument("ref", metavar="REF")
 @click.option("--platform", metavar="P", help="Required for a multi-platform index.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")

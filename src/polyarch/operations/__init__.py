@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 from polyarch._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from polyarch.operations.attestation_links import (
+        link_problem,
+    )
     from polyarch.operations.context import (
         Context,
     )
@@ -28,9 +31,21 @@ if TYPE_CHECKING:
         InspectResult,
         inspect,
     )
+    from polyarch.operations.record_evidence import (
+        record_sources,
+        resolve_record,
+    )
     from polyarch.operations.records import (
         Record,
         load_records,
+    )
+    from polyarch.operations.referrers import (
+        Referrer,
+        discover_referrers,
+    )
+    from polyarch.operations.referrers_carry import (
+        CarriedReferrer,
+        ReferrersLostUpdate,
     )
     from polyarch.operations.resolve import (
         Resolution,
@@ -48,6 +63,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "CarriedReferrer",
     "Check",
     "Context",
     "CopyRequest",
@@ -59,6 +75,8 @@ __all__ = [
     "LostUpdate",
     "PlatformChange",
     "Record",
+    "Referrer",
+    "ReferrersLostUpdate",
     "Resolution",
     "Source",
     "Status",
@@ -67,9 +85,13 @@ __all__ = [
     "VerifyRequest",
     "copy_image",
     "create_index",
+    "discover_referrers",
     "inspect",
+    "link_problem",
     "load_records",
+    "record_sources",
     "resolve",
+    "resolve_record",
     "verify",
 ]
 
@@ -77,6 +99,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     globals(),
     {
+        "polyarch.operations.attestation_links": ("link_problem",),
         "polyarch.operations.context": ("Context",),
         "polyarch.operations.copy": ("CopyRequest", "CopyResult", "copy_image"),
         "polyarch.operations.create": (
@@ -88,7 +111,10 @@ __getattr__, __dir__ = lazy_exports(
             "create_index",
         ),
         "polyarch.operations.inspect": ("InspectEntry", "InspectResult", "inspect"),
+        "polyarch.operations.record_evidence": ("record_sources", "resolve_record"),
         "polyarch.operations.records": ("Record", "load_records"),
+        "polyarch.operations.referrers": ("Referrer", "discover_referrers"),
+        "polyarch.operations.referrers_carry": ("CarriedReferrer", "ReferrersLostUpdate"),
         "polyarch.operations.resolve": ("Resolution", "resolve"),
         "polyarch.operations.sources": ("Source",),
         "polyarch.operations.verify": (

@@ -54,7 +54,7 @@ class Context:
         key = (ref.registry, ref.repository)
         repo = self._repositories.get(key)
         if repo is None and isinstance(ref, LayoutReference):
-            repo = LayoutRepository(ref.path)
+            repo = LayoutRepository(ref.path, implicit_tag=ref.implicit_tag)
         if repo is None:
             repo = RegistryRepository(self.client, ref.registry, ref.repository)
             self._repositories[key] = repo

@@ -1,7 +1,10 @@
 """``copy``: promote an image or a whole index between repositories, registries and layouts.
 
 The index bytes, and so its digest, are kept unless a ``platforms`` filter or
-``attestations="drop"`` asks for a sub-index. Blobs are mounted within a registry,
+``attestations="drop"`` asks for a sub-index. Indexes nested in the index (CNAB / porter
+bundles) are copied recursively, children before the index naming them. External layers
+(foreign / non-distributable, any with ``urls``) are not copied: the manifests naming
+them are, byte for byte. Blobs are mounted within a registry,
 skipped when present, otherwise streamed while hashed, several at a time; the tag moves
 last, after every child and blob is in place.
 
@@ -21,13 +24,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
-from polyarch.errors import InvalidInput, InvalidManifest
-from polyarch.location import Location, parse_location
+from polyarch.errors import InvalidInput
+from polyarch.location import DEFAULT_TAG, LayoutReference, Location, parse_location
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index
+from polyarch.operations.attestation_links import require_link
 from polyarch.operations.context import Context, borrowed
-from polyarch.operations.sources import platform_key
+from polyarch.operations.images import manifest_tree
+from polyarch.operations.matching import EntryPlatforms, matches_filter
+from polyarch.operations.referrers import discover_referrers
+from polyarch.operations.referrers_carry import CarriedReferrer, carry_referrers
 from polyarch.operations.transfer import DEFAULT_JOBS, ProgressCallback, Transfer, TransferStats
 from polyarch.platform import Platform
 from polyarch.storage.base import Repository
@@ -46,6 +52,8 @@ class CopyRequest:
     platforms: tuple[Platform, ...] = ()
     attestations: Literal["keep", "drop"] = "keep"
     jobs: int = DEFAULT_JOBS
+    #: Carry signatures, SBOMs and attestations attached to the image (docs/referrers.md).
+    referrers: bool = True
 
     @classmethod
     def build(
@@ -56,22 +64,30 @@ class CopyRequest:
         platforms: Sequence[str | Platform] = (),
         attestations: str = "keep",
         jobs: int = DEFAULT_JOBS,
+        referrers: bool = True,
     ) -> CopyRequest:
         """Validate strings into a request; the destination tag defaults to the source's."""
         src = parse_location(source) if isinstance(source, str) else source
         dst = parse_location(destination) if isinstance(destination, str) else destination
         if attestations not in ("keep", "drop"):
-            raise InvalidInput(f"--attestations must be keep or drop, not {attestations!r}")
+            raise InvalidInput(
+                f"attestations must be 'keep' or 'drop', not {attestations!r}",
+                parameter="attestations",
+            )
         if jobs < 1 or jobs > 64:
-            raise InvalidInput(f"--jobs must be between 1 and 64, not {jobs}")
+            raise InvalidInput(f"jobs must be between 1 and 64, not {jobs}", parameter="jobs")
         if dst.digest is not None and (platforms or attestations == "drop"):
             raise InvalidInput(
                 f"destination {dst} names a digest, but a filtered copy makes a new index"
             )
         if dst.tag is None and dst.digest is None and src.tag is not None:
             dst = dst.with_tag(src.tag)
+        if isinstance(dst, LayoutReference) and dst.implicit_tag:
+            # A layout entry without a tag is out of reach of oci:DIR[:TAG]: docs/layouts.md.
+            dst = dst.with_tag(DEFAULT_TAG)
         plats = tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms)
-        return cls(src, dst, plats, "keep" if attestations == "keep" else "drop", jobs)
+        keep: Literal["keep", "drop"] = "keep" if attestations == "keep" else "drop"
+        return cls(src, dst, plats, keep, jobs, referrers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +102,7 @@ class CopyResult:
     stats: TransferStats
     seconds: float
     platforms: tuple[str, ...] = field(default=())
+    referrers: tuple[CarriedReferrer, ...] = ()
 
     @property
     def filtered(self) -> bool:
@@ -104,26 +121,44 @@ class CopyResult:
             "platforms": list(self.platforms),
             "transfer": self.stats.to_json(),
             "seconds": round(self.seconds, 3),
+            "referrers": [r.to_json() for r in self.referrers],
         }
 
 
-def _wanted(d: Descriptor, platforms: Sequence[Platform]) -> bool:
-    if not platforms or d.platform is None:
-        return not platforms
-    key = platform_key(d.platform)
-    return any(platform_key(p)[:3] == key[:3] for p in platforms)
+def _select(src: Repository, index: Index, request: CopyRequest) -> Index:
+    """The index to write: the original bytes, or a sub-index when filtering.
 
-
-def _select(index: Index, request: CopyRequest) -> Index:
-    """The index to write: the original bytes, or a sub-index when filtering."""
+    ``--platform`` keeps the image entries whose platform is one of the filters
+    (:func:`~polyarch.operations.matching.matches_filter`); an entry without a platform
+    is judged by its config's (containerd's rule), and kept as written.
+    """
     if not request.platforms and request.attestations == "keep":
         return index
-    images = [d for d in index.images if _wanted(d, request.platforms)]
-    for wanted in request.platforms:
-        if not any(
-            d.platform and platform_key(d.platform)[:3] == platform_key(wanted)[:3] for d in images
-        ):
-            raise InvalidInput(f"--platform {wanted}: {request.source} has no such image")
+    if request.platforms and any(d.is_index for d in index.images):
+        raise InvalidInput(
+            f"{request.source} holds nested indexes; "
+            "a copy filtered by platform of a nested index is not supported",
+            hint="copy it whole, or copy the nested index by digest",
+            parameter="platforms",
+        )
+    if request.platforms:
+        resolver = EntryPlatforms(src)
+        images = [
+            s.descriptor
+            for s in resolver.images(index)
+            if s.platform is not None and matches_filter(s.platform, request.platforms)
+        ]
+        for wanted in request.platforms:
+            if not any(
+                (p := resolver.platform_of(d)) is not None and matches_filter(p, [wanted])
+                for d in images
+            ):
+                raise InvalidInput(
+                    f"platform {wanted}: {request.source} has no such image",
+                    parameter="platforms",
+                )
+    else:  # --attestations drop: every image entry (nested indexes, artifacts) stays
+        images = list(index.images)
     keep = {d.digest for d in images}
     chosen = [
         d
@@ -139,7 +174,44 @@ def copy_image(
     *,
     progress: ProgressCallback | None = None,
 ) -> CopyResult:
-    """Copy ``request.source`` to ``request.destination``; the tag moves last."""
+    """Copy an image or a whole index from ``request.source`` to ``request.destination``.
+
+    ``request`` is a :class:`CopyRequest` (build one with :meth:`CopyRequest.build`):
+    source and destination are registry references or ``oci:DIR[:TAG]`` layouts; its
+    ``platforms`` and ``attestations="drop"`` ask for a sub-index of an index.
+    ``context`` (a :class:`~polyarch.operations.context.Context`; default: one made from
+    the environment and closed afterwards) holds the registry connections and
+    credentials. ``progress``, when given, is called with each
+    :class:`~polyarch.operations.transfer.ProgressEvent` (blob started, bytes moved,
+    done), from worker threads.
+
+    In the order the distribution spec needs (blobs, child manifests, the index, then the
+    tag): blobs already at the destination are skipped, blobs in another repository of
+    the same registry are mounted (``POST /v2/<name>/blobs/uploads/?mount=``), the others
+    are streamed while hashed, ``request.jobs`` at once. Manifests keep their bytes, so
+    the index digest is the source's unless a sub-index was asked for.
+
+    Returns a :class:`CopyResult`: ``digest`` written and ``source_digest`` read (equal
+    unless filtered), ``media_type``, ``platforms`` of the index written, ``stats``
+    (blobs copied / mounted / skipped with their bytes, manifests pushed / present) and
+    ``seconds``. Raises :class:`~polyarch.errors.InvalidInput` (platform filters on a
+    single image, a platform the index lacks, a destination digest that is not the
+    content's), :class:`~polyarch.errors.NotFound` subclasses when the source is not
+    there, and :class:`~polyarch.errors.RegistryError` / ``TransportError`` /
+    :class:`~polyarch.errors.ContentError` when a registry fails or serves bad content;
+    no tag is moved then.
+
+    >>> from polyarch import Context
+    >>> request = CopyRequest.build(
+    ...     "127.0.0.1:5000/app:1.0", "127.0.0.1:5001/team/app", platforms=["linux/arm64"]
+    ... )
+    >>> str(request.destination)  # the tag comes from the source
+    '127.0.0.1:5001/team/app:1.0'
+    >>> with Context() as ctx:                                    # doctest: +SKIP
+    ...     result = copy_image(request, ctx)
+    ...     print(result.platforms, result.filtered)
+    ('linux/arm64',) True
+    """
     started = time.monotonic()
     with borrowed(context) as ctx:
         src = ctx.repository(request.source)
@@ -153,14 +225,21 @@ def copy_image(
         )
         written: Manifest = top
         if isinstance(top, Index):
-            written = _select(top, request)
-            children = [_child(src, d) for d in written.manifests]
-            transfer.manifests(dst, [(src, c) for c in children])
+            written = _select(src, top, request)
+            # Every distinct child once, nested indexes after their own children.
+            tree = manifest_tree(src, top, written.manifests)
+            if request.platforms:  # a sub-index must not carry another image's attestation
+                for d, child in tree:
+                    subject = d.attestation_subject
+                    if subject is not None and isinstance(child, ImageManifest):
+                        require_link(src, d, subject, str(request.source), child)
+            transfer.manifests(dst, [(src, child) for _, child in tree])
         else:
             if request.platforms or request.attestations == "drop":
                 raise InvalidInput(
-                    f"{request.source} is a single image: --platform and --attestations drop "
-                    "apply to indexes"
+                    f"{request.source} is a single image: choosing platforms or dropping "
+                    "attestations applies to indexes",
+                    parameter="platforms" if request.platforms else "attestations",
                 )
             transfer.manifests(dst, [(src, top)])
         if request.destination.digest is not None and request.destination.digest != written.digest:
@@ -170,6 +249,7 @@ def copy_image(
             )
         tag = request.destination.tag
         current = dst.head_manifest(tag) if tag else None
+        carried = _referrers(request, transfer, src, dst, top, written) if request.referrers else ()
         if current is None or current.digest != written.digest:
             # Children and blobs are all in place: storing under the tag now is the last step.
             dst.put_manifest(written, tag)
@@ -183,16 +263,30 @@ def copy_image(
             transfer.stats,
             time.monotonic() - started,
             platforms,
+            carried,
         )
 
 
-def _child(src: Repository, d: Descriptor) -> Manifest:
-    child = src.get_manifest(d.digest)
-    if isinstance(child, Index):
-        raise InvalidManifest(f"{src.name}@{d.digest}: nested indexes are not supported by copy")
-    if child.size != d.size:
-        raise InvalidManifest(f"{src.name}@{d.digest}: {child.size} bytes, the index says {d.size}")
-    return child
+def _referrers(
+    request: CopyRequest,
+    transfer: Transfer,
+    src: Repository,
+    dst: Repository,
+    top: Manifest,
+    written: Manifest,
+) -> tuple[CarriedReferrer, ...]:
+    """Referrers of what was written (operations/referrers.py), after it, before the tag."""
+    if dst.same_as(src):
+        return ()
+    subjects = [written.digest] if written.digest == top.digest else []  # a sub-index is new
+    if isinstance(written, Index):
+        subjects += [d.digest for d in written.manifests]
+    trees = discover_referrers(src, subjects)
+    if not any(trees.values()):
+        return ()
+    if trees.get(written.digest):
+        dst.put_manifest(written)  # by digest: the index is content its referrers follow
+    return carry_referrers(transfer, src, dst, trees)
 
 
 def _platforms(manifest: Manifest) -> tuple[str, ...]:

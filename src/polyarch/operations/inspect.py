@@ -15,18 +15,22 @@ from typing import Any
 
 from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
+from polyarch.errors import InvalidManifest
 from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index
 from polyarch.operations.context import Context, borrowed
 from polyarch.operations.images import (
+    MAX_NESTING,
     EntryKind,
     ManifestKind,
     entry_kind,
     fetch_config,
     manifest_kind,
 )
-from polyarch.operations.resolve import select_entry
+from polyarch.operations.referrers import Referrer, discover_referrers
+from polyarch.operations.resolve import check_runnable, select_entry, shown_reference
 from polyarch.platform import Platform
+from polyarch.storage.base import Repository
 
 __all__ = ["InspectEntry", "InspectResult", "inspect"]
 
@@ -36,7 +40,10 @@ INSPECT_SCHEMA = "polyarch.inspect/v1"
 
 @dataclass(frozen=True, slots=True)
 class InspectEntry:
-    """One entry of an index (or one layer of an image, with ``platform`` None)."""
+    """One entry of an index (or one layer of an image, with ``platform`` None).
+
+    A nested index entry (``kind`` ``index``) lists its own entries in ``children``.
+    """
 
     digest: Digest
     media_type: str
@@ -45,12 +52,30 @@ class InspectEntry:
     kind: EntryKind | None = None
     attests: Digest | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
+    children: tuple[InspectEntry, ...] = ()
+    #: The layer's ``urls``: set for external (foreign / non-distributable) layers.
+    urls: tuple[str, ...] = ()
+    external: bool = False
 
     @classmethod
-    def from_descriptor(cls, d: Descriptor, kind: EntryKind | None = None) -> InspectEntry:
-        """Build from a descriptor."""
+    def from_descriptor(
+        cls,
+        d: Descriptor,
+        kind: EntryKind | None = None,
+        children: tuple[InspectEntry, ...] = (),
+    ) -> InspectEntry:
+        """Build from a descriptor (``children``: a nested index's entries)."""
         return cls(
-            d.digest, d.media_type, d.size, d.platform, kind, d.attestation_subject, d.annotations
+            d.digest,
+            d.media_type,
+            d.size,
+            d.platform,
+            kind,
+            d.attestation_subject,
+            d.annotations,
+            children,
+            d.urls,
+            d.is_external,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -67,6 +92,11 @@ class InspectEntry:
                 out["osVersion"] = self.platform.os_version
             out["attests"] = str(self.attests) if self.attests else None
             out["annotations"] = dict(self.annotations)
+            if self.kind == "index":
+                out["manifests"] = [c.to_json() for c in self.children]
+        elif self.external:
+            out["external"] = True
+            out["urls"] = list(self.urls)
         return out
 
 
@@ -88,6 +118,8 @@ class InspectResult:
     annotations: Mapping[str, str] = field(default_factory=dict)
     #: Set when ``platform=`` picked this manifest out of an index: that index's digest.
     selected_from: Digest | None = None
+    #: With ``referrers=True``: what refers to this manifest and (an index) to each entry.
+    referrers: Mapping[Digest, tuple[Referrer, ...]] | None = None
 
     @property
     def layers_size(self) -> int:
@@ -103,7 +135,7 @@ class InspectResult:
         """The stable ``--json`` schema (documented in docs/json.md)."""
         out: dict[str, Any] = {
             "schema": INSPECT_SCHEMA,
-            "reference": str(self.reference),
+            "reference": shown_reference(self.reference),
             "digest": str(self.digest),
             "mediaType": self.media_type,
             "size": self.size,
@@ -120,6 +152,11 @@ class InspectResult:
             out["totalSize"] = self.total_size
             out["created"] = self.created
         out["selectedFrom"] = str(self.selected_from) if self.selected_from else None
+        if self.referrers is not None:
+            out["referrers"] = {
+                str(subject): [r.to_json() for r in found]
+                for subject, found in self.referrers.items()
+            }
         return out
 
 
@@ -128,11 +165,19 @@ def inspect(
     context: Context | None = None,
     *,
     platform: Platform | str | None = None,
+    referrers: bool = False,
 ) -> InspectResult:
     """Inspect the manifest or index at ``ref``.
 
     With ``platform``, an index is resolved to the manifest a host of that platform
-    would pull (containerd's matching), and that manifest is inspected.
+    would pull (containerd's matching, :mod:`polyarch.operations.matching`: entries
+    without a platform are matched by their config, nested indexes walked), and that
+    manifest is inspected; a single image must be one such a host would pull, as for
+    :func:`~polyarch.operations.resolve.resolve` (else
+    :class:`~polyarch.errors.PlatformNotFound`). A nested index entry lists its own entries
+    (:attr:`InspectEntry.children`), each distinct nested index read once. With
+    ``referrers``, what refers to the manifest (and to each entry of an index) is listed,
+    recursively (:mod:`polyarch.operations.referrers`).
     """
     if isinstance(ref, str):
         ref = parse_location(ref)
@@ -143,9 +188,15 @@ def inspect(
         manifest = repo.get_manifest(ref.identifier)
         selected_from: Digest | None = None
         if platform is not None and isinstance(manifest, Index):
-            chosen = select_entry(manifest, platform, ref)
+            chosen = select_entry(repo, manifest, platform, ref)
             selected_from = manifest.digest
-            manifest = repo.get_manifest(chosen.digest)
+            manifest = repo.get_manifest(chosen.descriptor.digest)
+        found = None
+        if referrers:
+            subjects = [manifest.digest]
+            if isinstance(manifest, Index):
+                subjects += [d.digest for d in manifest.manifests]
+            found = discover_referrers(repo, subjects)
         if isinstance(manifest, Index):
             return InspectResult(
                 reference=ref,
@@ -154,15 +205,15 @@ def inspect(
                 size=manifest.size,
                 kind=manifest_kind(manifest),
                 raw=manifest.raw,
-                entries=tuple(
-                    InspectEntry.from_descriptor(d, entry_kind(d, manifest))
-                    for d in manifest.manifests
-                ),
+                entries=_entries(repo, manifest, {}, 1),
                 annotations=manifest.annotations,
                 selected_from=selected_from,
+                referrers=found,
             )
         assert isinstance(manifest, ImageManifest)
         config = fetch_config(repo, manifest)
+        if platform is not None and selected_from is None and not manifest.is_attestation:
+            check_runnable(ref, config.platform, platform)
         return InspectResult(
             reference=ref,
             digest=manifest.digest,
@@ -176,4 +227,32 @@ def inspect(
             created=config.created,
             annotations=manifest.annotations,
             selected_from=selected_from,
+            referrers=found,
         )
+
+
+def _entries(
+    repo: Repository, index: Index, nested: dict[Digest, Index], depth: int
+) -> tuple[InspectEntry, ...]:
+    """The entries of ``index``, nested indexes expanded (each read once, via ``nested``)."""
+    attestations = frozenset(index.attestations)
+    out = []
+    for d in index.manifests:
+        kind = entry_kind(d, index, attestations)
+        children: tuple[InspectEntry, ...] = ()
+        if kind == "index":
+            if depth >= MAX_NESTING:
+                raise InvalidManifest(
+                    f"{repo.name}@{d.digest}: indexes nested more than {MAX_NESTING} deep"
+                )
+            child = nested.get(d.digest)
+            if child is None:
+                loaded = repo.get_manifest(d.digest)
+                if not isinstance(loaded, Index):
+                    raise InvalidManifest(
+                        f"{repo.name}@{d.digest}: the index says an index, it is an image"
+                    )
+                child = nested[d.digest] = loaded
+            children = _entries(repo, child, nested, depth + 1)
+        out.append(InspectEntry.from_descriptor(d, kind, children))
+    return tuple(out)

@@ -15,14 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
-from polyarch.errors import InvalidInput, InvalidManifest, PlatformNotFound
+from polyarch.errors import InvalidInput, PlatformNotFound
 from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index
 from polyarch.operations.context import Context, borrowed
 from polyarch.operations.images import fetch_config
-from polyarch.platform import Platform, compatible, select
+from polyarch.operations.matching import EntryPlatforms, Selected
+from polyarch.platform import Platform, compatible
+from polyarch.reference import Reference
+from polyarch.storage.base import Repository
 
 __all__ = ["Resolution", "resolve", "select_entry"]
 
@@ -43,6 +45,8 @@ class Resolution:
     source: Literal["image", "wrapper", "index"]
     #: Digest of what the reference points at (equal to ``digest`` for a single image).
     source_digest: Digest
+    #: Digests of the nested indexes walked between ``source_digest`` and ``digest``.
+    path: tuple[Digest, ...] = ()
 
     @property
     def pinned(self) -> Location:
@@ -53,7 +57,7 @@ class Resolution:
         """The stable ``--json`` schema (documented in docs/json.md)."""
         return {
             "schema": RESOLVE_SCHEMA,
-            "reference": str(self.reference),
+            "reference": shown_reference(self.reference),
             "digest": str(self.digest),
             "mediaType": self.media_type,
             "size": self.size,
@@ -64,25 +68,59 @@ class Resolution:
         }
 
 
+def shown_reference(ref: Location) -> str:
+    """``ref`` as the JSON ``reference`` field shows it: what was read, fully normalized.
+
+    Docker's normalization (:meth:`Reference.parse`), and the tag that was read filled
+    in: ``127.0.0.1:5000/base`` is ``127.0.0.1:5000/base:latest``. A reference with a
+    digest, or an ``oci:`` layout, is shown as it is.
+    """
+    if isinstance(ref, Reference) and ref.tag is None and ref.digest is None:
+        return str(ref.with_tag(ref.identifier))
+    return str(ref)
+
+
 def _platform_list(index: Index) -> str:
-    names = [str(d.platform) if d.platform else "(no platform)" for d in index.images]
+    names = [
+        str(d.platform) if d.platform else ("(nested index)" if d.is_index else "(no platform)")
+        for d in index.images
+    ]
+    if len(names) > 20:  # an index of thousands of entries: one line, not a page
+        names = [*names[:20], f"... {len(names) - 20} more"]
     return ", ".join(names) or "none"
 
 
-def select_entry(index: Index, host: Platform, ref: Location) -> Descriptor:
-    """The image entry of ``index`` a host of platform ``host`` would pull.
+def select_entry(repo: Repository, index: Index, host: Platform, ref: Location) -> Selected:
+    """The image entry of ``index`` (stored in ``repo``) a host of platform ``host`` pulls.
 
-    Attestations and entries without a platform are never candidates. Raises
-    :class:`PlatformNotFound` naming the platforms on offer when none is compatible.
+    containerd's rule, through :meth:`EntryPlatforms.select`: entries with a matching
+    platform first, then entries without a platform whose config matches, nested
+    indexes walked. Attestations are never candidates. Raises
+    :class:`PlatformNotFound` naming the platforms on offer when none is compatible,
+    and what reading a child manifest or config raises.
     """
-    candidates = [d for d in index.images if d.platform is not None]
-    chosen = select(host, [d.platform for d in candidates if d.platform is not None])
+    chosen = EntryPlatforms(repo).select(index, host)
     if chosen is None:
         raise PlatformNotFound(
             f"{ref} has no image for {host} (it has: {_platform_list(index)})",
             hint="pick one of the platforms it has",
         )
-    return candidates[chosen]
+    return chosen
+
+
+def check_runnable(ref: Location, image: Platform | None, host: Platform) -> None:
+    """Refuse a single image a host of platform ``host`` would not pull.
+
+    The one rule for a single image asked for with a platform (``resolve`` and
+    ``inspect``): containerd's matcher for the host (:func:`~polyarch.platform.compatible`)
+    must accept the platform in the image's config. Raises :class:`PlatformNotFound`.
+    """
+    if image is None or not compatible(host, image):
+        raise PlatformNotFound(
+            f"{ref} is a single image for {image or 'no platform'}; "
+            f"a {host} host would not pull it",
+            parameter="platform",
+        )
 
 
 def resolve(
@@ -96,7 +134,8 @@ def resolve(
     * a single image manifest: its own digest (with ``platform``, it must be compatible);
     * a BuildKit / Docker 29 wrapper (one image plus attestations): the image's digest;
     * a multi-platform index: ``platform`` is required; the entry a host of that platform
-      would pull (containerd's matching).
+      would pull (containerd's matching, :mod:`polyarch.operations.matching`: entries
+      without a platform are matched by their config, nested indexes are walked).
     """
     if isinstance(ref, str):
         ref = parse_location(ref)
@@ -112,13 +151,8 @@ def resolve(
                     hint="resolve the image it attests instead",
                 )
             config = fetch_config(repo, manifest)
-            if platform is not None and (
-                config.platform is None or not compatible(platform, config.platform)
-            ):
-                raise PlatformNotFound(
-                    f"{ref} is a single image for {config.platform or 'no platform'}, "
-                    f"not runnable on {platform}"
-                )
+            if platform is not None:
+                check_runnable(ref, config.platform, platform)
             return Resolution(
                 ref,
                 manifest.digest,
@@ -129,25 +163,24 @@ def resolve(
                 manifest.digest,
             )
         if manifest.is_wrapper and platform is None:
-            entry = manifest.images[0]
+            image = manifest.images[0]
+            chosen = Selected(image, image.platform)
         elif platform is None:
             raise InvalidInput(
-                f"{ref} is a multi-platform index; pass --platform "
-                f"(one of: {_platform_list(manifest)})"
+                f"{ref} is a multi-platform index; name the platform to resolve "
+                f"(one of: {_platform_list(manifest)})",
+                parameter="platform",
             )
         else:
-            entry = select_entry(manifest, platform, ref)
-        if entry.is_index:
-            raise InvalidManifest(
-                f"{ref}: the entry for {entry.platform} is itself an index ({entry.digest}); "
-                "nested indexes are not supported"
-            )
+            chosen = select_entry(repo, manifest, platform, ref)
+        entry = chosen.descriptor
         return Resolution(
             ref,
             entry.digest,
             entry.media_type,
             entry.size,
-            entry.platform,
+            chosen.platform,
             "wrapper" if manifest.is_wrapper else "index",
             manifest.digest,
+            chosen.path,
         )

@@ -49,8 +49,18 @@ _BINFMT_NAMES: Final[dict[str, str]] = {
     "riscv64": "riscv64",
 }
 
-#: ``docker run`` exits with 125 when the daemon, not the container, failed.
-_DOCKER_RUN_FAILED: Final = 125
+#: ``docker run``'s own exit statuses (Docker's run reference, "Exit status"): 125 when the
+#: daemon failed, 126 when the command cannot be invoked, 127 when it cannot be found. A
+#: container's process may exit with these too: only with a daemon error line are they
+#: docker's.
+_DOCKER_RUN_FAILED: Final = frozenset({125, 126, 127})
+
+#: Where runc's (and older engines') start failure says what went wrong: the cause is
+#: after the last of these (``exec: "uname": executable file not found in $PATH``).
+_START_FAILURE_MARKERS: Final = (
+    "unable to start container process: ",
+    "starting container process caused ",
+)
 
 #: How long ``docker version`` may take to answer.
 _VERSION_TIMEOUT: Final = 30.0
@@ -123,6 +133,23 @@ def _first_line(text: str, default: str) -> str:
         if line.strip():
             return line.strip()
     return default
+
+
+def _start_cause(daemon: str) -> str | None:
+    """What made a container fail to start, from docker's daemon error line, if it says.
+
+    ``Error response from daemon: failed to create task for container: ... unable to start
+    container process: exec: "uname": executable file not found in $PATH: unknown.`` gives
+    ``exec: "uname": executable file not found in $PATH``.
+    """
+    ends = [daemon.rfind(m) + len(m) for m in _START_FAILURE_MARKERS if m in daemon]
+    if not ends:
+        return None
+    cause = daemon[max(ends) :].strip().rstrip(".").removesuffix(": unknown").strip()
+    # Older engines quote the cause, escaping its own quotes: "exec: \"x\": ...".
+    if cause.startswith('"') and cause.endswith('"'):
+        cause = cause[1:-1]
+    return cause.replace('\\"', '"') or None
 
 
 def _daemon_error(stderr: str) -> str | None:
@@ -236,8 +263,10 @@ class DockerRunner:
         an empty sequence keeps it. The container is removed afterwards. Its exit code,
         whatever it is, is in the result; ``error`` is set (and ``exit_code`` is
         ``None``) only when it could not run: no engine, no emulator, the pull failed,
-        the daemon refused to start it (``docker run`` exit status 125 with a daemon
-        error), or it did not finish within the timeout (it is then removed by force).
+        the daemon refused to start it (``docker run`` exit status 125, 126 or 127 with a
+        daemon error; the error then gives runc's cause, such as ``exec: "uname":
+        executable file not found in $PATH``), or it did not finish within the timeout (it
+        is then removed by force).
         """
         native = self.is_native(platform)
         spec = str(platform)
@@ -268,9 +297,12 @@ class DockerRunner:
             return failed(f"{image} for {spec} did not finish in {self.timeout:g} s", _cap(partial))
 
         output = _cap(proc.stdout + proc.stderr)
-        if proc.returncode == _DOCKER_RUN_FAILED:
+        if proc.returncode in _DOCKER_RUN_FAILED:
             daemon = _daemon_error(_text(proc.stderr))
             if daemon is not None:
+                cause = _start_cause(daemon)
+                if cause is not None:
+                    return failed(f"cannot start {image} for {spec}: {cause}", output)
                 return failed(f"cannot run {image} for {spec}: {daemon}", output)
         machine = None
         if tuple(args) == _UNAME_M and proc.returncode == 0:

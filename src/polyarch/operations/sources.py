@@ -23,7 +23,8 @@ from polyarch.errors import (
 from polyarch.location import Location, parse_location
 from polyarch.manifest import ImageManifest, Index
 from polyarch.operations.context import Context
-from polyarch.operations.images import fetch_config
+from polyarch.operations.images import attestations_by_subject, fetch_config
+from polyarch.operations.matching import PlatformKey, matches_filter, platform_key
 from polyarch.platform import Platform
 from polyarch.storage.base import Repository
 
@@ -35,14 +36,6 @@ __all__ = [
     "image_entry",
     "platform_key",
 ]
-
-PlatformKey = tuple[str, str, str, str, tuple[str, ...]]
-
-
-def platform_key(platform: Platform) -> PlatformKey:
-    """What makes two platforms the same to a host: the normalized fields."""
-    p = platform.normalized()
-    return (p.os, p.architecture, p.variant, p.os_version, tuple(sorted(p.os_features)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,17 +154,6 @@ def _check_image(manifest: ImageManifest, source: str) -> None:
         raise InvalidInput(f"source {source} is an artifact ({kind}), not a runnable image")
 
 
-def _matches(platform: Platform, filters: Sequence[Platform]) -> bool:
-    if not filters:
-        return True
-    key = platform_key(platform)
-    for wanted in filters:
-        w = platform_key(wanted)
-        if w[:3] == key[:3] and (not w[3] or w[3] == key[3]):
-            return True
-    return False
-
-
 def image_entry(
     repo: Repository,
     source: Source,
@@ -195,7 +177,12 @@ def image_entry(
 def collect_entries(
     context: Context, source: Source, filters: Sequence[Platform] = ()
 ) -> list[Entry]:
-    """The entries one source contributes (filters apply to multi-platform indexes only)."""
+    """The entries one source contributes (filters apply to multi-platform indexes only).
+
+    Index entries without a ``platform`` are candidates like any other: their config
+    says their platform, and the filter applies to that (containerd's rule, see
+    :mod:`polyarch.operations.matching`). Each distinct child manifest is read once.
+    """
     repo = context.repository(source.ref)
     try:
         top = repo.get_manifest(source.ref.identifier)
@@ -207,18 +194,25 @@ def collect_entries(
         raise InvalidInput(
             f"source {source.text}: a platform override applies to a single image, "
             "but this is a multi-platform index",
-            hint="use --platform to pick entries of an index",
+            hint="pick entries of an index by their platform instead",
+            parameter="platforms",
         )
     chosen = _index_images(top, source, filters)
+    attestations = attestations_by_subject(top)
     entries = []
     for descriptor in chosen:
         child = repo.get_manifest(descriptor.digest)
         if not isinstance(child, ImageManifest):
             raise InvalidInput(f"source {source.text}: entry {descriptor.digest} is not an image")
         entry = image_entry(
-            repo, source, child, descriptor.platform, top.attestations_for(child.digest)
+            repo, source, child, descriptor.platform, attestations.get(child.digest, ())
         )
-        if top.is_wrapper or _matches(entry.platform, filters):
+        if descriptor.annotations and not top.is_wrapper:
+            # Kept as the index has them (e.g. containers/image's zstd-instance mark).
+            entry = replace(
+                entry, descriptor=entry.descriptor.with_annotations(descriptor.annotations)
+            )
+        if top.is_wrapper or matches_filter(entry.platform, filters):
             entries.append(entry)
     return entries
 
@@ -232,4 +226,4 @@ def _index_images(index: Index, source: Source, filters: Sequence[Platform]) -> 
         )
     if index.is_wrapper:
         return images
-    return [d for d in images if d.platform is None or _matches(d.platform, filters)]
+    return [d for d in images if d.platform is None or matches_filter(d.platform, filters)]

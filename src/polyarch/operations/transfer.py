@@ -6,14 +6,18 @@ of preference: it is already there (HEAD: skipped), it can be mounted from the s
 repository of the same registry (no bytes move), or it is streamed from source to
 destination while being hashed (constant memory, no temp files, nothing unverified
 committed). Several blobs move in parallel (``jobs``); manifests are pushed only after
-all their blobs are in place.
+all their blobs are in place. Only the blobs :func:`~polyarch.operations.images.required_blobs`
+names move: external layers (Docker foreign, OCI non-distributable, any with ``urls``)
+stay where their URLs point, and the manifest naming them is copied byte for byte.
 
-A blob whose move fails for a transient reason (a dropped connection, a 5xx, a 429,
-after the HTTP client's own retries of idempotent requests) is moved again from the
-start, at most :data:`BLOB_ATTEMPTS` times in all: the destination is asked again
-whether it has the blob (a lost response may hide a completed upload), a new upload
-session is opened and the source is read again. An upload session is never resumed or
-repeated blindly. Content that does not match its digest is never retried.
+A blob whose move fails for a transient reason the HTTP client could not retry itself
+(a dropped connection in an upload request, which is not idempotent; a 5xx; a 429) is
+moved again from the start, at most :data:`BLOB_ATTEMPTS` times in all: the destination
+is asked again whether it has the blob (a lost response may hide a completed upload), a
+new upload session is opened and the source is read again. An upload session is never resumed or
+repeated blindly. Content that does not match its digest is never retried. The first
+blob that fails for good ends the transfer: blobs not started are cancelled, the others
+are not started over.
 
 A dry run asks the same HEAD questions and records what it *would* do.
 """
@@ -24,7 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -33,7 +37,9 @@ from polyarch.descriptor import Descriptor
 from polyarch.errors import ContentError, PolyarchError, RegistryError, TransportError
 from polyarch.manifest import ImageManifest, Manifest
 from polyarch.operations.blobinfo import BlobInfoCache
+from polyarch.operations.images import required_blobs
 from polyarch.storage.base import BlobReader, Repository
+from polyarch.transport.errors import RetriesExhausted
 from polyarch.transport.retry import RetryPolicy
 
 __all__ = [
@@ -115,10 +121,11 @@ def is_transient(exc: BaseException) -> bool:
     """Whether moving a blob again from the start may succeed where this attempt failed.
 
     True for transport failures (reset, timeout, refused) and for 5xx and 429 answers;
-    False for everything else, and always for content that does not match its
-    descriptor (:class:`~polyarch.errors.DigestMismatch`, ``SizeMismatch``).
+    False for everything else, always for content that does not match its descriptor
+    (:class:`~polyarch.errors.DigestMismatch`, ``SizeMismatch``), and once the client's
+    retry budget is spent (:class:`~polyarch.transport.errors.RetriesExhausted`).
     """
-    if isinstance(exc, ContentError):
+    if isinstance(exc, ContentError | RetriesExhausted):
         return False
     if isinstance(exc, TransportError):
         return True
@@ -182,6 +189,8 @@ class Transfer:
         self._lock = threading.Lock()
         # (destination, digest) known present during this transfer: saves HEADs.
         self._present: set[tuple[str, str]] = set()
+        # Set by the first blob that fails for good: the others stop starting over.
+        self._failed = threading.Event()
 
     def _known(self, dest: Repository, digest: str) -> bool:
         with self._lock:
@@ -206,7 +215,12 @@ class Transfer:
                 action = self._move(source, dest, descriptor, first=attempt == 1)
                 break
             except PolyarchError as exc:
-                if self.dry_run or attempt >= self.attempts or not is_transient(exc):
+                if (
+                    self.dry_run
+                    or attempt >= self.attempts
+                    or not is_transient(exc)
+                    or self._failed.is_set()
+                ):
                     raise
                 delay = self.retry.backoff(attempt)
                 log.info(
@@ -285,15 +299,19 @@ class Transfer:
         """Make child manifests (and all their blobs) present in ``dest`` by digest.
 
         Blobs of every manifest not yet there move first, ``jobs`` at a time; then the
-        manifests are pushed in the order given. A manifest already in ``dest`` is
-        trusted to have its blobs: registries refuse a manifest whose blobs are missing.
-        Returns the number of manifests pushed (or that a dry run would push).
+        manifests are pushed in the order given (so a caller lists the children of a
+        nested index before it). A manifest already in ``dest`` is trusted to have its
+        blobs: registries refuse a manifest whose blobs are missing. External blobs are
+        never moved (:func:`~polyarch.operations.images.required_blobs`). Linear in
+        ``items``. Returns the number of manifests pushed (or that a dry run would push).
         """
         todo: list[tuple[Repository, Manifest]] = []
+        queued: set[str] = set()
         for source, manifest in items:
             digest = str(manifest.digest)
-            if self._known(dest, digest) or any(m.digest == manifest.digest for _, m in todo):
+            if self._known(dest, digest) or digest in queued:
                 continue
+            queued.add(digest)
             if dest.same_as(source) or dest.head_manifest(digest) is not None:
                 with self._lock:
                     self.stats.manifests_present += 1
@@ -303,7 +321,7 @@ class Transfer:
         blobs: dict[str, tuple[Repository, Descriptor]] = {}
         for source, manifest in todo:
             if isinstance(manifest, ImageManifest):
-                for blob in manifest.blobs:
+                for blob in required_blobs(manifest):
                     blobs.setdefault(str(blob.digest), (source, blob))
         self._blobs(dest, list(blobs.values()))
         for _, manifest in todo:
@@ -325,12 +343,15 @@ class Transfer:
             return
         # Largest first, so the long transfers start early and the pool drains evenly.
         blobs.sort(key=lambda item: -item[1].size)
+        # The first failure ends the operation: blobs not started are cancelled and the
+        # ones in flight do not start over, so the error is reported without waiting for
+        # every other blob to exhaust its own retries.
         with ThreadPoolExecutor(max_workers=min(self.jobs, len(blobs))) as pool:
             futures = [pool.submit(self.blob, source, dest, blob) for source, blob in blobs]
-            errors = []
-            for future in futures:
-                exc = future.exception()
-                if exc is not None:
-                    errors.append(exc)
-            if errors:
-                raise errors[0]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in futures if f in done and f.exception() is not None]
+            if failed:
+                self._failed.set()
+                for future in futures:
+                    future.cancel()
+                raise failed[0].exception()  # type: ignore[misc]

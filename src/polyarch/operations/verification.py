@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -13,6 +13,7 @@ from polyarch.digest import Digest
 from polyarch.errors import InvalidInput, InvalidPlatform
 from polyarch.location import LayoutReference, Location, parse_location
 from polyarch.operations.records import Record, load_records
+from polyarch.operations.referrer_checks import parse_required_referrers
 from polyarch.platform import Platform
 from polyarch.reference import Reference
 
@@ -50,14 +51,43 @@ class Check:
         }
 
 
-def _pair(text: str, flag: str) -> tuple[Platform, str]:
+def _pair(text: str, name: str) -> tuple[Platform, str]:
     platform_text, sep, value = text.partition("=")
     if not sep or not value:
-        raise InvalidInput(f"{flag} {text!r}: expected PLATFORM=VALUE")
+        raise InvalidInput(f"{name} {text!r}: expected PLATFORM=VALUE", parameter=name)
     try:
         return Platform.parse(platform_text), value
     except InvalidPlatform as exc:
-        raise InvalidInput(f"{flag} {text!r}: {exc}") from None
+        raise InvalidInput(f"{name} {text!r}: {exc}", parameter=name) from None
+
+
+_Pairs = Sequence[str] | Mapping[Platform | str, Any]
+
+
+def _pairs(given: _Pairs, name: str) -> list[tuple[Platform, Any, str]]:
+    """``(platform, value, as written)`` for each ``P=VALUE`` string or mapping item.
+
+    A single string is refused: ``expect="linux/amd64=sha256:..."`` would otherwise be
+    read character by character.
+    """
+    if isinstance(given, str | bytes):
+        raise TypeError(
+            f"{name} must be a list of 'PLATFORM=VALUE' strings or a mapping of platform "
+            f"to value, not a single string ({given!r}); wrap it in a list"
+        )
+    if isinstance(given, Mapping):
+        out = []
+        for key, value in given.items():
+            shown = (
+                f"{key}={value}" if not isinstance(value, re.Pattern) else f"{key}={value.pattern}"
+            )
+            try:
+                platform = key if isinstance(key, Platform) else Platform.parse(key)
+            except InvalidPlatform as exc:
+                raise InvalidInput(f"{name} {shown!r}: {exc}", parameter=name) from None
+            out.append((platform, value, shown))
+        return out
+    return [(*_pair(item, name), item) for item in given]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +103,9 @@ class VerifyRequest:
     command: tuple[str, ...] | None = None
     expect_output: tuple[tuple[Platform, re.Pattern[str]], ...] = ()
     strict: bool = False
+    #: ``--require-referrer``: (artifact type, True for the index itself / False for
+    #: every platform image); see operations/referrer_checks.py.
+    require_referrers: tuple[tuple[str, bool], ...] = ()
 
     @classmethod
     def build(
@@ -80,35 +113,67 @@ class VerifyRequest:
         target: str | Location,
         *,
         platforms: Sequence[str | Platform] = (),
-        expect: Sequence[str] = (),
+        expect: Sequence[str] | Mapping[Platform | str, Digest | str] = (),
         records: Sequence[str | Path] = (),
         exact: bool = False,
         run: bool = False,
         command: Sequence[str] | None = None,
-        expect_output: Sequence[str] = (),
+        expect_output: Sequence[str] | Mapping[Platform | str, re.Pattern[str] | str] = (),
         strict: bool = False,
+        require_referrers: Sequence[str] = (),
     ) -> VerifyRequest:
-        """Validate strings (``P=DIGEST``, ``P=REGEX``, record paths) into a request."""
+        """Validate what :func:`~polyarch.operations.verify.verify` is asked into a request.
+
+        ``target``: a reference (``REGISTRY/REPO:TAG``) or an ``oci:DIR[:TAG]`` layout.
+        ``platforms``: platforms that must be in the index (strings are read with
+        :meth:`Platform.parse`). ``expect``: the digest each platform's entry must have,
+        as ``"P=DIGEST"`` strings or a mapping ``{P: DIGEST}``. ``records``: build record
+        files or directories (polyarch records, buildx metadata files). ``exact``: no
+        platform beyond the expected ones. ``run``: start each platform's image with the
+        local Docker engine; ``command`` replaces its CMD. ``expect_output``: a regular
+        expression each platform's output must match (``"P=REGEX"`` strings or a mapping
+        ``{P: REGEX}``; needs ``run``). ``strict``: warnings fail too.
+
+        Raises :class:`~polyarch.errors.InvalidInput` (its ``parameter`` names the
+        argument) for a value that cannot be read, and :class:`TypeError` for a single
+        string where a list or a mapping is expected.
+
+        >>> request = VerifyRequest.build(
+        ...     "127.0.0.1:5000/app:1.0",
+        ...     expect={"linux/arm64": "sha256:" + "5e" * 32},
+        ...     run=True,
+        ...     expect_output={"linux/arm64": "aarch64"},
+        ... )
+        >>> [(str(p), d.short) for p, d in request.expect]
+        [('linux/arm64', 'sha256:5e5e5e5e5e5e')]
+        """
         ref = target if isinstance(target, Reference | LayoutReference) else parse_location(target)
+        if isinstance(records, str | Path):
+            records = [records]
+        if isinstance(platforms, str):
+            platforms = [platforms]
         plats = tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms)
         expected = []
-        for item in expect:
-            platform, value = _pair(item, "--expect")
+        for platform, value, shown in _pairs(expect, "expect"):
             try:
-                expected.append((platform, Digest(value)))
+                expected.append((platform, Digest(str(value))))
             except InvalidInput as exc:
-                raise InvalidInput(f"--expect {item!r}: {exc}") from None
+                raise InvalidInput(f"expect {shown!r}: {exc}", parameter="expect") from None
         outputs = []
-        for item in expect_output:
-            platform, value = _pair(item, "--expect-output")
+        for platform, value, shown in _pairs(expect_output, "expect_output"):
             try:
-                outputs.append((platform, re.compile(value)))
+                pattern = value if isinstance(value, re.Pattern) else re.compile(str(value))
             except re.error as exc:
                 raise InvalidInput(
-                    f"--expect-output {item!r}: bad regular expression: {exc}"
+                    f"expect_output {shown!r}: bad regular expression: {exc}",
+                    parameter="expect_output",
                 ) from None
+            outputs.append((platform, pattern))
         if outputs and not run:
-            raise InvalidInput("--expect-output needs --run")
+            raise InvalidInput(
+                "expected output can only be checked when the images are run",
+                parameter="run",
+            )
         return cls(
             ref,
             plats,
@@ -119,6 +184,7 @@ class VerifyRequest:
             tuple(command) if command else None,
             tuple(outputs),
             strict,
+            parse_required_referrers(require_referrers),
         )
 
 

@@ -29,9 +29,42 @@ def verify(
     *,
     runner: DockerRunner | None = None,
 ) -> VerifyReport:
-    """Run every check against ``request.target``; never raises for a failed check.
+    """Run every check against ``request.target``; a failed check is a result, not an error.
 
-    Raises only for bad input or when the target cannot be read at all.
+    ``request`` is a :class:`~polyarch.operations.verification.VerifyRequest` (build one
+    with :meth:`VerifyRequest.build
+    <polyarch.operations.verification.VerifyRequest.build>`: expected platforms,
+    ``{platform: digest}`` expectations, build records, ``exact``, ``run``, ``strict``).
+    ``context`` (a :class:`~polyarch.operations.context.Context`; default: one made from
+    the environment and closed afterwards) holds the registry connections. ``runner``
+    starts the images for ``run`` (default: a
+    :class:`~polyarch.operations.runner.DockerRunner` on the local Docker engine).
+
+    The checks, in order (docs/verify.md): ``kind`` (an index), ``platforms``,
+    ``records`` and ``digests`` (each expected platform's entry is the recorded
+    digest), ``children``, ``configs`` (each image's config names its platform),
+    ``blobs``, ``attestations``, ``pull`` (the entry each host would pull, with
+    containerd's matcher), ``provenance``, and ``run`` when asked.
+
+    Returns a :class:`~polyarch.operations.verification.VerifyReport`: ``checks`` (one
+    :class:`~polyarch.operations.verification.Check` per line: ``check``, ``status``
+    pass / warn / fail, ``platform``, ``message``, ``details``), ``digest`` and
+    ``media_type`` of the target, and ``ok`` (nothing failed and, with ``strict``,
+    nothing warned). Raises :class:`~polyarch.errors.InvalidInput` for bad input, and
+    :class:`~polyarch.errors.PolyarchError` subclasses (``ManifestUnknown``,
+    ``TransportError``, ``Unauthorized``...) only when the target cannot be read at all.
+
+    >>> from polyarch import Context, VerifyRequest
+    >>> request = VerifyRequest.build(
+    ...     "127.0.0.1:5000/app:1.0",
+    ...     platforms=["linux/amd64", "linux/arm64"],
+    ...     expect={"linux/arm64": "sha256:" + "5e" * 32},
+    ...     exact=True,
+    ... )
+    >>> with Context() as ctx:                                    # doctest: +SKIP
+    ...     report = verify(request, ctx)
+    ...     print(report.ok, [c.check for c in report.failed])
+    False ['digests']
     """
     with borrowed(context) as ctx:
         return Verifier(request, ctx, runner or DockerRunner()).run()

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
         record_file_name,
         run_process,
     )
+    from polyarch.pipeline.builders import (
+        BuilderChoice,
+        BuilderUnsuitable,
+        choose_builder,
+    )
     from polyarch.pipeline.publish import (
         CleanupOutcome,
         EngineUnavailable,
@@ -57,6 +62,8 @@ __all__ = [
     "BuildFailure",
     "BuildRequest",
     "BuildResult",
+    "BuilderChoice",
+    "BuilderUnsuitable",
     "CleanupOutcome",
     "EngineUnavailable",
     "ProcessResult",
@@ -70,6 +77,7 @@ __all__ = [
     "Variant",
     "VerifySpec",
     "build_variants",
+    "choose_builder",
     "find_spec",
     "load_spec",
     "publish",
@@ -92,6 +100,7 @@ __getattr__, __dir__ = lazy_exports(
             "record_file_name",
             "run_process",
         ),
+        "polyarch.pipeline.builders": ("BuilderChoice", "BuilderUnsuitable", "choose_builder"),
         "polyarch.pipeline.publish": (
             "CleanupOutcome",
             "EngineUnavailable",

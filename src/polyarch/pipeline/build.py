@@ -1,17 +1,23 @@
 """``build``: build the spec's variants, push each one, write one record per variant.
 
 Each variant is built from its own context and Dockerfile, for its own platform, all of
-them at once (one thread each; the engine runs concurrent builds). Two builders:
+them at once (one thread each; the engine runs concurrent builds). The builder is chosen
+first (:func:`~polyarch.pipeline.builders.choose_builder`: ``auto`` asks ``docker buildx
+inspect`` for the builder's driver):
 
-* ``buildx`` (when ``docker buildx version`` works): pushes by digest, no tag at all::
+* ``buildx`` on a driver that pushes by digest (``docker-container``, ``kubernetes``,
+  ``remote``): no tag at all::
 
-    docker buildx build --platform P -f DOCKERFILE [--build-arg K=V] [--target T]
-        [--label K=V] [--network MODE]
+    docker buildx build [--builder NAME] --platform P -f DOCKERFILE [--build-arg K=V]
+        [--target T] [--label K=V] [--network MODE]
         --output type=image,name=REPO,push-by-digest=true,name-canonical=true,push=true
         --metadata-file TMP CONTEXT
 
   then ``containerimage.digest`` of the metadata file (a BuildKit wrapper's digest when
   attestations are on) is resolved to the platform image manifest's digest;
+* ``buildx`` on the ``docker`` driver (the default builder of a stock Docker; ``auto``
+  only): the same with ``--output type=image,name=REPO:TAG,push=true``, the per-platform
+  tag of :meth:`Spec.per_platform_tag`, then the pushed wrapper is resolved likewise;
 * ``docker`` (the plain engine, which cannot push by digest alone)::
 
     docker build --platform P -f DOCKERFILE [...] [--network MODE] -t REPO:TAG CONTEXT
@@ -36,14 +42,25 @@ import re
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
-from polyarch.errors import InvalidInput, InvalidPlatform, PlatformNotFound, PolyarchError
+from polyarch.errors import PlatformNotFound, PolyarchError
+from polyarch.files import load_json
 from polyarch.operations.context import Context, borrowed
 from polyarch.operations.records import Record
 from polyarch.operations.resolve import Resolution, resolve
+from polyarch.pipeline.build_request import (
+    BUILDERS,
+    DEFAULT_RECORDS_DIR,
+    Builder,
+    BuildFailed,
+    BuildFailure,
+    BuildRequest,
+    BuildResult,
+    record_file_name,
+)
+from polyarch.pipeline.builders import BuilderChoice, BuilderUnsuitable, choose_builder
 from polyarch.pipeline.commands import (
     ProcessResult,
     ProcessRunner,
@@ -52,7 +69,7 @@ from polyarch.pipeline.commands import (
     docker_build_argv,
     run_process,
 )
-from polyarch.pipeline.spec import Spec, Variant
+from polyarch.pipeline.spec import Variant
 from polyarch.platform import Platform
 
 __all__ = [
@@ -63,131 +80,22 @@ __all__ = [
     "BuildRequest",
     "BuildResult",
     "Builder",
+    "BuilderChoice",
+    "BuilderUnsuitable",
     "ProcessResult",
     "ProcessRunner",
     "build_variants",
     "buildx_build_argv",
+    "choose_builder",
     "detect_builder",
     "docker_build_argv",
     "record_file_name",
     "run_process",
 ]
 
-#: Where ``polyarch build`` writes its records unless told otherwise.
-DEFAULT_RECORDS_DIR: Final = "polyarch-records"
-Builder = Literal["auto", "buildx", "docker"]
-BUILDERS: Final = ("auto", "buildx", "docker")
 _REVISION: Final = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 OutputCallback = Callable[[Platform, str], None]
-
-
-class BuildFailed(PolyarchError):
-    """Some variants did not build or push; their output (above) says why. Fix and rerun."""
-
-
-@dataclass(frozen=True, slots=True)
-class BuildFailure:
-    """One variant that failed: the step (``build``, ``push``, ``resolve``...) and why."""
-
-    platform: Platform
-    step: str
-    message: str
-    exit_code: int | None = None
-
-    def __str__(self) -> str:
-        return f"{self.platform}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class BuildResult:
-    """The records written (spec order, each ``origin`` its file) and the failures."""
-
-    builder: Literal["buildx", "docker"]
-    records: tuple[Record, ...]
-    failures: tuple[BuildFailure, ...]
-
-    @property
-    def ok(self) -> bool:
-        """True when every variant built, pushed and was recorded."""
-        return not self.failures
-
-    def raise_for_failures(self) -> None:
-        """Raise :class:`BuildFailed` naming every failed platform (none: do nothing)."""
-        if self.failures:
-            raise BuildFailed(
-                "build failed for " + "; ".join(str(f) for f in self.failures),
-                hint="the build output above says why; no record was written for "
-                + ("it" if len(self.failures) == 1 else "them"),
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class BuildRequest:
-    """What to build: the spec, which of its platforms, where the records go, how."""
-
-    spec: Spec
-    platforms: tuple[Platform, ...] = ()
-    records_dir: Path = Path(DEFAULT_RECORDS_DIR)
-    builder: Builder = "auto"
-    network: str | None = None
-    #: The docker CLI to call (a name looked up in ``PATH``, or a path).
-    docker: str = "docker"
-
-    @classmethod
-    def build(
-        cls,
-        spec: Spec,
-        *,
-        platforms: Sequence[str | Platform] = (),
-        records_dir: str | Path = DEFAULT_RECORDS_DIR,
-        builder: str = "auto",
-        network: str | None = None,
-        docker: str = "docker",
-    ) -> BuildRequest:
-        """Validate what a CLI or a script has: every platform must be a spec variant's."""
-        chosen: list[Platform] = []
-        for given in platforms:
-            try:
-                platform = given if isinstance(given, Platform) else Platform.parse(given)
-            except InvalidPlatform as exc:
-                raise InvalidInput(f"--platform {given!r}: {exc}") from None
-            variant = spec.variant(platform)
-            if variant is None:
-                known = ", ".join(str(p) for p in spec.platforms)
-                raise InvalidInput(
-                    f"--platform {given}: {spec.path.name} has no variant for it ({known})"
-                )
-            if variant.platform not in chosen:
-                chosen.append(variant.platform)
-        if builder not in BUILDERS:
-            raise InvalidInput(f"--builder must be auto, buildx or docker, not {builder!r}")
-        if network is not None and (not network or any(c.isspace() for c in network)):
-            raise InvalidInput(f"--network {network!r}: expected a network mode such as none")
-        return cls(
-            spec,
-            tuple(chosen),
-            Path(records_dir),
-            "buildx" if builder == "buildx" else "docker" if builder == "docker" else "auto",
-            network,
-            docker,
-        )
-
-    @property
-    def variants(self) -> tuple[Variant, ...]:
-        """The variants to build, in spec order (all of them when no platform was given)."""
-        wanted = set(self.platforms)
-        return tuple(v for v in self.spec.variants if not wanted or v.platform in wanted)
-
-
-def record_file_name(platform: Platform) -> str:
-    """``<os>-<arch>[-<variant>].json`` for the normalized platform.
-
-    >>> record_file_name(Platform.parse("linux/arm/v7"))
-    'linux-arm-v7.json'
-    """
-    p = platform.normalized()
-    return "-".join(part for part in (p.os, p.architecture, p.variant) if part) + ".json"
 
 
 class _VariantFailed(Exception):
@@ -205,13 +113,13 @@ class _Builder:
         ctx: Context,
         run: ProcessRunner,
         on_output: OutputCallback | None,
-        builder: Literal["buildx", "docker"],
+        choice: BuilderChoice,
     ) -> None:
         self.request = request
         self.ctx = ctx
         self.run = run
         self.on_output = on_output
-        self.builder = builder
+        self.choice = choice
         self.repository = str(request.spec.images[0])
 
     def emit(self, platform: Platform, line: str) -> None:
@@ -259,33 +167,45 @@ class _Builder:
 
     def build_one(self, variant: Variant) -> Record:
         """Build, push, resolve and record one variant."""
-        extra: dict[str, object] = {}
-        if self.builder == "docker":
-            tag = self.request.spec.per_platform_tag(variant)
-            ref = f"{self.repository}:{tag}"
-            network = self.request.network
-            argv = docker_build_argv(variant, ref, network=network, docker=self.request.docker)
-            self.command(variant, argv, "build")
-            self.command(variant, [self.request.docker, "push", ref], "push")
-            resolution = self.resolved(variant, ref)
-            extra["tag"] = tag
+        tag: str | None
+        if self.choice.kind == "docker":
+            resolution, tag = self.push_with_docker(variant)
         else:
-            with tempfile.TemporaryDirectory(prefix="polyarch-buildx-") as tmp:
-                metadata = Path(tmp) / "metadata.json"
-                argv = buildx_build_argv(
-                    variant,
-                    self.repository,
-                    metadata,
-                    network=self.request.network,
-                    docker=self.request.docker,
-                )
-                self.command(variant, argv, "build")
-                pushed = _metadata_digest(variant.platform, metadata)
-            resolution = self.resolved(variant, f"{self.repository}@{pushed}")
+            resolution, tag = self.push_with_buildx(variant)
+        extra: dict[str, object] = {} if tag is None else {"tag": tag}
         if resolution.source == "wrapper":
             # Publishing from the wrapper keeps the image's attestations (provenance, SBOM).
             extra["wrapper"] = str(resolution.source_digest)
         return self.write(variant, resolution.digest, extra)
+
+    def push_with_docker(self, variant: Variant) -> tuple[Resolution, str]:
+        """``docker build`` + ``docker push`` of the per-platform tag; the tag resolved."""
+        tag = self.request.spec.per_platform_tag(variant)
+        ref = f"{self.repository}:{tag}"
+        network = self.request.network
+        argv = docker_build_argv(variant, ref, network=network, docker=self.request.docker)
+        self.command(variant, argv, "build")
+        self.command(variant, [self.request.docker, "push", ref], "push")
+        return self.resolved(variant, ref), tag
+
+    def push_with_buildx(self, variant: Variant) -> tuple[Resolution, str | None]:
+        """``docker buildx build --push``: by digest, or (docker driver) to the per-platform tag."""
+        spec = self.request.spec
+        tag = None if self.choice.push_by_digest else spec.per_platform_tag(variant)
+        with tempfile.TemporaryDirectory(prefix="polyarch-buildx-") as tmp:
+            metadata = Path(tmp) / "metadata.json"
+            argv = buildx_build_argv(
+                variant,
+                self.repository,
+                metadata,
+                network=self.request.network,
+                docker=self.request.docker,
+                builder=self.choice.name if self.choice.explicit_name else None,
+                tag=tag,
+            )
+            self.command(variant, argv, "build")
+            pushed = _metadata_digest(variant.platform, metadata)
+        return self.resolved(variant, f"{self.repository}@{pushed}"), tag
 
     def write(self, variant: Variant, digest: object, extra: dict[str, object]) -> Record:
         """Write the variant's record file atomically; the record, its origin that file."""
@@ -294,7 +214,7 @@ class _Builder:
             "context": _shown(variant.context, base),
             "dockerfile": _shown(variant.dockerfile, base),
             "revision": self.revision(variant.context),
-            "builder": self.builder,
+            "builder": self.choice.label,
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             **extra,
         }
@@ -334,7 +254,7 @@ def _shown(path: Path, base: Path) -> str:
 
 def _metadata_digest(platform: Platform, metadata: Path) -> str:
     try:
-        data = json.loads(metadata.read_text())
+        data = load_json(metadata, what="buildx metadata file")
         digest = data["containerimage.digest"]
         if not isinstance(digest, str):
             raise TypeError(digest)
@@ -358,6 +278,8 @@ def build_variants(
 
     Never raises for a failed build: the failures are in the result, and the other
     variants finish (call :meth:`BuildResult.raise_for_failures` to make them an error).
+    Raises :class:`BuilderUnsuitable` before building anything when the builder asked
+    for cannot be used (see :func:`~polyarch.pipeline.builders.choose_builder`).
     ``on_output(platform, line)`` receives every line of every build (from several
     threads), ``run`` runs the commands (tests pass a fake).
 
@@ -372,14 +294,14 @@ def build_variants(
         [(str(r.platform), r.origin) for r in result.records]
         # [('linux/arm64', 'records/linux-arm64.json')]
     """
-    builder = request.builder
-    if builder == "auto":
-        builder = detect_builder(run, request.docker)
+    choice = choose_builder(
+        request.builder, run, docker=request.docker, buildx_builder=request.buildx_builder
+    )
     variants = request.variants
     for variant in variants:
         (request.records_dir / record_file_name(variant.platform)).unlink(missing_ok=True)
     with borrowed(context) as ctx:
-        worker = _Builder(request, ctx, run, on_output, builder)
+        worker = _Builder(request, ctx, run, on_output, choice)
 
         def one(variant: Variant) -> Record | BuildFailure:
             try:
@@ -393,7 +315,8 @@ def build_variants(
         with ThreadPoolExecutor(max_workers=max(1, len(variants))) as pool:
             outcomes = list(pool.map(one, variants))
     return BuildResult(
-        builder,
+        choice.kind,
         tuple(o for o in outcomes if isinstance(o, Record)),
         tuple(o for o in outcomes if isinstance(o, BuildFailure)),
+        choice,
     )

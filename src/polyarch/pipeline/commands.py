@@ -119,13 +119,25 @@ def buildx_build_argv(
     *,
     network: str | None = None,
     docker: str = "docker",
+    builder: str | None = None,
+    tag: str | None = None,
 ) -> list[str]:
-    """The ``docker buildx build`` command line pushing by digest to ``repository``."""
-    output = f"type=image,name={repository},push-by-digest=true,name-canonical=true,push=true"
+    """The ``docker buildx build`` command line pushing the variant to ``repository``.
+
+    Without ``tag``, by digest only (``push-by-digest=true``: drivers other than
+    ``docker``); with ``tag``, to ``repository:tag`` (every driver). ``builder`` names
+    the buildx builder instance (``--builder NAME``; ``None``: buildx's own choice).
+    """
+    if tag is None:
+        output = f"type=image,name={repository},push-by-digest=true,name-canonical=true,push=true"
+    else:
+        output = f"type=image,name={repository}:{tag},push=true"
+    chosen = ["--builder", builder] if builder else []
     return [
         docker,
         "buildx",
         "build",
+        *chosen,
         *_common_args(variant, network),
         "--output",
         output,
@@ -136,5 +148,9 @@ def buildx_build_argv(
 
 
 def detect_builder(run: ProcessRunner, docker: str = "docker") -> Literal["buildx", "docker"]:
-    """``buildx`` when ``docker buildx version`` works, else ``docker``."""
+    """``buildx`` when ``docker buildx version`` works, else ``docker``.
+
+    Only whether buildx is installed: :func:`polyarch.pipeline.builders.choose_builder`
+    also asks which driver the builder has (what ``auto`` builds with).
+    """
     return "buildx" if run([docker, "buildx", "version"]).returncode == 0 else "docker"

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from polyarch.errors import ContentError, InvalidInput, PlatformNotFound, PolyarchError
+from polyarch.errors import ContentError, InvalidInput, PolyarchError
 from polyarch.operations.context import Context, borrowed
 from polyarch.operations.create import CreateRequest, CreateResult, create_index
+from polyarch.operations.record_evidence import record_source, resolve_record
 from polyarch.operations.records import Record, load_records
-from polyarch.operations.resolve import resolve
 from polyarch.operations.runner import DockerRunner
 from polyarch.operations.verification import VerifyReport, VerifyRequest
 from polyarch.operations.verify import verify
@@ -40,7 +40,6 @@ from polyarch.pipeline.publish_result import (
     PublishFailed,
     PublishResult,
     run_output,
-    source_digest,
 )
 from polyarch.pipeline.spec import Spec
 from polyarch.platform import Platform
@@ -69,7 +68,8 @@ class RecordMismatch(InvalidInput):
 
 
 class EngineUnavailable(PolyarchError):
-    """The spec asks to run each platform, but no Docker engine answers; start one or --no-run."""
+    """The spec asks to run each platform, but no Docker engine answers: start one, or
+    publish without running the images (``run=False``; the CLI's ``--no-run``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,9 @@ class PublishRequest:
     ) -> PublishRequest:
         """Read the record files and directories (records given as objects are kept)."""
         if not records:
-            raise InvalidInput("no records: give --records DIR (what each build wrote)")
+            raise InvalidInput(
+                "no records given (the record files each build wrote)", parameter="records"
+            )
         loaded = [r for r in records if isinstance(r, Record)]
         loaded += load_records([r for r in records if not isinstance(r, Record)])
         return cls(spec, tuple(loaded), cleanup, verify, run)
@@ -106,41 +108,20 @@ class PublishRequest:
         return self.verify and self.run and self.spec.verify.run is not None
 
 
-def _same(a: Platform, b: Platform) -> bool:
-    x, y = a.normalized(), b.normalized()
-    return (x.os, x.architecture, x.variant) == (y.os, y.architecture, y.variant)
-
-
 def _checked(record: Record, spec: Spec, ctx: Context) -> Record:
-    """The record with its repository (default: the spec's first image) and platform.
+    """The record resolved: the platform image's digest, its platform, where it was found.
 
-    The image it names is read: it must be one platform's image (or a BuildKit wrapper
-    of one) of the platform the record says; a record without a platform (a buildx
-    metadata file without a descriptor) takes the image's. A record's ``wrapper`` must
-    hold the recorded image.
+    Resolved once (:func:`~polyarch.operations.record_evidence.resolve_record`): the
+    wrapper is read where the record says it was pushed (``image.name``), else in the
+    spec's first image; the image's digest is carried from then on (verification of
+    every image of the spec compares it, whatever registry each image lives in). A
+    record without a platform (a buildx metadata file of a wrapper) takes the image's;
+    the image must be of the platform the record says.
     """
-    repository = record.repository or str(spec.images[0])
-    ref = f"{repository}@{source_digest(record)}"
-    try:
-        resolution = resolve(ref, ctx, platform=record.platform)
-    except PlatformNotFound as exc:
-        raise InvalidInput(f"{record.origin}: {exc}") from None
-    if resolution.source == "index":
-        raise InvalidInput(f"{record.origin}: {ref} is a multi-platform index, not one image")
-    if "wrapper" in record.extra and resolution.digest != record.digest:
-        raise InvalidInput(
-            f"{record.origin}: the wrapper {ref} holds {resolution.digest}, "
-            f"not the recorded {record.digest}"
-        )
-    platform = record.platform or resolution.platform
-    if platform is None or resolution.platform is None:
-        raise InvalidInput(f"{record.origin}: {ref} names no platform")
-    if not _same(platform, resolution.platform):
-        raise InvalidInput(
-            f"{record.origin}: the record says {platform}, but {ref} is an image for "
-            f"{resolution.platform}"
-        )
-    return Record(record.digest, platform, repository, record.origin, record.extra)
+    resolved = resolve_record(record, ctx, str(spec.images[0]))
+    if resolved.platform is None:
+        raise InvalidInput(f"{record.origin}: {record_source(resolved)} names no platform")
+    return resolved
 
 
 def match_records(spec: Spec, records: Sequence[Record]) -> tuple[PublishedVariant, ...]:
@@ -215,7 +196,7 @@ def _cleanup(
                     raise ContentError(
                         f"cleanup: {target.reference} lost its {entry.platform} image "
                         f"{entry.descriptor.digest}: the registry deleted it with its tag",
-                        hint="publish again (without --cleanup) to restore it",
+                        hint="publish again, without cleanup, to restore it",
                     )
     return tuple(outcomes)
 
@@ -249,13 +230,21 @@ def publish(
     spec = request.spec
     runner = runner or DockerRunner()
     with borrowed(context) as ctx:
-        # Records without a platform (buildx metadata) take their image's; then the set is
-        # matched to the variants (no registry access), then each chosen record is checked.
+        # Records without a platform or not resolved (buildx metadata) are resolved first;
+        # then the set is matched to the variants (no registry access), then each chosen
+        # record is checked. Each record is resolved once: the image digest is carried on.
+        done: set[int] = set()
+
+        def once(record: Record) -> Record:
+            resolved = _checked(record, spec, ctx)
+            done.add(id(resolved))
+            return resolved
+
         records = tuple(
-            r if r.platform is not None else _checked(r, spec, ctx) for r in request.records
+            r if r.platform is not None and r.resolved else once(r) for r in request.records
         )
         variants = tuple(
-            PublishedVariant(v.variant, _checked(v.record, spec, ctx))
+            PublishedVariant(v.variant, v.record if id(v.record) in done else once(v.record))
             for v in match_records(spec, records)
         )
         if request.runs:
@@ -263,7 +252,9 @@ def publish(
             if reason is not None:
                 raise EngineUnavailable(
                     f"{spec.path.name} asks verify.run, but it cannot run: {reason}",
-                    hint="start an engine (scripts/engine.sh start), or pass --no-run",
+                    hint="start an engine (scripts/engine.sh start), or publish without running "
+                    "the images",
+                    parameter="run",
                 )
         create = create_index(
             CreateRequest.build(

@@ -7,13 +7,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from polyarch.errors import PolyarchError
 from polyarch.operations.create import CreateResult
 from polyarch.operations.records import Record
 from polyarch.operations.verification import Check, VerifyReport
+from polyarch.pipeline.build import record_file_name
 from polyarch.pipeline.spec import Spec, Variant
 from polyarch.platform import Platform
 
@@ -108,6 +112,30 @@ class PublishResult:
                     "variant and publish again",
                 )
 
+    def write_records(self, directory: str | Path) -> list[Path]:
+        """Write each variant's resolved record to ``directory/<os>-<arch>[-<variant>].json``.
+
+        The records name the platform image's digest next to the wrapper's (and the
+        repository it was found in): ``verify --records`` can use them after the untagged
+        wrappers are garbage-collected. Returns the paths written; raises ``OSError``.
+        """
+        written = []
+        for item in self.variants:
+            path = Path(directory) / record_file_name(item.variant.platform)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(json.dumps(item.record.to_json(), indent=2) + "\n")
+            os.replace(tmp, path)
+            written.append(path)
+        return written
+
+    def attestation_count(self, variant: PublishedVariant) -> int:
+        """How many attestation manifests the index carries for ``variant``'s image."""
+        for entry in self.create.entries:
+            if entry.descriptor.digest == variant.record.digest:
+                return len(entry.attestations)
+        return 0
+
     def run_check(self, platform: Platform) -> Check | None:
         """The ``run`` line of the first report for ``platform``, if it ran."""
         for report in self.reports[:1]:
@@ -162,7 +190,12 @@ class PublishResult:
                 {
                     "platform": str(v.variant.platform),
                     "digest": str(v.record.digest),
+                    "wrapper": str(v.record.wrapper) if v.record.wrapper else None,
+                    "attestations": self.attestation_count(v),
                     "record": v.record.origin,
+                    # The evidence resolved, to keep: verify --records takes it as a record
+                    # after the wrapper is garbage-collected.
+                    "resolved": v.record.to_json(),
                 }
                 for v in self.variants
             ],

@@ -17,6 +17,7 @@ from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest, Hasher
 from polyarch.errors import DigestMismatch, SizeMismatch
 from polyarch.manifest import Manifest
+from polyarch.storage.referrers_tag import read_tag_schema
 
 __all__ = ["CHUNK_SIZE", "BlobReader", "Repository", "VerifyingStream"]
 
@@ -176,3 +177,25 @@ class Repository(abc.ABC):
     def put_blob_bytes(self, descriptor: Descriptor, data: bytes) -> None:
         """Store a small blob given as bytes."""
         self.put_blob(descriptor, [data])
+
+    # Referrers (OCI distribution spec 1.1, "Listing Referrers") ---------------------
+
+    def referrers_api(self) -> bool:
+        """True when the backend answers the referrers API (it indexes ``subject`` itself).
+
+        Then a manifest with a ``subject`` is found by its subject once it is pushed;
+        otherwise writers maintain the referrers tag schema index. Backends without an
+        API (an OCI layout, distribution 2.8) keep this default.
+        """
+        return False
+
+    def list_referrers(self, digest: Digest, artifact_type: str | None = None) -> list[Descriptor]:
+        """The descriptors of the manifests whose ``subject`` is ``digest``.
+
+        ``artifact_type`` keeps only those of that artifact type. This default reads
+        the referrers tag schema index (tag ``<alg>-<encoded>``, distribution spec
+        "Referrers Tag Schema"); no such tag means no referrers. Backends with the
+        referrers API override it. Raises :class:`~polyarch.errors.PolyarchError` when
+        the tag exists but cannot be read.
+        """
+        return read_tag_schema(self, digest, artifact_type)

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TypeVar
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
-
-import httpx
+from urllib.parse import urlsplit
 
 from polyarch import mediatype
 from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
 from polyarch.errors import (
     BlobUnknown,
-    ContentError,
     DigestMismatch,
     InvalidDigest,
     InvalidManifest,
@@ -29,94 +26,33 @@ from polyarch.errors import (
     ManifestUnknown,
     NameUnknown,
     NotFound,
-    PolyarchError,
     RegistryError,
-    TransportError,
 )
 from polyarch.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
-from polyarch.storage.base import CHUNK_SIZE, BlobReader, Repository, VerifyingStream
+from polyarch.storage import registry_referrers
+from polyarch.storage.base import CHUNK_SIZE, BlobReader, Repository
+from polyarch.storage.registry_bodies import (
+    BODY_ERRORS,
+    BodyInterrupted,
+    RegistryBlobReader,
+    body_error,
+)
+from polyarch.storage.registry_uploads import Uploads
 from polyarch.transport.client import RegistryClient
-from polyarch.transport.errors import transport_error
 
 __all__ = ["RegistryRepository"]
 
 log = logging.getLogger("polyarch.storage")
 
-#: Blobs up to this size are uploaded in one request; larger ones are streamed (PATCH).
-MONOLITHIC_LIMIT = 4 * 1024 * 1024
 #: Hard stop for ``Link`` pagination, so a registry whose pages loop cannot hang us.
 MAX_TAG_PAGES = 1000
 
 _T = TypeVar("_T")
 _LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
-#: What httpx raises when a connection drops or stalls while a body is being read.
-_BODY_ERRORS = (httpx.HTTPError, httpx.StreamError)
 
 
 def _is_digest(identifier: str) -> bool:
     return ":" in identifier
-
-
-def _verifies_itself(chunks: Iterable[bytes], descriptor: Descriptor) -> bool:
-    """Whether ``chunks`` is a reader of exactly this blob: it raises if it does not verify."""
-    if not isinstance(chunks, BlobReader):
-        return False
-    own = chunks.descriptor
-    return own.digest == descriptor.digest and own.size == descriptor.size
-
-
-def _coalesce(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """Join the pieces a socket delivers (64 KiB) into chunks of at least ``size`` bytes.
-
-    One copy per byte: httpx's own ``iter_bytes(size)`` re-chunker copies each byte
-    three times, which costs more CPU than hashing it (measured: 0.46 s vs 0.30 s of
-    CPU per 256 MiB read and hashed).
-    """
-    held: list[bytes] = []
-    count = 0
-    for piece in pieces:
-        held.append(piece)
-        count += len(piece)
-        if count >= size:
-            yield b"".join(held)
-            held.clear()
-            count = 0
-    if held:
-        yield b"".join(held)
-
-
-class BodyInterrupted(TransportError):
-    """A connection dropped or stalled while a response body was read.
-
-    ``cause`` is the httpx error: reads are sent again when it is transient.
-    """
-
-    def __init__(self, message: str, *, hint: str | None, cause: Exception) -> None:
-        super().__init__(message, hint=hint)
-        self.cause = cause
-
-
-class _RegistryBlobReader(BlobReader):
-    def __init__(
-        self, response: httpx.Response, descriptor: Descriptor, what: str, repo: RegistryRepository
-    ) -> None:
-        self.descriptor = descriptor
-        self._response = response
-        self._what = what
-        self._repo = repo
-        chunks = _coalesce(response.iter_bytes(), CHUNK_SIZE)
-        self._stream = VerifyingStream(chunks, descriptor, what=what)
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            yield from self._stream
-        except _BODY_ERRORS as exc:
-            raise self._repo._body_error(exc, f"GET {self._what}") from None
-        finally:
-            self._response.close()
-
-    def close(self) -> None:
-        self._response.close()
 
 
 class RegistryRepository(Repository):
@@ -135,10 +71,9 @@ class RegistryRepository(Repository):
         self.name = f"{registry}/{repository}"
         self._pull = [f"repository:{repository}:pull"]
         self._push = [f"repository:{repository}:pull,push"]
+        self._uploads = Uploads(client, registry, repository)
         #: Tags asked for per page of the tag list (the registry may return fewer).
         self.tag_page_size = 1000
-        # Upload sessions a declined mount left open, reused by the next put of that blob.
-        self._pending_uploads: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"RegistryRepository({self.name!r})"
@@ -179,8 +114,8 @@ class RegistryRepository(Repository):
                 body += chunk
                 if len(body) > MAX_MANIFEST_SIZE:
                     raise ManifestTooLarge(f"manifest {where} is over the 4 MiB limit")
-        except _BODY_ERRORS as exc:
-            raise self._body_error(exc, f"GET manifest {where}") from None
+        except BODY_ERRORS as exc:
+            raise body_error(self.client, self.registry, exc, f"GET manifest {where}") from None
         finally:
             response.close()
         raw = bytes(body)
@@ -296,100 +231,16 @@ class RegistryRepository(Repository):
             raise BlobUnknown(
                 f"{where} not found", hint="push or copy the blob into this repository"
             ) from None
-        return _RegistryBlobReader(response, descriptor, where, self)
+        return RegistryBlobReader(response, descriptor, where, self.client, self.registry)
 
     def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
         """Upload a blob: one request when small and given whole, else a streamed PATCH.
 
         The content is hashed as it goes out; a mismatch aborts the upload session before
-        the final PUT, so nothing unverified is ever committed. A :class:`BlobReader` of
-        this very blob (a copy from another repository) verifies itself as it is read, so
-        it is not hashed a second time. The PATCH states the length: no chunked framing.
+        the final PUT, so nothing unverified is ever committed (see
+        :class:`~polyarch.storage.registry_uploads.Uploads`).
         """
-        where = f"blob {self.name}@{descriptor.digest}"
-        location = self._pending_uploads.pop(str(descriptor.digest), None)
-        if location is None:
-            location = self._start_upload(where)
-        if isinstance(chunks, list | tuple) and descriptor.size <= MONOLITHIC_LIMIT:
-            data = b"".join(chunks)
-            if (
-                Digest.of(data, descriptor.digest.algorithm) != descriptor.digest
-                or len(data) != descriptor.size
-            ):
-                self._cancel_upload(location)
-                raise DigestMismatch(f"{where}: the content given does not match its descriptor")
-            self._finish_upload(location, descriptor, data, where)
-            return
-        # Auth must be settled before a one-shot streamed body goes out: it cannot be resent.
-        self.client.ensure_auth(self.registry, self._push)
-        stream: Iterable[bytes] = chunks
-        if not _verifies_itself(chunks, descriptor):
-            stream = VerifyingStream(chunks, descriptor, what=where)
-        try:
-            response = self.client.request_url(
-                "PATCH",
-                self._absolute(location),
-                registry=self.registry,
-                scopes=self._push,
-                headers={
-                    "Content-Type": "application/octet-stream",
-                    "Content-Length": str(descriptor.size),
-                },
-                content=iter(stream),
-                expect=(202, 204),
-                idempotent=False,
-                what=f"PATCH {where}",
-            )
-        except (ContentError, ValueError):  # digest or size: the session is abandoned
-            self._cancel_upload(location)
-            raise
-        location = response.headers.get("Location", location)
-        self._finish_upload(location, descriptor, b"", where)
-
-    def _start_upload(self, where: str) -> str:
-        response = self.client.request(
-            "POST",
-            self.registry,
-            self._path("blobs", "uploads/"),
-            scopes=self._push,
-            expect=(202,),
-            idempotent=False,
-            what=f"start upload of {where}",
-        )
-        return self._location(response, where)
-
-    def _finish_upload(
-        self, location: str, descriptor: Descriptor, data: bytes, where: str
-    ) -> None:
-        url = self._with_query(self._absolute(location), {"digest": str(descriptor.digest)})
-        response = self.client.request_url(
-            "PUT",
-            url,
-            registry=self.registry,
-            scopes=self._push,
-            headers={"Content-Type": "application/octet-stream"},
-            content=data,
-            expect=(201, 204),
-            idempotent=False,
-            what=f"PUT {where}",
-        )
-        announced = response.headers.get("Docker-Content-Digest")
-        if announced and announced != descriptor.digest:
-            raise DigestMismatch(f"{where}: registry stored {announced}")
-
-    def _cancel_upload(self, location: str) -> None:
-        try:
-            self.client.request_url(
-                "DELETE",
-                self._absolute(location),
-                registry=self.registry,
-                scopes=self._push,
-                expect=(200, 202, 204, 404),
-                idempotent=False,
-                what=f"cancel upload in {self.name}",
-            )
-        except PolyarchError:  # best effort: the registry expires abandoned sessions anyway
-            log.debug("could not cancel upload session in %s", self.name)
+        self._uploads.put_blob(descriptor, chunks)
 
     def can_mount_from(self, source: Repository) -> bool:
         """Mounts work between repositories of the same registry."""
@@ -418,23 +269,7 @@ class RegistryRepository(Repository):
         if self.same_as(source):
             return True
         assert isinstance(source, RegistryRepository)
-        where = f"blob {self.name}@{descriptor.digest}"
-        response = self.client.request(
-            "POST",
-            self.registry,
-            self._path("blobs", "uploads/"),
-            params={"mount": str(descriptor.digest), "from": source.repository},
-            scopes=[*self._push, f"repository:{source.repository}:pull"],
-            expect=(201, 202),
-            idempotent=False,
-            what=f"mount {where} from {source.name}",
-        )
-        if response.status_code == 201:
-            return True
-        # 202: the registry declined the mount and opened an ordinary upload session
-        # instead; keep it for the upload that follows rather than leaking it.
-        self._pending_uploads[str(descriptor.digest)] = self._location(response, where)
-        return False
+        return self._uploads.mount(descriptor, source.repository, source.name)
 
     def read_blob(self, descriptor: Descriptor, *, max_size: int = 16 * 1024 * 1024) -> bytes:
         """Read a small blob (a config) whole, verified; read again if its body is cut off."""
@@ -488,9 +323,16 @@ class RegistryRepository(Repository):
         seen: set[tuple[str, str]] = set()
         while url is not None:
             page_key = urlsplit(url)[2:4]
-            if page_key in seen or len(seen) >= MAX_TAG_PAGES:
+            if page_key in seen:
                 raise RegistryError(
-                    f"tag list of {self.name}: pagination does not end (page {url!r} repeats)"
+                    f"tag list of {self.name}: pagination does not end (the registry "
+                    f"links back to a page already read: {urlsplit(url).path})"
+                )
+            if len(seen) >= MAX_TAG_PAGES:
+                raise RegistryError(
+                    f"tag list of {self.name}: more than {MAX_TAG_PAGES} pages "
+                    f"({len(tags)} tags so far); polyarch stops there",
+                    hint="a registry that links to ever new pages may be misbehaving",
                 )
             seen.add(page_key)
             try:
@@ -518,12 +360,17 @@ class RegistryRepository(Repository):
             url = self._absolute(match.group(1)) if match else None
         return tags
 
-    # Helpers -----------------------------------------------------------------------
+    # Referrers (the API client lives in storage/registry_referrers.py) -------------
 
-    def _body_error(self, exc: Exception, what: str) -> TransportError:
-        """The error for a connection that dropped or stalled while a body was read."""
-        error = transport_error(exc, self.registry, what, timeout=self.client.settings.timeout)
-        return BodyInterrupted(error.message, hint=error.hint, cause=exc)
+    def referrers_api(self) -> bool:
+        """True when the registry answers ``GET /v2/NAME/referrers/DIGEST`` (asked once)."""
+        return registry_referrers.api_available(self)
+
+    def list_referrers(self, digest: Digest, artifact_type: str | None = None) -> list[Descriptor]:
+        """The referrers API when the registry has it, else the referrers tag schema."""
+        return registry_referrers.list_referrers(self, digest, artifact_type)
+
+    # Helpers -----------------------------------------------------------------------
 
     def _reading(self, read: Callable[[], _T]) -> _T:
         """``read()``, called again when a response body it reads is cut off.
@@ -557,16 +404,4 @@ class RegistryRepository(Repository):
         )
 
     def _absolute(self, location: str) -> str:
-        return urljoin(self.client.base_url(self.registry) + "/", location)
-
-    def _location(self, response: httpx.Response, where: str) -> str:
-        location: str | None = response.headers.get("Location")
-        if not location:
-            raise RegistryError(f"{where}: the registry opened an upload without a Location")
-        return location
-
-    @staticmethod
-    def _with_query(url: str, extra: dict[str, str]) -> str:
-        parts = urlsplit(url)
-        query = [*parse_qsl(parts.query, keep_blank_values=True), *extra.items()]
-        return urlunsplit(parts._replace(query=urlencode(query)))
+        return self._uploads.absolute(location)

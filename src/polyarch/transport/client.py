@@ -16,76 +16,41 @@ speaks the Distribution API:
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import logging
-import ssl
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
 import httpx
 
-from polyarch.errors import InvalidInput, PolyarchError, TransportError
-from polyarch.transport.auth import (
-    REGISTRY_EXTENSION,
-    SCOPES_EXTENSION,
-    TOKEN_EXTENSION,
-    RegistryAuth,
-    append_query,
-)
-from polyarch.transport.credentials import CredentialResolver, canonical_registry
-from polyarch.transport.errors import (
-    error_from_response,
-    is_not_tls,
-    is_tls_failure,
-    looks_like_certificate_error,
-    one_line,
-    transport_error,
-)
-from polyarch.transport.retry import (
-    READ_RETRY_STATUSES,
-    is_retryable_exception,
-)
-from polyarch.transport.settings import TransportSettings, is_loopback, split_host
+from polyarch.errors import PolyarchError
+from polyarch.transport.attempts import Attempts
+from polyarch.transport.auth import REGISTRY_EXTENSION, RegistryAuth
+from polyarch.transport.credentials import CredentialResolver
+from polyarch.transport.deadline import attach_deadline
+from polyarch.transport.errors import status_error
+from polyarch.transport.masking import remember, request_secrets
+from polyarch.transport.retry import READ_RETRY_STATUSES, is_retryable_exception
+from polyarch.transport.scopes import SCOPES_EXTENSION
+from polyarch.transport.settings import TransportSettings
+from polyarch.transport.stats import TransportStats
+from polyarch.transport.tls import insecure_mounts, verify_context
+from polyarch.transport.tokens import TOKEN_EXTENSION, TransientTokenFailure
+from polyarch.transport.urls import DOCKER_HUB_HOST, Endpoints, append_query, safe_url
 
 __all__ = ["DOCKER_HUB_HOST", "MAX_REDIRECTS", "RegistryClient", "TransportStats"]
 
 logger = logging.getLogger("polyarch.transport")
 
-#: Where Docker Hub's registry API lives (``docker.io`` is only a name).
-DOCKER_HUB_HOST = "registry-1.docker.io"
 MAX_REDIRECTS = 10
-#: How much of an error response body is read to find the registry's ``errors[]``.
-ERROR_BODY_LIMIT = 64 * 1024
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 # Every status except the ones ensure_auth must report (auth failures, rate limits, 5xx).
 _PING_EXPECT = frozenset(range(200, 500)) - {401, 403, 429}
-
-
-@dataclass
-class TransportStats:
-    """Counts of HTTP exchanges (each response received, redirects and token requests included)."""
-
-    requests: int = 0
-    by_method: dict[str, int] = field(default_factory=dict)
-    token_requests: int = 0
-    retries: int = 0
-
-    def count(self, method: str, *, token: bool) -> None:
-        """Record one response to a ``method`` request."""
-        self.requests += 1
-        self.by_method[method] = self.by_method.get(method, 0) + 1
-        if token:
-            self.token_requests += 1
-
-
-def _safe_url(url: httpx.URL) -> str:
-    """The URL for logs and messages: no userinfo, no query string, no fragment."""
-    return str(url.copy_with(query=None, fragment=None, username=None, password=None))
+# What a HEAD probe may be refused with where a GET answers: 403 (a storage URL signed
+# for GET only), 405 (HEAD not allowed), 501 (not implemented).
+_HEAD_REFUSED = frozenset({403, 405, 501})
 
 
 class RegistryClient:
@@ -116,36 +81,21 @@ class RegistryClient:
         )
         self.stats = TransportStats()
         self.auth = RegistryAuth(self.credentials, self.settings, clock=clock)
+        self._attempts = Attempts(self.settings, self.stats, sleep, clock)
+        #: What all requests of this client may spend on retries together.
+        self.budget = self._attempts.budget
+        remember(self.settings.password)
         self._sleep = sleep
         self._clock = clock
-        # Registry (lowercased as given) -> "https" or "http", once decided.
-        self._schemes: dict[str, str] = {}
-        # host:port of every base URL handed out -> the registry name (for request_url).
-        self._registry_of_host: dict[str, str] = {}
+        self._endpoints = Endpoints(self.settings)
 
-        verify: ssl.SSLContext | bool = True
-        if self.settings.ca_file:
-            # The CA is trusted in addition to the default roots (certifi, or
-            # SSL_CERT_FILE/SSL_CERT_DIR as httpx honours them): one client serves every
-            # registry, and Docker Hub must keep working next to a private registry.
-            verify = httpx.create_ssl_context(verify=True, trust_env=True)
-            try:
-                verify.load_verify_locations(cafile=self.settings.ca_file)
-            except (OSError, ssl.SSLError) as exc:
-                raise TransportError(
-                    f"cannot load the CA file {self.settings.ca_file}: {exc}",
-                    hint="pass a PEM file with the CA certificate(s)",
-                ) from None
-        mounts: dict[str, httpx.BaseTransport | None] = {}
-        if transport is None:
-            for host in sorted(self.settings.insecure):
-                # Insecure registries: TLS without verification (http is tried if no TLS).
-                mounts[f"https://{host}"] = httpx.HTTPTransport(verify=False)
+        # Insecure registries: TLS without verification (http is tried if no TLS).
+        mounts = insecure_mounts(self.settings) if transport is None else {}
         self._http = httpx.Client(
             auth=self.auth,
             transport=transport,
             mounts=mounts or None,
-            verify=verify,
+            verify=verify_context(self.settings),
             timeout=httpx.Timeout(self.settings.timeout),
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
@@ -182,34 +132,7 @@ class RegistryClient:
         >>> RegistryClient().base_url("docker.io")
         'https://registry-1.docker.io'
         """
-        key = registry.lower()
-        if canonical_registry(key) == "docker.io":
-            host = DOCKER_HUB_HOST
-            scheme = "https"
-        else:
-            host = key
-            scheme = self._schemes.get(key, "https")
-            port = split_host(key)[1]
-            if port is not None and not 0 < port < 65536:
-                # The reference grammar takes any digits; the socket layer would wrap the
-                # number around and connect to some other port.
-                raise InvalidInput(
-                    f"registry {registry}: port {port} is not between 1 and 65535",
-                    hint="check the registry address",
-                )
-        self._registry_of_host.setdefault(host, registry)
-        return f"{scheme}://{host}"
-
-    def _may_fall_back(self, registry: str) -> bool:
-        """Whether ``registry`` may be reached over plain HTTP if it does not speak TLS."""
-        key = registry.lower()
-        if self._schemes.get(key) == "http":
-            # Another request (a concurrent thread) sent https before this one found out,
-            # and already decided on plain HTTP: this request follows the decision.
-            return True
-        if key in self._schemes or canonical_registry(key) == "docker.io":
-            return False
-        return self.settings.is_insecure(key) or is_loopback(key)
+        return self._endpoints.base_url(registry)
 
     # -- requests ----------------------------------------------------------------------
 
@@ -278,43 +201,7 @@ class RegistryClient:
         where the user pointed polyarch. Redirects answered by the registry are still
         followed (httpx drops ``Authorization`` when they leave the origin).
         """
-        base: httpx.URL | None = None
-        if registry is not None:
-            base = httpx.URL(self.base_url(registry))
-        try:
-            target = httpx.URL(url)
-            if target.is_relative_url:
-                if base is None:
-                    raise TransportError(
-                        f"{method} {one_line(url, 100)}: a relative URL needs the registry"
-                    )
-                target = base.join(url)
-        except httpx.InvalidURL as exc:
-            raise TransportError(f"{method}: invalid URL from the registry ({exc})") from None
-        netloc = target.netloc.decode("ascii").lower()
-        if registry is None:
-            found = self._registry_of_host.get(netloc)
-            if found is None:
-                raise TransportError(
-                    f"{method} {_safe_url(target)}: refusing a URL on {netloc}, "
-                    "a host this client has not been pointed at"
-                )
-            registry = found
-            base = httpx.URL(self.base_url(registry))
-        assert base is not None
-        if netloc != base.netloc.decode("ascii").lower():
-            raise TransportError(
-                f"{method} {_safe_url(target)}: refusing a URL on {netloc}, "
-                f"outside the registry {registry}",
-                hint="the registry handed out a Location on another host",
-            )
-        if target.scheme != base.scheme:
-            if target.scheme == "http" and base.scheme == "https":
-                raise TransportError(
-                    f"{method} {_safe_url(target)}: refusing to downgrade {registry} "
-                    "from https to plain http"
-                )
-            target = target.copy_with(scheme=base.scheme)
+        registry, target = self._endpoints.resolve(method, url, registry)
         return self._send(
             method,
             registry,
@@ -376,72 +263,105 @@ class RegistryClient:
             )
         replayable = content is None or isinstance(content, bytes | bytearray)
         may_retry = idempotent and replayable
-        policy = self.settings.retry
         extensions: dict[str, object] = {REGISTRY_EXTENSION: registry}
         if scopes is not None:
             extensions[SCOPES_EXTENSION] = list(scopes)
         url = append_query(url, params)
         started = self._clock()
         failures = 0
+        # A HEAD is a probe: when it is refused where a GET would answer (a storage
+        # redirect that signs GET only), the same question is asked with a GET.
+        head_via_get = False
+
+        def retry_or_raise(exc: Exception) -> None:
+            """Sleep before the next attempt, or raise the error if none is due."""
+            retryable = may_retry and is_retryable_exception(exc)
+            delay = self._attempts.delay(retryable, failures, started, attempt_started)
+            if delay is None:
+                raise self._attempts.final_error(
+                    exc, registry, what, retryable=retryable, secrets=self._secrets(request)
+                ) from None
+            self._attempts.pause(delay)
+
         while True:
+            attempt_started = self._clock()
             request = self._http.build_request(
-                method,
+                "GET" if head_via_get else method,
                 url,
                 headers=dict(headers) if headers else None,
                 content=content,
-                extensions=extensions,
+                extensions={**extensions, "timeout": self._endpoints.timeout_for(registry, url)},
             )
             try:
                 response = self._http.send(request, stream=True)
+            except TransientTokenFailure as exc:
+                # The token service failed (5xx, 429) before the request itself was sent
+                # or after it was refused with 401: sending it again is safe if its body
+                # can be sent again, idempotent or not.
+                failures += 1
+                delay = self._attempts.delay(
+                    replayable, failures, started, attempt_started, retry_after=exc.retry_after
+                )
+                if delay is None:
+                    raise exc.error from None
+                logger.info("%s; trying again in %.1f s", exc.error.message, delay)
+                self._attempts.pause(delay)
+                continue
             except PolyarchError:
                 raise
             except (httpx.HTTPError, httpx.StreamError) as exc:
-                logger.debug("%s %s -> %s", method, _safe_url(url), type(exc).__name__)
+                logger.debug("%s %s -> %s", method, safe_url(url), type(exc).__name__)
                 if (
-                    isinstance(exc, httpx.ConnectError)
+                    isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                     and url.scheme == "https"
-                    and self._fall_back(registry, exc)
+                    and self._endpoints.fall_back(registry, exc)
                 ):
                     # The TLS handshake failed while connecting, so nothing was sent:
                     # the same request goes to http:// and is not counted as a retry.
                     url = url.copy_with(scheme="http")
                     continue
                 failures += 1
-                self._wait_or_raise(
-                    may_retry, exc, failures=failures, started=started, registry=registry, what=what
-                )
+                retry_or_raise(exc)
                 continue
-            self._decided(registry, url)
+            self._endpoints.decided(registry, url)
 
-            if response.status_code not in expect:
-                if may_retry and response.status_code in READ_RETRY_STATUSES:
+            status = response.status_code
+            if status not in expect:
+                if method == "HEAD" and not head_via_get and status in _HEAD_REFUSED:
+                    logger.info(
+                        "%s: HEAD refused by %s (HTTP %d); asking with GET instead",
+                        what,
+                        response.url.netloc.decode("ascii"),
+                        status,
+                    )
+                    response.close()
+                    head_via_get = True
+                    continue
+                if may_retry and status in READ_RETRY_STATUSES:
                     failures += 1
-                    delay = policy.next_delay(
+                    delay = self._attempts.delay(
+                        True,
                         failures,
-                        self._clock() - started,
+                        started,
+                        attempt_started,
                         retry_after=response.headers.get("retry-after"),
                     )
                     if delay is not None:
                         response.close()
-                        self._pause(delay)
+                        self._attempts.pause(delay)
                         continue
-                body = self._read_error_body(response)
                 secrets = self._secrets(response.request)
-                raise error_from_response(response, what, body=body, secrets=secrets)
+                raise status_error(response, registry, url, what, secrets)
+            if head_via_get:
+                response.close()  # only the headers were asked for
+                return response
             if not stream:
                 try:
                     response.read()
                 except httpx.HTTPError as exc:
                     response.close()
                     failures += 1
-                    self._wait_or_raise(
-                        may_retry,
-                        exc,
-                        failures=failures,
-                        started=started,
-                        registry=registry,
-                        what=what,
-                    )
+                    retry_or_raise(exc)
                     continue
             return response
 
@@ -451,107 +371,39 @@ class RegistryClient:
         For callers that stream a response themselves (manifests, small blobs) and so
         must send the request again: ``exc`` is the httpx error the body read raised,
         ``failures`` the attempts made so far, ``started`` when the first began (by
-        :meth:`clock`). Returns False at once when the policy gives up or ``exc`` is not
-        a transient connection failure; a body that stalled until the read timeout is
-        not read again (that would multiply the timeout).
+        :meth:`clock`). Returns False at once when the policy or the client's retry
+        budget gives up, or ``exc`` is not a transient connection failure; a body that
+        stalled until the read timeout is not read again (that would multiply the timeout).
         """
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, httpx.TimeoutException) or not is_retryable_exception(exc):
             return False
-        delay = self._retry_delay(True, exc, failures, started)
+        delay = self._attempts.delay(True, failures, started, self._clock())
         if delay is None:
             return False
-        self._pause(delay)
+        self._attempts.pause(delay)
         return True
 
     def clock(self) -> float:
         """The client's monotonic clock (injectable, like its sleep)."""
         return self._clock()
 
-    def _wait_or_raise(
-        self,
-        may_retry: bool,
-        exc: Exception,
-        *,
-        failures: int,
-        started: float,
-        registry: str,
-        what: str,
-    ) -> None:
-        """Sleep before the next attempt, or raise the mapped TransportError if none is due."""
-        delay = self._retry_delay(may_retry, exc, failures, started)
-        if delay is None:
-            raise transport_error(exc, registry, what, timeout=self.settings.timeout) from None
-        self._pause(delay)
-
-    def _retry_delay(
-        self, may_retry: bool, exc: BaseException, failures: int, started: float
-    ) -> float | None:
-        if not may_retry or not is_retryable_exception(exc):
-            return None
-        return self.settings.retry.next_delay(failures, self._clock() - started)
-
-    def _pause(self, delay: float) -> None:
-        self.stats.retries += 1
-        logger.debug("retrying in %.2f s", delay)
-        self._sleep(delay)
-
-    def _fall_back(self, registry: str, exc: httpx.ConnectError) -> bool:
-        """Decide on plain HTTP after a failed TLS handshake, if this registry allows it.
-
-        Nothing was sent yet (the handshake failed while connecting), so the same request
-        can go to ``http://`` without a wasted exchange.
-        """
-        if not self._may_fall_back(registry):
-            return False
-        insecure = self.settings.is_insecure(registry.lower())
-        # A loopback registry falls back only when the server does not speak TLS at all;
-        # a certificate problem must be reported, not silently downgraded.
-        if is_not_tls(exc) or (
-            insecure and is_tls_failure(exc) and not looks_like_certificate_error(exc)
-        ):
-            logger.debug("%s does not speak TLS; using plain http", registry)
-            self._schemes[registry.lower()] = "http"
-            return True
-        return False
-
-    def _decided(self, registry: str, url: httpx.URL) -> None:
-        key = registry.lower()
-        if key not in self._schemes and canonical_registry(key) != "docker.io":
-            self._schemes[key] = url.scheme
-
     def _secrets(self, request: httpx.Request) -> list[str]:
-        """What a registry's error message must not repeat: the credentials in play."""
-        secrets = self.credentials.known_secrets()
+        """What an error about ``request`` must not repeat: the credentials in play."""
+        known = self.credentials.known_secrets()
         if self.settings.password:
-            secrets.append(self.settings.password)
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        if value:
-            secrets.append(value)  # the token, or user:password in base64
-            if scheme.lower() == "basic":
-                with contextlib.suppress(ValueError):
-                    secrets.append(base64.b64decode(value).decode().partition(":")[2])
-        return secrets
-
-    def _read_error_body(self, response: httpx.Response) -> bytes:
-        """At most ``ERROR_BODY_LIMIT`` bytes of an error body; the response is closed."""
-        chunks: list[bytes] = []
-        try:
-            if response.request.method != "HEAD":
-                size = 0
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size >= ERROR_BODY_LIMIT:
-                        break
-        except (httpx.HTTPError, httpx.StreamError):
-            chunks = []
-        finally:
-            response.close()
-        return b"".join(chunks)[:ERROR_BODY_LIMIT]
+            known.append(self.settings.password)
+        return request_secrets(known, request)
 
     def _on_response(self, response: httpx.Response) -> None:
         request = response.request
         self.stats.count(request.method, token=bool(request.extensions.get(TOKEN_EXTENSION)))
+        # Every body (token responses read by the auth flow included) gets a deadline.
+        attach_deadline(
+            response,
+            window=self.settings.timeout,
+            min_speed=self.settings.min_speed,
+            clock=self._clock,
+        )
         if logger.isEnabledFor(logging.DEBUG):
             status = response.status_code
-            logger.debug("%s %s -> %d", request.method, _safe_url(request.url), status)
+            logger.debug("%s %s -> %d", request.method, safe_url(request.url), status)

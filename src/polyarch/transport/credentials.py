@@ -33,14 +33,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from polyarch.errors import CredentialError
+from polyarch.files import UnreadableFile, parse_json, read_text
 from polyarch.transport.settings import TransportSettings
 
 __all__ = [
@@ -55,6 +58,15 @@ __all__ = [
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 _DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 _HELPER_TIMEOUT = 30.0
+#: Docker and podman auth files are small; anything larger is not one (or is broken).
+MAX_AUTH_FILE_SIZE = 16 * 1024 * 1024
+#: A credential helper answers with one small JSON object.
+_MAX_HELPER_OUTPUT = 1024 * 1024
+# How often a running helper is checked on, and how long its output is read after it
+# exited while something it started keeps that output open.
+_HELPER_POLL = 0.1
+_HELPER_GRACE = 0.3
+_log = logging.getLogger("polyarch.transport")
 _NOT_FOUND = "credentials not found"
 
 Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
@@ -127,6 +139,55 @@ def _matching(entries: Mapping[str, Any], registry: str) -> Iterator[tuple[str, 
             yield key, entries[key]
 
 
+def run_helper(
+    args: list[str],
+    *,
+    input: bytes,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    **_: Any,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a credential helper like :func:`subprocess.run` with captured output.
+
+    A helper may start a process that inherits its stdout (a daemon, an agent) and keeps
+    it open after the helper itself exited with its answer: waiting for the end of its
+    output would wait for that process. Once the helper has exited, what it wrote within
+    a short grace period is its answer. Raises :class:`subprocess.TimeoutExpired` when
+    the helper itself runs longer than ``timeout`` seconds (it is killed).
+    """
+    with subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env) if env is not None else None,
+    ) as proc:  # closes the pipes and reaps the helper, whichever way this ends
+        deadline = time.monotonic() + timeout
+        pending: bytes | None = input
+        exited_at: float | None = None
+        while True:
+            try:
+                out, err = proc.communicate(pending, timeout=_HELPER_POLL)
+                break
+            except subprocess.TimeoutExpired as exc:
+                pending = None
+                now = time.monotonic()
+                if proc.poll() is not None:
+                    exited_at = exited_at if exited_at is not None else now
+                    if now - exited_at >= _HELPER_GRACE:
+                        out, err = exc.output or b"", exc.stderr or b""
+                        _log.info(
+                            "%s exited, but a process it started keeps its output open; "
+                            "using what it wrote",
+                            args[0],
+                        )
+                        break
+                elif now >= deadline:
+                    proc.kill()
+                    raise
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
 class CredentialResolver:
     """Resolve the :class:`Credential` for a registry; see the module docstring for the order.
 
@@ -143,12 +204,12 @@ class CredentialResolver:
         *,
         environ: Mapping[str, str] = os.environ,
         home: Path | None = None,
-        run: Runner = subprocess.run,
+        run: Runner | None = None,
     ) -> None:
         self._settings = settings if settings is not None else TransportSettings()
         self._environ = environ
         self._home = home if home is not None else Path.home()
-        self._run = run
+        self._run = run if run is not None else run_helper
         self._cache: dict[str, Credential | None] = {}
 
     def resolve(self, registry: str) -> Credential | None:
@@ -189,7 +250,7 @@ class CredentialResolver:
         if found is not None:
             return found
         for path in self._podman_files():
-            config = _load_json(path)
+            config = _load_json(path, "podman auth file")
             if config is not None:
                 found = _from_auths(config, path, registry)
                 if found is not None:
@@ -208,7 +269,7 @@ class CredentialResolver:
         return paths
 
     def _from_docker_config(self, path: Path, registry: str) -> Credential | None:
-        config = _load_json(path)
+        config = _load_json(path, "docker config")
         if config is None:
             return None
         helpers = config.get("credHelpers")
@@ -247,7 +308,9 @@ class CredentialResolver:
                 hint=f"install {program}, or remove it from the docker config",
             ) from None
         except subprocess.TimeoutExpired:
-            raise CredentialError(f"{where} did not answer within {_HELPER_TIMEOUT:g} s") from None
+            raise CredentialError(
+                f"{where} was still running after {_HELPER_TIMEOUT:g} s and was stopped"
+            ) from None
         except OSError as exc:
             raise CredentialError(f"{where} could not be run: {exc.strerror or 'error'}") from None
         output = (completed.stdout or b"") + b"\n" + (completed.stderr or b"")
@@ -258,6 +321,8 @@ class CredentialResolver:
                 f"{where} failed (exit status {completed.returncode})",
                 hint=f"run `echo {_server_url(registry)} | {program} get` to see why",
             )
+        if len(completed.stdout or b"") > _MAX_HELPER_OUTPUT:
+            raise CredentialError(f"{where} printed more than 1 MiB, not a credential answer")
         try:
             answer = json.loads(completed.stdout or b"")
         except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
@@ -275,27 +340,24 @@ class CredentialResolver:
         return Credential(username or None, secret)
 
 
-def _load_json(path: Path) -> dict[str, Any] | None:
-    """A config file as a dict, ``None`` if absent; a broken file is a :class:`CredentialError`."""
+def _load_json(path: Path, what: str) -> dict[str, Any] | None:
+    """A config file as a dict, ``None`` if absent or empty.
+
+    Read through :mod:`polyarch.files`: a regular file only, at most
+    ``MAX_AUTH_FILE_SIZE``, strict UTF-8; a broken file is an
+    :class:`~polyarch.errors.InvalidInput` naming it (exit 2), never showing its content.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, what=what, limit=MAX_AUTH_FILE_SIZE)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise CredentialError(f"cannot read {path}: {exc.strerror or 'error'}") from None
+        raise CredentialError(f"cannot read {what} {path}: {exc.strerror or 'error'}") from None
     if not text.strip():
         return None
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise CredentialError(f"{path} is not valid JSON (nested too deeply)") from None
-    except ValueError as exc:
-        # The position only: the text around it may hold a secret.
-        where = getattr(exc, "lineno", None)
-        at = f" (line {where})" if where else ""
-        raise CredentialError(f"{path} is not valid JSON{at}") from None
+    data = parse_json(text, what=what, shown=str(path))
     if not isinstance(data, dict):
-        raise CredentialError(f"{path} is not a JSON object")
+        raise UnreadableFile(f"{what} {path}: not a JSON object")
     return data
 
 

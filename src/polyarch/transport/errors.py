@@ -33,17 +33,22 @@ from polyarch.errors import (
     Unauthorized,
     Unsupported,
 )
+from polyarch.transport.deadline import BodyTooSlow
+from polyarch.transport.masking import mask
 from polyarch.transport.retry import parse_retry_after
 
 __all__ = [
     "CODE_CLASSES",
     "STATUS_CLASSES",
     "TLS_HINT",
+    "RetriesExhausted",
     "error_from_response",
     "is_not_tls",
     "is_tls_failure",
     "looks_like_certificate_error",
     "one_line",
+    "read_error_body",
+    "status_error",
     "transport_error",
 ]
 
@@ -85,6 +90,20 @@ _NOT_TLS_MARKERS = (
 )
 _CERT_MARKERS = ("certificate verify failed", "certificate_verify_failed")
 
+
+class RetriesExhausted(TransportError):
+    """A transient failure that is final: the request was retried as long as the retry
+    policy allows, or the operation's retry budget is spent.
+
+    Nothing should start the work over (the transfer engine does not move the blob
+    again): that would only repeat the same retries against a registry that keeps
+    failing. Failures the client could not retry itself (an upload request, which is not
+    idempotent) stay plain :class:`~polyarch.errors.TransportError`.
+    """
+
+
+#: How much of an error response body is read to find the registry's ``errors[]``.
+ERROR_BODY_LIMIT = 64 * 1024
 _MAX_PART = 200
 _MAX_MESSAGE = 400
 
@@ -100,6 +119,24 @@ def _body(response: httpx.Response) -> bytes:
         return response.content
     except httpx.ResponseNotRead:
         return b""
+
+
+def read_error_body(response: httpx.Response) -> bytes:
+    """At most ``ERROR_BODY_LIMIT`` bytes of a streamed error body; the response is closed."""
+    chunks: list[bytes] = []
+    try:
+        if response.request.method != "HEAD":
+            size = 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= ERROR_BODY_LIMIT:
+                    break
+    except (httpx.HTTPError, httpx.StreamError):
+        chunks = []
+    finally:
+        response.close()
+    return b"".join(chunks)[:ERROR_BODY_LIMIT]
 
 
 def _errors(body: bytes) -> list[dict[str, Any]]:
@@ -191,10 +228,9 @@ def error_from_response(
         cls = STATUS_CLASSES.get(status, RegistryError)
     if not text and not code:
         text = response.reason_phrase or ""
-    for secret in secrets:
-        if len(secret) >= 3:
-            text = text.replace(secret, "***")
-            code = code.replace(secret, "***") if code else code
+    secrets = list(secrets)
+    text = mask(text, secrets)
+    code = mask(code, secrets) if code else code
     parts = [one_line(code or ""), one_line(text)]
     detail = " ".join(part for part in parts if part)
     message = f"{one_line(what)}: {detail} (HTTP {status})" if detail else f"{what} (HTTP {status})"
@@ -240,9 +276,10 @@ def transport_error(
     """The :class:`TransportError` for an httpx exception raised while doing ``what``.
 
     The message names the registry; the hint says what to try. ``timeout`` (seconds) is
-    quoted in the hint of a timeout.
+    quoted in the hint of a timeout. Secrets a lower library quoted (h11's ``Illegal
+    header value b'Bearer ...'``) are masked (:func:`~polyarch.transport.masking.mask`).
     """
-    detail = one_line(str(exc) or type(exc).__name__, 200)
+    detail = one_line(mask(str(exc)) or type(exc).__name__, 200)
     if isinstance(exc, httpx.TooManyRedirects):
         return TransportError(
             f"{what}: too many redirects (a redirect loop?)",
@@ -262,6 +299,15 @@ def transport_error(
             f"{what}: cannot connect to {registry}: {detail}",
             hint="is the registry running at that address?",
         )
+    if isinstance(exc, BodyTooSlow):
+        return TransportError(
+            f"{what}: {registry} sent its response too slowly: {detail}",
+            hint=(
+                f"raise --timeout (now {timeout:g} s) if the network is that slow"
+                if timeout is not None
+                else "is the registry overloaded?"
+            ),
+        )
     if isinstance(exc, httpx.TimeoutException):
         return TransportError(
             f"{what}: {registry} did not answer in time ({type(exc).__name__})",
@@ -280,3 +326,26 @@ def transport_error(
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return TransportError(f"{what}: unsupported URL for {registry}: {detail}")
     return TransportError(f"{what}: connection to {registry} failed: {detail}")
+
+
+def status_error(
+    response: httpx.Response, registry: str, url: httpx.URL, what: str, secrets: list[str]
+) -> RegistryError:
+    """The error for an unexpected status of a request to ``url``; the response is closed.
+
+    A refusal by the host a registry redirected to (its blob storage: S3, a CDN) says so,
+    with a hint that does not send the user to log in: the registry's credentials are
+    never sent there. ``secrets`` are masked in the message.
+    """
+    body = read_error_body(response)
+    error = error_from_response(response, what, body=body, secrets=secrets)
+    target = response.url.netloc.decode("ascii")
+    if response.history and target.lower() != url.netloc.decode("ascii").lower():
+        error.message = f"{error.message} (answered by {target}, where {registry} redirected)"
+        error.hint = (
+            f"{registry} redirected the request to its storage at {target}, which refused "
+            "it; the registry's credentials are not sent there, so this is a problem of "
+            "the registry's storage configuration, not of your login"
+        )
+    error.message = mask(error.message, secrets)
+    return error

@@ -16,6 +16,7 @@ import email.utils
 import math
 import random
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ import httpx
 __all__ = [
     "READ_RETRY_STATUSES",
     "RETRY_STATUSES",
+    "RetryBudget",
     "RetryPolicy",
     "is_retryable_exception",
     "parse_retry_after",
@@ -144,3 +146,36 @@ class RetryPolicy:
         if server is not None:
             return server if server <= remaining else None
         return min(self.backoff(failures, rand), remaining)
+
+
+class RetryBudget:
+    """Seconds that all requests of one client (one operation) may spend on retries together.
+
+    Each retry charges what its failed attempt took plus the wait before the next one;
+    once ``total`` is spent, nothing is retried any more, so an operation facing a
+    registry that never answers ends after about ``total`` seconds of retrying, however
+    many requests it has in flight. Safe across threads.
+
+    >>> budget = RetryBudget(10)
+    >>> budget.take(4), budget.take(7), budget.spent, budget.take(1)
+    (True, True, True, False)
+    """
+
+    def __init__(self, total: float) -> None:
+        self.total = total
+        self._used = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def spent(self) -> bool:
+        """Whether nothing is left."""
+        with self._lock:
+            return self._used >= self.total
+
+    def take(self, seconds: float) -> bool:
+        """Charge ``seconds``; False (and nothing charged) when the budget was already spent."""
+        with self._lock:
+            if self._used >= self.total:
+                return False
+            self._used += max(0.0, seconds)
+            return True

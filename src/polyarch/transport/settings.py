@@ -17,7 +17,17 @@ from polyarch._version import __version__
 from polyarch.errors import InvalidInput
 from polyarch.transport.retry import RetryPolicy
 
-__all__ = ["TransportSettings", "default_user_agent", "is_loopback", "split_host"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "TransportSettings",
+    "default_user_agent",
+    "is_loopback",
+    "parse_timeout",
+    "split_host",
+]
+
+#: Seconds for connecting, each read and write, and the progress window of bodies.
+DEFAULT_TIMEOUT = 30.0
 
 
 def default_user_agent() -> str:
@@ -35,6 +45,17 @@ class TransportSettings:
     ``POLYARCH_USERNAME``/``POLYARCH_PASSWORD``) used for every registry; the password is
     kept out of ``repr``. Credentials that are not UTF-8 text are :class:`InvalidInput`.
 
+    Time bounds (all in seconds; see docs/guarantees.md):
+
+    * ``timeout`` (default 30; ``--timeout`` or ``POLYARCH_TIMEOUT``): connecting, each
+      socket read and write, and the progress window of response bodies: every
+      ``timeout`` seconds a body must deliver ``min_speed * timeout`` bytes or end;
+    * ``min_speed`` (default 1024 bytes/s): the slowest body still accepted;
+    * ``retry.max_total`` (default 60): retries of one request stop after this long;
+    * ``retry_budget`` (default 120): what all requests of one client (one operation)
+      may spend together on failed attempts and the waits between them; once spent,
+      nothing is retried any more and the first failure is final.
+
     >>> TransportSettings(username="me", password="s3cret")  # doctest: +ELLIPSIS
     TransportSettings(insecure=frozenset(), ca_file=None, username='me', timeout=30.0, ...)
     """
@@ -43,7 +64,9 @@ class TransportSettings:
     ca_file: str | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    timeout: float = 30.0
+    timeout: float = DEFAULT_TIMEOUT
+    min_speed: float = 1024.0
+    retry_budget: float = 120.0
     user_agent: str = field(default_factory=default_user_agent)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
@@ -59,12 +82,17 @@ class TransportSettings:
                 # Bytes that were not UTF-8 (argv, environment, stdin): no header could
                 # carry them, and the codec's message would quote part of the secret.
                 raise InvalidInput(f"the registry {name} is not valid UTF-8 text") from None
+        if not (isinstance(self.timeout, int | float) and 0 < self.timeout < 86400):
+            raise InvalidInput(
+                f"timeout {self.timeout!r}: must be a number of seconds above 0 and below 86400"
+            )
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] = os.environ, **overrides: Any
     ) -> TransportSettings:
-        """Settings from ``POLYARCH_USERNAME``/``POLYARCH_PASSWORD``, then ``overrides``.
+        """Settings from ``POLYARCH_USERNAME``/``POLYARCH_PASSWORD``/``POLYARCH_TIMEOUT``,
+        then ``overrides``.
 
         An override whose value is ``None`` is ignored, so a CLI can pass its optional
         flags straight through and an unset flag leaves the environment's value in place.
@@ -80,6 +108,9 @@ class TransportSettings:
             values["username"] = username
         if password:
             values["password"] = password
+        timeout = environ.get("POLYARCH_TIMEOUT")
+        if timeout:
+            values["timeout"] = parse_timeout(timeout, "POLYARCH_TIMEOUT")
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "insecure" in values:
             values["insecure"] = frozenset(values["insecure"])
@@ -89,6 +120,25 @@ class TransportSettings:
         """Whether ``host`` (``host:port`` or ``host``) was named insecure, with or without port."""
         host = host.lower()
         return host in self.insecure or split_host(host)[0] in self.insecure
+
+
+def parse_timeout(text: str, source: str = "--timeout") -> float:
+    """Seconds from ``text`` (``"30"``, ``"2.5"``); :class:`InvalidInput` naming ``source``.
+
+    >>> parse_timeout("2.5")
+    2.5
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86400:
+        raise InvalidInput(
+            f"{source} {text!r}: must be a number of seconds above 0 and below 86400",
+            hint="for example 30 (seconds)",
+            parameter="timeout",
+        )
+    return value
 
 
 def split_host(netloc: str) -> tuple[str, int | None]:

@@ -18,7 +18,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from polyarch.cli.render import human_size
+from polyarch.cli.render.output import human_size
 from polyarch.operations.transfer import ProgressEvent
 
 __all__ = ["TransferProgress"]

@@ -1,0 +1,126 @@
+"""Consoles, sizes, digests, JSON: the small pieces every command prints with."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from polyarch.digest import Digest
+
+__all__ = [
+    "console",
+    "err_console",
+    "format_digest",
+    "human_size",
+    "json_written",
+    "no_trunc_option",
+    "print_field",
+    "print_json",
+    "terminal_width",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _console(stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    # Off a terminal keep lines whole; on one, the terminal's width. Lines are never
+    # re-wrapped by rich (soft_wrap): tables lay themselves out (table_lines).
+    width = None if stream.isatty() else 200
+    return Console(file=stream, width=width, highlight=False, soft_wrap=True)
+
+
+def console() -> Console:
+    """A console on stdout (built per call so tests capturing stdout see the output)."""
+    return _console(stderr=False)
+
+
+def err_console() -> Console:
+    """A console on stderr, for notes that must not pollute a scriptable stdout."""
+    return _console(stderr=True)
+
+
+def human_size(size: int | None) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    if size is None or size < 0:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def format_digest(digest: Digest | str | None, *, no_trunc: bool = False) -> str:
+    """A digest for a table: ``sha256:`` and 12 hex digits, or whole with ``no_trunc``.
+
+    ``None`` is ``-``; a string that is not a digest is returned as it is.
+    """
+    if digest is None:
+        return "-"
+    if no_trunc:
+        return str(digest)
+    if not isinstance(digest, Digest):
+        try:
+            digest = Digest.parse(digest)
+        except ValueError:
+            return digest
+    return digest.short
+
+
+def no_trunc_option(func: F) -> F:
+    """``--no-trunc``: whole digests in tables (docker's flag)."""
+    return click.option(
+        "--no-trunc",
+        is_flag=True,
+        help="Show whole digests in tables (default: sha256: and 12 hex digits).",
+    )(func)
+
+
+#: Whether this process already printed a JSON document on stdout (see json_written).
+_json_written = False
+
+
+def print_json(data: Any) -> None:
+    """Pretty, stable JSON on stdout."""
+    global _json_written  # noqa: PLW0603 - one CLI run per process
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    sys.stdout.flush()
+    _json_written = True
+
+
+def json_written() -> bool:
+    """Whether the command already printed its JSON result: stdout holds one document,
+    so a failure after it (``publish`` whose verification failed) adds no error object."""
+    return _json_written
+
+
+def terminal_width(out: Console) -> int | None:
+    """The width tables fit in: the terminal's, else ``$COLUMNS``, else unlimited."""
+    if out.file.isatty():
+        return out.width
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else None
+
+
+def print_field(out: Console, label: str, value: str) -> None:
+    """``  label       value`` (label padded to 12), or the value on its own line below.
+
+    The value (a digest, a reference) is never cut: when the line does not fit the
+    terminal it goes on the next line, indented.
+    """
+    line = f"  {label:<12}{value}"
+    width = terminal_width(out)
+    if width is not None and Text(line).cell_len > width:
+        out.print(f"  {label}", markup=False)
+        out.print(f"    {value}", markup=False)
+    else:
+        out.print(line, markup=False)

@@ -1,0 +1,284 @@
+"""``create``: assemble a multi-platform index from separately built variants and publish it.
+
+Publishing is ordered so that no tag ever points at something incomplete: every blob
+and child manifest is made present in every target repository first (HEAD, mount
+within a registry, or stream across registries), then the index by digest, then the
+tags. The same set of entries always gives the same bytes and digest. ``--append``
+keeps what it does not change (:mod:`.plan`) and survives parallel writers
+(:mod:`.parts`).
+
+>>> from polyarch import Context, CreateRequest, create_index
+>>> request = CreateRequest.build(                            # doctest: +SKIP
+...     targets=["127.0.0.1:5000/metrics-api:v2.0.0"],
+...     sources=["127.0.0.1:5000/metrics-api:v2.0.0-amd64",
+...              "127.0.0.1:5000/metrics-api:v2.0.0-arm64"])
+>>> with Context() as ctx:                                    # doctest: +SKIP
+...     result = create_index(request, ctx)
+>>> result.digest, [str(e.platform) for e in result.entries]  # doctest: +SKIP
+('sha256:…', ['linux/amd64', 'linux/arm64'])
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from polyarch.errors import InvalidInput, PolyarchError
+from polyarch.location import Location
+from polyarch.manifest import Index, Manifest
+from polyarch.operations.attestation_links import require_link
+from polyarch.operations.context import Context, borrowed
+from polyarch.operations.create.parts import AppendParts, Part
+from polyarch.operations.create.plan import (
+    Contribution,
+    Item,
+    annotate,
+    assemble,
+    attestation_descriptor,
+    check_new_duplicates,
+    entries_of,
+    existing_items,
+)
+from polyarch.operations.create.publish import (
+    digest_of,
+    ensure_content,
+    publish,
+    read_tag,
+)
+from polyarch.operations.create.request import TUNABLES, CreateRequest
+from polyarch.operations.create.result import (
+    CreateResult,
+    LostUpdate,
+    PlatformChange,
+    TargetResult,
+    plan_changes,
+)
+from polyarch.operations.referrers_carry import carry_image_referrers
+from polyarch.operations.sources import Entry, collect_entries, platform_key
+from polyarch.operations.transfer import Transfer
+from polyarch.storage.base import Repository
+
+__all__ = [
+    "TUNABLES",
+    "CreateRequest",
+    "CreateResult",
+    "LostUpdate",
+    "PlatformChange",
+    "TargetResult",
+    "create_index",
+]
+
+#: Sources read at once by ``create`` (manifest and config of each, concurrently).
+SOURCE_READERS = 8
+
+log = logging.getLogger("polyarch.create")
+
+
+def create_index(request: CreateRequest, context: Context | None = None) -> CreateResult:
+    """Assemble the index from ``request.sources`` and publish it to every target.
+
+    Parameters: ``request`` (built with :meth:`CreateRequest.build`), ``context`` (a
+    :class:`polyarch.Context`; a default one is opened and closed when None).
+
+    Returns a :class:`CreateResult`: ``index`` (the parsed index, its exact bytes in
+    ``index.raw``), ``digest``, ``entries`` (images in index order with their
+    attestations), ``targets`` (per tag: ``previous`` digest, ``status``
+    created/updated/unchanged, blob ``transfer`` counts, per-platform ``changes``),
+    ``dry_run`` and ``rounds``; ``to_json()`` gives the documented ``polyarch.create/v1``
+    object (docs/json.md).
+
+    Raises :class:`polyarch.InvalidInput` for bad input or an index it cannot append to
+    without changing what a host pulls (nothing is published); a
+    :class:`polyarch.PolyarchError` when an operation fails (no tag moved before all
+    content was in place); :class:`LostUpdate` when ``--append`` found no stable index
+    within ``request.guard_attempts`` rounds. Semantics: docs/create.md (the index
+    format is the OCI image-spec's image index or Docker's manifest list; attestations
+    are BuildKit's).
+
+    >>> from polyarch import Context, CreateRequest, create_index
+    >>> request = CreateRequest.build("127.0.0.1:5000/api:v1",         # doctest: +SKIP
+    ...     ["127.0.0.1:5000/api:v1-amd64", "127.0.0.1:5000/api:v1-arm64"])
+    >>> with Context() as ctx:                                          # doctest: +SKIP
+    ...     result = create_index(request, ctx)
+    >>> result.targets[0].status, len(result.entries)                   # doctest: +SKIP
+    ('created', 2)
+    """
+    with borrowed(context) as ctx:
+        return _create(request, ctx)
+
+
+def _new_entries(request: CreateRequest, ctx: Context) -> tuple[Entry, ...]:
+    # Sources are read concurrently (a bounded pool, results in argument order): each costs
+    # a manifest and a config round trip, and 32 variants read one after the other wait for
+    # 64 of them in a row. The client's connection pool and token cache are thread-safe.
+    workers = max(1, min(SOURCE_READERS, len(request.sources)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        found = list(
+            pool.map(lambda s: collect_entries(ctx, s, request.platforms), request.sources)
+        )
+    new: list[Entry] = [entry for entries in found for entry in entries]
+    for wanted in request.platforms:
+        if not any(platform_key(wanted)[:3] == e.key[:3] for e in new):
+            raise InvalidInput(
+                f"platform {wanted} matched no image of the sources", parameter="platforms"
+            )
+    checked = check_new_duplicates(new)
+    if request.attestations == "keep":  # never spread an attestation filed under another image
+        for entry in checked:
+            for att in entry.attestations:
+                require_link(att.repository, att.descriptor, entry.descriptor.digest, entry.source)
+    entries = annotate(checked, request.annotations)
+    if request.attestations == "drop":
+        entries = tuple(Entry(e.descriptor, e.repository, e.source, e.manifest) for e in entries)
+    return entries
+
+
+def _create(request: CreateRequest, ctx: Context) -> CreateResult:
+    own = Contribution(_new_entries(request, ctx), dict(request.annotations.index))
+    base = request.targets[0]
+    assert base.tag is not None
+    repos = {t: ctx.repository(t) for t in request.targets}
+    base_repo = repos[base]
+    previous: dict[Location, Manifest | None] = {
+        t: read_tag(repos[t], t.tag or "latest") for t in request.targets
+    }
+    index, items = _assemble(request, base_repo, base, previous[base], [own])
+    if not items:
+        raise InvalidInput(f"nothing to publish: no source and no index at {base}")
+    entries = entries_of(items)
+    if not request.append or request.dry_run or index.digest == digest_of(previous[base]):
+        results = publish(
+            index,
+            entries,
+            repos,
+            previous,
+            dry_run=request.dry_run,
+            retry=ctx.settings.retry,
+            referrers=request.referrers,
+            blob_cache=ctx.blob_cache,
+        )
+        if not request.append and not request.dry_run:
+            for target in request.targets:
+                _reset_parts(repos[target], target.tag or "latest", request.part_horizon)
+        return CreateResult(index, entries, results, request.dry_run)
+    return _append(request, ctx, own, repos, previous)
+
+
+def _reset_parts(repo: Repository, tag: str, horizon: float) -> None:
+    """A plain create replaced the tag: parts of earlier appends to it no longer apply."""
+    try:
+        AppendParts(repo, tag, horizon=horizon).reset()
+    except PolyarchError as exc:  # housekeeping: the index is published already
+        log.info("could not check %s for append parts: %s", repo.name, exc.one_line())
+
+
+def _assemble(
+    request: CreateRequest,
+    repo: Repository,
+    base: Location,
+    current: Manifest | None,
+    contributions: Sequence[Contribution],
+) -> tuple[Index, list[Item]]:
+    start = existing_items(repo, base, current) if request.append else (None, [])
+    return assemble(
+        start,
+        contributions,
+        attestations=request.attestations,
+        index_format=request.format,
+        existing=current if isinstance(current, Index) else None,
+    )
+
+
+def _append(
+    request: CreateRequest,
+    ctx: Context,
+    own: Contribution,
+    repos: dict[Location, Repository],
+    previous: dict[Location, Manifest | None],
+) -> CreateResult:
+    """Publish a part, assemble the tag from it and every other part until stable."""
+    base = request.targets[0]
+    tag = base.tag or "latest"
+    repo = repos[base]
+    transfer = Transfer(retry=ctx.settings.retry, blob_cache=ctx.blob_cache)
+    ensure_content(transfer, repo, own.entries)  # a part's children must be there first
+    carried = carry_image_referrers(transfer, repo, own.entries) if request.referrers else ()
+    parts = AppendParts(repo, tag, horizon=request.part_horizon)
+    attestations = [
+        attestation_descriptor(a.descriptor, e.descriptor)
+        for e in own.entries
+        for a in e.attestations
+    ]
+    parts.publish(own, attestations)
+    try:
+        index, items, writes = _converge(request, repo, base, parts)
+        parts.finish(lambda live: _stable(request, repo, base, live))
+    except BaseException:
+        parts.abandon()
+        raise
+    # The tag now holds our entries: name them by their SOURCE, not as "existing".
+    ours = {e.descriptor.digest: e.source for e in own.entries}
+    entries = tuple(
+        replace(e, source=ours.get(e.descriptor.digest, e.source)) for e in entries_of(items)
+    )
+    results = [
+        TargetResult(
+            base,
+            digest_of(previous[base]),
+            index.digest,
+            transfer.stats,
+            plan_changes(previous[base], index),
+            carried,
+        )
+    ]
+    others = {t: r for t, r in repos.items() if t != base}
+    if others:
+        results += publish(
+            index,
+            entries,
+            others,
+            {t: previous[t] for t in others},
+            dry_run=False,
+            retry=ctx.settings.retry,
+            referrers=request.referrers,
+            blob_cache=ctx.blob_cache,
+        )
+    return CreateResult(index, entries, tuple(results), False, max(writes, 1))
+
+
+def _converge(
+    request: CreateRequest, repo: Repository, base: Location, parts: AppendParts
+) -> tuple[Index, list[Item], int]:
+    """Write the tag until it is what the index there plus every part assembles to."""
+    tag = base.tag or "latest"
+    # Every write is followed by a check, the last one included.
+    for writes in range(request.guard_attempts + 1):
+        current = read_tag(repo, tag)
+        live = parts.parts()
+        index, items = _assemble(request, repo, base, current, [p.contribution(repo) for p in live])
+        if index.digest == digest_of(current):
+            return index, items, writes
+        if writes == request.guard_attempts:
+            break
+        if writes:
+            log.info("%s lacks another writer's part; assembling again", base)
+        repo.put_manifest(index, tag)
+    raise LostUpdate(
+        f"gave up after {request.guard_attempts} writes: concurrent writers kept rewriting "
+        f"{base} (our platforms: {', '.join(str(e.platform) for e in _own_entries(parts))})",
+        hint="run the command again, or serialize the jobs that append to this tag",
+    )
+
+
+def _own_entries(parts: AppendParts) -> tuple[Entry, ...]:
+    """The entries of this writer's part (for messages)."""
+    own = parts.own
+    return own.contribution(parts.repo).entries if own is not None else ()
+
+
+def _stable(request: CreateRequest, repo: Repository, base: Location, live: Sequence[Part]) -> bool:
+    current = read_tag(repo, base.tag or "latest")
+    index, _ = _assemble(request, repo, base, current, [p.contribution(repo) for p in live])
+    return index.digest == digest_of(current)

@@ -1,0 +1,104 @@
+"""Publishing in order: content (blobs, child manifests) in every target, the index, the tags."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from polyarch.descriptor import Descriptor
+from polyarch.digest import Digest
+from polyarch.errors import ManifestUnknown, NameUnknown
+from polyarch.location import Location
+from polyarch.manifest import Index, Manifest
+from polyarch.operations.blobinfo import BlobInfoCache
+from polyarch.operations.create.result import TargetResult, plan_changes
+from polyarch.operations.referrers_carry import CarriedReferrer, carry_image_referrers
+from polyarch.operations.sources import Entry
+from polyarch.operations.transfer import Transfer
+from polyarch.storage.base import Repository
+from polyarch.transport.retry import RetryPolicy
+
+__all__ = ["digest_of", "ensure_content", "publish", "read_tag"]
+
+
+def read_tag(repo: Repository, tag: str) -> Manifest | None:
+    """The manifest at ``tag``, or None when the tag (or the repository) does not exist."""
+    try:
+        return repo.get_manifest(tag)
+    except (ManifestUnknown, NameUnknown):
+        return None
+
+
+def digest_of(manifest: Manifest | None) -> Digest | None:
+    """The manifest's digest, None for None."""
+    return manifest.digest if manifest is not None else None
+
+
+def ensure_content(transfer: Transfer, dest: Repository, entries: Sequence[Entry]) -> None:
+    """Make every child manifest (images, attestations) and its blobs present in ``dest``."""
+    items: list[tuple[Repository, Manifest]] = []
+    for entry in entries:
+        pairs: list[tuple[Repository, Descriptor, Manifest | None]] = [
+            (entry.repository, entry.descriptor, entry.manifest)
+        ]
+        pairs += [(a.repository, a.descriptor, None) for a in entry.attestations]
+        for source, descriptor, manifest in pairs:
+            if dest.same_as(source):
+                continue
+            items.append((source, manifest or source.get_manifest(descriptor.digest)))
+    transfer.manifests(dest, items)
+
+
+def publish(
+    index: Index,
+    entries: Sequence[Entry],
+    repos: Mapping[Location, Repository],
+    previous: Mapping[Location, Manifest | None],
+    *,
+    dry_run: bool,
+    move_tags: bool = True,
+    retry: RetryPolicy | None = None,
+    referrers: bool = True,
+    blob_cache: BlobInfoCache | None = None,
+) -> tuple[TargetResult, ...]:
+    """Content first (every target), then the index by digest, then the tags.
+
+    ``previous`` is what each target tag held before; a target already at ``index`` is
+    left alone. ``move_tags=False`` stops before the tags (the caller moves them).
+    ``retry`` paces the restarts of a blob whose move failed for a transient reason.
+    ``referrers`` carries the source images' referrers after their content, before tags.
+    ``blob_cache`` lets a blob be mounted from where it was seen before (operations/blobinfo.py).
+    Returns one :class:`TargetResult` per target, in ``repos`` order.
+    """
+    transfers: dict[str, Transfer] = {}
+    carried: dict[str, tuple[CarriedReferrer, ...]] = {}
+    needs_tag: list[Location] = []
+    for target, repo in repos.items():
+        if digest_of(previous[target]) == index.digest:
+            transfers.setdefault(repo.name, Transfer(dry_run=True))
+            continue
+        needs_tag.append(target)
+        if repo.name not in transfers:
+            transfer = Transfer(dry_run=dry_run, retry=retry, blob_cache=blob_cache)
+            transfers[repo.name] = transfer
+            ensure_content(transfer, repo, entries)
+            if referrers:  # after the images they refer to, before any tag
+                carried[repo.name] = carry_image_referrers(transfer, repo, entries)
+    if not dry_run and needs_tag:
+        tagged_repos = {repos[t].name: repos[t] for t in needs_tag}
+        if len(repos) > 1:
+            for repo in tagged_repos.values():
+                repo.put_manifest(index)
+        if move_tags:
+            for target in needs_tag:
+                repos[target].put_manifest(index, target.tag)
+    return tuple(
+        TargetResult(
+            target,
+            digest_of(previous[target]),
+            index.digest,
+            transfers[repos[target].name].stats,
+            plan_changes(previous[target], index),
+            carried.get(repos[target].name, ()),
+        )
+        for target in repos
+    )

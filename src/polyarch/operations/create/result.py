@@ -1,0 +1,196 @@
+"""What ``create`` reports: per-target status, per-platform changes, the ``--json`` schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from polyarch.digest import Digest
+from polyarch.errors import PolyarchError
+from polyarch.location import Location
+from polyarch.manifest import Index, Manifest
+from polyarch.operations.create.plan import entry_key, is_zstd
+from polyarch.operations.referrers_carry import CarriedReferrer
+from polyarch.operations.sources import Entry
+from polyarch.operations.transfer import TransferStats
+from polyarch.platform import Platform
+
+__all__ = [
+    "CREATE_SCHEMA",
+    "CreateResult",
+    "LostUpdate",
+    "PlatformChange",
+    "TargetResult",
+    "plan_changes",
+    "platform_json",
+]
+
+CREATE_SCHEMA = "polyarch.create/v1"
+
+
+class LostUpdate(PolyarchError):
+    """Concurrent writers kept overwriting the tag; run the command again, or serialize the jobs."""
+
+
+def platform_json(platform: Platform) -> dict[str, Any]:
+    """``platform`` (os/arch[/variant]) plus ``osVersion``/``osFeatures`` when set, as inspect."""
+    out: dict[str, Any] = {"platform": str(platform)}
+    if platform.os_version:
+        out["osVersion"] = platform.os_version
+    if platform.os_features:
+        out["osFeatures"] = list(platform.os_features)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformChange:
+    """How one platform of a target's index changes.
+
+    ``platform`` is the full normalized platform (containerd's ``FormatAll``: the OS
+    version and features in parentheses), ``compression`` is ``"zstd"`` for the zstd
+    instance of a gzip/zstd pair; ``before``/``after`` are the entry digests (None: absent).
+    """
+
+    platform: str
+    before: Digest | None
+    after: Digest | None
+    compression: str | None = None
+    parsed: Platform | None = None
+
+    @property
+    def change(self) -> Literal["added", "removed", "replaced", "unchanged"]:
+        """``added``, ``removed``, ``replaced`` or ``unchanged``."""
+        if self.before is None:
+            return "added"
+        if self.after is None:
+            return "removed"
+        return "unchanged" if self.before == self.after else "replaced"
+
+    @property
+    def label(self) -> str:
+        """The platform as the human view shows it (``+zstd`` for a pair's zstd instance)."""
+        return self.platform + (f" ({self.compression})" if self.compression else "")
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON object."""
+        out: dict[str, Any] = (
+            platform_json(self.parsed) if self.parsed else {"platform": self.platform}
+        )
+        if self.compression:
+            out["compression"] = self.compression
+        out.update(
+            {
+                "change": self.change,
+                "before": str(self.before) if self.before else None,
+                "after": str(self.after) if self.after else None,
+            }
+        )
+        return out
+
+
+def plan_changes(before: Manifest | None, after: Index) -> tuple[PlatformChange, ...]:
+    """Per platform (full normalized, compression role): the digest before and after."""
+
+    def table(m: Manifest | None) -> dict[tuple[Any, ...], tuple[Digest, Platform, bool]]:
+        out: dict[tuple[Any, ...], tuple[Digest, Platform, bool]] = {}
+        if isinstance(m, Index):
+            for d in m.images:
+                if d.platform is not None:
+                    out.setdefault(entry_key(d), (d.digest, d.platform.normalized(), is_zstd(d)))
+        return out
+
+    old, new = table(before), table(after)
+    changes = []
+    for key in sorted(set(old) | set(new), key=str):
+        _, platform, zstd = new.get(key) or old[key]
+        changes.append(
+            PlatformChange(
+                platform.format_all(),
+                old[key][0] if key in old else None,
+                new[key][0] if key in new else None,
+                "zstd" if zstd else None,
+                platform,
+            )
+        )
+    return tuple(changes)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetResult:
+    """What happened (or, in a dry run, would happen) at one target tag."""
+
+    reference: Location
+    previous: Digest | None
+    digest: Digest
+    transfer: TransferStats
+    changes: tuple[PlatformChange, ...]
+    #: Referrers of the source images written (or, in a dry run, to write) here.
+    referrers: tuple[CarriedReferrer, ...] = ()
+
+    @property
+    def status(self) -> Literal["created", "updated", "unchanged"]:
+        """``created`` (the tag was new), ``updated`` or ``unchanged``."""
+        if self.previous is None:
+            return "created"
+        return "unchanged" if self.previous == self.digest else "updated"
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON object."""
+        return {
+            "reference": str(self.reference),
+            "previous": str(self.previous) if self.previous else None,
+            "status": self.status,
+            "transfer": self.transfer.to_json(),
+            "changes": [c.to_json() for c in self.changes],
+            "referrers": [r.to_json() for r in self.referrers],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CreateResult:
+    """The index assembled, its entries, and what happened at each target.
+
+    ``entries`` are the images in index order, each with its attestations; ``rounds``
+    counts ``--append`` assemble-write-check rounds (more than 1 when a concurrent
+    writer's write had to be repaired).
+    """
+
+    index: Index
+    entries: tuple[Entry, ...]
+    targets: tuple[TargetResult, ...]
+    dry_run: bool
+    rounds: int = 1
+
+    @property
+    def digest(self) -> Digest:
+        """The index digest, the same at every target."""
+        return self.index.digest
+
+    @property
+    def unchanged(self) -> bool:
+        """True when every target already pointed at this exact index."""
+        return all(t.status == "unchanged" for t in self.targets)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable ``--json`` schema (documented in docs/json.md)."""
+        return {
+            "schema": CREATE_SCHEMA,
+            "digest": str(self.index.digest),
+            "mediaType": self.index.media_type,
+            "size": self.index.size,
+            "dryRun": self.dry_run,
+            "unchanged": self.unchanged,
+            "rounds": self.rounds,
+            "targets": [t.to_json() for t in self.targets],
+            "entries": [
+                {
+                    **platform_json(e.platform),
+                    "digest": str(e.descriptor.digest),
+                    "mediaType": e.descriptor.media_type,
+                    "size": e.descriptor.size,
+                    "source": e.source,
+                    "attestations": [str(a.descriptor.digest) for a in e.attestations],
+                }
+                for e in self.entries
+            ],
+        }
