@@ -192,7 +192,9 @@ def test_publish_from_buildx_metadata_to_two_registries_without_build_contexts(
     checked = run_cli("verify", f"{mirror}:v2.0.0", "--records", str(kept), "--exact")
     assert checked.code == 0, checked.out + checked.err
 
-    table = run_cli("publish", "--spec", str(spec), "--records", str(meta), "--no-verify")
+    table = run_cli(
+        "publish", "--spec", str(spec), "--records", str(meta), "--no-verify", "--no-trunc"
+    )
     assert table.code == 0, table.out + table.err
     rows = [line.split() for line in table.out.splitlines() if line.startswith("linux/")]
     assert {(r[0], r[1], r[-1]) for r in rows if len(r) == 4} == {

@@ -191,7 +191,7 @@ def test_bundle_copy_inspect_verify(ctx: Context, base: str, elsewhere: str) -> 
 def test_bundle_cli_shows_nesting(ctx: Context, url_registry: Any) -> None:
     base = f"{url_registry.host}/b{uuid.uuid4().hex[:8]}/bundle"
     bundle = push_bundle(ctx.repository(parse_location(base)), tag="v1")
-    out = run_cli("inspect", f"{base}:v1")
+    out = run_cli("inspect", "--no-trunc", f"{base}:v1")
     assert out.code == 0, out.err
     assert "└ linux/arm64" in out.out and str(bundle.inner.digest) in out.out
 

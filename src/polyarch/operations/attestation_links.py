@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from polyarch import mediatype
 from polyarch.descriptor import Descriptor
@@ -28,7 +29,21 @@ from polyarch.errors import InvalidInput, PolyarchError
 from polyarch.manifest import ImageManifest
 from polyarch.storage.base import Repository
 
-__all__ = ["MAX_STATEMENT", "AttestationLinks", "link_problem", "read_links", "require_link"]
+__all__ = [
+    "MAX_STATEMENT",
+    "AttestationLinks",
+    "BlobRead",
+    "link_problem",
+    "read_links",
+    "require_link",
+]
+
+
+class BlobRead(Protocol):
+    """Reads a small blob whole, verified (:meth:`Repository.read_blob`'s signature)."""
+
+    def __call__(self, descriptor: Descriptor, *, max_size: int = ...) -> bytes: ...
+
 
 #: The largest in-toto statement read for its subject (bytes).
 MAX_STATEMENT = 16 * 1024 * 1024
@@ -65,20 +80,26 @@ def _statement_subjects(data: bytes) -> tuple[str, ...] | None:
 
 
 def read_links(
-    repo: Repository, entry: Descriptor, manifest: ImageManifest | None = None
+    repo: Repository,
+    entry: Descriptor,
+    manifest: ImageManifest | None = None,
+    *,
+    read: BlobRead | None = None,
 ) -> AttestationLinks:
     """Read the three links of the attestation ``entry`` (an index entry) stored in ``repo``.
 
-    ``manifest`` is the attestation manifest when already fetched. Raises what the
+    ``manifest`` is the attestation manifest when already fetched; ``read`` reads a layer
+    (default ``repo.read_blob``; verify passes its once-per-run reader). Raises what the
     repository raises when the manifest or an in-toto layer cannot be read.
     """
+    reader: BlobRead = read or repo.read_blob
     if manifest is None:
         fetched = repo.get_manifest(str(entry.digest))
         if not isinstance(fetched, ImageManifest):
             raise InvalidInput(f"attestation {entry.digest} is an index, not a manifest")
         manifest = fetched
     statements = tuple(
-        (layer.digest, _statement_subjects(repo.read_blob(layer, max_size=MAX_STATEMENT)))
+        (layer.digest, _statement_subjects(reader(layer, max_size=MAX_STATEMENT)))
         for layer in manifest.layers
         # A statement too large to read here (a huge SBOM) is no evidence either way.
         if layer.media_type == mediatype.IN_TOTO and 0 <= layer.size <= MAX_STATEMENT
@@ -103,7 +124,12 @@ def _disagreements(links: AttestationLinks, image: Digest) -> list[str]:
 
 
 def link_problem(
-    repo: Repository, entry: Descriptor, image: Digest, manifest: ImageManifest | None = None
+    repo: Repository,
+    entry: Descriptor,
+    image: Digest,
+    manifest: ImageManifest | None = None,
+    *,
+    read: BlobRead | None = None,
 ) -> str | None:
     """``None`` when the attestation ``entry`` attests ``image`` everywhere it says so.
 
@@ -112,7 +138,7 @@ def link_problem(
     A manifest or layer that cannot be read is a problem too (named with its error).
     """
     try:
-        links = read_links(repo, entry, manifest)
+        links = read_links(repo, entry, manifest, read=read)
     except PolyarchError as exc:
         return f"attestation {entry.digest.short} cannot be read: {exc.one_line()}"
     said = _disagreements(links, image)

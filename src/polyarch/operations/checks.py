@@ -58,6 +58,8 @@ class Verifier:
         self.entry_platforms = EntryPlatforms(self.repo)
         self._original: Index | None = None
         self._labels: dict[Digest, str] = {}
+        # Small blobs (in-toto statements) read by several checks: read once per run.
+        self._blobs: dict[Digest, bytes] = {}
 
     def add(
         self, check: str, status: Status, message: str, platform: object = None, **details: Any
@@ -102,6 +104,18 @@ class Verifier:
         return VerifyReport(
             self.request.target, digest, media_type, tuple(self.checks), self.request.strict
         )
+
+    def read_blob(self, descriptor: Descriptor, *, max_size: int = 16 * 1024 * 1024) -> bytes:
+        """A small blob of the target repository, verified, read at most once per run.
+
+        Several checks read the same in-toto statements (attestation links, provenance);
+        an index whose 1,000 entries name a few attestations must not read them 1,000 times.
+        """
+        data = self._blobs.get(descriptor.digest)
+        if data is None:
+            data = self.repo.read_blob(descriptor, max_size=max_size)
+            self._blobs[descriptor.digest] = data
+        return data
 
     def label(self, top: Index, d: Descriptor) -> str:
         """How a report line names entry ``d`` of ``top``: its platform, else its digest.

@@ -181,6 +181,7 @@ def check_attestations(
     """
     images = {d.digest: d for d in top.images}
     by_subject = attestations_by_subject(top)
+    checked: set[tuple[Digest, Digest]] = set()
     for a in top.attestations:
         subject = a.attestation_subject
         if subject is None or subject not in images:
@@ -190,8 +191,12 @@ def check_attestations(
                 f"orphan attestation {a.digest}: its subject {subject or '(none)'} "
                 "is not an image of the index",
             )
-        else:  # the three links must agree (annotation, subject, in-toto statement)
-            problem = link_problem(verifier.repo, a, subject, children.get(a.digest))
+        elif (a.digest, subject) not in checked:  # the same entry twice: one answer
+            checked.add((a.digest, subject))
+            # The three links must agree (annotation, subject, in-toto statement).
+            problem = link_problem(
+                verifier.repo, a, subject, children.get(a.digest), read=verifier.read_blob
+            )
             if problem is not None:
                 verifier.add("attestations", Status.FAIL, problem, images[subject].platform)
     for d in top.images:
@@ -231,7 +236,7 @@ def check_provenance(
                     continue
                 try:
                     if layer.digest not in statements:  # each distinct statement read once
-                        statements[layer.digest] = json.loads(verifier.repo.read_blob(layer))
+                        statements[layer.digest] = json.loads(verifier.read_blob(layer))
                     statement = statements[layer.digest]
                 except (PolyarchError, ValueError, RecursionError) as exc:
                     verifier.add(

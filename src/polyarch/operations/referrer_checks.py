@@ -45,7 +45,7 @@ def parse_required_referrers(values: Sequence[str]) -> tuple[tuple[str, bool], .
             raise InvalidInput(
                 f"required referrer {value!r}: expected an artifact type, e.g. "
                 "application/spdx+json (index:TYPE for the index itself)",
-                parameter="require_referrer",
+                parameter="require_referrers",
             )
         out.append((artifact_type, on_index))
     return tuple(dict.fromkeys(out))
@@ -57,7 +57,7 @@ def _payload_names(verifier: Verifier, manifest: ImageManifest, digest: Digest) 
         if layer.media_type != SIMPLE_SIGNING or layer.size > _PAYLOAD_LIMIT:
             continue
         try:
-            payload: Any = json.loads(verifier.repo.read_blob(layer))
+            payload: Any = json.loads(verifier.read_blob(layer))
         except (PolyarchError, ValueError, RecursionError):
             continue
         critical = payload.get("critical") if isinstance(payload, dict) else None
