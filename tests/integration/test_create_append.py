@@ -14,6 +14,7 @@ from polyarch import mediatype as mt
 from support.cli import assert_one_line_error, run_cli
 from support.images import push_image
 from support.index_shapes import ZSTD_MARK, entry, push_pair, push_raw_index, windows
+from support.shapes import push_platformless_index
 
 pytestmark = pytest.mark.integration
 
@@ -328,3 +329,38 @@ def test_create_from_an_index_with_zstd_twins_keeps_the_pair(ctx: Context, regis
     assert [d.digest for d in index.manifests] == [d.digest for d in source.manifests]
     assert [d.annotations.get(ZSTD_MARK) for d in index.manifests] == [None, "true", None, "true"]
     assert resolve(copy, ctx, platform="linux/amd64").digest == source.manifests[0].digest
+
+
+def test_append_to_an_index_whose_entries_have_no_platform(ctx: Context, registry: Any) -> None:
+    """Entries without ``platform`` (optional in the OCI spec) are matched by their config.
+
+    Appending s390x keeps both entries exactly as written (no platform added to them);
+    appending an amd64 rebuild replaces the amd64 entry in place; appending the arm64 image
+    already there changes nothing.
+    """
+    repo_ref = _repo(registry, "np")
+    repo = ctx.repository(repo_ref)
+    before, (amd, arm) = push_platformless_index(repo, ["linux/amd64", "linux/arm64"], tag="v1")
+    push_image(repo, "linux/s390x", tag="s390x")
+    target = str(repo_ref.with_tag("v1"))
+    added = _create("--append", "-t", target, str(repo_ref.with_tag("s390x")))
+    assert [c["change"] for c in added["targets"][0]["changes"]].count("added") == 1
+    after = _index_at(ctx, repo_ref.with_tag("v1"))
+    raw = json.loads(after.raw)["manifests"]
+    assert raw[:2] == json.loads(before.raw)["manifests"]  # kept as written, in order
+    assert raw[2]["platform"] == {"architecture": "s390x", "os": "linux"}
+
+    same = _create("--append", "-t", target, f"{repo_ref}@{arm.manifest.digest}")
+    assert same["targets"][0]["status"] == "unchanged"
+    assert _index_at(ctx, repo_ref.with_tag("v1")).digest == after.digest
+
+    rebuilt = push_image(repo, "linux/amd64", tag="amd64-2", payload=b"rebuilt")
+    replaced = _create("--append", "-t", target, str(repo_ref.with_tag("amd64-2")))
+    changes = {c["platform"]: c["change"] for c in replaced["targets"][0]["changes"]}
+    assert changes["linux/amd64"] == "replaced"
+    final = _index_at(ctx, repo_ref.with_tag("v1"))
+    digests = [str(d.digest) for d in final.manifests]
+    assert digests == [str(rebuilt.manifest.digest), str(arm.manifest.digest), raw[2]["digest"]]
+    assert str(amd.manifest.digest) not in digests
+    host = resolve(str(repo_ref.with_tag("v1")), ctx, platform="linux/amd64")
+    assert host.digest == rebuilt.manifest.digest

@@ -55,6 +55,7 @@ from polyarch.operations.create.result import (
     TargetResult,
     plan_changes,
 )
+from polyarch.operations.matching import EntryPlatforms
 from polyarch.operations.referrers_carry import carry_image_referrers
 from polyarch.operations.sources import Entry, collect_entries, platform_key
 from polyarch.operations.transfer import Transfer
@@ -229,7 +230,7 @@ def _append(
             digest_of(previous[base]),
             index.digest,
             transfer.stats,
-            plan_changes(previous[base], index),
+            plan_changes(previous[base], index, EntryPlatforms(repo).platform_of),
             carried,
         )
     ]

@@ -28,6 +28,7 @@ from polyarch.errors import InvalidInput, InvalidManifest
 from polyarch.location import Location
 from polyarch.manifest import ImageManifest, Index, Manifest, parse_manifest
 from polyarch.operations.create.annotations import AnnotationSpec
+from polyarch.operations.matching import EntryPlatforms
 from polyarch.operations.sources import Attestation, Entry, Source, image_entry, platform_key
 from polyarch.platform import Platform
 from polyarch.storage.base import Repository
@@ -152,8 +153,11 @@ def existing_items(
 ) -> tuple[dict[str, Any] | None, list[Item]]:
     """The index at the tag as a JSON document and its entries, for ``--append``.
 
-    A single image at the tag becomes the first entry (its platform from its config).
-    Raises :class:`InvalidManifest` for an entry without a platform and
+    A single image at the tag becomes the first entry (its platform from its config). An
+    image entry without ``platform`` (optional in the OCI image spec) is identified by its
+    config's platform, as containerd matches it (:mod:`polyarch.operations.matching`), and
+    kept exactly as written. Raises :class:`InvalidManifest` for an entry whose config names
+    no platform either, and
     :class:`polyarch.InvalidInput` for an index whose hosts' picks depend on entry order
     in a way this module cannot keep (two images of one platform, not a zstd pair).
     """
@@ -166,12 +170,18 @@ def existing_items(
     doc = json.loads(current.raw)
     raws = doc.get("manifests", [])
     items = []
+    platforms = EntryPlatforms(repo)
     for d, raw in zip(current.manifests, raws, strict=True):
+        known = d
         if d.platform is None and not d.is_attestation:
-            raise InvalidManifest(
-                f"{source} has an entry without a platform ({d.digest}); cannot append safely"
-            )
-        items.append(Item(d, repo, source, raw))
+            platform = platforms.platform_of(d)
+            if platform is None:
+                raise InvalidManifest(
+                    f"{source} has an entry without a platform whose config names none "
+                    f"({d.digest}); cannot append safely"
+                )
+            known = d.with_platform(platform)  # to compare it; its JSON (raw) stays as written
+        items.append(Item(known, repo, source, raw))
     bad = _duplicate_groups(i.descriptor for i in items if not i.is_attestation)
     if bad:
         shown = ", ".join(str(d.digest) for d in bad[0])

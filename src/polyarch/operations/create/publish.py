@@ -11,6 +11,7 @@ from polyarch.location import Location
 from polyarch.manifest import Index, Manifest
 from polyarch.operations.blobinfo import BlobInfoCache
 from polyarch.operations.create.result import TargetResult, plan_changes
+from polyarch.operations.matching import EntryPlatforms
 from polyarch.operations.referrers_carry import CarriedReferrer, carry_image_referrers
 from polyarch.operations.sources import Entry
 from polyarch.operations.transfer import Transfer
@@ -97,7 +98,7 @@ def publish(
             digest_of(previous[target]),
             index.digest,
             transfers[repos[target].name].stats,
-            plan_changes(previous[target], index),
+            plan_changes(previous[target], index, EntryPlatforms(repos[target]).platform_of),
             carried.get(repos[target].name, ()),
         )
         for target in repos

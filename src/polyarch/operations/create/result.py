@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
 from polyarch.errors import PolyarchError
 from polyarch.location import Location
@@ -88,15 +90,26 @@ class PlatformChange:
         return out
 
 
-def plan_changes(before: Manifest | None, after: Index) -> tuple[PlatformChange, ...]:
-    """Per platform (full normalized, compression role): the digest before and after."""
+def plan_changes(
+    before: Manifest | None,
+    after: Index,
+    platform_of: Callable[[Descriptor], Platform | None] | None = None,
+) -> tuple[PlatformChange, ...]:
+    """Per platform (full normalized, compression role): the digest before and after.
+
+    ``platform_of`` gives the platform of an entry without one (its config's, as
+    :class:`~polyarch.operations.matching.EntryPlatforms` reads it); without it such
+    entries are left out of the comparison.
+    """
 
     def table(m: Manifest | None) -> dict[tuple[Any, ...], tuple[Digest, Platform, bool]]:
         out: dict[tuple[Any, ...], tuple[Digest, Platform, bool]] = {}
         if isinstance(m, Index):
             for d in m.images:
-                if d.platform is not None:
-                    out.setdefault(entry_key(d), (d.digest, d.platform.normalized(), is_zstd(d)))
+                platform = d.platform or _config_platform(platform_of, d)
+                if platform is not None:
+                    known = d.with_platform(platform)
+                    out.setdefault(entry_key(known), (d.digest, platform.normalized(), is_zstd(d)))
         return out
 
     old, new = table(before), table(after)
@@ -113,6 +126,21 @@ def plan_changes(before: Manifest | None, after: Index) -> tuple[PlatformChange,
             )
         )
     return tuple(changes)
+
+
+def _config_platform(
+    platform_of: Callable[[Descriptor], Platform | None] | None, d: Descriptor
+) -> Platform | None:
+    """The platform of an entry without one, for the report only: unreadable is unknown.
+
+    (In a dry run, entries of the new index are not yet in every target.)
+    """
+    if platform_of is None:
+        return None
+    try:
+        return platform_of(d)
+    except PolyarchError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
