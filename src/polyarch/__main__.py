@@ -1,5 +1,5 @@
 """``python -m polyarch``: the same as the ``polyarch`` command."""
 
-from polyarch.cli.main import run
+from polyarch.cli import run
 
 run()

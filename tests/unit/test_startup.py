@@ -117,3 +117,34 @@ def test_a_function_named_like_its_module_stays_the_function() -> None:
         "assert callable(resolve)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_version_alone_is_answered_before_click_and_says_what_click_says() -> None:
+    fast = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv = ['polyarch', '--version']\nfrom polyarch.cli import run\nrun()",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    slow = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom polyarch.cli.main import main\nsys.exit(main(['-q', '--version']))",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert fast.returncode == slow.returncode == 0, (fast.stderr, slow.stderr)
+    assert fast.stdout == slow.stdout == f"polyarch, version {polyarch.__version__}\n"
+    loaded = _modules_after(
+        "import sys, io, contextlib\nsys.argv = ['polyarch', '--version']\n"
+        "from polyarch.cli import run\n"
+        "try:\n    run()\nexcept SystemExit:\n    pass"
+    )
+    assert "click" not in loaded
