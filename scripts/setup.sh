@@ -10,7 +10,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # docker-registry: the real registry the tests and the quick start run.
 # apache2-utils: htpasswd (bcrypt) for the Basic-auth registry tests.
 # skopeo, docker.io (the docker CLI): peers that must read what we publish.
-APT_PACKAGES=(docker-registry apache2-utils skopeo ca-certificates)
+# zstd: the gzip/zstd twin fixtures (what podman --add-compression zstd pushes).
+APT_PACKAGES=(docker-registry apache2-utils skopeo ca-certificates zstd)
 if ! command -v docker >/dev/null 2>&1; then APT_PACKAGES+=(docker.io); fi
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   APT_PACKAGES+=(python3 python3-venv)
