@@ -277,3 +277,32 @@ def test_concurrent_writers_cleaning_lose_nothing(layout: Path) -> None:
             data = b"%d-%d " % (n, i) * 5000
             assert repo.blob_size(Digest.of(data)) == len(data)
     assert _tmp_files(layout) == []
+
+
+def test_a_layout_created_between_two_looks_is_a_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader that missed the marker while another writer created the layout.
+
+    Seen in CI: ``copy`` into a new ``oci:`` directory with several jobs; one job's
+    ``blob_size`` read no ``oci-layout``, then listed the directory after another job had
+    created it (marker, blobs/, index.json) and called it "not an OCI image layout". The
+    window is made deterministic here: the first read of the marker finds nothing.
+    """
+    from polyarch.storage import layoutfs
+
+    repo = LayoutRepository(tmp_path / "dst")
+    _image(repo, b"layer")  # the layout exists: marker, blobs/, index.json
+    real = layoutfs.read_file
+    calls = {"n": 0}
+
+    def first_read_misses(*args: object, **kwargs: object) -> bytes:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise FileNotFoundError("oci-layout")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(layoutfs, "read_file", first_read_misses)
+    fresh = LayoutRepository(tmp_path / "dst")  # a reader that has not checked it yet
+    assert fresh.list_tags() == []
+    assert calls["n"] >= 2

@@ -117,7 +117,7 @@ class LayoutDirectory:
         finally:
             os.close(blobs)
 
-    def _is_layout(self, root: int) -> bool:
+    def _is_layout(self, root: int, *, again: bool = True) -> bool:
         """True for a valid layout, False for an empty directory; InvalidInput otherwise."""
         try:
             raw = layoutfs.read_file(
@@ -125,6 +125,10 @@ class LayoutDirectory:
             )
         except FileNotFoundError:
             names = [n for n in os.listdir(root) if n != LEGACY_LOCK_FILE]
+            if again and LAYOUT_FILE in names:
+                # Another writer (a thread of this copy, or another process) created the
+                # layout between our two looks: its marker goes first, so read it again.
+                return self._is_layout(root, again=False)
             if any(not n.startswith(TMP_PREFIX) for n in names):
                 raise InvalidInput(
                     f"{self.name}: not an OCI image layout (no {LAYOUT_FILE} file)",
