@@ -30,71 +30,14 @@ from polyarch.errors import (
     Unsupported,
 )
 from polyarch.transport.client import RegistryClient
-from polyarch.transport.credentials import Credential, CredentialResolver
+from polyarch.transport.credentials import Credential
 from polyarch.transport.errors import error_from_response
 from polyarch.transport.retry import RetryPolicy
 from polyarch.transport.settings import TransportSettings
+from support.fake_client import Handler, Timeline
 
 CANARY = "canary-s3cret-PASSWORD-7f3a"
 REGISTRY = "registry.example"
-
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class FixedResolver(CredentialResolver):
-    def __init__(self, credential: Credential | None) -> None:
-        super().__init__(TransportSettings())
-        self.credential = credential
-
-    def resolve(self, registry: str) -> Credential | None:
-        return self.credential
-
-
-class Timeline:
-    """A fake clock whose sleep advances it; records every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def timeline() -> Timeline:
-    return Timeline()
-
-
-@pytest.fixture
-def make(timeline: Timeline) -> Iterator[Callable[..., RegistryClient]]:
-    clients: list[RegistryClient] = []
-
-    def factory(
-        handler: Handler | httpx.BaseTransport,
-        settings: TransportSettings | None = None,
-        credential: Credential | None = None,
-    ) -> RegistryClient:
-        transport = (
-            handler if isinstance(handler, httpx.BaseTransport) else httpx.MockTransport(handler)
-        )
-        client = RegistryClient(
-            settings or TransportSettings(retry=RetryPolicy(jitter=False)),
-            credentials=FixedResolver(credential),
-            transport=transport,
-            sleep=timeline.sleep,
-            clock=timeline.clock,
-        )
-        clients.append(client)
-        return client
-
-    yield factory
-    for client in clients:
-        client.close()
 
 
 def errors_body(*errors: dict[str, Any]) -> dict[str, Any]:

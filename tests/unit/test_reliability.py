@@ -22,66 +22,15 @@ from polyarch.errors import Denied, InvalidManifest, RegistryError, TransportErr
 from polyarch.storage.registry import MAX_TAG_PAGES, RegistryRepository
 from polyarch.transport import masking
 from polyarch.transport.client import RegistryClient
-from polyarch.transport.credentials import Credential, CredentialResolver
 from polyarch.transport.deadline import ProgressStream
 from polyarch.transport.errors import RetriesExhausted
 from polyarch.transport.retry import RetryPolicy
 from polyarch.transport.settings import TransportSettings
+from support.fake_client import Timeline
 
 REGISTRY = "registry.example"
 LOOPBACK = "127.0.0.1:5999"
 CANARY = "canary-Rel1ab/le+S3cret"
-
-
-class Fixed(CredentialResolver):
-    def __init__(self, credential: Credential | None) -> None:
-        super().__init__(TransportSettings())
-        self.credential = credential
-
-    def resolve(self, registry: str) -> Credential | None:
-        return self.credential
-
-
-class Timeline:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def timeline() -> Timeline:
-    return Timeline()
-
-
-@pytest.fixture
-def make(timeline: Timeline) -> Iterator[Callable[..., RegistryClient]]:
-    clients: list[RegistryClient] = []
-
-    def factory(
-        handler: Callable[[httpx.Request], httpx.Response],
-        settings: TransportSettings | None = None,
-        credential: Credential | None = None,
-    ) -> RegistryClient:
-        client = RegistryClient(
-            settings or TransportSettings(retry=RetryPolicy(jitter=False)),
-            credentials=Fixed(credential),
-            transport=httpx.MockTransport(handler),
-            sleep=timeline.sleep,
-            clock=timeline.clock,
-        )
-        clients.append(client)
-        return client
-
-    yield factory
-    for client in clients:
-        client.close()
 
 
 # -- Kind 3: a refused probe falls back to the plain path --------------------------------
