@@ -26,32 +26,10 @@ from polyarch.errors import (
 from polyarch.manifest import ImageManifest, Index, Manifest, build_index, parse_manifest
 from polyarch.platform import Platform
 from polyarch.storage.layout import REF_NAME, LayoutNotFound, LayoutRepository
+from support.layout_images import CONFIG, LAYER
+from support.layout_images import blob as _blob
+from support.layout_images import layout_image as _image
 from support.schema import assert_valid
-
-CONFIG = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
-LAYER = b"layer bytes " * 1000
-
-
-def _blob(
-    data: bytes, media_type: str = mt.OCI_LAYER_GZIP, algorithm: str = "sha256"
-) -> Descriptor:
-    return Descriptor(media_type, Digest.of(data, algorithm), len(data))
-
-
-def _image(repo: LayoutRepository, layer: bytes = LAYER) -> ImageManifest:
-    """Write a config and a layer into ``repo`` and return a manifest naming them."""
-    config, blob = _blob(CONFIG, mt.OCI_CONFIG), _blob(layer)
-    repo.put_blob_bytes(config, CONFIG)
-    repo.put_blob_bytes(blob, layer)
-    doc = {
-        "schemaVersion": 2,
-        "mediaType": mt.OCI_MANIFEST,
-        "config": config.to_json(),
-        "layers": [blob.to_json()],
-    }
-    manifest = parse_manifest(json.dumps(doc).encode())
-    assert isinstance(manifest, ImageManifest)
-    return manifest
 
 
 def _index_of(*images: Manifest) -> Index:

@@ -18,35 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from polyarch import mediatype as mt
-from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
 from polyarch.errors import InvalidInput, ManifestUnknown
 from polyarch.location import LayoutReference
-from polyarch.manifest import ImageManifest, parse_manifest
 from polyarch.operations.context import Context
 from polyarch.storage.layout import LayoutNotFound, LayoutRepository
-
-CONFIG = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
-
-
-def _blob(data: bytes, media_type: str = mt.OCI_LAYER_GZIP) -> Descriptor:
-    return Descriptor(media_type, Digest.of(data), len(data))
-
-
-def _image(repo: LayoutRepository, layer: bytes) -> ImageManifest:
-    config, blob = _blob(CONFIG, mt.OCI_CONFIG), _blob(layer)
-    repo.put_blob_bytes(config, CONFIG)
-    repo.put_blob_bytes(blob, layer)
-    doc = {
-        "schemaVersion": 2,
-        "mediaType": mt.OCI_MANIFEST,
-        "config": config.to_json(),
-        "layers": [blob.to_json()],
-    }
-    manifest = parse_manifest(json.dumps(doc).encode())
-    assert isinstance(manifest, ImageManifest)
-    return manifest
+from support.layout_images import blob as _blob
+from support.layout_images import layout_image as _image
 
 
 def _tmp_files(path: Path) -> list[Path]:
