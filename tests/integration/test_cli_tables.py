@@ -18,11 +18,9 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Reference
-from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
 from polyarch.manifest import build_index
-from polyarch.platform import Platform
-from support.images import PushedImage, push_attestation, push_image
+from support.images import PushedImage, attestation_entry, push_attestation, push_image
 from support.terminal import Screen, run_cli_pty
 
 pytestmark = pytest.mark.integration
@@ -53,18 +51,7 @@ def pushed(registry: Any) -> Pushed:
         for image in images[:2]:
             attestation = push_attestation(repo, image.manifest)
             attestations.append(attestation.digest)
-            entries.append(
-                Descriptor(
-                    attestation.media_type,
-                    attestation.digest,
-                    attestation.size,
-                    platform=Platform("unknown", "unknown"),
-                    annotations={
-                        "vnd.docker.reference.digest": str(image.digest),
-                        "vnd.docker.reference.type": "attestation-manifest",
-                    },
-                )
-            )
+            entries.append(attestation_entry(attestation, image.digest))
         repo.put_manifest(build_index(entries), "v1")
         push_image(repo, "linux/arm64", tag="single", extra_layers=1)
     return Pushed(repo_ref.with_tag("v1"), images, attestations, repo_ref.with_tag("single"))

@@ -27,7 +27,6 @@ from polyarch import (
     CopyRequest,
     Descriptor,
     Index,
-    Platform,
     Repository,
     VerifyRequest,
     build_index,
@@ -37,7 +36,7 @@ from polyarch import (
     resolve,
     verify,
 )
-from support.images import push_attestation, push_image
+from support.images import attestation_entry, push_attestation, push_image
 
 pytestmark = pytest.mark.integration
 
@@ -60,18 +59,7 @@ def push_large_index(repo: Repository, entries: int, *, tag: str) -> Index:
                 {"org.opencontainers.image.revision": f"{n:040x}"}
             )
         )
-        out.append(
-            Descriptor(
-                attestation.media_type,
-                attestation.digest,
-                attestation.size,
-                platform=Platform("unknown", "unknown"),
-                annotations={
-                    "vnd.docker.reference.digest": str(image.digest),
-                    "vnd.docker.reference.type": "attestation-manifest",
-                },
-            )
-        )
+        out.append(attestation_entry(attestation, image.digest))
     index = build_index(out)
     repo.put_manifest(index, tag)
     return index

@@ -179,20 +179,26 @@ def push_wrapper(
     attestation = push_attestation(repo, image.manifest, source=source)
     entries = [
         image.manifest.descriptor(image.platform),
-        Descriptor(
-            attestation.media_type,
-            attestation.digest,
-            attestation.size,
-            platform=Platform("unknown", "unknown"),
-            annotations={
-                "vnd.docker.reference.digest": str(image.digest),
-                "vnd.docker.reference.type": "attestation-manifest",
-            },
-        ),
+        attestation_entry(attestation, image.digest),
     ]
     index = build_index(entries)
     repo.put_manifest(index, tag)
     return PushedWrapper(index, image, attestation)
+
+
+def attestation_entry(attestation: ImageManifest, image: Digest) -> Descriptor:
+    """The index entry of ``attestation`` as BuildKit writes it: ``unknown/unknown``, annotated
+    with the digest of the image it attests (``vnd.docker.reference.digest``)."""
+    return Descriptor(
+        attestation.media_type,
+        attestation.digest,
+        attestation.size,
+        platform=Platform("unknown", "unknown"),
+        annotations={
+            "vnd.docker.reference.digest": str(image),
+            "vnd.docker.reference.type": "attestation-manifest",
+        },
+    )
 
 
 def push_index(
