@@ -148,3 +148,20 @@ def test_version_alone_is_answered_before_click_and_says_what_click_says() -> No
         "try:\n    run()\nexcept SystemExit:\n    pass"
     )
     assert "click" not in loaded
+
+
+def test_no_command_module_imports_rich_until_it_renders() -> None:
+    # -q and --json runs print no table: rich (~40 ms) is loaded by the functions that
+    # render, never by importing a command (a real -q/--json run against a registry is in
+    # tests/integration/test_startup_paths.py).
+    loaded = _modules_after(
+        "from polyarch.cli.main import cli\n"
+        "import click\n"
+        "ctx = click.Context(cli)\n"
+        "for name in cli.list_commands(ctx):\n"
+        "    cli.get_command(ctx, name)\n"
+        "import polyarch.cli.render as r\n"
+        "[getattr(r, name) for name in r.__all__]"
+    )
+    assert {"polyarch.cli.create_cmd", "polyarch.cli.render.table"} <= loaded
+    assert sorted(m for m in loaded if m.split(".")[0] == "rich") == []

@@ -6,7 +6,6 @@ import sys
 from typing import Any
 
 import click
-from rich.text import Text
 
 from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render import (
@@ -80,6 +79,8 @@ def inspect_command(
 
 def render(result: InspectResult, *, no_trunc: bool = False) -> None:
     """The human view."""
+    from rich.text import Text  # only here: -q and --json runs load no rich
+
     out = console()
     out.print(Text(str(result.reference), style="bold"))
     print_field(out, "digest", result.digest)

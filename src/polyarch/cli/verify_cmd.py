@@ -6,7 +6,6 @@ import shlex
 from typing import Any
 
 import click
-from rich.text import Text
 
 from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render import (
@@ -129,6 +128,8 @@ def verify_command(
 
 def render(report: VerifyReport) -> None:
     """A compact table, one line per check, then the verdict."""
+    from rich.text import Text  # only here: -q and --json runs load no rich
+
     out = console()
     head = Text(str(report.target), style="bold")
     if report.digest:

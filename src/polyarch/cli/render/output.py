@@ -6,13 +6,16 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.text import Text
 
 from polyarch.digest import Digest
+
+if TYPE_CHECKING:
+    # rich (~40 ms to import) is loaded only when something is rendered: -q and --json
+    # runs never build a console.
+    from rich.console import Console
 
 __all__ = [
     "console",
@@ -30,6 +33,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     # Off a terminal keep lines whole; on one, the terminal's width. Lines are never
     # re-wrapped by rich (soft_wrap): tables lay themselves out (table_lines).
@@ -117,6 +122,8 @@ def print_field(out: Console, label: str, value: str) -> None:
     The value (a digest, a reference) is never cut: when the line does not fit the
     terminal it goes on the next line, indented.
     """
+    from rich.text import Text
+
     line = f"  {label:<12}{value}"
     width = terminal_width(out)
     if width is not None and Text(line).cell_len > width:

@@ -6,20 +6,14 @@ import sys
 import threading
 import time
 from types import TracebackType
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING
 
 from polyarch.cli.render.output import human_size
 from polyarch.operations.transfer import ProgressEvent
+
+if TYPE_CHECKING:
+    # rich is imported only for bars on a terminal: CI logs and -q/--json load none.
+    from rich.progress import Progress, TaskID
 
 __all__ = ["TransferProgress"]
 
@@ -39,6 +33,16 @@ class TransferProgress:
         self._last_log = time.monotonic()
         self._progress: Progress | None = None
         if self.tty and not quiet:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),

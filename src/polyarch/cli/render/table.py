@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, TypeAlias
 
 from polyarch.cli.render.output import terminal_width
+
+if TYPE_CHECKING:
+    # rich is imported by the functions that lay a table out, never by importing this
+    # module: a command's -q and --json paths load no rich.
+    from rich.console import Console
+    from rich.text import Text
 
 __all__ = ["Cell", "Column", "print_table", "table_lines"]
 
@@ -33,10 +37,13 @@ class Column:
     style: str = ""
 
 
-Cell = str | Text
+#: A table cell: plain text, or a rich ``Text`` carrying a style.
+Cell: TypeAlias = "str | Text"
 
 
 def _width(cell: Cell) -> int:
+    from rich.text import Text
+
     return cell.cell_len if isinstance(cell, Text) else Text(cell).cell_len
 
 
@@ -47,7 +54,7 @@ _DIGEST_WORD = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}\W*")
 
 def _longest_word(cell: Cell) -> int:
     """The longest digest in ``cell``: a wrapping column is never narrower than that."""
-    plain = cell.plain if isinstance(cell, Text) else cell
+    plain = cell if isinstance(cell, str) else cell.plain
     return max((len(w) for w in plain.split() if _DIGEST_WORD.fullmatch(w)), default=0)
 
 
@@ -57,6 +64,8 @@ def _wrap(cell: Cell, width: int) -> list[Text]:
     A word longer than ``width`` (a path, a reference) is split across lines, except a
     digest: it stays whole (and copyable), on a line of its own if need be.
     """
+    from rich.text import Text
+
     text = cell if isinstance(cell, Text) else Text(cell)
     if text.cell_len <= width:
         return [text]
@@ -108,6 +117,8 @@ def table_lines(
     See the module docstring for the convention. The header is bold; a continuation line
     whose cells are all empty is left out.
     """
+    from rich.text import Text
+
     natural = [
         max([_width(column.header), *(_width(row[i]) for row in rows)])
         for i, column in enumerate(columns)
