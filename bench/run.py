@@ -59,6 +59,8 @@ from bench.scenarios import (  # noqa: E402
     scenario_promote_many,
     scenario_startup,
 )
+from bench.stacks import scenario_stacks, stacks_manifest  # noqa: E402
+from bench.stacks import table as stacks_table  # noqa: E402
 from support.registry import RegistryServer  # noqa: E402
 
 # Main ----------------------------------------------------------------------------------
@@ -92,7 +94,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["startup", "create", "copy", "promote", "promote-many"],
+        choices=["startup", "create", "copy", "promote", "promote-many", "stacks"],
         help="run only these scenarios (repeatable)",
     )
     parser.add_argument("--output", type=Path, help="also write all samples as JSON here")
@@ -128,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     runs = args.runs or (2 if args.quick else 5)
     layer_mib = args.layer_mib or (32 if args.quick else 256)
-    only = set(args.only or ["startup", "create", "copy", "promote", "promote-many"])
+    only = set(args.only or ["startup", "create", "copy", "promote", "promote-many", "stacks"])
     sizes = args.sizes or ([2, 8] if args.quick else [2, 8, 32, 128])
     copy_mib = args.copy_mib or [4 * layer_mib]
     missing = [t for t in ("docker", "skopeo", "curl") if shutil.which(t) is None]
@@ -146,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     b = RegistryServer(workdir=root / "registry-b")
     started = time.monotonic()
     cases: list[Case] = []
+    stack_cases: list[Case] = []
     info: dict[str, Any] = {}
     try:
         a.start()
@@ -160,6 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cases += scenario_startup(bench)
             if "create" in only:
                 cases += scenario_create(bench, sizes)
+            if "stacks" in only:
+                stack_cases, stack_info = scenario_stacks(
+                    Path(cli).parent / "python", stacks_manifest(a), runs
+                )
+                info.update(stack_info)
             for n, total_mib in enumerate(copy_mib if only & {"copy", "promote"} else []):
                 bench.layer_size = total_mib * MIB // 4
                 source = f"{a.host}/big{n}/app:v1"
@@ -190,13 +198,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(f"- {key}: {value}" for key, value in info.items()))
     print()
     print(table(cases))
+    if stack_cases:
+        print()
+        print(stacks_table(stack_cases))
     for scenario in dict.fromkeys(c.scenario for c in cases):
         grown = growth(cases, scenario)
         if grown:
             print()
             print(grown)
     if args.output:
-        document = {"environment": info, "cases": [c.to_json() for c in cases]}
+        document = {"environment": info, "cases": [c.to_json() for c in cases + stack_cases]}
         args.output.write_text(json.dumps(document, indent=2) + "\n")
     return 0
 

@@ -19,9 +19,8 @@ from polyarch.cli.render import (
     print_json,
     print_table,
 )
+from polyarch.operations.context import Context
 from polyarch.operations.create import CreateRequest, CreateResult, create_index
-from polyarch.operations.record_evidence import record_sources
-from polyarch.operations.records import load_records
 from polyarch.operations.transfer import BlobAction
 
 
@@ -122,12 +121,11 @@ def create_command(
     """
     options = pop_global(kwargs)
     no_trunc = bool(kwargs.pop("no_trunc", False))
-    loaded = load_records(records)
     with make_context(options) as ctx:
         # Records become sources (REPO@WRAPPER-or-IMAGE=PLATFORM), each resolved once.
         request = CreateRequest.build(
             targets,
-            [*sources, *record_sources(loaded, ctx)],
+            [*sources, *_record_sources(records, ctx)],
             platforms=platforms,
             attestations=attestations,
             format=index_format,
@@ -205,3 +203,13 @@ def render(result: CreateResult, *, no_trunc: bool = False) -> None:
             f"note: other writers appended at the same time; the tag was rewritten "
             f"{result.rounds} times until it held every writer's platforms"
         )
+
+
+def _record_sources(records: tuple[str, ...], ctx: Context) -> list[str]:
+    """The sources the ``--records`` files name (none given: the records code is not loaded)."""
+    if not records:
+        return []
+    from polyarch.operations.record_evidence import record_sources
+    from polyarch.operations.records import load_records
+
+    return record_sources(load_records(records), ctx)

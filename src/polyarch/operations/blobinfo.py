@@ -32,12 +32,15 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    # sqlite3 is loaded on the cache's first use: a command that moves no blob never opens it.
+    import sqlite3
 
 __all__ = ["MAX_ENTRIES", "BlobInfoCache", "default_cache_path"]
 
@@ -101,6 +104,8 @@ class BlobInfoCache:
     def _connection(self) -> sqlite3.Connection | None:
         if self._db is not None or self._broken:
             return self._db
+        import sqlite3
+
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             db = sqlite3.connect(
@@ -115,6 +120,8 @@ class BlobInfoCache:
         return db
 
     def _run(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+        import sqlite3
+
         with self._lock:
             db = self._connection()
             if db is None:

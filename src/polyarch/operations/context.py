@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from polyarch.location import LayoutReference, Location
-from polyarch.operations.blobinfo import BlobInfoCache
 from polyarch.storage.base import Repository
-from polyarch.storage.layout import LayoutRepository
 from polyarch.storage.registry import RegistryRepository
 from polyarch.transport.client import RegistryClient
 from polyarch.transport.settings import TransportSettings
+
+if TYPE_CHECKING:
+    from polyarch.operations.blobinfo import BlobInfoCache
 
 __all__ = ["Context", "borrowed"]
 
@@ -54,6 +56,9 @@ class Context:
         key = (ref.registry, ref.repository)
         repo = self._repositories.get(key)
         if repo is None and isinstance(ref, LayoutReference):
+            # Imported here: a registry-only run (most CLI calls) never loads the layout code.
+            from polyarch.storage.layout import LayoutRepository
+
             repo = LayoutRepository(ref.path, implicit_tag=ref.implicit_tag)
         if repo is None:
             repo = RegistryRepository(self.client, ref.registry, ref.repository)

@@ -35,16 +35,19 @@ import binascii
 import json
 import logging
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyarch.errors import CredentialError
 from polyarch.files import UnreadableFile, parse_json, read_text
 from polyarch.transport.settings import TransportSettings
+
+if TYPE_CHECKING:
+    # Imported where a helper is run: most runs use no credential helper.
+    import subprocess
 
 __all__ = [
     "DOCKER_HUB_KEY",
@@ -155,6 +158,8 @@ def run_helper(
     a short grace period is its answer. Raises :class:`subprocess.TimeoutExpired` when
     the helper itself runs longer than ``timeout`` seconds (it is killed).
     """
+    import subprocess
+
     with subprocess.Popen(
         args,
         stdin=subprocess.PIPE,
@@ -292,6 +297,8 @@ class CredentialResolver:
     def _from_helper(self, name: str, registry: str) -> Credential | None:
         """Run ``docker-credential-<name> get``; ``None`` when it has nothing for ``registry``."""
         program = f"docker-credential-{name}"
+        import subprocess
+
         where = f"credential helper {program} for {registry}"
         try:
             completed = self._run(
