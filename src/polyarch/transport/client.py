@@ -35,7 +35,7 @@ from polyarch.transport.retry import READ_RETRY_STATUSES, is_retryable_exception
 from polyarch.transport.scopes import SCOPES_EXTENSION
 from polyarch.transport.settings import TransportSettings
 from polyarch.transport.stats import TransportStats
-from polyarch.transport.tls import DeferredTLSTransport, insecure_mounts, verify_context
+from polyarch.transport.tls import transports
 from polyarch.transport.tokens import TOKEN_EXTENSION, TransientTokenFailure
 from polyarch.transport.urls import DOCKER_HUB_HOST, Endpoints, append_query, safe_url
 
@@ -89,14 +89,9 @@ class RegistryClient:
         self._clock = clock
         self._endpoints = Endpoints(self.settings)
 
-        # Insecure registries: TLS without verification (http is tried if no TLS).
-        mounts = insecure_mounts(self.settings) if transport is None else {}
-        verify = verify_context(self.settings)  # a bad --ca-file fails here, not later
         self._http = httpx.Client(
             auth=self.auth,
-            transport=transport if transport is not None else DeferredTLSTransport(verify),
-            mounts=mounts or None,
-            verify=verify,
+            **transports(self.settings, transport),
             timeout=httpx.Timeout(self.settings.timeout),
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,

@@ -15,13 +15,46 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+from typing import TypedDict
 
 import httpx
 
 from polyarch.errors import TransportError
 from polyarch.transport.settings import TransportSettings, is_loopback
 
-__all__ = ["DeferredTLSTransport", "insecure_mounts", "verify_context"]
+__all__ = [
+    "DeferredTLSTransport",
+    "TransportOptions",
+    "insecure_mounts",
+    "transports",
+    "verify_context",
+]
+
+
+class TransportOptions(TypedDict):
+    """The TLS-related keyword arguments of :class:`httpx.Client`."""
+
+    transport: httpx.BaseTransport
+    mounts: dict[str, httpx.BaseTransport | None] | None
+    verify: ssl.SSLContext | bool
+
+
+def transports(
+    settings: TransportSettings, transport: httpx.BaseTransport | None = None
+) -> TransportOptions:
+    """How the one client reaches registries: ``httpx.Client(**transports(settings))``.
+
+    ``transport``: a replacement network (``httpx.MockTransport`` in tests), used as given
+    with no mounts. Otherwise: a :class:`DeferredTLSTransport` (verifying TLS, built on
+    first use) and an unverified TLS mount per registry named insecure. Raises
+    :class:`~polyarch.errors.TransportError` for an unloadable ``--ca-file``, at once.
+    """
+    verify = verify_context(settings)  # a bad --ca-file fails here, not at the first request
+    if transport is not None:
+        return {"transport": transport, "mounts": None, "verify": verify}
+    # Insecure registries: TLS without verification (http is tried if no TLS).
+    mounts = insecure_mounts(settings)
+    return {"transport": DeferredTLSTransport(verify), "mounts": mounts or None, "verify": verify}
 
 
 def verify_context(settings: TransportSettings) -> ssl.SSLContext | bool:
