@@ -113,6 +113,9 @@ class DeferredTLSTransport(httpx.BaseTransport):
         self._speaks_tls: set[tuple[str, int]] = set()
 
     def _transport(self, scheme: str) -> httpx.HTTPTransport:
+        built = self._tls if scheme == "https" else self._plain
+        if built is not None:  # the common case, without taking the lock
+            return built
         with self._lock:
             if scheme == "https":
                 if self._tls is None:
