@@ -16,7 +16,7 @@ Scenarios:
 
 0. ``startup``: ``--version`` of each CLI (Python's start-up, paid by every command).
 1. ``create``: assemble an index from N per-platform tags of one repository and push it
-   (N = 2, 8, 32): ``docker manifest create`` + ``push`` vs ``polyarch create`` (CLI
+   (N = 2, 8, 32, 128): ``docker manifest create`` + ``push`` vs ``polyarch create`` (CLI
    subprocess, Python start-up included; and the library call in-process).
 2. ``copy``: copy a 2-platform image of 4 random layers (256 MiB each; 32 MiB with
    ``--quick``) from registry A to a new repository in registry B:
@@ -24,6 +24,11 @@ Scenarios:
    with a ``curl -T`` upload of the same layers as the registry's ingest floor.
 3. ``promote``: the same image to another repository of registry A: polyarch mounts;
    skopeo with a fresh blob-info cache moves every byte, with a warm one it mounts.
+4. ``promote-many``: the same image into 10 repositories of registry B, as one sample
+   (polyarch's blob-info cache, and without it; skopeo with one cache kept throughout).
+5. ``stacks``: the HTTP stack alone (``bench/stacks.py``): import, client and per-request
+   cost of httpx as polyarch uses it, httpx's default client, httpcore, urllib3 and
+   ``http.client``.
 
 Nothing here is a test: it prints a markdown table (and ``--output`` writes JSON).
 """
