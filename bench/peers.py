@@ -12,7 +12,11 @@ NOBODY = 65534
 
 
 #: Where scripts/trixie.sh unpacks Debian 13 tools (docker-buildx 0.13, skopeo 1.18, ...).
-TRIXIE_BIN = Path(os.environ.get("POLYARCH_TRIXIE_PREFIX", "/opt/polyarch-trixie")) / "bin"
+TRIXIE_PREFIX = Path(os.environ.get("POLYARCH_TRIXIE_PREFIX", "/opt/polyarch-trixie"))
+TRIXIE_BIN = TRIXIE_PREFIX / "bin"
+#: Debian 13's skopeo 1.18 and podman 5, runnable on Debian 12 too
+#: (``scripts/trixie.sh glibc skopeo podman``: started by Debian 13 glibc's loader).
+TRIXIE_GLIBC_BIN = TRIXIE_PREFIX / "glibc-bin"
 
 #: The peers, strongest first: name -> (executable, arguments that print its version).
 PEERS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -39,13 +43,20 @@ def polyarch_env(blob_cache: Path | None = None) -> dict[str, str]:
 def find_tool(name: str) -> tuple[str | None, str]:
     """The path of peer ``name`` that runs here, and its version line or why it is missing.
 
-    Looks on PATH, then in scripts/trixie.sh's prefix. A binary that is found but does not
-    run (e.g. Debian 13's skopeo needs glibc 2.38, which Debian 12 lacks) is missing, with
-    its own error as the reason: a peer is never silently dropped from the report.
+    Looks first among the Debian 13 builds made runnable by ``scripts/trixie.sh glibc``
+    (skopeo 1.18 and podman 5: the newest, so the strongest), then on PATH, then in
+    scripts/trixie.sh's prefix. A binary that is found but does not run (e.g. Debian 13's
+    skopeo unwrapped needs glibc 2.38, which Debian 12 lacks) is missing, with its own
+    error as the reason: a peer is never silently dropped from the report.
     """
     executable, version_args = PEERS[name]
     reasons = []
-    for candidate in (shutil.which(executable), str(TRIXIE_BIN / executable)):
+    candidates = (
+        str(TRIXIE_GLIBC_BIN / executable),
+        shutil.which(executable),
+        str(TRIXIE_BIN / executable),
+    )
+    for candidate in candidates:
         if not candidate or not os.access(candidate, os.X_OK):
             continue
         try:
@@ -79,7 +90,7 @@ def skopeo_cmd(cache: Path, args: Sequence[str]) -> tuple[list[str], dict[str, s
         "XDG_DATA_HOME": str(cache),
         "XDG_CONFIG_HOME": str(cache / "config"),
     }
-    argv = ["skopeo", *args]
+    argv = [find_tool("skopeo")[0] or "skopeo", *args]
     if os.geteuid() == 0 and shutil.which("setpriv"):
         os.chown(cache, NOBODY, NOBODY)
         argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
@@ -99,3 +110,30 @@ def version_of(argv: Sequence[str]) -> str:
         return f"unavailable ({exc})"
     text = (result.stdout or result.stderr).strip().splitlines()
     return text[0] if text else "unknown"
+
+
+def podman_cmd(home: Path, insecure: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """The start of a ``podman`` command line with its own storage, config and registries.
+
+    podman keeps images and manifest lists in a local store: here ``home`` (``--root``,
+    ``--runroot``), so that nothing outside the temp dir is touched. ``insecure``: the
+    registries (host:port) it may reach over plain HTTP (a registries.conf of its own).
+    Debian 13's podman checks at start for its network helper (netavark, which
+    ``scripts/trixie.sh glibc podman`` unpacks) and for conmon (Debian's ``conmon``).
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    conf = home / "containers.conf"
+    helpers = TRIXIE_PREFIX / "root" / "usr" / "lib" / "podman"
+    conf.write_text(f'[engine]\nhelper_binaries_dir = ["{helpers}"]\n')
+    registries = home / "registries.conf"
+    registries.write_text(
+        "".join(f'[[registry]]\nlocation = "{host}"\ninsecure = true\n\n' for host in insecure)
+    )
+    env = {
+        **os.environ,
+        "CONTAINERS_CONF": str(conf),
+        "CONTAINERS_REGISTRIES_CONF": str(registries),
+        "PODMAN_IGNORE_CGROUPSV1_WARNING": "1",
+    }
+    podman = find_tool("podman")[0] or "podman"
+    return [podman, "--root", str(home / "root"), "--runroot", str(home / "run")], env

@@ -6,6 +6,9 @@
 #   scripts/trixie.sh install PKG...   fetch and unpack PKG... (e.g. docker.io docker-buildx cosign oras)
 #   scripts/trixie.sh bin              print the directory holding the unpacked binaries
 #   scripts/trixie.sh has PKG          exit 0 when PKG is unpacked in the prefix
+#   scripts/trixie.sh glibc PKG...     unpack PKG... and make their binaries run on Debian 12 too
+#                                      (e.g. skopeo podman: Debian 13's builds need GLIBC_2.38)
+#   scripts/trixie.sh glibc-bin        print the directory holding those runnable binaries
 #
 # The archive is the one the system's own apt configuration already uses (read from
 # /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list), with the suite set to trixie and
@@ -13,6 +16,14 @@
 # dependencies: the Go binaries we need (dockerd, containerd, docker, docker-buildx, skopeo,
 # cosign, oras) are static enough to run on Debian 12 as shipped. Measured: runc from trixie
 # needs GLIBC_2.38, so on Debian 12 the engine keeps the system's runc (scripts/engine.sh).
+#
+# `glibc` is for the binaries that do link Debian 13's glibc (skopeo 1.18, podman 5): it unpacks
+# Debian 13's libc6 and the few libraries they link that Debian 12 lacks or has too old
+# (GLIBC_LIBS) into a root of their own, $PREFIX/glibc, and writes for each binary a wrapper in
+# $PREFIX/glibc-bin that starts it with that glibc's dynamic loader and library path (the
+# loader's --library-path; the system's libraries remain the fallback). Nothing outside the
+# prefix changes, and no other program sees that glibc. On Debian 13 the wrappers are symlinks.
+# podman also gets netavark (it checks for it at start) in $PREFIX/root/usr/lib/podman.
 #
 # PREFIX: $POLYARCH_TRIXIE_PREFIX (default /opt/polyarch-trixie). Idempotent.
 set -euo pipefail
@@ -56,8 +67,18 @@ update_lists() {
   fi
 }
 
+#: What Debian 13's skopeo and podman link beyond Debian 12's libraries.
+GLIBC_LIBS=(libc6 libgpgme11t64 libassuan9 libgpg-error0 libsubid5 libseccomp2)
+
 install() {
   [ "$#" -gt 0 ] || { echo "usage: $0 install PKG..." >&2; exit 2; }
+  unpack "$PREFIX/root" "$@"
+}
+
+# unpack ROOT PKG...: download PKG... (those not unpacked yet) and dpkg -x them into ROOT.
+unpack() {
+  local root="$1"
+  shift
   mkdir -p "$PREFIX/stamps"
   local todo=() p
   for p in "$@"; do [ -e "$PREFIX/stamps/$p" ] || todo+=("$p"); done
@@ -74,7 +95,7 @@ install() {
   for p in "${todo[@]}"; do
     local deb
     deb=$(ls -t "$dl/${p}_"*.deb | head -n1)
-    dpkg -x "$deb" "$PREFIX/root"
+    dpkg -x "$deb" "$root"
     basename "$deb" >"$PREFIX/stamps/$p"
     log "unpacked $(basename "$deb")"
   done
@@ -86,12 +107,50 @@ install() {
   done
 }
 
+system_glibc_ok() {
+  # Debian 13's builds ask for GLIBC_2.38 at most.
+  local version
+  version=$(getconf GNU_LIBC_VERSION | awk '{print $2}')
+  [ "$(printf '%s\n2.38\n' "$version" | sort -V | head -n1)" = "2.38" ]
+}
+
+glibc() {
+  [ "$#" -gt 0 ] || { echo "usage: $0 glibc PKG..." >&2; exit 2; }
+  local extra=() p
+  for p in "$@"; do [ "$p" = podman ] && extra+=(netavark); done
+  install "$@" "${extra[@]}"
+  mkdir -p "$PREFIX/glibc-bin"
+  local libdir="" loader=""
+  if ! system_glibc_ok; then
+    unpack "$PREFIX/glibc" "${GLIBC_LIBS[@]}"
+    libdir=$(dirname "$(find "$PREFIX/glibc" -name 'libc.so.6' | head -n1)")
+    loader=$(find "$PREFIX/glibc" -name 'ld-linux*.so.*' -type f | head -n1)
+    [ -n "$libdir" ] && [ -n "$loader" ] || { log "no loader in Debian 13's libc6" >&2; exit 1; }
+  fi
+  local bin
+  for p in "$@"; do
+    bin="$PREFIX/root/usr/bin/$p"
+    [ -x "$bin" ] || { log "$p: no $bin after unpacking" >&2; exit 1; }
+    if [ -z "$loader" ]; then
+      ln -sf "$bin" "$PREFIX/glibc-bin/$p"
+      continue
+    fi
+    rm -f "$PREFIX/glibc-bin/$p"
+    printf '#!/bin/sh\n# Debian 13 %s on an older glibc: started by Debian 13 glibc'"'"'s loader (scripts/trixie.sh).\nexec %s --library-path %s %s "$@"\n' \
+      "$p" "$loader" "$libdir" "$bin" >"$PREFIX/glibc-bin/$p"
+    chmod 755 "$PREFIX/glibc-bin/$p"
+  done
+  log "runnable here: $(ls "$PREFIX/glibc-bin" | tr '\n' ' ')(in $PREFIX/glibc-bin)"
+}
+
 case "${1:-}" in
   install) shift; install "$@" ;;
+  glibc) shift; glibc "$@" ;;
+  glibc-bin) echo "$PREFIX/glibc-bin" ;;
   bin) echo "$PREFIX/bin" ;;
   has) [ -e "$PREFIX/stamps/${2:?usage: $0 has PKG}" ] ;;
   *)
-    echo "usage: $0 install PKG... | bin | has PKG" >&2
+    echo "usage: $0 install PKG... | bin | has PKG | glibc PKG... | glibc-bin" >&2
     exit 2
     ;;
 esac
