@@ -1,0 +1,58 @@
+"""A copy holds a few chunks per job, whatever the size of the blobs (issue 12, "Copy").
+
+Python memory is measured with :mod:`tracemalloc` around the library call (the
+interpreter and its imports are outside the window): what a registry-to-registry copy
+allocates while it streams. The budget is the one the RSS goal leaves: peak RSS under
+40 MiB for a 1 GiB image with the default ``--jobs`` (4), of which about 33 MiB are the
+interpreter and the imports of ``polyarch copy`` (docs/benchmarks.md): 7 MiB for 4 blobs
+in flight, less what malloc keeps beyond Python's own allocations.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+import uuid
+from typing import Any
+
+import pytest
+
+from polyarch import Context, CopyRequest, Reference, copy_image
+from polyarch.operations.transfer import DEFAULT_JOBS
+from support.random_blobs import push_random_index
+
+pytestmark = pytest.mark.integration
+
+MIB = 1024 * 1024
+#: What a copy may hold per blob in flight (its chunks, the HTTP stack's buffers).
+BUDGET_PER_JOB = 3 * MIB // 2
+#: Each layer is larger than any budget: a copy that buffered a blob would not fit.
+LAYER = 8 * MIB
+
+
+def _copy_peak(ctx: Context, source: Reference, dest: Reference, jobs: int) -> tuple[int, int]:
+    """(bytes copied, peak Python memory allocated during the copy)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        result = copy_image(CopyRequest.build(source, dest, jobs=jobs), ctx)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    return result.stats.bytes["copied"], peak
+
+
+@pytest.mark.parametrize("jobs", [DEFAULT_JOBS, 1])
+def test_copy_memory_is_a_few_chunks_per_job(
+    ctx: Context, registry: Any, registry2: Any, jobs: int
+) -> None:
+    tag = f"m{uuid.uuid4().hex[:8]}"
+    source = Reference.parse(f"{registry.host}/copy-memory/app:{tag}")
+    push_random_index(
+        ctx.repository(source), tag, ["linux/amd64", "linux/arm64"], layers=2, layer_size=LAYER
+    )
+    dest = Reference.parse(f"{registry2.host}/copy-memory-{jobs}/app:{tag}")
+    copied, peak = _copy_peak(ctx, source, dest, jobs)
+    assert copied >= 4 * LAYER  # every layer streamed, none mounted or skipped
+    assert peak < jobs * BUDGET_PER_JOB, (
+        f"a copy with {jobs} jobs held {peak / MIB:.1f} MiB at its peak"
+    )
