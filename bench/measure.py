@@ -216,6 +216,18 @@ class Case:
         cpu = [s.cpu_seconds for s in self.samples if s.cpu_seconds is not None]
         return round(statistics.median(cpu), 4) if cpu else None
 
+    def cpu_per_gib(self) -> float | None:
+        """Median CPU seconds per GiB of blob bytes that moved, when both were measured.
+
+        The bytes are those the registries served for blob GETs (what really moved, so a
+        run that mounts every blob has none), not the payload: CPU per byte copied.
+        """
+        cpu = self.median_cpu()
+        moved = statistics.median(s.bytes_read for s in self.samples) if self.samples else 0
+        if cpu is None or moved < MIB:
+            return None
+        return round(cpu / (moved / 2**30), 4)
+
     def to_json(self) -> dict[str, Any]:
         """Everything measured, for ``--output``."""
         seconds = [s.seconds for s in self.samples]
@@ -227,6 +239,7 @@ class Case:
             "baseline": self.baseline,
             "payloadBytes": self.payload,
             "medianCpuSeconds": self.median_cpu(),
+            "medianCpuSecondsPerGiB": self.cpu_per_gib(),
             "note": self.note,
             "medianSeconds": round(self.median(), 4),
             "minSeconds": round(min(seconds), 4),
