@@ -47,6 +47,7 @@ def table(cases: Sequence[Case]) -> str:
         "MB/s",
         "CPU",
         "CPU/GiB",
+        "registries' CPU",
         "peak RSS",
         "blob bytes read",
     ]
@@ -72,6 +73,7 @@ def table(cases: Sequence[Case]) -> str:
         rss = [s.rss_kib for s in c.samples if s.rss_kib]
         cpu = c.median_cpu()
         per_gib = c.cpu_per_gib()
+        registries = c.median_registry_cpu()
         rows.append(
             [
                 c.scenario,
@@ -84,6 +86,7 @@ def table(cases: Sequence[Case]) -> str:
                 rate,
                 "" if cpu is None else fmt_seconds(cpu),
                 "" if per_gib is None else fmt_seconds(per_gib),
+                "" if registries is None else fmt_seconds(registries),
                 fmt_bytes(statistics.median(rss) * 1024) if rss else "",
                 fmt_bytes(read) if c.transfer else "",
             ]
