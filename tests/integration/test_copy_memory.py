@@ -79,11 +79,12 @@ def _cli_page_faults(*args: str) -> int:
 
 
 def test_copy_reuses_its_chunk_memory(ctx: Context, registry: Any, registry2: Any) -> None:
-    # Each fresh page the kernel hands a process is a page fault and a page to zero. A copy
-    # whose chunks went back to the kernel and came again took 4,400 more faults for these
-    # 32 MiB (138 per MiB: glibc's dynamic mmap threshold, storage/base.py); one that
-    # reuses them takes about 400 (its working set, once). A fresh process, as users run
-    # it: the allocator's state depends on the first large blocks a process frees.
+    # Each fresh page the kernel hands a process is a page fault and a page to zero. With
+    # 256 KiB chunks and glibc's dynamic mmap threshold unsettled (storage/base.py), a copy
+    # whose chunks went back to the kernel and came again took 3,700 more faults for these
+    # 32 MiB; one that reuses them takes about 400 (its working set, once). A fresh
+    # process, as users run it: the allocator's state depends on the first large blocks a
+    # process frees.
     tag = f"f{uuid.uuid4().hex[:8]}"
     source = Reference.parse(f"{registry.host}/copy-faults/app:{tag}")
     push_random_index(
