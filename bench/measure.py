@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import statistics
@@ -172,6 +173,9 @@ class Sample:
     cpu_seconds: float | None = None
     #: polyarch's own count (``RegistryClient.stats.requests``), in-process runs only.
     client_requests: int | None = None
+    #: CPU time both registries spent during the run (serving A, ingesting into B): on a
+    #: machine whose cores the tool shares with them, the bound on its wall time.
+    registry_cpu_seconds: float | None = None
 
 
 def of_process(result: ProcessResult, requests: Sequence[HttpRequest]) -> Sample:
@@ -216,6 +220,23 @@ class Case:
         cpu = [s.cpu_seconds for s in self.samples if s.cpu_seconds is not None]
         return round(statistics.median(cpu), 4) if cpu else None
 
+    def cpu_per_gib(self) -> float | None:
+        """Median CPU seconds per GiB of blob bytes that moved, when both were measured.
+
+        The bytes are those the registries served for blob GETs (what really moved, so a
+        run that mounts every blob has none), not the payload: CPU per byte copied.
+        """
+        cpu = self.median_cpu()
+        moved = statistics.median(s.bytes_read for s in self.samples) if self.samples else 0
+        if cpu is None or moved < MIB:
+            return None
+        return round(cpu / (moved / 2**30), 4)
+
+    def median_registry_cpu(self) -> float | None:
+        """Median CPU seconds the registries spent per run, when measured."""
+        cpu = [s.registry_cpu_seconds for s in self.samples if s.registry_cpu_seconds is not None]
+        return round(statistics.median(cpu), 4) if cpu else None
+
     def to_json(self) -> dict[str, Any]:
         """Everything measured, for ``--output``."""
         seconds = [s.seconds for s in self.samples]
@@ -227,6 +248,8 @@ class Case:
             "baseline": self.baseline,
             "payloadBytes": self.payload,
             "medianCpuSeconds": self.median_cpu(),
+            "medianCpuSecondsPerGiB": self.cpu_per_gib(),
+            "medianRegistryCpuSeconds": self.median_registry_cpu(),
             "note": self.note,
             "medianSeconds": round(self.median(), 4),
             "minSeconds": round(min(seconds), 4),
@@ -240,6 +263,9 @@ class Case:
                     "maxRssKiB": s.rss_kib,
                     "cpuSeconds": None if s.cpu_seconds is None else round(s.cpu_seconds, 3),
                     "clientRequests": s.client_requests,
+                    "registryCpuSeconds": (
+                        None if s.registry_cpu_seconds is None else round(s.registry_cpu_seconds, 3)
+                    ),
                 }
                 for s in self.samples
             ],
@@ -269,6 +295,25 @@ def progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process so far (``/proc/PID/stat``, proc(5))."""
+    # Fields after the command name (which may hold spaces): state is field 3 of proc(5),
+    # utime and stime are fields 14 and 15, in clock ticks.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pid(server: RegistryServer) -> int | None:
+    """The pid of ``server``'s ``docker-registry serve CONFIG`` process, by its command line."""
+    want = [b"serve", str(server.config_path).encode()]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "cmdline").read_bytes().split(b"\0")[1:3] == want:
+                    return int(entry.name)
+    return None
+
+
 # The bench environment ---------------------------------------------------------------
 
 
@@ -284,6 +329,7 @@ class Bench:
     runs: int
     layer_size: int
     logs: dict[str, AccessLog] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
 
     def log(self, server: RegistryServer) -> AccessLog:
         """The access-log reader of ``server``."""
@@ -299,6 +345,20 @@ class Bench:
     def take(self, *servers: RegistryServer) -> list[HttpRequest]:
         """The requests ``servers`` answered in the window."""
         return [r for server in servers for r in self.log(server).take()]
+
+    def registry_cpu(self, *servers: RegistryServer) -> float | None:
+        """User + system CPU seconds ``servers`` have used so far (None when unknown)."""
+        total = 0.0
+        for server in servers:
+            pid = self.pids.get(server.host) or server_pid(server)
+            if pid is None:
+                return None
+            self.pids[server.host] = pid
+            try:
+                total += process_cpu_seconds(pid)
+            except (OSError, ValueError, IndexError):
+                return None
+        return total
 
     def tempdir(self, name: str) -> Path:
         """A fresh directory under the bench's temp root."""

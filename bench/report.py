@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import platform as host_platform
 import statistics
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,6 +46,8 @@ def table(cases: Sequence[Case]) -> str:
         "requests",
         "MB/s",
         "CPU",
+        "CPU/GiB",
+        "registries' CPU",
         "peak RSS",
         "blob bytes read",
     ]
@@ -71,6 +72,8 @@ def table(cases: Sequence[Case]) -> str:
         rate = f"{moved / c.median() / 1e6:.0f}" if c.transfer and moved >= MIB else ""
         rss = [s.rss_kib for s in c.samples if s.rss_kib]
         cpu = c.median_cpu()
+        per_gib = c.cpu_per_gib()
+        registries = c.median_registry_cpu()
         rows.append(
             [
                 c.scenario,
@@ -82,6 +85,8 @@ def table(cases: Sequence[Case]) -> str:
                 requests,
                 rate,
                 "" if cpu is None else fmt_seconds(cpu),
+                "" if per_gib is None else fmt_seconds(per_gib),
+                "" if registries is None else fmt_seconds(registries),
                 fmt_bytes(statistics.median(rss) * 1024) if rss else "",
                 fmt_bytes(read) if c.transfer else "",
             ]
@@ -111,23 +116,6 @@ def environment(registry_binary: str) -> dict[str, str]:
         "docker": version_of(["docker", "--version"]),
         **{f"peer {name}": find_tool(name)[1] for name in PEERS},
     }
-
-
-# Main ----------------------------------------------------------------------------------
-
-
-def pick_tmpdir(layer_mib: int) -> str:
-    """/dev/shm when it can hold what the bench writes (memory: no disk noise), else TMPDIR.
-
-    Registry A keeps the image, B one copy (later copies are deduplicated) plus the
-    upload in flight, and the layer files are generated once: about 4 times the image.
-    """
-    need = 4 * (4 * layer_mib * MIB) + 512 * MIB
-    with contextlib.suppress(OSError):
-        st = os.statvfs("/dev/shm")
-        if st.f_bavail * st.f_frsize >= need:
-            return "/dev/shm"
-    return tempfile.gettempdir()
 
 
 def growth(cases: Sequence[Case], scenario: str) -> str:

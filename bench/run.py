@@ -76,13 +76,33 @@ def pick_tmpdir(layer_mib: int) -> str:
 
     Registry A keeps the image, B one copy (later copies are deduplicated) plus the
     upload in flight, and the layer files are generated once: about 4 times the image.
+    /dev/shm is memory: it is used only when that also fits in half of the memory
+    available now (a tmpfs may be sized larger than the memory behind it, and other work
+    on the machine needs the rest), so a 4 GiB image (16.5 GiB) goes to disk on a
+    24 GiB machine. Exits with a message when neither has room.
     """
     need = 4 * (4 * layer_mib * MIB) + 512 * MIB
     with contextlib.suppress(OSError):
         st = os.statvfs("/dev/shm")
-        if st.f_bavail * st.f_frsize >= need:
+        if st.f_bavail * st.f_frsize >= need and need <= available_memory() // 2:
             return "/dev/shm"
-    return tempfile.gettempdir()
+    fallback = tempfile.gettempdir()
+    st = os.statvfs(fallback)
+    if st.f_bavail * st.f_frsize < need:
+        raise SystemExit(
+            f"bench: {need / 2**30:.1f} GiB of space needed for {4 * layer_mib} MiB images; "
+            f"neither /dev/shm nor {fallback} has it (see --tmpdir)"
+        )
+    return fallback
+
+
+def available_memory() -> int:
+    """``MemAvailable`` from /proc/meminfo in bytes (0 when unknown: then no tmpfs)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def load() -> str:

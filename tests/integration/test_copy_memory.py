@@ -1,0 +1,98 @@
+"""A copy holds a few chunks per job, whatever the size of the blobs (issue 12, "Copy").
+
+Python memory is measured with :mod:`tracemalloc` around the library call (the
+interpreter and its imports are outside the window): what a registry-to-registry copy
+allocates while it streams. The budget is the one the RSS goal leaves: peak RSS under
+40 MiB for a 1 GiB image with the default ``--jobs`` (4), of which about 33 MiB are the
+interpreter and the imports of ``polyarch copy`` (docs/benchmarks.md): 7 MiB for 4 blobs
+in flight, less what malloc keeps beyond Python's own allocations.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tracemalloc
+import uuid
+from typing import Any
+
+import pytest
+
+from polyarch import Context, CopyRequest, Reference, copy_image
+from polyarch.operations.transfer import DEFAULT_JOBS
+from support.random_blobs import push_random_index
+
+pytestmark = pytest.mark.integration
+
+MIB = 1024 * 1024
+#: What a copy may hold per blob in flight (its chunks, the HTTP stack's buffers).
+BUDGET_PER_JOB = 3 * MIB // 2
+#: Each layer is larger than any budget: a copy that buffered a blob would not fit.
+LAYER = 8 * MIB
+
+
+def _copy_peak(ctx: Context, source: Reference, dest: Reference, jobs: int) -> tuple[int, int]:
+    """(bytes copied, peak Python memory allocated during the copy)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        result = copy_image(CopyRequest.build(source, dest, jobs=jobs), ctx)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    return result.stats.bytes["copied"], peak
+
+
+@pytest.mark.parametrize("jobs", [DEFAULT_JOBS, 1])
+def test_copy_memory_is_a_few_chunks_per_job(
+    ctx: Context, registry: Any, registry2: Any, jobs: int
+) -> None:
+    tag = f"m{uuid.uuid4().hex[:8]}"
+    source = Reference.parse(f"{registry.host}/copy-memory/app:{tag}")
+    push_random_index(
+        ctx.repository(source), tag, ["linux/amd64", "linux/arm64"], layers=2, layer_size=LAYER
+    )
+    dest = Reference.parse(f"{registry2.host}/copy-memory-{jobs}/app:{tag}")
+    copied, peak = _copy_peak(ctx, source, dest, jobs)
+    assert copied >= 4 * LAYER  # every layer streamed, none mounted or skipped
+    assert peak < jobs * BUDGET_PER_JOB, (
+        f"a copy with {jobs} jobs held {peak / MIB:.1f} MiB at its peak"
+    )
+
+
+def _cli_page_faults(*args: str) -> int:
+    """Minor page faults of ``python -m polyarch ARGS`` in a fresh process (getrusage(2))."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "polyarch", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    with proc.stderr:
+        err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, err.decode(errors="replace")
+    return usage.ru_minflt
+
+
+def test_copy_reuses_its_chunk_memory(ctx: Context, registry: Any, registry2: Any) -> None:
+    # Each fresh page the kernel hands a process is a page fault and a page to zero. With
+    # 256 KiB chunks and glibc's dynamic mmap threshold unsettled (storage/base.py), a copy
+    # whose chunks went back to the kernel and came again took 3,700 more faults for these
+    # 32 MiB; one that reuses them takes about 400 (its working set, once). A fresh
+    # process, as users run it: the allocator's state depends on the first large blocks a
+    # process frees.
+    tag = f"f{uuid.uuid4().hex[:8]}"
+    source = Reference.parse(f"{registry.host}/copy-faults/app:{tag}")
+    push_random_index(
+        ctx.repository(source), tag, ["linux/amd64", "linux/arm64"], layers=2, layer_size=LAYER
+    )
+    dest = f"{registry2.host}/copy-faults/app:{tag}"
+    copying = _cli_page_faults("copy", "-q", "--jobs", "1", str(source), dest)
+    # The same command again moves no byte (every blob is there): start-up and manifests.
+    idle = _cli_page_faults("copy", "-q", "--jobs", "1", str(source), dest)
+    # At most 4 MiB of fresh pages for 32 MiB copied.
+    assert copying - idle < 1024, f"{copying - idle} page faults to copy 32 MiB"
