@@ -24,7 +24,7 @@ from bench.measure import (
     run_process,
     sample,
 )
-from bench.peers import SKOPEO_TLS, find_tool, polyarch_env, skopeo_cmd
+from bench.peers import SKOPEO_TLS, find_tool, podman_cmd, polyarch_env, skopeo_cmd
 from polyarch.manifest import Index
 from polyarch.operations.context import Context
 from polyarch.operations.create import CreateRequest, create_index
@@ -41,7 +41,7 @@ def scenario_startup(bench: Bench) -> list[Case]:
     commands = [
         ("polyarch --version", [bench.polyarch, "--version"], True, False),
         ("docker --version", ["docker", "--version"], False, True),
-        ("skopeo --version", ["skopeo", "--version"], False, False),
+        ("skopeo --version", [find_tool("skopeo")[0] or "skopeo", "--version"], False, False),
     ]
     for name, argv, is_polyarch, is_baseline in commands:
         case = Case("0 start-up", "--version", name, polyarch=is_polyarch, baseline=is_baseline)
@@ -69,12 +69,16 @@ def scenario_create(bench: Bench, sizes: Sequence[int]) -> list[Case]:
             push_image(repo, plat, tag=f"p{i}", docker=True)
     docker_config = bench.tempdir("docker-config")
     buildx, _ = find_tool("buildx imagetools")
+    podman, _ = find_tool("podman")
+    podman_home = bench.tempdir("podman")
     cases: list[Case] = []
     for n in sizes:
         sources = [f"{reg.host}/{repo_name}:p{i}" for i in range(n)]
         label = f"N={n}"
         docker_case = Case("1 create index", label, "docker manifest create+push", baseline=True)
         buildx_case = Case("1 create index", label, "buildx imagetools create")
+        podman_case = Case("1 create index", label, "podman manifest create+push")
+        podman_case.note = "push --all=false: the images are in the target repository already"
         cli_case = Case("1 create index", label, "polyarch create (CLI)", polyarch=True)
         lib_case = Case("1 create index", label, "polyarch create (library)", polyarch=True)
         lib_case.note = "in-process: no interpreter start-up"
@@ -130,7 +134,28 @@ def scenario_create(bench: Bench, sizes: Sequence[int]) -> list[Case]:
             verify_index(target, n)
             return of_process(r, requests)
 
+        def run_podman(i: int, n: int = n, sources: list[str] = sources) -> Sample:
+            # podman keeps the list in its local store (in the temp dir) until pushed.
+            target = f"{reg.host}/{repo_name}:podman-{n}-{i}"
+            base, env = podman_cmd(podman_home, [reg.host])
+            create = [*base, "manifest", "create", target, *(f"docker://{s}" for s in sources)]
+            push = [*base, "manifest", "push", "--all=false", target, f"docker://{target}"]
+            bench.mark(reg)
+            first = checked(run_process(create, env=env), create)
+            second = checked(run_process(push, env=env), push)
+            requests = bench.take(reg)
+            verify_index(target, n)
+            run_process([*base, "manifest", "rm", target], env=env)
+            return sample(
+                first.seconds + second.seconds,
+                requests,
+                rss_kib=max(first.maxrss_kib, second.maxrss_kib),
+                cpu_seconds=first.cpu_seconds + second.cpu_seconds,
+            )
+
         tools = [(docker_case, run_docker), (cli_case, run_cli), (lib_case, run_library)]
+        if podman is not None:
+            tools.insert(1, (podman_case, run_podman))
         if buildx is not None:
             tools.insert(1, (buildx_case, run_buildx))
         alternate(bench.runs, tools, f"create {label}")
