@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import subprocess
 import sys
@@ -17,11 +16,12 @@ from bench.measure import MIB, Bench, progress
 from polyarch import mediatype
 from polyarch.descriptor import Descriptor
 from polyarch.digest import Digest
-from polyarch.manifest import ImageManifest, Index, build_index, parse_manifest
+from polyarch.manifest import Index, build_index
 from polyarch.operations.context import Context
 from polyarch.platform import Platform
 from polyarch.reference import Reference
 from polyarch.storage.base import CHUNK_SIZE, Repository
+from support.random_blobs import push_image_manifest
 
 PLATFORMS = [
     *(
@@ -138,23 +138,16 @@ def image_manifest(
 ) -> Descriptor:
     """Push a config and manifest over ``layers``; the descriptor for the index."""
     config = {
-        **plat.to_oci(),
         "created": "2026-01-01T00:00:00Z",
         "config": {"Entrypoint": ["/bin/true"], "Labels": {"bench.seed": str(seed)}},
-        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
     }
-    raw = json.dumps(config).encode()
-    config_desc = Descriptor(mediatype.OCI_CONFIG, Digest.of(raw), len(raw))
-    repo.put_blob_bytes(config_desc, raw)
-    doc = {
-        "schemaVersion": 2,
-        "mediaType": mediatype.OCI_MANIFEST,
-        "config": config_desc.to_json(),
-        "layers": [layer.descriptor.to_json() for layer in layers],
-    }
-    manifest = parse_manifest(json.dumps(doc).encode(), mediatype.OCI_MANIFEST)
-    assert isinstance(manifest, ImageManifest)
-    repo.put_manifest(manifest)
+    manifest = push_image_manifest(
+        repo,
+        plat,
+        [layer.descriptor for layer in layers],
+        diff_ids=[layer.diff_id for layer in layers],
+        config=config,
+    )
     return manifest.descriptor(plat)
 
 

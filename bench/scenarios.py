@@ -72,6 +72,23 @@ def scenario_create(bench: Bench, sizes: Sequence[int]) -> list[Case]:
     podman, _ = find_tool("podman")
     podman_home = bench.tempdir("podman")
     cases: list[Case] = []
+
+    def create_then_push(
+        create: list[str], push: list[str], env: dict[str, str], target: str, n: int
+    ) -> Sample:
+        """A two-command peer (``manifest create`` then ``push``): one sample of both."""
+        bench.mark(reg)
+        first = checked(run_process(create, env=env), create)
+        second = checked(run_process(push, env=env), push)
+        requests = bench.take(reg)
+        verify_index(target, n)
+        return sample(
+            first.seconds + second.seconds,
+            requests,
+            rss_kib=max(first.maxrss_kib, second.maxrss_kib),
+            cpu_seconds=first.cpu_seconds + second.cpu_seconds,
+        )
+
     for n in sizes:
         sources = [f"{reg.host}/{repo_name}:p{i}" for i in range(n)]
         label = f"N={n}"
@@ -88,17 +105,7 @@ def scenario_create(bench: Bench, sizes: Sequence[int]) -> list[Case]:
             env = {**os.environ, "DOCKER_CONFIG": str(docker_config)}
             create = ["docker", "manifest", "create", "--insecure", target, *sources]
             push = ["docker", "manifest", "push", "--insecure", "--purge", target]
-            bench.mark(reg)
-            first = checked(run_process(create, env=env), create)
-            second = checked(run_process(push, env=env), push)
-            requests = bench.take(reg)
-            verify_index(target, n)
-            return sample(
-                first.seconds + second.seconds,
-                requests,
-                rss_kib=max(first.maxrss_kib, second.maxrss_kib),
-                cpu_seconds=first.cpu_seconds + second.cpu_seconds,
-            )
+            return create_then_push(create, push, env, target, n)
 
         def run_cli(i: int, n: int = n, sources: list[str] = sources) -> Sample:
             target = f"{reg.host}/{repo_name}:cli-{n}-{i}"
@@ -140,18 +147,9 @@ def scenario_create(bench: Bench, sizes: Sequence[int]) -> list[Case]:
             base, env = podman_cmd(podman_home, [reg.host])
             create = [*base, "manifest", "create", target, *(f"docker://{s}" for s in sources)]
             push = [*base, "manifest", "push", "--all=false", target, f"docker://{target}"]
-            bench.mark(reg)
-            first = checked(run_process(create, env=env), create)
-            second = checked(run_process(push, env=env), push)
-            requests = bench.take(reg)
-            verify_index(target, n)
+            measured = create_then_push(create, push, env, target, n)
             run_process([*base, "manifest", "rm", target], env=env)
-            return sample(
-                first.seconds + second.seconds,
-                requests,
-                rss_kib=max(first.maxrss_kib, second.maxrss_kib),
-                cpu_seconds=first.cpu_seconds + second.cpu_seconds,
-            )
+            return measured
 
         tools = [(docker_case, run_docker), (cli_case, run_cli), (lib_case, run_library)]
         if podman is not None:

@@ -19,10 +19,8 @@ copies (default 3) of a 2-platform image of 4 layers of 64 MiB (``POLYARCH_FAULT
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -59,11 +57,11 @@ from polyarch import (
 from polyarch import mediatype as mt
 from polyarch.errors import DigestMismatch, RegistryError, TransportError
 from polyarch.operations.transfer import BLOB_ATTEMPTS, BlobAction
-from polyarch.storage.base import Repository
 from polyarch.transport.retry import RetryPolicy
 from support.cli import run_cli
 from support.faultproxy import Fault, FaultProxy, RequestInfo
 from support.images import push_image, push_wrapper
+from support.random_blobs import push_random_blob, push_random_image
 
 pytestmark = pytest.mark.integration
 
@@ -395,27 +393,6 @@ def test_cut_reads_are_read_again(verify_tags: dict[str, bool], proxy_a: FaultPr
 # -- the large copy ----------------------------------------------------------------------
 
 
-def _random_chunks(seed: str, size: int, chunk: int = 1024 * 1024) -> Iterator[bytes]:
-    """``size`` pseudo-random bytes from a PRNG seeded with ``seed``, chunk by chunk."""
-    rng = random.Random(seed)
-    left = size
-    while left:
-        n = min(chunk, left)
-        yield rng.randbytes(n)
-        left -= n
-
-
-def _push_random_blob(repo: Repository, seed: str, size: int) -> Descriptor:
-    """Stream a random blob: a first pass for its digest, a second one to upload it."""
-    hasher = hashlib.sha256()
-    for data in _random_chunks(seed, size):
-        hasher.update(data)
-    descriptor = Descriptor(mt.OCI_LAYER, Digest("sha256:" + hasher.hexdigest()), size)
-    if repo.blob_size(descriptor.digest) is None:
-        repo.put_blob(descriptor, _random_chunks(seed, size))
-    return descriptor
-
-
 @dataclass(frozen=True)
 class BigImage:
     """A 2-platform index of 4 large random layers in registry A."""
@@ -434,28 +411,10 @@ def big_image(direct: Context, registry: Any) -> BigImage:
     """Generated once per module, streamed (never whole in memory), 4 x ``BIG_LAYER``."""
     ref = Reference.parse(f"{registry.host}/faults-big/app:{BIG_LAYER >> 20}m")
     repo = direct.repository(ref)
-    manifests: list[ImageManifest] = []
-    for platform in PLATFORMS:
-        layers = [_push_random_blob(repo, f"{platform}#{i}", BIG_LAYER) for i in range(2)]
-        config = json.dumps(
-            {
-                **Platform.parse(platform).to_oci(),
-                "rootfs": {"type": "layers", "diff_ids": [str(d.digest) for d in layers]},
-                "config": {},
-            }
-        ).encode()
-        config_desc = Descriptor(mt.OCI_CONFIG, Digest.of(config), len(config))
-        repo.put_blob_bytes(config_desc, config)
-        doc = {
-            "schemaVersion": 2,
-            "mediaType": mt.OCI_MANIFEST,
-            "config": config_desc.to_json(),
-            "layers": [d.to_json() for d in layers],
-        }
-        manifest = parse_manifest(json.dumps(doc).encode(), mt.OCI_MANIFEST)
-        assert isinstance(manifest, ImageManifest)
-        repo.put_manifest(manifest)
-        manifests.append(manifest)
+    manifests = [
+        push_random_image(repo, "", platform, layers=2, layer_size=BIG_LAYER)
+        for platform in PLATFORMS
+    ]
     index = build_index(
         [m.descriptor(Platform.parse(p)) for m, p in zip(manifests, PLATFORMS, strict=True)]
     )
@@ -610,7 +569,7 @@ def _medium_image(direct: Context, registry: Any) -> tuple[Reference, ImageManif
     """A single image with an 8 MiB random layer (uploaded with PATCH when copied)."""
     ref = Reference.parse(f"{registry.host}/faults{uuid.uuid4().hex[:8]}/medium:v1")
     repo = direct.repository(ref)
-    layer = _push_random_blob(repo, f"medium-{ref.repository}", 8 * 1024 * 1024)
+    layer = push_random_blob(repo, f"medium-{ref.repository}", 8 * 1024 * 1024)
     config = json.dumps({**Platform.parse("linux/amd64").to_oci(), "rootfs": {}}).encode()
     config_desc = Descriptor(mt.OCI_CONFIG, Digest.of(config), len(config))
     repo.put_blob_bytes(config_desc, config)
