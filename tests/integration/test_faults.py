@@ -19,7 +19,6 @@ copies (default 3) of a 2-platform image of 4 layers of 64 MiB (``POLYARCH_FAULT
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -50,7 +49,6 @@ from polyarch import (
     build_index,
     copy_image,
     create_index,
-    parse_manifest,
     resolve,
     verify,
 )
@@ -61,7 +59,7 @@ from polyarch.transport.retry import RetryPolicy
 from support.cli import run_cli
 from support.faultproxy import Fault, FaultProxy, RequestInfo
 from support.images import push_image, push_wrapper
-from support.random_blobs import push_random_blob, push_random_image
+from support.random_blobs import push_image_manifest, push_random_blob, push_random_image
 
 pytestmark = pytest.mark.integration
 
@@ -570,17 +568,7 @@ def _medium_image(direct: Context, registry: Any) -> tuple[Reference, ImageManif
     ref = Reference.parse(f"{registry.host}/faults{uuid.uuid4().hex[:8]}/medium:v1")
     repo = direct.repository(ref)
     layer = push_random_blob(repo, f"medium-{ref.repository}", 8 * 1024 * 1024)
-    config = json.dumps({**Platform.parse("linux/amd64").to_oci(), "rootfs": {}}).encode()
-    config_desc = Descriptor(mt.OCI_CONFIG, Digest.of(config), len(config))
-    repo.put_blob_bytes(config_desc, config)
-    doc = {
-        "schemaVersion": 2,
-        "mediaType": mt.OCI_MANIFEST,
-        "config": config_desc.to_json(),
-        "layers": [layer.to_json()],
-    }
-    manifest = parse_manifest(json.dumps(doc).encode(), mt.OCI_MANIFEST)
-    assert isinstance(manifest, ImageManifest)
+    manifest = push_image_manifest(repo, Platform.parse("linux/amd64"), [layer])
     repo.put_manifest(manifest, ref.tag)
     return ref, manifest
 
