@@ -42,7 +42,7 @@ from polyarch import (
     resolve,
     verify,
 )
-from polyarch.storage.registry import MAX_TAG_PAGES
+from polyarch.storage.registry.tags import MAX_TAG_PAGES
 from polyarch.transport.client import MAX_REDIRECTS
 from polyarch.transport.retry import RetryPolicy
 from support.cli import Result, assert_one_line_error, run_cli

@@ -21,8 +21,8 @@ from polyarch import (
     SizeMismatch,
     parse_location,
 )
-from polyarch import mediatype as mt
-from polyarch.storage.registry import RegistryRepository
+from polyarch.domain import mediatype as mt
+from polyarch.storage.registry.repository import RegistryRepository
 from support.images import make_layer, push_image
 
 pytestmark = pytest.mark.integration
