@@ -38,10 +38,10 @@ from polyarch import (
     VerifyRequest,
     copy_image,
     inspect,
-    mediatype,
     resolve,
     verify,
 )
+from polyarch.domain import mediatype
 from polyarch.storage.registry.tags import MAX_TAG_PAGES
 from polyarch.transport.client import MAX_REDIRECTS
 from polyarch.transport.retry import RetryPolicy

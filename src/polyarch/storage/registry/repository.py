@@ -69,8 +69,6 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         self.registry = registry
         self.repository = repository
         self.name = self.endpoint.name
-        self._pull = self.endpoint.pull
-        self._push = self.endpoint.push
         self._uploads = Uploads(self.endpoint)
         self._referrers = ReferrersAPI(self.endpoint, self.get_manifest)
         self.tag_page_size = DEFAULT_PAGE_SIZE
@@ -95,7 +93,7 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
                 "GET",
                 self.registry,
                 self.endpoint.path("manifests", identifier),
-                scopes=self._pull,
+                scopes=self.endpoint.pull,
                 headers={"Accept": mediatype.ACCEPT_MANIFESTS},
                 stream=True,
                 what=f"GET manifest {where}",
@@ -136,7 +134,7 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             "HEAD",
             self.registry,
             self.endpoint.path("manifests", identifier),
-            scopes=self._pull,
+            scopes=self.endpoint.pull,
             headers={"Accept": mediatype.ACCEPT_MANIFESTS},
             expect=(200, 404),
             what=f"HEAD manifest {where}",
@@ -168,7 +166,7 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             "PUT",
             self.registry,
             self.endpoint.path("manifests", identifier),
-            scopes=self._push,
+            scopes=self.endpoint.push,
             headers={"Content-Type": manifest.media_type},
             content=manifest.raw,
             expect=(200, 201),
@@ -203,7 +201,7 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             "HEAD",
             self.registry,
             self.endpoint.path("blobs", digest),
-            scopes=self._pull,
+            scopes=self.endpoint.pull,
             expect=(200, 404),
             what=f"HEAD blob {self.name}@{digest}",
         )
@@ -220,7 +218,7 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
                 "GET",
                 self.registry,
                 self.endpoint.path("blobs", descriptor.digest),
-                scopes=self._pull,
+                scopes=self.endpoint.pull,
                 stream=True,
                 what=f"GET {where}",
             )
