@@ -15,8 +15,14 @@ engines of scripts/engine.sh and pinned here as it really is:
 * the in-toto subject's package URL: Docker 26 percent-encodes the registry's port colon
   (``pkg:docker/127.0.0.1%3A5000/...``), Docker 28.5 does not (``pkg:docker/127.0.0.1:5000/...``).
   polyarch links attestations by the subject's digest, never by that name.
-* neither writes ``subject`` or ``artifactType`` on the attestation manifest, nor annotations
-  other than the two ``vnd.docker.reference.*`` ones on its index entry.
+* by default neither writes ``subject`` or ``artifactType`` on the attestation manifest, nor
+  annotations other than the two ``vnd.docker.reference.*`` ones on its index entry. Asked for
+  OCI artifacts (``--output type=image,...,oci-artifact=true``), Docker 28.5 writes the
+  attestation manifest as one: ``artifactType``
+  ``application/vnd.docker.attestation.manifest.v1+json``, the empty config
+  (``application/vnd.oci.empty.v1+json``, inline ``data``) and a ``subject`` naming the image;
+  Docker 26 ignores the option. polyarch reads both shapes the same: ``inspect``, ``create``,
+  and ``verify``'s attestation links (annotation, subject, statement).
 * ``--metadata-file``: buildx 0.13 on the docker driver writes ``containerimage.config.digest``
   equal to the *wrapper's* digest (not a config); buildx 0.29 drops that key and adds
   ``buildx.build.provenance`` (the min-mode predicate). polyarch reads only
@@ -113,13 +119,15 @@ def build(docker_engine: Engine, registry: RegistryServer, context: Path) -> Ite
     repository = f"{registry.host}/buildkit-{docker_engine.name}-{uuid.uuid4().hex[:6]}/probe"
     done: dict[tuple[str, ...], Pushed] = {}
 
-    def run(tag: str, *flags: str) -> Pushed:
-        key = (tag, *flags)
+    def run(tag: str, *flags: str, output: str = "") -> Pushed:
+        """``output``: image exporter options instead of ``--push`` (``oci-artifact=true``)."""
+        key = (tag, *flags, output)
         if key not in done:
             ref = f"{repository}:{tag}"
             metadata = context.parent / f"metadata-{tag}.json"
+            push = [f"--output=type=image,name={ref},push=true,{output}"] if output else ["--push"]
             docker(
-                "buildx", "build", "--platform", "linux/amd64", "--network", "none", "--push",
+                "buildx", "build", "--platform", "linux/amd64", "--network", "none", *push,
                 "--metadata-file", metadata, *flags, "-t", ref, context,
             )  # fmt: skip
             done[key] = Pushed(ref, json.loads(metadata.read_text()))
@@ -215,3 +223,48 @@ def test_the_metadata_file_of_each_buildx(docker_engine: Engine, build: Any) -> 
         provenance = metadata["buildx.build.provenance"]
         assert provenance["buildType"] == "https://mobyproject.org/buildkit@v1"
         assert provenance["invocation"]["environment"] == {"platform": "linux/amd64"}
+
+
+EMPTY_CONFIG = {
+    "mediaType": "application/vnd.oci.empty.v1+json",
+    "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+    "size": 2,
+    "data": "e30=",
+}
+
+
+def test_oci_artifact_attestations_where_asked_and_polyarch_links_them(
+    docker_engine: Engine, build: Any
+) -> None:
+    pushed = build("artifact", output="oci-artifact=true")
+    attestation = json.loads(pushed.attestation.raw)
+    image = {
+        "mediaType": pushed.image.media_type,
+        "digest": str(pushed.image.digest),
+        "size": pushed.image.size,
+    }
+    if docker_engine.name == "docker28":
+        assert attestation["artifactType"] == "application/vnd.docker.attestation.manifest.v1+json"
+        assert attestation["config"] == EMPTY_CONFIG
+        assert attestation["subject"] == image
+    else:  # BuildKit 0.13 ignores oci-artifact: the default shape
+        assert "artifactType" not in attestation and "subject" not in attestation
+        assert attestation["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
+    # The index entry is the same on both: platform unknown/unknown, the two annotations.
+    assert str(pushed.entry.platform) == "unknown/unknown"
+    assert pushed.entry.annotations["vnd.docker.reference.digest"] == str(pushed.image.digest)
+    inspected = run_cli("inspect", "--json", pushed.ref)
+    assert inspected.code == 0, inspected.err
+    kinds = {e["digest"]: (e["kind"], e.get("attests")) for e in inspected.json()["manifests"]}
+    assert kinds == {
+        str(pushed.image.digest): ("image", None),
+        str(pushed.entry.digest): ("attestation", str(pushed.image.digest)),
+    }
+    target = pushed.ref.rsplit(":", 1)[0] + ":artifact-index"
+    created = run_cli("create", "-t", target, pushed.ref)
+    assert created.code == 0, created.err
+    verified = run_cli("verify", target, "--json")
+    assert verified.code == 0, verified.out
+    checks = {c["check"]: c for c in verified.json()["checks"]}
+    assert checks["attestations"]["status"] == "pass"
+    assert checks["attestations"]["message"] == "provenance"

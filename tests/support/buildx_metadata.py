@@ -9,7 +9,8 @@ platform; ``containerimage.config.digest`` and a descriptor ``platform`` appear 
 there is no wrapper. Measured on the real engines (tests/e2e/test_buildkit_versions.py): buildx
 0.13 on the ``docker`` driver writes ``containerimage.config.digest`` with a wrapper too, naming
 the wrapper (not a config); buildx 0.29 does not, and adds ``buildx.build.provenance`` (the
-min-mode provenance predicate). polyarch reads only ``containerimage.digest``. ``docker buildx bake --metadata-file`` writes one such object per
+min-mode provenance predicate). polyarch reads only ``containerimage.digest``.
+``docker buildx bake --metadata-file`` writes one such object per
 target, keyed by target name, plus ``buildx.build.warnings`` when there are warnings.
 """
 
