@@ -79,4 +79,4 @@ step "ruff" sh -c '.venv/bin/ruff check . && .venv/bin/ruff format --check .'
 step "mypy (strict)" .venv/bin/mypy
 # The e2e tests find the engines through POLYARCH_ENGINE_DIR (tests/support/engine.py); the
 # tiers' times and counts are printed at the end of pytest's summary (tests/conftest.py).
-step "pytest" .venv/bin/pytest "${PYTEST_ARGS[@]}"
+step "pytest" .venv/bin/pytest --durations=10 "${PYTEST_ARGS[@]}"

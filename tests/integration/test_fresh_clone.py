@@ -1,11 +1,12 @@
 """The README's promise: a fresh clone of this repository, alone in a folder, passes its tests.
 
-The working tree's repository is cloned into a temporary folder with no ``../shared`` beside
-it, then its unit tier (tests/unit and the doctests in src/) is collected and run there with
-this interpreter, importing polyarch from the clone's own src/. What is cloned is HEAD plus the
-uncommitted changes of tracked files (staged or not), so that a developer's run checks what
-they are about to commit; untracked files are left out on purpose: a file git does not know
-is exactly what a fresh clone lacks. In CI the working tree is a fresh clone, so this is HEAD.
+The working tree's repository is cloned into a temporary folder with nothing beside it (no
+guidance folder of the developers), then its unit tier (tests/unit and the doctests in src/) is
+collected and run there with this interpreter, importing polyarch from the clone's own src/.
+What is cloned is HEAD plus the uncommitted changes of tracked files (staged or not), so that a
+developer's run checks what they are about to commit; untracked files are left out on purpose: a
+file git does not know is exactly what a fresh clone lacks. In CI the working tree is a fresh
+clone, so this is HEAD.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def test_a_fresh_clone_collects_and_passes_the_unit_tier(tmp_path: Path) -> None
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         missing("not a git checkout (or no git): nothing to clone")
     clone = fresh_clone(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["polyarch"]  # no ../shared
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["polyarch"]  # nothing beside the clone
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POLYARCH_"))}
     env["PYTHONPATH"] = str(clone / "src")
     where = subprocess.run(
