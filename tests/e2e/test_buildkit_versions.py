@@ -46,7 +46,7 @@ import pytest
 from polyarch import Context, Index, Reference, TransportSettings
 from polyarch.manifest import ImageManifest
 from support.cli import run_cli
-from support.engine import Engine
+from support.engine import Engine, docker
 from support.registry import RegistryServer
 
 pytestmark = pytest.mark.e2e
@@ -56,15 +56,6 @@ V1 = "https://slsa.dev/provenance/v1"
 BUILDKIT_METADATA = "https://mobyproject.org/buildkit@v1#metadata"
 #: What ``--provenance=mode=max,version=v1`` gives on each engine.
 ASKED_V1 = {"docker26": V02, "docker28": V1}
-
-
-def docker(*args: str | Path, cwd: Path | None = None) -> str:
-    proc = subprocess.run(
-        ["docker", *map(str, args)], capture_output=True, text=True, timeout=300, check=False,
-        cwd=cwd,
-    )  # fmt: skip
-    assert proc.returncode == 0, f"docker {' '.join(map(str, args))}: {proc.stderr[-3000:]}"
-    return proc.stdout
 
 
 def git(context: Path, *args: str) -> str:

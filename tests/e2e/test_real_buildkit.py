@@ -30,7 +30,7 @@ import pytest
 from polyarch import Context, Index, Reference, TransportSettings
 from polyarch.manifest import ImageManifest
 from support.cli import assert_one_line_error, run_cli
-from support.engine import Engine
+from support.engine import Engine, docker
 from support.example import prepare_example
 from support.readers import Readers
 from support.registry import RegistryServer
@@ -44,15 +44,6 @@ OUTPUT = {
     "linux/arm64": "metrics-api (python, production) ok on aarch64",
 }
 MACHINE = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
-
-
-def docker(*args: str | Path, timeout: float = 300) -> str:
-    """Run the docker CLI (DOCKER_HOST: the test engine); its stdout, or fail with stderr."""
-    proc = subprocess.run(
-        ["docker", *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert proc.returncode == 0, f"docker {' '.join(map(str, args))}: {proc.stderr[-3000:]}"
-    return proc.stdout
 
 
 @dataclass(frozen=True)

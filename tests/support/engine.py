@@ -156,6 +156,15 @@ def activated(name: str) -> Iterator[Engine]:
                 os.environ[key] = value
 
 
+def docker(*args: str | Path, timeout: float = 300) -> str:
+    """Run the docker CLI of the active engine; its stdout, or fail the test with its stderr."""
+    proc = subprocess.run(
+        ["docker", *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert proc.returncode == 0, f"docker {' '.join(map(str, args))}: {proc.stderr[-3000:]}"
+    return proc.stdout
+
+
 # --- busybox from Debian ---------------------------------------------------------------
 
 

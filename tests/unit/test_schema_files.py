@@ -53,7 +53,8 @@ def test_an_index_validates_and_a_broken_one_does_not() -> None:
 
 
 def test_nothing_reads_outside_the_repository() -> None:
-    # ../shared is guidance for the developers, never read by code, tests, scripts or CI.
+    # The developers' guidance folder beside the repository is never read by code, tests,
+    # scripts or CI: a user's clone has no such folder.
     readers = [
         p
         for top in ("src", "tests", "scripts", "bench", ".ci")
