@@ -31,7 +31,7 @@ done
 if [ "$(id -u)" != 0 ] && [ -z "$NO_E2E" ]; then
   if command -v sudo >/dev/null 2>&1 && { sudo -n true 2>/dev/null || [ -t 0 ]; }; then
     echo "test: running again as root through sudo (the e2e tier starts Docker engines)"
-    exec sudo -E "$0" "$@"
+    exec sudo -E bash "$PWD/scripts/test.sh" "$@"
   fi
   echo "test: cannot run the e2e tier: it starts Docker engines (dockerd, binfmt_misc), which needs root and there is no sudo; run as root, or pass --no-e2e to leave it out" >&2
   exit 2
