@@ -52,6 +52,15 @@ __all__ = [
 _TAGS_LIST = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
 _MANIFEST = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
+#: Every manifest type: distribution 2.8 answers 404 for an index a client does not accept.
+_ACCEPT = ", ".join(
+    (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+)
 
 #: The code and the message template of ECR's refusal (``{tag}``, ``{repository}``).
 ECR_TAG_INVALID = (
@@ -112,7 +121,7 @@ def _tag_exists(upstream: str, name: str, tag: str, headers: dict[str, str]) -> 
     host, _, port = upstream.rpartition(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
     try:
-        ask = {"Host": upstream, "Accept": headers.get("accept", "*/*")}
+        ask = {"Host": upstream, "Accept": _ACCEPT}
         if "authorization" in headers:
             ask["Authorization"] = headers["authorization"]
         conn.request("HEAD", f"/v2/{name}/manifests/{tag}", headers=ask)
