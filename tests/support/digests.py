@@ -63,7 +63,7 @@ def _upload(client: httpx.Client, base: str, repo: str, data: bytes, digest: str
 def push_sha512_image(
     base_url: str, repo: str, tag: str, platform: tuple[str, str] = ("linux", "amd64")
 ) -> Sha512Image:
-    """Push a config and one gzip layer by ``sha512:`` digests, and an OCI manifest under ``tag``."""
+    """Push a config and a gzip layer by ``sha512:`` digests, then an OCI manifest at ``tag``."""
     os_, arch = platform
     layer, diff_id = make_layer(f"sha512 image {os_}/{arch}\n".encode())
     config_doc: dict[str, Any] = {
