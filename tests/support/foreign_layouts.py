@@ -1,0 +1,190 @@
+"""OCI layouts as other tools write them: the real tools where installed, else imitations.
+
+Real tools (found on ``PATH``, in scripts/trixie.sh's prefix, or in a sid prefix of the same
+shape; :func:`find_tool`), run against a loopback registry:
+
+* ``skopeo copy --all docker://R oci:DIR:NAME``: ``NAME`` is written as given into
+  ``org.opencontainers.image.ref.name``, a full reference included (``rancher/pause:3.6``);
+  skopeo 1.9 writes ``index.json`` without a top-level ``mediaType``.
+* ``crane pull --format=oci R DIR``: appends an entry without ``ref.name`` per pull;
+  ``--annotate-ref`` names it by the whole reference (``127.0.0.1:PORT/lib/app:v1``).
+* ``oras cp --to-oci-layout R DIR:TAG``: the tag as ``ref.name``, plus an untagged entry
+  (with its ``platform``) for every child manifest it copied.
+
+Measured with skopeo 1.9.3 and 1.22, crane 0.20.7 and oras 1.3.
+
+Imitations, byte for byte what the cited code writes (no engine is started here):
+
+* :func:`docker_save_layout`: ``docker save`` of Docker 25+ with the containerd image store
+  (moby ``daemon/containerd/image_exporter.go`` ``ExportImage`` -> containerd
+  ``core/images/archive/exporter.go``): ``index.json`` without ``mediaType`` whose entry
+  carries ``io.containerd.image.name`` (the full name), ``org.opencontainers.image.ref.name``
+  (its tag, ``ociReferenceName``) and the ``containerd.io/distribution.source.HOST``
+  annotation; ``manifest.json`` for the legacy loader; and, through ``WithSkipMissing``,
+  only what the content store held: after a pull of one platform, the index blob and that
+  platform's image, not the other platforms' manifests nor the attestation manifests.
+* :func:`buildx_oci_layout`: ``docker buildx build --output type=oci[,name=N]`` (BuildKit
+  ``exporter/oci/export.go`` through the same containerd archive exporter): one entry, the
+  multi-platform index with its attestation manifests, all blobs present; untagged
+  without ``name``, else annotated like ``docker save``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from polyarch.digest import Digest
+from polyarch.manifest import ImageManifest, Index, Manifest
+from polyarch.storage.base import Repository
+from support.require import missing
+
+__all__ = [
+    "IMAGE_NAME",
+    "REF_NAME",
+    "buildx_oci_layout",
+    "docker_save_layout",
+    "find_tool",
+    "run_tool",
+]
+
+REF_NAME = "org.opencontainers.image.ref.name"
+IMAGE_NAME = "io.containerd.image.name"
+_ROOT = Path(__file__).resolve().parents[2]
+#: Where scripts/trixie.sh (and a sid prefix of the same layout) unpack their binaries.
+_PREFIXES = ("/opt/polyarch-trixie", "/opt/polyarch-sid")
+
+
+def find_tool(name: str) -> str:
+    """The path of ``name`` (skopeo, crane, oras): ``PATH`` first, then the private prefixes.
+
+    A missing tool fails the test under CI and skips it, loudly, elsewhere.
+    """
+    found = shutil.which(name)
+    if found:
+        return found
+    for prefix in _PREFIXES:
+        for sub in ("glibc-bin", "bin"):
+            candidate = Path(prefix) / sub / name
+            if os.access(candidate, os.X_OK):
+                return str(candidate)
+    missing(f"{name} is not installed (apt-get install {name}, or scripts/trixie.sh install)")
+
+
+def run_tool(name: str, *args: str, home: Path) -> str:
+    """Run a real tool with a private HOME; returns stdout, raises with stderr on failure."""
+    proc = subprocess.run(
+        [find_tool(name), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(home), "DOCKER_CONFIG": str(home / ".docker")},
+        timeout=120,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"{name} {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def _go_json(doc: Any) -> bytes:
+    """Go's ``json.Marshal``: compact, map keys sorted (struct fields keep their order)."""
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _write_blob(root: Path, digest: Digest, data: bytes) -> None:
+    path = root / "blobs" / digest.algorithm / digest.hex
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(0o444)  # the tar header's mode (blobRecord)
+
+
+def _copy_image(repo: Repository, root: Path, manifest: ImageManifest) -> None:
+    _write_blob(root, manifest.digest, manifest.raw)
+    for blob in manifest.blobs:
+        _write_blob(root, blob.digest, repo.read_blob(blob))
+
+
+def _start(root: Path) -> None:
+    root.mkdir(parents=True)
+    (root / "oci-layout").write_bytes(_go_json({"imageLayoutVersion": "1.0.0"}))
+
+
+def _named_entry(index: Manifest, host: str, repository: str, name: str) -> dict[str, Any]:
+    tag = name.rpartition(":")[2]
+    annotations = {
+        f"containerd.io/distribution.source.{host}": repository,
+        IMAGE_NAME: name,
+        REF_NAME: tag,
+    }
+    return {
+        "mediaType": index.media_type,
+        "digest": str(index.digest),
+        "size": index.size,
+        "annotations": dict(sorted(annotations.items())),
+    }
+
+
+def docker_save_layout(
+    repo: Repository, tag: str, root: Path, *, host: str, repository: str, pulled: str
+) -> Index:
+    """What ``docker save HOST/REPOSITORY:TAG`` leaves, extracted into ``root``, after the
+    engine pulled only platform ``pulled`` of the index at ``tag``.
+
+    Returns the index. Its other platforms' manifests and every attestation manifest are
+    listed by the index but absent (containerd fetched only the pulled platform).
+    """
+    index = repo.get_manifest(tag)
+    assert isinstance(index, Index)
+    _start(root)
+    _write_blob(root, index.digest, index.raw)
+    saved: ImageManifest | None = None
+    for entry in index.images:
+        if entry.platform is not None and str(entry.platform) == pulled:
+            child = repo.get_manifest(str(entry.digest))
+            assert isinstance(child, ImageManifest)
+            _copy_image(repo, root, child)
+            saved = child
+    assert saved is not None, f"{pulled} is not in the index"
+    name = f"{host}/{repository}:{tag}"
+    doc = {"schemaVersion": 2, "manifests": [_named_entry(index, host, repository, name)]}
+    (root / "index.json").write_bytes(_go_json(doc))
+    legacy = [
+        {
+            "Config": f"blobs/{saved.config.digest.algorithm}/{saved.config.digest.hex}",
+            "RepoTags": [name],
+            "Layers": [f"blobs/{d.digest.algorithm}/{d.digest.hex}" for d in saved.layers],
+        }
+    ]
+    (root / "manifest.json").write_bytes(_go_json(legacy))
+    return index
+
+
+def buildx_oci_layout(repo: Repository, tag: str, root: Path, *, name: str | None = None) -> Index:
+    """What ``buildx build --output type=oci,dest=X.tar[,name=NAME]`` leaves, extracted.
+
+    Every blob of the index at ``tag`` (images and attestation manifests) is written.
+    """
+    index = repo.get_manifest(tag)
+    assert isinstance(index, Index)
+    _start(root)
+    _write_blob(root, index.digest, index.raw)
+    for entry in index.manifests:
+        child = repo.get_manifest(str(entry.digest))
+        assert isinstance(child, ImageManifest)
+        _copy_image(repo, root, child)
+    if name is None:
+        entry_doc: dict[str, Any] = {
+            "mediaType": index.media_type,
+            "digest": str(index.digest),
+            "size": index.size,
+        }
+    else:
+        host, _, rest = name.partition("/")
+        entry_doc = _named_entry(index, host, rest.rpartition(":")[0], name)
+    doc = {"schemaVersion": 2, "manifests": [entry_doc]}
+    (root / "index.json").write_bytes(_go_json(doc))
+    return index
