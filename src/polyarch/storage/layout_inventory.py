@@ -1,0 +1,64 @@
+"""Every manifest an OCI image layout holds, tagged or not (what ``prune`` looks at).
+
+A registry cannot list the manifests of a repository (the distribution spec lists tags
+only); a layout can: its ``index.json`` entries, and every blob under ``blobs/<alg>/``
+that is a manifest. A blob is read only when it is small enough to be one
+(:data:`~polyarch.manifest.MAX_MANIFEST_SIZE`) and starts like JSON, so layers are never
+read; configs and other JSON blobs are read and left out (they are not manifests).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from polyarch.digest import ALGORITHMS, Digest
+from polyarch.errors import ContentError, InvalidDigest, ManifestUnknown
+from polyarch.manifest import MAX_MANIFEST_SIZE
+from polyarch.storage.layout import LayoutRepository
+
+__all__ = ["manifest_digests"]
+
+_JSON_START = (b"{", b" ", b"\n", b"\r", b"\t")
+
+
+def _looks_like_json(path: str) -> bool:
+    try:
+        with open(path, "rb") as file:
+            return file.read(1) in _JSON_START
+    except OSError:
+        return False
+
+
+def manifest_digests(repo: LayoutRepository) -> list[Digest]:
+    """The digests of every manifest in ``repo``: ``index.json`` entries first, then the
+    manifest blobs nothing in ``index.json`` names, sorted.
+
+    Links and other non-regular files under ``blobs/`` are skipped, as the layout backend
+    refuses them. Raises what :meth:`LayoutRepository.index_entries` raises.
+    """
+    found = {e.digest: None for e in repo.index_entries()}
+    blobs = os.path.join(repo.path, "blobs")
+    extra: set[Digest] = set()
+    for algorithm in ALGORITHMS:
+        folder = os.path.join(blobs, algorithm)
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            try:
+                digest = Digest(f"{algorithm}:{entry.name}")
+                st = entry.stat(follow_symlinks=False)
+            except (InvalidDigest, OSError):
+                continue
+            if digest in found or not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MANIFEST_SIZE:
+                continue
+            if not _looks_like_json(entry.path):
+                continue
+            try:
+                repo.get_manifest(str(digest))
+            except (ContentError, ManifestUnknown):
+                continue  # a config, an in-toto statement, a corrupt blob: not a manifest
+            extra.add(digest)
+    return [*found, *sorted(extra)]
