@@ -278,7 +278,11 @@ def test_tags_when_anonymous_listing_is_refused(registry: Any, ctx: Context) -> 
 
 @pytest.fixture(scope="module")
 def no_deletes(registry_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """distribution 2.8 with ``storage.delete.enabled: false`` (its default)."""
+    """distribution 2.8 with ``storage.delete.enabled: false`` (its default).
+
+    The same as test_create_parallel.py's ``no_delete_registry`` (which also covers
+    ``create --append`` there); phase 2 moves both into tests/conftest.py.
+    """
     server = RegistryServer(
         binary=registry_binary,
         workdir=Path(tmp_path_factory.mktemp("no-deletes")),
@@ -309,12 +313,3 @@ def test_prune_on_a_registry_with_deletes_disabled(no_deletes: Any, ctx: Context
     out = run_cli("prune", "--yes", str(ref), *args)
     assert_one_line_error(out, 1, "deletes", "disabled")
     assert all(ctx.repository(ref).head_manifest(d) for d in orphans.digests)
-
-
-def test_append_on_a_registry_with_deletes_disabled(no_deletes: Any, ctx: Context) -> None:
-    """Parts cannot be cleaned up; the append still publishes (parts expire)."""
-    ref = _direct(no_deletes, _name())
-    push_release(ctx.repository(ref), "v1", ["linux/amd64"])
-    push_image(ctx.repository(ref), "linux/arm64", tag="arm64")
-    out = run_cli("create", "--append", "-t", str(ref.with_tag("v1")), str(ref.with_tag("arm64")))
-    assert out.code == 0, out.err
