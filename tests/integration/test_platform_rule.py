@@ -79,6 +79,7 @@ def test_verify_passes_polyarchs_own_output(ctx: Context, registry: Any) -> None
     ("claimed", "config"),
     [
         ("linux/arm/v5", ARM),  # Debian armel images: config "arm", no variant
+        ("linux/arm/v8", ARM),  # 32-bit userland on ARMv8 (arm32v8 images)
         ("linux/arm64/v8", Platform("linux", "arm64")),
         ("linux/arm64", Platform("linux", "arm64", "v8")),
         ("linux/arm/v7", Platform("linux", "arm", "v7")),
