@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Reference
-from polyarch import mediatype as mt
+from polyarch.domain import mediatype as mt
 from support.cli import run_cli
 from support.graphs import push_release
 from support.images import push_image

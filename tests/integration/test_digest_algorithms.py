@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Reference
-from polyarch import mediatype as mt
+from polyarch.domain import mediatype as mt
 from support.cli import assert_one_line_error, run_cli
 from support.digests import Sha512Image, push_sha512_image, sha512
 from support.images import push_image

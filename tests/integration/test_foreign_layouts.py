@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Reference
-from polyarch.manifest import build_index
+from polyarch.domain.manifest import build_index
 from support.cli import assert_one_line_error, run_cli
 from support.foreign_layouts import buildx_oci_layout, docker_save_layout, run_tool
 from support.graphs import Release, push_release

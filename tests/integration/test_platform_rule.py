@@ -3,7 +3,7 @@
 Docker manifest lists of Alpine and busybox images have ``linux/arm/v6`` and
 ``linux/arm/v7`` entries whose configs say ``arm`` with no variant (containers/common#1295).
 ``create`` accepts such an entry (a config that names no variant does not contradict the
-entry's variant: :func:`polyarch.operations.sources._final_platform`), so ``verify`` must
+entry's variant: :func:`polyarch.operations.create.sources._final_platform`), so ``verify`` must
 judge it by the same rule, on the source and on polyarch's own output, and say so as a
 note. A config that does name another variant, architecture or OS version still
 contradicts the entry, for both.
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Platform, Reference
-from polyarch import mediatype as mt
-from polyarch.manifest import build_index
+from polyarch.domain import mediatype as mt
+from polyarch.domain.manifest import build_index
 from support.cli import run_cli
 from support.images import PushedImage, push_image
 from support.index_shapes import windows

@@ -23,8 +23,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from polyarch import mediatype
-from polyarch.manifest import ImageManifest, parse_manifest
+from polyarch.domain import mediatype
+from polyarch.domain.manifest import ImageManifest, parse_manifest
 from support.images import make_layer
 
 __all__ = ["Sha512Image", "push_sha512_image", "sha512"]

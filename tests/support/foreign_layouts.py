@@ -38,9 +38,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from polyarch.digest import Digest
-from polyarch.manifest import ImageManifest, Index, Manifest
-from polyarch.storage.base import Repository
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest, Index, Manifest
+from polyarch.storage.repository import Repository
 from support.require import missing
 
 __all__ = [

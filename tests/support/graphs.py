@@ -21,13 +21,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from polyarch import mediatype
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
-from polyarch.manifest import ImageManifest, Index, build_index, parse_manifest
-from polyarch.platform import Platform
-from polyarch.storage.base import Repository
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest, Index, build_index, parse_manifest
+from polyarch.domain.platform import Platform
 from polyarch.storage.referrers_tag import referrers_tag
+from polyarch.storage.repository import Repository
 from support.images import PushedImage, push_blob, push_image
 
 __all__ = ["Release", "push_bundle_release", "push_orphans", "push_release", "push_sbom"]

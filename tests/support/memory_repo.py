@@ -13,14 +13,15 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from polyarch import mediatype
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest, Index, Manifest, build_index, parse_manifest
+from polyarch.domain.platform import Platform
 from polyarch.errors import BlobUnknown, ManifestUnknown, PolyarchError, Unsupported
-from polyarch.manifest import ImageManifest, Index, Manifest, build_index, parse_manifest
-from polyarch.platform import Platform
-from polyarch.storage.base import BlobReader, Repository, VerifyingStream
 from polyarch.storage.referrers_tag import referrers_tag
+from polyarch.storage.repository import Repository
+from polyarch.storage.stream import BlobReader, VerifyingStream
 
 __all__ = ["MemoryRepository", "image", "index", "sbom"]
 
@@ -93,9 +94,6 @@ class MemoryRepository(Repository):
     def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
         self.blobs[descriptor.digest] = b"".join(VerifyingStream(chunks, descriptor, what="put"))
 
-    def mount_blob(self, descriptor: Descriptor, source: Repository) -> bool:
-        return False
-
     def delete_blob(self, digest: Digest) -> None:
         self.blobs.pop(digest, None)
 
@@ -103,6 +101,13 @@ class MemoryRepository(Repository):
         if not self.tags_listable:
             raise PolyarchError("DENIED requested access to the resource is denied")
         return list(self.tags)
+
+    def delete_tag(self, tag: str) -> bool:
+        # distribution 2.8 cannot delete a tag without its manifest.
+        return False
+
+    def same_as(self, other: Repository) -> bool:
+        return self is other
 
 
 def _blob(repo: MemoryRepository, media_type: str, data: bytes) -> Descriptor:

@@ -8,7 +8,7 @@ way (snok/container-retention-policy#97, vlaurin/action-ghcr-prune#76, and
 distribution's own ``garbage-collect --delete-untagged``, distribution/distribution#3178).
 ``delete`` and ``prune`` ask this module first.
 
-The walk, over the :class:`~polyarch.storage.base.Repository` interface only:
+The walk, over the :class:`~polyarch.storage.repository.Repository` interface only:
 
 * **roots** are the repository's tags, except the tags that exist to list referrers (the
   referrers tag schema ``<alg>-<encoded>`` of the OCI distribution spec 1.1, and cosign's
@@ -17,7 +17,7 @@ The walk, over the :class:`~polyarch.storage.base.Repository` interface only:
 * **child** edges go from an index to every manifest it names, nested indexes included;
 * **referrer** edges go from a manifest to the manifests whose ``subject`` it is (the
   referrers API, else the tag schema index) and to its cosign-tagged manifests, as
-  :class:`~polyarch.operations.referrers.ReferrerDiscovery` finds them, and to its tag
+  :class:`~polyarch.content.referrers.ReferrerDiscovery` finds them, and to its tag
   schema index itself (deleting that index would hide the referrers it lists).
 
 Every manifest is read once. A route to a manifest is a tag, then the digests from the
@@ -37,12 +37,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from polyarch.digest import Digest
+from polyarch.content.referrers import COSIGN_SUFFIXES, ReferrerDiscovery, cosign_tag
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import Index, Manifest
 from polyarch.errors import ManifestUnknown, NameUnknown, PolyarchError
-from polyarch.manifest import Index, Manifest
-from polyarch.operations.referrers import COSIGN_SUFFIXES, ReferrerDiscovery, cosign_tag
-from polyarch.storage.base import Repository
 from polyarch.storage.referrers_tag import referrers_tag
+from polyarch.storage.repository import ReferrersIndexing, Repository
 
 __all__ = [
     "Edge",
@@ -261,7 +261,8 @@ class _Walker:
         """Without the referrers API, referrers exist only under tags we already listed."""
         if self._api is None:
             try:
-                self._api = self.repo.referrers_api()
+                repo = self.repo
+                self._api = isinstance(repo, ReferrersIndexing) and repo.referrers_api()
             except PolyarchError:
                 self._api = False
         tags = self.tags

@@ -11,7 +11,7 @@ left naming a deleted manifest even for a moment.
 **Candidates** (what may be deleted):
 
 * an OCI layout: every manifest it holds (``index.json`` entries and manifest blobs:
-  :func:`polyarch.storage.layout_inventory.manifest_digests`);
+  :func:`polyarch.storage.layout.inventory.manifest_digests`);
 * a registry: the distribution spec has no request that lists a repository's manifests,
   only its tags. polyarch finds the manifests that hang off referrer tags (the referrers
   tag schema indexes and cosign's ``.sig``/``.att``/``.sbom`` tags, and what they list)
@@ -42,14 +42,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from polyarch.content.context import Context, borrowed
+from polyarch.content.graph import fetch_config
 from polyarch.content.reach import Reach, Route, is_referrer_tag, walk
-from polyarch.digest import Digest
+from polyarch.domain.digest import Digest
+from polyarch.domain.location import Location, parse_location
+from polyarch.domain.manifest import ImageManifest, Index, Manifest
 from polyarch.errors import InvalidInput, ManifestUnknown, PolyarchError, Unsupported
-from polyarch.location import Location, parse_location
-from polyarch.manifest import ImageManifest, Index, Manifest
-from polyarch.operations.context import Context, borrowed
-from polyarch.operations.images import fetch_config
-from polyarch.storage.base import Repository
+from polyarch.storage.repository import Repository
 
 __all__ = [
     "PRUNE_SCHEMA",
@@ -158,10 +158,10 @@ def _repository_location(repository: Location | str) -> Location:
 
 def _found_candidates(repo: Repository, reach: Reach) -> list[Digest]:
     """What the backend can enumerate: a layout everything, a registry its referrer tags."""
-    from polyarch.storage.layout import LayoutRepository
+    from polyarch.storage.layout.repository import LayoutRepository
 
     if isinstance(repo, LayoutRepository):
-        from polyarch.storage.layout_inventory import manifest_digests
+        from polyarch.storage.layout.inventory import manifest_digests
 
         return manifest_digests(repo)
     found: list[Digest] = []
@@ -324,7 +324,7 @@ def prune(
         raise PruneRefused(
             f"{plan.repository}: cannot tell what the tags reach ({'; '.join(plan.problems)}); "
             "nothing was deleted",
-            hint="fix that, or pass --force to delete the candidates anyway",
+            hint="fix that, or force the deletion of the candidates anyway",
             parameter="force",
         )
     deleted: list[Digest] = []

@@ -3,7 +3,7 @@
 A registry cannot list the manifests of a repository (the distribution spec lists tags
 only); a layout can: its ``index.json`` entries, and every blob under ``blobs/<alg>/``
 that is a manifest. A blob is read only when it is small enough to be one
-(:data:`~polyarch.manifest.MAX_MANIFEST_SIZE`) and starts like JSON, so layers are never
+(:data:`~polyarch.domain.manifest.MAX_MANIFEST_SIZE`) and starts like JSON, so layers are never
 read; configs and other JSON blobs are read and left out (they are not manifests).
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import stat
 
-from polyarch.digest import ALGORITHMS, Digest
+from polyarch.domain.digest import ALGORITHMS, Digest
+from polyarch.domain.manifest import MAX_MANIFEST_SIZE
 from polyarch.errors import ContentError, InvalidDigest, ManifestUnknown
-from polyarch.manifest import MAX_MANIFEST_SIZE
-from polyarch.storage.layout import LayoutRepository
+from polyarch.storage.layout.repository import LayoutRepository
 
 __all__ = ["manifest_digests"]
 
