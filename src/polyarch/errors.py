@@ -24,6 +24,7 @@ __all__ = [
     "CredentialError",
     "Denied",
     "DigestMismatch",
+    "ImmutableTag",
     "InvalidDigest",
     "InvalidInput",
     "InvalidManifest",
@@ -180,3 +181,9 @@ class TooManyRequests(RegistryError):
 
 class Unsupported(RegistryError):
     """The registry does not support this operation or media type."""
+
+
+class ImmutableTag(RegistryError):
+    """The registry refuses to overwrite a tag that exists (immutable tags: ECR, Harbor,
+    GHCR tag protection); publish under a new tag, or delete the tag first where allowed.
+    """

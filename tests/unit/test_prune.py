@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from polyarch import Context, InvalidInput, LayoutRepository, TransportSettings, Unsupported
-from polyarch.operations.prune import PruneRefused, parse_duration, plan_prune, prune
+from polyarch.content.reach import ReachUnknown
+from polyarch.operations.prune import parse_candidates, parse_duration, plan_prune, prune
 from polyarch.storage.referrers_tag import referrers_tag
 from support.layout_images import layout_image
 from support.memory_repo import MemoryRepository, image, index, sbom
@@ -104,7 +105,7 @@ def test_an_incomplete_walk_deletes_nothing_unless_forced(ctx: Context) -> None:
     with MemoryContext(repo) as context:
         plan = plan_prune("127.0.0.1:5000/app", context, candidates=[orphan.digest], now=NOW)
         assert not plan.complete and plan.delete == (orphan.digest,)
-        with pytest.raises(PruneRefused, match="cannot tell what the tags reach"):
+        with pytest.raises(ReachUnknown, match="cannot tell what the tags reach"):
             prune(plan, context)
         assert repo.deleted == []
         prune(plan, context, force=True)
@@ -116,7 +117,9 @@ def test_deletes_disabled_say_so() -> None:
     orphan = image(repo, "linux/amd64")
     with MemoryContext(repo) as context:
         plan = plan_prune("127.0.0.1:5000/app", context, candidates=[orphan.digest], now=NOW)
-        with pytest.raises(Unsupported, match="does not allow deletes"):
+        # The registry backend says why (tests/integration/test_strict_registries.py);
+        # prune adds how many went before.
+        with pytest.raises(Unsupported, match="0 of 1 deleted"):
             prune(plan, context)
 
 
@@ -154,3 +157,81 @@ def test_prune_an_oci_layout(tmp_path: Path) -> None:
         prune(plan, ctx)
     assert layout.head_manifest(str(loose.digest)) is None
     assert layout.head_manifest("v1") is not None
+
+
+def _add_entry(root: Path, manifest: object) -> None:
+    """An unnamed index.json entry, as ``crane pull`` and ``oras attach --oci-layout`` add."""
+    import json
+
+    doc = json.loads((root / "index.json").read_text())
+    m = manifest
+    doc["manifests"].append(
+        {"mediaType": m.media_type, "digest": str(m.digest), "size": m.size}  # type: ignore[attr-defined]
+    )
+    (root / "index.json").write_text(json.dumps(doc))
+
+
+def _attached(layout: LayoutRepository, subject: object, text: bytes) -> object:
+    """An artifact whose subject is ``subject``, stored by digest (oras attach)."""
+    import json
+
+    from polyarch.domain import mediatype as mt
+    from polyarch.domain.descriptor import Descriptor
+    from polyarch.domain.digest import Digest
+    from polyarch.domain.manifest import parse_manifest
+
+    empty = Descriptor(mt.OCI_EMPTY, Digest.of(b"{}"), 2)
+    layout.put_blob_bytes(empty, b"{}")
+    layer = Descriptor("application/spdx+json", Digest.of(text), len(text))
+    layout.put_blob_bytes(layer, text)
+    s = subject
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "artifactType": "application/spdx+json",
+        "config": empty.to_json(),
+        "layers": [layer.to_json()],
+        "subject": {"mediaType": s.media_type, "digest": str(s.digest), "size": s.size},  # type: ignore[attr-defined]
+    }
+    made = parse_manifest(json.dumps(doc).encode())
+    layout.put_manifest(made)
+    return made
+
+
+def test_prune_keeps_unnamed_layout_entries_and_prunes_their_orphaned_referrers(
+    tmp_path: Path,
+) -> None:
+    """crane pull and buildx write unnamed index.json entries: roots like tags. An oras
+    referrer entry goes with its subject (referrers are no roots)."""
+    root = tmp_path / "out"
+    layout = LayoutRepository(root)
+    named = layout_image(layout, b"named")
+    layout.put_manifest(named, "v1")
+    unnamed = layout_image(layout, b"crane pulled this")
+    layout.put_manifest(unnamed)
+    _add_entry(root, unnamed)
+    kept_sbom = _attached(layout, unnamed, b"sbom of a held image")
+    _add_entry(root, kept_sbom)
+    gone = layout_image(layout, b"superseded")
+    layout.put_manifest(gone)  # a manifest blob only: nothing names it
+    orphan_sbom = _attached(layout, gone, b"sbom of a superseded image")
+    _add_entry(root, orphan_sbom)
+    with Context(TransportSettings()) as ctx:
+        plan = plan_prune(f"oci:{root}", ctx, now=NOW)
+    assert set(plan.delete) == {gone.digest, orphan_sbom.digest}  # type: ignore[attr-defined]
+    assert plan.delete[0] == orphan_sbom.digest  # type: ignore[attr-defined]
+    kept = {k.digest: k for k in plan.kept}
+    assert kept[unnamed.digest].routes[0].tag is None
+    assert kept_sbom.digest in kept  # type: ignore[attr-defined]
+    assert plan.listed and plan.to_json()["everyManifestListed"] is True
+
+
+def test_candidates_as_vendors_list_them() -> None:
+    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    ecr = f"{a}\t{b}\n"  # aws ecr list-images --output text
+    assert [str(d) for d in parse_candidates(ecr)] == [a, b]
+    listed = f"# untagged\n{b}\n\n{a}\n{b}\n"  # gh api ... --jq: one per line
+    assert [str(d) for d in parse_candidates(listed)] == [b, a]
+    with pytest.raises(InvalidInput, match="line 2") as info:
+        parse_candidates(f"{a}\nlatest\n", source="list.txt")
+    assert info.value.parameter == "candidates"

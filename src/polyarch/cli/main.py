@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "polyarch.cli.commands.inspect:inspect_command",
     "login": "polyarch.cli.commands.login:login_command",
     "logout": "polyarch.cli.commands.login:logout_command",
+    "prune": "polyarch.cli.commands.prune:prune_command",
     "publish": "polyarch.cli.commands.publish:publish_command",
     "release": "polyarch.cli.commands.release:release_command",
     "resolve": "polyarch.cli.commands.resolve:resolve_command",
@@ -149,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 #: Library argument names whose CLI option has another name.
-_OPTION_NAMES = {"explicit": "spec_path", "format": "index_format"}
+_OPTION_NAMES = {
+    "explicit": "spec_path",
+    "format": "index_format",
+    "keep_newer_than": "keep_untagged_newer_than",
+}
 
 
 def _option_for(args: list[str], parameter: str | None) -> str | None:

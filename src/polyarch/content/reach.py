@@ -13,7 +13,10 @@ The walk, over the :class:`~polyarch.storage.repository.Repository` interface on
 * **roots** are the repository's tags, except the tags that exist to list referrers (the
   referrers tag schema ``<alg>-<encoded>`` of the OCI distribution spec 1.1, and cosign's
   ``<alg>-<encoded>.sig|.att|.sbom``): those keep their manifests only as long as the
-  subject is reached, so a signature of a deleted image is not kept by its own tag;
+  subject is reached, so a signature of a deleted image is not kept by its own tag. A
+  backend may hold manifests without a tag too (an OCI layout's unnamed ``index.json``
+  entries, as ``crane pull`` and ``buildx --output type=oci`` write them): the caller
+  passes them as ``entries``, roots unless they are referrers (a ``subject``);
 * **child** edges go from an index to every manifest it names, nested indexes included;
 * **referrer** edges go from a manifest to the manifests whose ``subject`` it is (the
   referrers API, else the tag schema index) and to its cosign-tagged manifests, as
@@ -48,6 +51,7 @@ __all__ = [
     "Edge",
     "EdgeKind",
     "Reach",
+    "ReachUnknown",
     "Route",
     "is_referrer_tag",
     "walk",
@@ -61,6 +65,13 @@ EdgeKind = Literal["child", "referrer"]
 #: The referrers tag schema tag (distribution spec 1.1) and cosign's tags, for sha256 and
 #: sha512 subjects. Such tags list referrers; they are not roots of their own.
 _REFERRER_TAG = re.compile(r"^(sha256-[0-9a-f]{64}|sha512-[0-9a-f]{64})(\.(sig|att|sbom))?$")
+
+
+class ReachUnknown(PolyarchError):
+    """What the tags reach could not be told (a refused tag list, a tagged manifest that
+    cannot be read), so nothing was deleted: a manifest that looks unreached may be a
+    child of a release. Fix what the message names, or force the deletion.
+    """
 
 
 def is_referrer_tag(tag: str) -> bool:
@@ -84,9 +95,12 @@ class Edge:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """How ``tag`` reaches ``path[-1]``: ``path`` runs from the tag's manifest to it."""
+    """How ``tag`` reaches ``path[-1]``: ``path`` runs from the tag's manifest to it.
 
-    tag: str
+    ``tag`` is None for a route from an unnamed entry of a layout's ``index.json``.
+    """
+
+    tag: str | None
     path: tuple[Digest, ...]
     #: The kind of each step (one fewer than ``path``).
     kinds: tuple[EdgeKind, ...] = ()
@@ -101,9 +115,9 @@ class Route:
         return {"tag": self.tag, "digest": str(self.root), "path": [str(d) for d in self.path]}
 
     def describe(self) -> str:
-        """One line: ``v1 -> index sha256:ab12.. -> sha256:cd34..``."""
-        steps = [self.tag, *(d.short for d in self.path)]
-        return " -> ".join(steps)
+        """One line: ``v1 -> sha256:ab12cd34ef56 -> sha256:cd34...``."""
+        head = self.tag if self.tag is not None else "an index.json entry"
+        return " -> ".join([head, *(d.short for d in self.path)])
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,8 @@ class Reach:
     edges: Mapping[Digest, tuple[Edge, ...]]
     #: Every digest some tag reaches (present or not).
     reached: frozenset[Digest]
+    #: Unnamed entries that are roots (a layout's ``index.json``), see :func:`walk`.
+    anchors: frozenset[Digest] = frozenset()
     #: Reached digests whose manifest is absent (a broken release).
     missing: frozenset[Digest] = frozenset()
     #: False when some tag or tagged manifest could not be read: "unreached" is a guess.
@@ -157,8 +173,10 @@ class Reach:
                     continue
                 previous[parent] = (node, kind)
                 queue.append(parent)
+        named: list[tuple[str | None, Digest]] = sorted(self.roots.items())
+        named += [(None, d) for d in sorted(self.anchors, key=str)]
         routes: list[Route] = []
-        for tag, root in sorted(self.roots.items()):
+        for tag, root in named:
             if root not in previous or root in gone:
                 continue
             path = [root]
@@ -176,7 +194,7 @@ class Reach:
         """What the tags would still reach once the manifests ``gone`` (and their tags) are."""
         removed = set(gone)
         seen: set[Digest] = set()
-        queue = deque(d for d in self.roots.values() if d not in removed)
+        queue = deque(d for d in (*self.roots.values(), *self.anchors) if d not in removed)
         while queue:
             node = queue.popleft()
             if node in seen or node in removed:
@@ -258,11 +276,14 @@ class _Walker:
         return [] if head is None else [Edge(head.digest, "referrer")]
 
     def _may_have_referrers(self, digest: Digest) -> bool:
-        """Without the referrers API, referrers exist only under tags we already listed."""
+        """On a registry without the referrers API, referrers exist only under tags we
+        already listed; other backends (a layout's ``index.json``) are always asked."""
+        repo = self.repo
+        if not isinstance(repo, ReferrersIndexing):
+            return True
         if self._api is None:
             try:
-                repo = self.repo
-                self._api = isinstance(repo, ReferrersIndexing) and repo.referrers_api()
+                self._api = repo.referrers_api()
             except PolyarchError:
                 self._api = False
         tags = self.tags
@@ -272,11 +293,20 @@ class _Walker:
         return not candidates.isdisjoint(tags)
 
 
-def walk(repo: Repository, *, tags: Iterable[str] | None = None, referrers: bool = True) -> Reach:
+def walk(
+    repo: Repository,
+    *,
+    tags: Iterable[str] | None = None,
+    referrers: bool = True,
+    entries: Iterable[Digest] = (),
+) -> Reach:
     """Walk everything the tags of ``repo`` reach.
 
     Parameters: ``repo``; ``tags`` (default: the repository's tag list; referrer tags
-    are never roots); ``referrers`` (follow referrer edges; default True).
+    are never roots); ``referrers`` (follow referrer edges; default True); ``entries``
+    (manifests the backend holds without a tag, such as a layout's unnamed
+    ``index.json`` entries: roots too, except those with a ``subject``, which are
+    referrers and kept only while their subject is reached).
 
     Returns a :class:`Reach`. Never raises for what it cannot read: a refused tag list, a
     tagged manifest that cannot be read (a schema1 image, a corrupt blob) or referrers
@@ -294,13 +324,25 @@ def walk(repo: Repository, *, tags: Iterable[str] | None = None, referrers: bool
         except NameUnknown:
             listed = frozenset()
         except PolyarchError as exc:
-            refused = f"the tags of {repo.name} cannot be listed: {exc.one_line()}"
+            refused = f"the tag list of {repo.name} cannot be read: {exc.one_line()}"
             listed = None
     walker = _Walker(repo, referrers=referrers, tags=listed)
     if refused is not None:
         walker.fail(refused)
     roots: dict[str, Digest] = {}
     queue: deque[Digest] = deque()
+    read: dict[Digest, Manifest | None] = {}
+    anchors: set[Digest] = set()
+    for entry in dict.fromkeys(entries):
+        try:
+            read[entry] = walker.read(entry)
+        except PolyarchError as exc:
+            walker.fail(f"{repo.name}@{entry} cannot be read: {exc.one_line()}")
+            continue
+        found = read[entry]
+        if found is not None and found.subject is None:
+            anchors.add(entry)
+            queue.append(entry)
     for tag in sorted(listed or ()):
         if is_referrer_tag(tag):
             continue
@@ -320,7 +362,7 @@ def walk(repo: Repository, *, tags: Iterable[str] | None = None, referrers: bool
             continue
         seen.add(digest)
         try:
-            manifest = walker.read(digest)
+            manifest = read.pop(digest) if digest in read else walker.read(digest)
         except PolyarchError as exc:
             walker.fail(f"{repo.name}@{digest} cannot be read: {exc.one_line()}")
             walker.edges[digest] = ()
@@ -332,6 +374,7 @@ def walk(repo: Repository, *, tags: Iterable[str] | None = None, referrers: bool
         roots=roots,
         edges=walker.edges,
         reached=frozenset(seen),
+        anchors=frozenset(anchors),
         missing=frozenset(walker.missing),
         complete=walker.complete,
         problems=tuple(walker.problems),

@@ -6,25 +6,31 @@ and SBOMs (snok/container-retention-policy#97, vlaurin/action-ghcr-prune#76,
 distribution/distribution#3178). ``prune`` walks what the tags reach first
 (:mod:`polyarch.content.reach`: indexes, nested indexes, their children, referrers) and
 deletes only candidates outside it, parents before children, so that no index is ever
-left naming a deleted manifest even for a moment.
+left naming a deleted manifest even for a moment. Referrer tags (the referrers tag
+schema, cosign's ``.sig``/``.att``/``.sbom``) are no roots: a signature whose subject no
+tag reaches is pruned, one whose subject is reached is kept.
 
-**Candidates** (what may be deleted):
+**Candidates** (what may be deleted) depend on what the backend can list:
 
-* an OCI layout: every manifest it holds (``index.json`` entries and manifest blobs:
-  :func:`polyarch.storage.layout.inventory.manifest_digests`);
-* a registry: the distribution spec has no request that lists a repository's manifests,
-  only its tags. polyarch finds the manifests that hang off referrer tags (the referrers
-  tag schema indexes and cosign's ``.sig``/``.att``/``.sbom`` tags, and what they list)
-  whose subject no tag reaches; more are named by the caller (``candidates``: digests
-  from the registry's own listing, an earlier ``inspect --json``, a release record).
+* an OCI layout (:class:`~polyarch.storage.repository.ManifestListing`): every manifest
+  it holds (``index.json`` entries and manifest blobs). Its unnamed ``index.json``
+  entries are roots like tags (``crane pull`` and ``buildx --output type=oci`` write
+  images that way), except referrers;
+* a registry: the distribution spec lists tags, never manifests, so polyarch finds only
+  the manifests that hang off referrer tags (the tag schema indexes and cosign's tags,
+  and what they list) whose subject no tag reaches. More are named by the caller
+  (``candidates``): the untagged digests of the registry's own listing (ECR
+  ``ListImages``, the GitHub packages API), an earlier ``inspect --json``, a record.
 
-**Kept**: everything a tag reaches (with the route, for the plan), and with
+**Kept**: every candidate a tag reaches (with the route, for the plan), and with
 ``keep_newer_than`` every candidate created within that window (the manifest's
 ``org.opencontainers.image.created`` annotation, else its config's ``created``, else
 for an index its newest child's); a candidate whose age cannot be told is kept then.
+A candidate the repository does not hold is reported as absent.
 
 The walk must be complete: when the tag list is refused or a tagged manifest cannot be
-read, nothing is deleted (:class:`PruneRefused`) unless ``force``.
+read, nothing is deleted (:class:`~polyarch.content.reach.ReachUnknown`) unless
+``force``.
 
 >>> from polyarch import Context
 >>> from polyarch.operations.prune import plan_prune, prune
@@ -44,18 +50,24 @@ from typing import Any, Literal
 
 from polyarch.content.context import Context, borrowed
 from polyarch.content.graph import fetch_config
-from polyarch.content.reach import Reach, Route, is_referrer_tag, walk
+from polyarch.content.reach import Reach, ReachUnknown, Route, is_referrer_tag, walk
 from polyarch.domain.digest import Digest
 from polyarch.domain.location import Location, parse_location
 from polyarch.domain.manifest import ImageManifest, Index, Manifest
-from polyarch.errors import InvalidInput, ManifestUnknown, PolyarchError, Unsupported
-from polyarch.storage.repository import Repository
+from polyarch.errors import (
+    InvalidDigest,
+    InvalidInput,
+    ManifestUnknown,
+    PolyarchError,
+    Unsupported,
+)
+from polyarch.storage.repository import ManifestListing, Repository
 
 __all__ = [
     "PRUNE_SCHEMA",
     "Kept",
     "PrunePlan",
-    "PruneRefused",
+    "parse_candidates",
     "parse_duration",
     "plan_prune",
     "prune",
@@ -66,14 +78,6 @@ PRUNE_SCHEMA = "polyarch.prune/v1"
 _ANNOTATION_CREATED = "org.opencontainers.image.created"
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-class PruneRefused(InvalidInput):
-    """``prune`` cannot tell what the tags reach, so it deletes nothing; see the message.
-
-    Fix what it names (credentials that may list tags, an unreadable tagged manifest), or
-    pass ``force`` to delete the candidates anyway.
-    """
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -92,6 +96,33 @@ def parse_duration(text: str) -> dt.timedelta:
             parameter="keep_newer_than",
         )
     return dt.timedelta(seconds=int(found.group(1)) * _UNITS[found.group(2)])
+
+
+def parse_candidates(text: str, *, source: str = "candidates") -> list[Digest]:
+    """The digests in ``text``: one per line or separated by blanks, ``#`` comments and
+    blank lines skipped, each once (the first occurrence keeps its place).
+
+    What vendors' listings print: ``aws ecr list-images --filter tagStatus=UNTAGGED
+    --query 'imageIds[].imageDigest' --output text`` (tab-separated), ``gh api
+    .../packages/container/NAME/versions --jq '.[] | select(.metadata.container.tags ==
+    []) | .name'`` (one per line). ``source`` names the input in messages. Raises
+    :class:`~polyarch.errors.InvalidInput` naming the line of a word that is not a digest.
+
+    >>> parse_candidates("sha256:" + "a" * 64 + "\\t# untagged\\n")[0].short
+    'sha256:aaaaaaaaaaaa'
+    """
+    found: dict[Digest, None] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        for word in line.partition("#")[0].split():
+            try:
+                found[Digest(word)] = None
+            except InvalidDigest as exc:
+                raise InvalidInput(
+                    f"{source}, line {number}: {exc.message}",
+                    hint="give one digest (sha256:...) per line",
+                    parameter="candidates",
+                ) from None
+    return list(found)
 
 
 KeptReason = Literal["reached", "newer", "age unknown"]
@@ -130,6 +161,11 @@ class PrunePlan:
     #: False when the walk could not see everything (then nothing is deleted unless forced).
     complete: bool = True
     problems: tuple[str, ...] = ()
+    #: Candidates the repository does not hold (deleted already, or never there).
+    absent: tuple[Digest, ...] = ()
+    #: True when the backend listed every manifest it holds (a layout); False for a
+    #: registry, where only referrer tags and the given candidates were looked at.
+    listed: bool = False
     #: Set by :func:`prune`.
     deleted: tuple[Digest, ...] = ()
     done: bool = False
@@ -142,6 +178,8 @@ class PrunePlan:
             "candidates": [str(d) for d in self.candidates],
             "delete": [str(d) for d in self.delete],
             "kept": [k.to_json() for k in self.kept],
+            "absent": [str(d) for d in self.absent],
+            "everyManifestListed": self.listed,
             "complete": self.complete,
             "problems": list(self.problems),
             "deleted": len(self.deleted),
@@ -158,12 +196,8 @@ def _repository_location(repository: Location | str) -> Location:
 
 def _found_candidates(repo: Repository, reach: Reach) -> list[Digest]:
     """What the backend can enumerate: a layout everything, a registry its referrer tags."""
-    from polyarch.storage.layout.repository import LayoutRepository
-
-    if isinstance(repo, LayoutRepository):
-        from polyarch.storage.layout.inventory import manifest_digests
-
-        return manifest_digests(repo)
+    if isinstance(repo, ManifestListing):
+        return repo.list_manifests()
     found: list[Digest] = []
     for tag in sorted(reach.tags or ()):
         if not is_referrer_tag(tag):
@@ -267,10 +301,13 @@ def plan_prune(
     moment = now or dt.datetime.now(dt.UTC)
     with borrowed(context) as ctx:
         repo = ctx.repository(ref)
-        reach = walk(repo, referrers=referrers)
+        listing = isinstance(repo, ManifestListing)
+        entries = repo.untagged_entries() if isinstance(repo, ManifestListing) else ()
+        reach = walk(repo, referrers=referrers, entries=entries)
         found = list(dict.fromkeys([*wanted, *_found_candidates(repo, reach)]))
         kept: list[Kept] = []
         doomed: list[Digest] = []
+        absent: list[Digest] = []
         for digest in found:
             if reach.is_reached(digest):
                 kept.append(Kept(digest, "reached", reach.routes_to(digest)))
@@ -278,7 +315,8 @@ def plan_prune(
             try:
                 manifest = repo.get_manifest(str(digest))
             except ManifestUnknown:
-                continue  # gone already: nothing to do
+                absent.append(digest)  # gone already, or never here: nothing to do
+                continue
             if keep_newer_than is not None:
                 stamp = _created(repo, manifest)
                 if stamp is None:
@@ -301,6 +339,8 @@ def plan_prune(
         kept=tuple(kept),
         complete=reach.complete,
         problems=reach.problems,
+        absent=tuple(absent),
+        listed=listing,
     )
 
 
@@ -313,18 +353,19 @@ def prune(
 ) -> PrunePlan:
     """Delete what ``plan`` (from :func:`plan_prune`) says, parents first.
 
-    ``progress`` is called with each digest once it is deleted. Returns the plan with
-    ``deleted`` and ``done`` set. Raises :class:`PruneRefused` (nothing deleted) when the
+    ``force``: delete even when the plan's walk was incomplete. ``progress`` is called
+    with each digest once it is deleted. Returns the plan with ``deleted`` and ``done``
+    set. Raises :class:`~polyarch.content.reach.ReachUnknown` (nothing deleted) when the
     plan is incomplete and ``force`` is not set; :class:`~polyarch.errors.Unsupported`
-    naming the registry when it does not allow deletes (``405 UNSUPPORTED``: distribution's
-    ``storage.delete.enabled: false``), saying how many were deleted before; and what
-    the backend raises otherwise.
+    naming the registry when it does not allow deletes (``405 UNSUPPORTED``:
+    distribution's ``storage.delete.enabled: false``), saying how many were deleted
+    before; and what the backend raises otherwise.
     """
     if not plan.complete and not force:
-        raise PruneRefused(
+        raise ReachUnknown(
             f"{plan.repository}: cannot tell what the tags reach ({'; '.join(plan.problems)}); "
             "nothing was deleted",
-            hint="fix that, or force the deletion of the candidates anyway",
+            hint="give credentials that may list the tags, or force the deletion",
             parameter="force",
         )
     deleted: list[Digest] = []
@@ -337,12 +378,10 @@ def prune(
                 pass  # deleted meanwhile: what we wanted
             except Unsupported as exc:
                 raise Unsupported(
-                    f"{plan.repository} does not allow deletes (deletes are disabled in the "
-                    f"registry's configuration); {len(deleted)} of {len(plan.delete)} deleted",
+                    f"{exc.message}; {len(deleted)} of {len(plan.delete)} deleted",
                     code=exc.code,
                     status=exc.status,
-                    hint="enable deletes (distribution: storage.delete.enabled) or delete "
-                    "through the registry's own interface",
+                    hint=exc.hint,
                 ) from None
             deleted.append(digest)
             if progress is not None:

@@ -109,6 +109,7 @@ def check_children(state: VerifyState, top: Index) -> dict[Digest, ImageManifest
         try:
             child = state.repo.get_manifest(d.digest)
         except NotFound:
+            state.broken[d.digest] = f"is missing from {state.repo.name}"
             state.add(
                 "children",
                 Status.FAIL,
@@ -118,6 +119,7 @@ def check_children(state: VerifyState, top: Index) -> dict[Digest, ImageManifest
             failures += 1
             continue
         except ContentError as exc:
+            state.broken[d.digest] = f"cannot be read: {exc.one_line()}"
             state.add("children", Status.FAIL, f"manifest {d.digest}: {exc}", label)
             failures += 1
             continue

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable, Iterable
 
 from polyarch.domain.digest import ALGORITHMS, Digest
-from polyarch.domain.manifest import MAX_MANIFEST_SIZE
+from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Manifest
 from polyarch.errors import ContentError, InvalidDigest, ManifestUnknown
-from polyarch.storage.layout.repository import LayoutRepository
 
 __all__ = ["manifest_digests"]
 
@@ -30,23 +30,25 @@ def _looks_like_json(path: str) -> bool:
         return False
 
 
-def manifest_digests(repo: LayoutRepository) -> list[Digest]:
-    """The digests of every manifest in ``repo``: ``index.json`` entries first, then the
-    manifest blobs nothing in ``index.json`` names, sorted.
+def manifest_digests(
+    path: str, entries: Iterable[Digest], get_manifest: Callable[[str], Manifest]
+) -> list[Digest]:
+    """The digests of every manifest in the layout at ``path``: its ``index.json``
+    ``entries`` first, then the manifest blobs nothing in ``index.json`` names, sorted.
 
-    Links and other non-regular files under ``blobs/`` are skipped, as the layout backend
-    refuses them. Raises what :meth:`LayoutRepository.index_entries` raises.
+    ``get_manifest`` is the layout's reader (it verifies what it reads). Links and other
+    non-regular files under ``blobs/`` are skipped, as the layout backend refuses them.
     """
-    found = {e.digest: None for e in repo.index_entries()}
-    blobs = os.path.join(repo.path, "blobs")
+    found = dict.fromkeys(entries)
+    blobs = os.path.join(path, "blobs")
     extra: set[Digest] = set()
     for algorithm in ALGORITHMS:
         folder = os.path.join(blobs, algorithm)
         try:
-            entries = list(os.scandir(folder))
+            files = list(os.scandir(folder))
         except (FileNotFoundError, NotADirectoryError):
             continue
-        for entry in entries:
+        for entry in files:
             try:
                 digest = Digest(f"{algorithm}:{entry.name}")
                 st = entry.stat(follow_symlinks=False)
@@ -57,8 +59,8 @@ def manifest_digests(repo: LayoutRepository) -> list[Digest]:
             if not _looks_like_json(entry.path):
                 continue
             try:
-                repo.get_manifest(str(digest))
+                get_manifest(str(digest))
             except (ContentError, ManifestUnknown):
                 continue  # a config, an in-toto statement, a corrupt blob: not a manifest
             extra.add(digest)
-    return [*found, *sorted(extra)]
+    return [*found, *sorted(extra, key=str)]

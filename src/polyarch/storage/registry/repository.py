@@ -19,9 +19,12 @@ from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from polyarch.errors import (
     BlobUnknown,
     DigestMismatch,
+    ImmutableTag,
     InvalidDigest,
     ManifestTooLarge,
     NotFound,
+    RegistryError,
+    Unsupported,
 )
 from polyarch.storage.registry.bodies import (
     BODY_ERRORS,
@@ -54,6 +57,11 @@ def _is_digest(identifier: str) -> bool:
     return ":" in identifier
 
 
+def _immutable(exc: RegistryError) -> bool:
+    """A tag PUT refused because the tag is immutable (the registries' own words)."""
+    return exc.status in (400, 403, 409, 412) and "immutable" in exc.message.lower()
+
+
 class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
     """One repository in one registry: every storage ability a registry has.
 
@@ -72,6 +80,9 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         self._uploads = Uploads(self.endpoint)
         self._referrers = ReferrersAPI(self.endpoint, self.get_manifest)
         self.tag_page_size = DEFAULT_PAGE_SIZE
+        # The page size the registry refused, and the one it accepted instead (None: no n).
+        self._page_size_refused: int | None = None
+        self._page_size_accepted: int | None = None
 
     def __repr__(self) -> str:
         return f"RegistryRepository({self.name!r})"
@@ -159,19 +170,35 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         return Descriptor(media_type, digest, int(length))
 
     def put_manifest(self, manifest: Manifest, tag: str | None = None) -> None:
-        """PUT a manifest's exact bytes, under ``tag`` or by digest."""
+        """PUT a manifest's exact bytes, under ``tag`` or by digest.
+
+        A tag the registry refuses to overwrite raises :class:`~polyarch.errors.ImmutableTag`
+        (ECR ``400 TAG_INVALID`` and Harbor ``412 PRECONDITION`` both say "immutable").
+        """
         identifier = tag or str(manifest.digest)
         where = self._where(identifier)
-        response = self.client.request(
-            "PUT",
-            self.registry,
-            self.endpoint.path("manifests", identifier),
-            scopes=self.endpoint.push,
-            headers={"Content-Type": manifest.media_type},
-            content=manifest.raw,
-            expect=(200, 201),
-            what=f"PUT manifest {where}",
-        )
+        try:
+            response = self.client.request(
+                "PUT",
+                self.registry,
+                self.endpoint.path("manifests", identifier),
+                scopes=self.endpoint.push,
+                headers={"Content-Type": manifest.media_type},
+                content=manifest.raw,
+                expect=(200, 201),
+                what=f"PUT manifest {where}",
+            )
+        except RegistryError as exc:
+            if tag is not None and _immutable(exc):
+                raise ImmutableTag(
+                    f"{where} is an immutable tag on {self.registry}: it exists and the "
+                    f"registry refuses to overwrite it ({exc.message})",
+                    code=exc.code,
+                    status=exc.status,
+                    hint="publish under a new tag (a version that does not exist yet), or "
+                    "delete the tag first where the registry allows it",
+                ) from None
+            raise
         announced = response.headers.get("Docker-Content-Digest")
         if announced and announced != manifest.digest:
             raise DigestMismatch(
@@ -179,7 +206,12 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             )
 
     def delete_manifest(self, digest: Digest) -> None:
-        """DELETE a manifest by digest (the registry must allow deletes)."""
+        """DELETE a manifest by digest (the registry must allow deletes).
+
+        A registry with deletes disabled answers ``405 UNSUPPORTED`` (distribution's
+        ``storage.delete.enabled: false``, its default): :class:`~polyarch.errors.Unsupported`
+        saying so.
+        """
         where = self._where(digest)
         try:
             self.client.request(
@@ -192,6 +224,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             )
         except NotFound as exc:
             raise self._not_found(exc, where) from None
+        except Unsupported as exc:
+            raise self._deletes_disabled(exc, f"manifest {where}") from None
 
     # Blobs -------------------------------------------------------------------------
 
@@ -284,6 +318,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             )
         except NotFound:
             raise BlobUnknown(f"{where} not found") from None
+        except Unsupported as exc:
+            raise self._deletes_disabled(exc, where) from None
 
     # Tags --------------------------------------------------------------------------
 
@@ -310,8 +346,18 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         return response.status_code in (200, 202, 404)
 
     def list_tags(self) -> list[str]:
-        """All tags, following ``Link`` pagination (storage/registry/tags.py)."""
-        return list_tags(self.endpoint, self.tag_page_size)
+        """All tags, following ``Link`` pagination (storage/registry/tags.py).
+
+        A page size the registry refuses is replaced by one it accepts, and that one is
+        asked from then on.
+        """
+        if self._page_size_refused == self.tag_page_size:
+            return list_tags(self.endpoint, self._page_size_accepted)
+        return list_tags(self.endpoint, self.tag_page_size, adapted=self._adapted)
+
+    def _adapted(self, size: int | None) -> None:
+        self._page_size_refused = self.tag_page_size
+        self._page_size_accepted = size
 
     # Referrers (the API client lives in storage/registry/referrers.py) -------------
 
@@ -342,6 +388,19 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
 
     def _where(self, identifier: str) -> str:
         return self.endpoint.where(identifier)
+
+    def _deletes_disabled(self, exc: Unsupported, what: str) -> Unsupported:
+        """The error for a DELETE the registry refuses as unsupported (405)."""
+        if exc.status != 405:
+            return exc
+        return Unsupported(
+            f"{self.registry} does not allow deletes (deletes are disabled in its "
+            f"configuration); {what} was not deleted",
+            code=exc.code,
+            status=exc.status,
+            hint="enable deletes (distribution: storage.delete.enabled: true), or delete "
+            "through the registry's own interface",
+        )
 
     def _not_found(self, exc: NotFound, where: str) -> NotFound:
         return self.endpoint.not_found(exc, where)
