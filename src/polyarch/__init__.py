@@ -246,6 +246,7 @@ __all__ = [
     "ImageConfig",
     "ImageConfigResult",
     "ImageManifest",
+    "ImmutableTag",
     "Index",
     "InspectEntry",
     "InspectResult",
