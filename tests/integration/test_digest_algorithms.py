@@ -169,3 +169,45 @@ def test_sha512_layer_digest_is_checked_not_trusted(tmp_path: Path, registry2: A
     out = run_cli("copy", f"oci:{layout}:v1", f"{registry2.host}/{_name()}:v1")
     assert out.code == 1, out.err
     assert "hashes to" in out.err or "bytes" in out.err, out.err
+
+
+def test_a_manifest_addressed_by_sha512_copies_from_a_layout_to_a_tag(
+    sha512_image: tuple[Reference, Sha512Image], registry2: Any, tmp_path: Path, ctx: Context
+) -> None:
+    """A layout may name the manifest itself by sha512; the registry stores it under the tag
+    and announces its sha256 (distribution 2.8 cannot address a manifest by sha512): the
+    same bytes, not a mismatch."""
+    from polyarch import LayoutRepository
+    from polyarch.domain.manifest import parse_manifest
+
+    ref, image = sha512_image
+    layout = tmp_path / "sha512-manifest"
+    assert run_cli("copy", str(ref), f"oci:{layout}:v0").code == 0
+    repo = LayoutRepository(layout)
+    by_sha512 = parse_manifest(
+        image.manifest.raw, image.manifest.media_type, digest=sha512(image.manifest.raw)
+    )
+    repo.put_manifest(by_sha512, "v1")
+    assert (layout / "blobs" / "sha512" / by_sha512.digest.hex).is_file()
+    dest = Reference.parse(f"{registry2.host}/{_name()}:v1")
+    out = run_cli("copy", f"oci:{layout}:v1", str(dest))
+    assert out.code == 0, out.err
+    stored = ctx.repository(dest).get_manifest("v1")
+    assert stored.raw == image.manifest.raw
+
+
+def test_put_of_a_sha512_addressed_manifest_under_a_tag(
+    sha512_image: tuple[Reference, Sha512Image], ctx: Context
+) -> None:
+    """The storage call itself: the registry announces sha256 for a manifest the caller
+    names by sha512; the same bytes, so not "registry stored sha256:..."; HEAD by tag works."""
+    from polyarch.domain.manifest import parse_manifest
+
+    ref, image = sha512_image
+    by_sha512 = parse_manifest(
+        image.manifest.raw, image.manifest.media_type, digest=sha512(image.manifest.raw)
+    )
+    repo = ctx.repository(ref)
+    repo.put_manifest(by_sha512, "again")
+    head = repo.head_manifest("again")
+    assert head is not None and head.digest == image.manifest.digest

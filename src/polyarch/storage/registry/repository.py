@@ -57,6 +57,18 @@ def _is_digest(identifier: str) -> bool:
     return ":" in identifier
 
 
+def _same_bytes(announced: str, manifest: Manifest) -> bool:
+    """A digest the registry announced in another algorithm than the manifest's own (its
+    canonical sha256; the distribution spec allows it) names the same bytes."""
+    try:
+        other = Digest(announced)
+    except InvalidDigest:
+        return False
+    return other.algorithm != manifest.digest.algorithm and other == Digest.of(
+        manifest.raw, other.algorithm
+    )
+
+
 def _immutable(exc: RegistryError) -> bool:
     """A tag PUT refused because the tag is immutable (the registries' own words)."""
     return exc.status in (400, 403, 409, 412) and "immutable" in exc.message.lower()
@@ -166,7 +178,11 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
                 f"manifest {where}: registry announced an invalid digest {announced!r}"
             ) from None
         if _is_digest(identifier) and digest != identifier:
-            raise DigestMismatch(f"manifest {where}: registry announced {digest}")
+            if digest.algorithm == Digest(identifier).algorithm:
+                raise DigestMismatch(f"manifest {where}: registry announced {digest}")
+            # Announced in the registry's own algorithm: the GET verifies the one asked.
+            manifest = self.get_manifest(identifier)
+            return Descriptor(manifest.media_type, manifest.digest, manifest.size)
         return Descriptor(media_type, digest, int(length))
 
     def put_manifest(self, manifest: Manifest, tag: str | None = None) -> None:
@@ -200,7 +216,7 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
                 ) from None
             raise
         announced = response.headers.get("Docker-Content-Digest")
-        if announced and announced != manifest.digest:
+        if announced and announced != manifest.digest and not _same_bytes(announced, manifest):
             raise DigestMismatch(
                 f"PUT manifest {where}: registry stored {announced}, expected {manifest.digest}"
             )
