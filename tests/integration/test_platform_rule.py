@@ -132,6 +132,9 @@ def test_verify_fails_an_entry_whose_os_version_its_config_contradicts(
     assert out.code == 1, out.out
     config = next(iter(_configs(out).values()))
     assert config["status"] == "fail" and "10.0.17763" in config["message"], config
+    # create judges it by the same rule: refused, naming both.
+    made = run_cli("create", "-t", str(repo.with_tag("out")), str(repo.with_tag("win")))
+    assert made.code != 0 and "config says" in made.err and "10.0.17763" in made.err, made.err
 
 
 def test_resolve_and_verify_pick_the_same_arm_entry(ctx: Context, registry: Any) -> None:
