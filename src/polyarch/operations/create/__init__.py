@@ -36,11 +36,13 @@ from polyarch.errors import ImmutableTag, InvalidInput, PolyarchError
 from polyarch.operations.create.parts import AppendParts, Part
 from polyarch.operations.create.plan import (
     Contribution,
+    Conversion,
     Item,
     annotate,
     assemble,
     attestation_descriptor,
     check_new_duplicates,
+    conversion,
     entries_of,
     existing_items,
 )
@@ -149,6 +151,7 @@ def _create(request: CreateRequest, ctx: Context) -> CreateResult:
     if not items:
         raise InvalidInput(f"nothing to publish: no source and no index at {base}")
     entries = entries_of(items)
+    changed = conversion(previous[base], index, items, request.format) if request.append else None
     if not request.append or request.dry_run or index.digest == digest_of(previous[base]):
         results = publish(
             index,
@@ -163,8 +166,8 @@ def _create(request: CreateRequest, ctx: Context) -> CreateResult:
         if not request.append and not request.dry_run:
             for target in request.targets:
                 _reset_parts(repos[target], target.tag or "latest", request.part_horizon)
-        return CreateResult(index, entries, results, request.dry_run)
-    return _append(request, ctx, own, repos, previous)
+        return CreateResult(index, entries, results, request.dry_run, conversion=changed)
+    return _append(request, ctx, own, repos, previous, changed)
 
 
 def _reset_parts(repo: Repository, tag: str, horizon: float) -> None:
@@ -198,8 +201,13 @@ def _append(
     own: Contribution,
     repos: dict[Location, Repository],
     previous: dict[Location, Manifest | None],
+    planned: Conversion | None,
 ) -> CreateResult:
-    """Publish a part, assemble the tag from it and every other part until stable."""
+    """Publish a part, assemble the tag from it and every other part until stable.
+
+    ``planned`` is the conversion the first assembly made (it names the source that did
+    not fit: once written, that source is part of the index at the tag).
+    """
     base = request.targets[0]
     tag = base.tag or "latest"
     repo = repos[base]
@@ -257,7 +265,10 @@ def _append(
             referrers=request.referrers,
             blob_cache=ctx.blob_cache,
         )
-    return CreateResult(index, entries, tuple(results), False, max(writes, 1))
+    changed = conversion(previous[base], index, items, request.format)
+    if changed is not None and planned is not None and planned.to_type == changed.to_type:
+        changed = planned
+    return CreateResult(index, entries, tuple(results), False, max(writes, 1), changed)
 
 
 def _converge(
