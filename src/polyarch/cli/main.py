@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         flag = _option_for(args, exc.parameter)
         if flag is not None:
             # The library speaks of its own arguments; name the option that sets this one.
+            if exc.value is not None:
+                flag = f"{flag} {exc.value}"
             hint = f"{hint}; see {flag}" if hint else f"see {flag}"
         line = message + (f" ({' '.join(hint.split())})" if hint else "")
         return _fail(message, hint, exc.exit_code, type(exc).__name__, as_json, line)
