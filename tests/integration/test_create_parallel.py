@@ -25,7 +25,6 @@ from support.cli import assert_one_line_error, run_cli
 from support.faultproxy import FaultProxy, RequestInfo
 from support.holdproxy import HoldProxy
 from support.images import push_image
-from support.registry import RegistryServer
 
 pytestmark = pytest.mark.integration
 
@@ -205,21 +204,6 @@ def test_a_part_left_by_a_killed_writer_is_ignored_after_the_horizon_and_removed
         "linux/ppc64le",
         "linux/riscv64",
     }
-
-
-@pytest.fixture(scope="module")
-def no_delete_registry(registry_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """A registry that refuses every DELETE (``storage.delete.enabled: false``, the default)."""
-    server = RegistryServer(
-        binary=registry_binary,
-        workdir=tmp_path_factory.mktemp("no-delete"),
-        extra_config={"storage": {"delete": {"enabled": False}}},
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_appends_work_where_the_registry_refuses_deletes(no_delete_registry: Any) -> None:

@@ -11,7 +11,7 @@ its source is public:
   refused rewrite says it is an immutable tag and what to do;
 * a tag list refused (``403 DENIED``) while manifests are served;
 * deletes disabled: the real registry itself with ``storage.delete.enabled: false``
-  (``405 UNSUPPORTED``), no proxy.
+  (``405 UNSUPPORTED``; tests/conftest.py's ``no_delete_registry``), no proxy.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +29,6 @@ from support.gateproxy import GateProxy, Rule
 from support.graphs import push_orphans, push_release
 from support.images import push_image
 from support.refusals import immutable_tags, tag_list_refused, tag_page_cap
-from support.registry import RegistryServer
 
 pytestmark = pytest.mark.integration
 
@@ -277,35 +275,16 @@ def test_tags_when_anonymous_listing_is_refused(registry: Any, ctx: Context) -> 
 # deletes disabled (the real registry, configured so) ---------------------------------------
 
 
-@pytest.fixture(scope="module")
-def no_deletes(registry_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """distribution 2.8 with ``storage.delete.enabled: false`` (its default).
-
-    The same as test_create_parallel.py's ``no_delete_registry`` (which also covers
-    ``create --append`` there); phase 2 moves both into tests/conftest.py.
-    """
-    server = RegistryServer(
-        binary=registry_binary,
-        workdir=Path(tmp_path_factory.mktemp("no-deletes")),
-        extra_config={"storage": {"delete": {"enabled": False}}},
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def test_delete_on_a_registry_with_deletes_disabled(no_deletes: Any, ctx: Context) -> None:
-    ref = _direct(no_deletes, _name())
+def test_delete_on_a_registry_with_deletes_disabled(no_delete_registry: Any, ctx: Context) -> None:
+    ref = _direct(no_delete_registry, _name())
     orphans = push_orphans(ctx.repository(ref), "v1", TWO)
     out = run_cli("delete", "--yes", f"{ref}@{orphans.index.digest}")
     assert_one_line_error(out, 1, "deletes", "disabled")
 
 
-def test_prune_on_a_registry_with_deletes_disabled(no_deletes: Any, ctx: Context) -> None:
+def test_prune_on_a_registry_with_deletes_disabled(no_delete_registry: Any, ctx: Context) -> None:
     """Refused before anything is deleted, saying why; the dry run still plans."""
-    ref = _direct(no_deletes, _name())
+    ref = _direct(no_delete_registry, _name())
     orphans = push_orphans(ctx.repository(ref), "v1", TWO)
     args = [f"--candidate={d}" for d in orphans.digests]
     plan = run_cli("prune", "--dry-run", "--json", str(ref), *args)

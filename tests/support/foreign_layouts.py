@@ -55,8 +55,22 @@ __all__ = [
 REF_NAME = "org.opencontainers.image.ref.name"
 IMAGE_NAME = "io.containerd.image.name"
 _ROOT = Path(__file__).resolve().parents[2]
-#: Where scripts/trixie.sh (and a sid prefix of the same layout) unpack their binaries.
-_PREFIXES = ("/opt/polyarch-trixie", "/opt/polyarch-sid")
+#: How each tool is installed on a Debian 12 or 13 machine (crane is packaged from sid on).
+_INSTALL = {
+    "skopeo": "apt-get install skopeo",
+    "oras": "bash scripts/trixie.sh install oras",
+    "crane": "Debian ships crane from sid on: unpack sid's crane package into "
+    "$POLYARCH_SID_PREFIX/bin (default /opt/polyarch-sid/bin)",
+}
+
+
+def _prefixes() -> tuple[Path, ...]:
+    """scripts/trixie.sh's prefix, and a sid prefix of the same layout, as bench/peers.py
+    reads them (POLYARCH_TRIXIE_PREFIX, POLYARCH_SID_PREFIX)."""
+    return tuple(
+        Path(os.environ.get(f"POLYARCH_{suite.upper()}_PREFIX", f"/opt/polyarch-{suite}"))
+        for suite in ("trixie", "sid")
+    )
 
 
 def find_tool(name: str) -> str:
@@ -67,12 +81,12 @@ def find_tool(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    for prefix in _PREFIXES:
+    for prefix in _prefixes():
         for sub in ("glibc-bin", "bin"):
-            candidate = Path(prefix) / sub / name
+            candidate = prefix / sub / name
             if os.access(candidate, os.X_OK):
                 return str(candidate)
-    missing(f"{name} is not installed (apt-get install {name}, or scripts/trixie.sh install)")
+    missing(f"{name} is not installed ({_INSTALL.get(name, f'apt-get install {name}')})")
 
 
 def run_tool(name: str, *args: str, home: Path) -> str:
