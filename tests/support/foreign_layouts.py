@@ -13,20 +13,23 @@ shape; :func:`find_tool`), run against a loopback registry:
 
 Measured with skopeo 1.9.3 and 1.22, crane 0.20.7 and oras 1.3.
 
-Imitations, byte for byte what the cited code writes (no engine is started here):
+Imitations of what an engine writes (so that the integration tier needs no engine), each
+checked against the real engine by tests/e2e/test_engine_layouts.py (Docker 26.1 with the
+containerd image store, buildx 0.13, from scripts/engine.sh):
 
-* :func:`docker_save_layout`: ``docker save`` of Docker 25+ with the containerd image store
-  (moby ``daemon/containerd/image_exporter.go`` ``ExportImage`` -> containerd
-  ``core/images/archive/exporter.go``): ``index.json`` without ``mediaType`` whose entry
-  carries ``io.containerd.image.name`` (the full name), ``org.opencontainers.image.ref.name``
-  (its tag, ``ociReferenceName``) and the ``containerd.io/distribution.source.HOST``
-  annotation; ``manifest.json`` for the legacy loader; and, through ``WithSkipMissing``,
+* :func:`docker_save_layout`: ``docker save`` with the containerd image store (moby
+  ``daemon/containerd/image_exporter.go`` ``ExportImage`` -> containerd's archive
+  exporter): ``index.json`` (with ``mediaType``) whose one entry carries
+  ``containerd.io/distribution.source.HOST`` (the host without its port),
+  ``io.containerd.image.name`` (the full name) and ``org.opencontainers.image.ref.name``
+  (its tag); ``manifest.json`` for the legacy loader; and, through ``WithSkipMissing``,
   only what the content store held: after a pull of one platform, the index blob and that
   platform's image, not the other platforms' manifests nor the attestation manifests.
 * :func:`buildx_oci_layout`: ``docker buildx build --output type=oci[,name=N]`` (BuildKit
-  ``exporter/oci/export.go`` through the same containerd archive exporter): one entry, the
-  multi-platform index with its attestation manifests, all blobs present; untagged
-  without ``name``, else annotated like ``docker save``.
+  ``exporter/oci/export.go`` through the same archive exporter): one entry, the
+  multi-platform index with its attestation manifests, all blobs present, annotated with
+  ``org.opencontainers.image.created``; with ``name`` also ``io.containerd.image.name``
+  and ``org.opencontainers.image.ref.name`` (no tag of its own without it).
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ from polyarch.storage.repository import Repository
 from support.require import missing
 
 __all__ = [
+    "CREATED",
     "IMAGE_NAME",
+    "INDEX",
     "REF_NAME",
     "buildx_oci_layout",
     "docker_save_layout",
@@ -54,6 +59,7 @@ __all__ = [
 
 REF_NAME = "org.opencontainers.image.ref.name"
 IMAGE_NAME = "io.containerd.image.name"
+INDEX = "application/vnd.oci.image.index.v1+json"
 _ROOT = Path(__file__).resolve().parents[2]
 #: How each tool is installed on a Debian 12 or 13 machine (crane is packaged from sid on).
 _INSTALL = {
@@ -127,19 +133,22 @@ def _start(root: Path) -> None:
     (root / "oci-layout").write_bytes(_go_json({"imageLayoutVersion": "1.0.0"}))
 
 
-def _named_entry(index: Manifest, host: str, repository: str, name: str) -> dict[str, Any]:
-    tag = name.rpartition(":")[2]
-    annotations = {
-        f"containerd.io/distribution.source.{host}": repository,
-        IMAGE_NAME: name,
-        REF_NAME: tag,
-    }
+#: What BuildKit stamps on the entry it exports (a fixed time here).
+CREATED = "org.opencontainers.image.created"
+_CREATED_AT = "2026-01-01T00:00:00Z"
+
+
+def _entry(index: Manifest, annotations: dict[str, str]) -> dict[str, Any]:
     return {
         "mediaType": index.media_type,
         "digest": str(index.digest),
         "size": index.size,
         "annotations": dict(sorted(annotations.items())),
     }
+
+
+def _index_doc(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"schemaVersion": 2, "mediaType": INDEX, "manifests": [entry]}
 
 
 def docker_save_layout(
@@ -164,8 +173,10 @@ def docker_save_layout(
             saved = child
     assert saved is not None, f"{pulled} is not in the index"
     name = f"{host}/{repository}:{tag}"
-    doc = {"schemaVersion": 2, "manifests": [_named_entry(index, host, repository, name)]}
-    (root / "index.json").write_bytes(_go_json(doc))
+    # containerd's distribution-source label names the host without its port.
+    source = f"containerd.io/distribution.source.{host.rpartition(':')[0] or host}"
+    annotations = {source: repository, IMAGE_NAME: name, REF_NAME: tag}
+    (root / "index.json").write_bytes(_go_json(_index_doc(_entry(index, annotations))))
     legacy = [
         {
             "Config": f"blobs/{saved.config.digest.algorithm}/{saved.config.digest.hex}",
@@ -190,15 +201,8 @@ def buildx_oci_layout(repo: Repository, tag: str, root: Path, *, name: str | Non
         child = repo.get_manifest(str(entry.digest))
         assert isinstance(child, ImageManifest)
         _copy_image(repo, root, child)
-    if name is None:
-        entry_doc: dict[str, Any] = {
-            "mediaType": index.media_type,
-            "digest": str(index.digest),
-            "size": index.size,
-        }
-    else:
-        host, _, rest = name.partition("/")
-        entry_doc = _named_entry(index, host, rest.rpartition(":")[0], name)
-    doc = {"schemaVersion": 2, "manifests": [entry_doc]}
-    (root / "index.json").write_bytes(_go_json(doc))
+    annotations = {CREATED: _CREATED_AT}
+    if name is not None:
+        annotations |= {IMAGE_NAME: name, REF_NAME: name.rpartition(":")[2]}
+    (root / "index.json").write_bytes(_go_json(_index_doc(_entry(index, annotations))))
     return index
