@@ -115,9 +115,14 @@ class Route:
         return {"tag": self.tag, "digest": str(self.root), "path": [str(d) for d in self.path]}
 
     def describe(self) -> str:
-        """One line: ``v1 -> sha256:ab12cd34ef56 -> sha256:cd34...``."""
+        """One line: ``v1 -> sha256:ab12cd34ef56 -> referrer sha256:cd34ef56ab12``."""
         head = self.tag if self.tag is not None else "an index.json entry"
-        return " -> ".join([head, *(d.short for d in self.path)])
+        steps = [self.path[0].short]
+        steps += [
+            f"referrer {d.short}" if kind == "referrer" else d.short
+            for d, kind in zip(self.path[1:], self.kinds, strict=False)
+        ]
+        return " -> ".join([head, *steps])
 
 
 @dataclass(frozen=True)

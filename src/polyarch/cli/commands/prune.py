@@ -132,9 +132,9 @@ def _summary(plan: PrunePlan) -> str:
     count = len(plan.deleted) if plan.done else len(plan.delete)
     reached = sum(1 for k in plan.kept if k.reason == "reached")
     young = len(plan.kept) - reached
-    parts = [f"{count} manifest(s) {verb}", f"{reached} kept (a tag reaches them)"]
+    parts = [f"{verb} {count}", f"keep {reached} (a tag reaches them)"]
     if young:
-        parts.append(f"{young} kept (newer than asked, or of unknown age)")
+        parts.append(f"keep {young} (newer than asked, or of unknown age)")
     if plan.absent:
         parts.append(f"{len(plan.absent)} absent")
     looked = "every manifest" if plan.listed else "referrer tags and the candidates given"
