@@ -215,3 +215,50 @@ def test_prune_keeps_untagged_manifests_newer_than_asked(ctx: Context, registry:
     )
     assert out.code == 0, out.err
     assert out.json()["delete"] == []
+
+
+def test_prune_takes_the_untagged_digests_a_vendor_lists(
+    ctx: Context, registry: Any, tmp_path: Any
+) -> None:
+    """A registry cannot list its manifests: the digests come from the vendor's own API, as
+    ``aws ecr list-images --output text`` (tab-separated, on stdin) and ``gh api --jq`` (one
+    per line, in a file) print them; only what no tag reaches goes."""
+    repo = _repo(registry)
+    storage = ctx.repository(repo)
+    release = push_release(storage, "v1", TWO)
+    orphans = push_orphans(storage, "v2", TWO)
+    untagged = [*sorted(orphans.digests, key=str), release.images[0].digest]
+    listing = tmp_path / "untagged.txt"
+    listing.write_text("# gh api ... --jq\n" + "".join(f"{d}\n" for d in untagged))
+    plan = run_cli("prune", "--dry-run", "--json", "--candidates", str(listing), str(repo))
+    assert plan.code == 0, plan.err
+    assert sorted(plan.json()["delete"]) == sorted(str(d) for d in orphans.digests)
+    ecr = "\t".join(str(d) for d in untagged) + "\n"
+    out = run_cli("prune", "--yes", "--json", "--candidates", "-", str(repo), stdin=ecr)
+    assert out.code == 0, out.err
+    assert out.json()["deleted"] == len(orphans.digests)
+    assert _present(ctx, repo, release.images[0].digest)
+    assert run_cli("verify", str(repo.with_tag("v1"))).code == 0
+    bad = run_cli("prune", "--dry-run", "--candidates", "-", str(repo), stdin="v1\n")
+    assert_one_line_error(bad, 2, "line 1", "--candidates")
+
+
+def test_prune_of_a_layout_keeps_what_its_entries_reach(
+    ctx: Context, registry: Any, tmp_path: Any
+) -> None:
+    """A layout lists every manifest: a copied release is kept whole, a superseded one goes."""
+    repo = _repo(registry)
+    storage = ctx.repository(repo)
+    push_release(storage, "v1", TWO, seed="old ")
+    layout = tmp_path / "out"
+    assert run_cli("copy", str(repo.with_tag("v1")), f"oci:{layout}:v1").code == 0
+    push_release(storage, "v1", TWO, seed="new ")
+    assert run_cli("copy", str(repo.with_tag("v1")), f"oci:{layout}:v1").code == 0
+    plan = run_cli("prune", "--dry-run", "--json", f"oci:{layout}").json()
+    assert plan["everyManifestListed"] is True
+    assert len(plan["delete"]) == 3  # the superseded index and its two images
+    out = run_cli("prune", "--yes", f"oci:{layout}")
+    assert out.code == 0, out.err
+    assert run_cli("verify", f"oci:{layout}:v1").code == 0
+    again = run_cli("prune", "--dry-run", "--json", f"oci:{layout}").json()
+    assert again["delete"] == []

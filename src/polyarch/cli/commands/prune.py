@@ -89,6 +89,11 @@ def prune_command(
       polyarch prune --json --dry-run --candidate sha256:9f86d0... 127.0.0.1:5000/app
     """
     options = pop_global(kwargs)
+    if candidates == "-" and options.password_stdin:
+        raise InvalidInput(
+            "--candidates - and --password-stdin both read standard input",
+            hint="give the candidates in a file, or the password in POLYARCH_PASSWORD",
+        )
     window = None
     if keep_untagged_newer_than is not None:
         window = parse_duration(keep_untagged_newer_than)
