@@ -1,7 +1,8 @@
 """Layouts a real engine writes, against the imitations the integration tier reads.
 
-Docker with the containerd image store (scripts/engine.sh: Docker 26.1, containerd 1.7,
-buildx 0.13) writes OCI layouts two ways: ``docker save`` exports what the content store
+Docker with the containerd image store (both engines of scripts/engine.sh: Docker 26.1 with
+containerd 1.7 and buildx 0.13, Docker 28.5 with containerd 2.1 and buildx 0.29) writes OCI
+layouts two ways: ``docker save`` exports what the content store
 holds (containerd's ``WithSkipMissing``: after ``docker pull --platform linux/amd64`` of a
 multi-platform index, only the index and the amd64 image, neither the other platform nor
 any attestation manifest), and ``docker buildx build --output type=oci`` exports the whole
@@ -26,7 +27,7 @@ import pytest
 from polyarch import Context, Reference
 from polyarch.domain.manifest import Index
 from support.cli import assert_one_line_error, run_cli
-from support.engine import build_and_push
+from support.engine import Engine, build_and_push, docker
 from support.foreign_layouts import CREATED, IMAGE_NAME, REF_NAME, docker_save_layout
 from support.registry import RegistryServer
 
@@ -43,14 +44,6 @@ class Saved:
     index: Index
     real: Path
     imitation: Path
-
-
-def _docker(*args: str) -> str:
-    proc = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=600, check=False
-    )
-    assert proc.returncode == 0, (args, proc.stderr[-2000:])
-    return proc.stdout
 
 
 def _extract(tar: Path, into: Path) -> Path:
@@ -70,7 +63,7 @@ def _index_json(root: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def saved(
-    docker_engine: str,
+    docker_engine: Engine,
     busybox_rootfs: dict[str, Path],
     registry: RegistryServer,
     tmp_path_factory: pytest.TempPathFactory,
@@ -84,9 +77,9 @@ def saved(
     made = run_cli("create", "-t", str(ref), str(ref.with_tag("amd64")), str(ref.with_tag("arm64")))
     assert made.code == 0, made.err
     work = tmp_path_factory.mktemp("saved")
-    _docker("pull", "--platform", "linux/amd64", str(ref))
+    docker("pull", "--platform", "linux/amd64", str(ref))
     try:
-        _docker("save", "-o", str(work / "save.tar"), str(ref))
+        docker("save", "-o", str(work / "save.tar"), str(ref))
     finally:
         subprocess.run(["docker", "rmi", str(ref)], capture_output=True, check=False)
     real = _extract(work / "save.tar", work / "real")
@@ -128,7 +121,7 @@ def test_polyarch_reads_a_real_docker_save(saved: Saved, registry2: RegistryServ
 
 
 def test_buildx_oci_output_is_what_the_imitation_writes(
-    docker_engine: str, busybox_rootfs: dict[str, Path], tmp_path: Path
+    docker_engine: Engine, busybox_rootfs: dict[str, Path], tmp_path: Path
 ) -> None:
     """buildx --output type=oci,name=N: one entry, every blob, the annotations imitated."""
     context = tmp_path / "context"
@@ -139,7 +132,7 @@ def test_buildx_oci_output_is_what_the_imitation_writes(
     )
     name = "registry.example/team/app:1.0"
     out = tmp_path / "out.tar"
-    _docker(
+    docker(
         "buildx", "build", "--network", "none", "--platform", ",".join(TWO),
         "--provenance", "mode=min", "--output", f"type=oci,dest={out},name={name}", str(context),
     )  # fmt: skip

@@ -1,7 +1,8 @@
 """OCI layouts as other tools write them: the real tools where installed, else imitations.
 
-Real tools (found on ``PATH``, in scripts/trixie.sh's prefix, or in a sid prefix of the same
-shape; :func:`find_tool`), run against a loopback registry:
+Real tools (found on ``PATH``, else in the prefixes of scripts/debian.sh, where
+scripts/setup.sh unpacks sid's crane and oras; :func:`find_tool`), run against a loopback
+registry:
 
 * ``skopeo copy --all docker://R oci:DIR:NAME``: ``NAME`` is written as given into
   ``org.opencontainers.image.ref.name``, a full reference included (``rancher/pause:3.6``);
@@ -14,8 +15,9 @@ shape; :func:`find_tool`), run against a loopback registry:
 Measured with skopeo 1.9.3 and 1.22, crane 0.20.7 and oras 1.3.
 
 Imitations of what an engine writes (so that the integration tier needs no engine), each
-checked against the real engine by tests/e2e/test_engine_layouts.py (Docker 26.1 with the
-containerd image store, buildx 0.13, from scripts/engine.sh):
+checked against the real engines by tests/e2e/test_engine_layouts.py (scripts/engine.sh's Docker
+26.1 with containerd 1.7 and buildx 0.13, and Docker 28.5 with containerd 2.1 and buildx 0.29,
+both with the containerd image store: the same documents):
 
 * :func:`docker_save_layout`: ``docker save`` with the containerd image store (moby
   ``daemon/containerd/image_exporter.go`` ``ExportImage`` -> containerd's archive
@@ -61,37 +63,45 @@ REF_NAME = "org.opencontainers.image.ref.name"
 IMAGE_NAME = "io.containerd.image.name"
 INDEX = "application/vnd.oci.image.index.v1+json"
 _ROOT = Path(__file__).resolve().parents[2]
-#: How each tool is installed on a Debian 12 or 13 machine (crane is packaged from sid on).
+#: How each tool is installed (scripts/setup.sh does all three; CI runs it).
 _INSTALL = {
     "skopeo": "apt-get install skopeo",
-    "oras": "bash scripts/trixie.sh install oras",
-    "crane": "Debian ships crane from sid on: unpack sid's crane package into "
-    "$POLYARCH_SID_PREFIX/bin (default /opt/polyarch-sid/bin)",
+    "oras": "bash scripts/debian.sh sid install oras",
+    "crane": "bash scripts/debian.sh sid install crane",
 }
+_DEBIAN = _ROOT / "scripts" / "debian.sh"
 
 
-def _prefixes() -> tuple[Path, ...]:
-    """scripts/trixie.sh's prefix, and a sid prefix of the same layout, as bench/peers.py
-    reads them (POLYARCH_TRIXIE_PREFIX, POLYARCH_SID_PREFIX)."""
-    return tuple(
-        Path(os.environ.get(f"POLYARCH_{suite.upper()}_PREFIX", f"/opt/polyarch-{suite}"))
-        for suite in ("trixie", "sid")
-    )
+def _prefix_dirs() -> list[Path]:
+    """Where scripts/debian.sh unpacks each suite's binaries (sid first: the newest)."""
+    dirs = []
+    for suite, what in (("sid", "bin"), ("sid", "glibc-bin"), ("trixie", "bin")):
+        try:
+            out = subprocess.run(
+                ["bash", str(_DEBIAN), suite, what],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        dirs.append(Path(out.stdout.strip()))
+    return dirs
 
 
 def find_tool(name: str) -> str:
-    """The path of ``name`` (skopeo, crane, oras): ``PATH`` first, then the private prefixes.
+    """The path of ``name`` (skopeo, crane, oras): ``PATH`` first, then the private prefixes
+    of scripts/debian.sh (as tests/support/readers.py finds sid's readers).
 
     A missing tool fails the test under CI and skips it, loudly, elsewhere.
     """
     found = shutil.which(name)
     if found:
         return found
-    for prefix in _prefixes():
-        for sub in ("glibc-bin", "bin"):
-            candidate = prefix / sub / name
-            if os.access(candidate, os.X_OK):
-                return str(candidate)
+    for folder in _prefix_dirs():
+        if os.access(folder / name, os.X_OK):
+            return str(folder / name)
     missing(f"{name} is not installed ({_INSTALL.get(name, f'apt-get install {name}')})")
 
 
