@@ -84,6 +84,17 @@ def registry2(
 
 
 @pytest.fixture(scope="session")
+def no_delete_registry(
+    registry_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RegistryServer]:
+    """A registry that refuses every DELETE: ``storage.delete.enabled: false``, distribution's
+    default (``405 UNSUPPORTED``)."""
+    workdir = tmp_path_factory.mktemp("no-delete")
+    extra = {"storage": {"delete": {"enabled": False}}}
+    yield from _serve(RegistryServer(binary=registry_binary, workdir=workdir, extra_config=extra))
+
+
+@pytest.fixture(scope="session")
 def tls_registry(
     registry_binary: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RegistryServer]:

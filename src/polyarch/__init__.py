@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from polyarch.content.context import (
         Context,
     )
+    from polyarch.content.reach import (
+        ReachUnknown,
+    )
     from polyarch.content.record_evidence import (
         record_sources,
         resolve_record,
@@ -88,6 +91,7 @@ if TYPE_CHECKING:
         CredentialError,
         Denied,
         DigestMismatch,
+        ImmutableTag,
         InvalidDigest,
         InvalidInput,
         InvalidManifest,
@@ -128,6 +132,7 @@ if TYPE_CHECKING:
     )
     from polyarch.operations.delete import (
         DeletePlan,
+        ReachedManifest,
         TagDeleteUnsupported,
         delete,
         plan_delete,
@@ -141,6 +146,11 @@ if TYPE_CHECKING:
         LoginResult,
         login,
         logout,
+    )
+    from polyarch.operations.prune import (
+        PrunePlan,
+        plan_prune,
+        prune,
     )
     from polyarch.operations.resolve import (
         resolve,
@@ -230,6 +240,7 @@ __all__ = [
     "ImageConfig",
     "ImageConfigResult",
     "ImageManifest",
+    "ImmutableTag",
     "Index",
     "InspectEntry",
     "InspectResult",
@@ -253,10 +264,13 @@ __all__ = [
     "PlatformChange",
     "PlatformNotFound",
     "PolyarchError",
+    "PrunePlan",
     "PublishFailed",
     "PublishRequest",
     "PublishResult",
     "PublishedVariant",
+    "ReachUnknown",
+    "ReachedManifest",
     "Record",
     "RecordMismatch",
     "Reference",
@@ -304,6 +318,8 @@ __all__ = [
     "parse_location",
     "parse_manifest",
     "plan_delete",
+    "plan_prune",
+    "prune",
     "publish",
     "record_sources",
     "resolve",
@@ -315,6 +331,7 @@ __all__ = [
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "polyarch.content.attestations": ("link_problem",),
     "polyarch.content.context": ("Context",),
+    "polyarch.content.reach": ("ReachUnknown",),
     "polyarch.content.record_evidence": ("record_sources", "resolve_record"),
     "polyarch.content.records": ("Record", "load_records"),
     "polyarch.content.referrers": ("Referrer", "discover_referrers"),
@@ -342,6 +359,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "CredentialError",
         "Denied",
         "DigestMismatch",
+        "ImmutableTag",
         "InvalidDigest",
         "InvalidInput",
         "InvalidManifest",
@@ -371,9 +389,16 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "create_index",
     ),
     "polyarch.operations.create.sources": ("Source",),
-    "polyarch.operations.delete": ("DeletePlan", "TagDeleteUnsupported", "delete", "plan_delete"),
+    "polyarch.operations.delete": (
+        "DeletePlan",
+        "ReachedManifest",
+        "TagDeleteUnsupported",
+        "delete",
+        "plan_delete",
+    ),
     "polyarch.operations.inspect": ("InspectEntry", "InspectResult", "inspect"),
     "polyarch.operations.login": ("LoginResult", "login", "logout"),
+    "polyarch.operations.prune": ("PrunePlan", "plan_prune", "prune"),
     "polyarch.operations.resolve": ("resolve",),
     "polyarch.operations.tags": ("TagList", "list_tags"),
     "polyarch.operations.verify": ("verify",),

@@ -9,11 +9,13 @@ formats are image-spec ``image-layout.md`` and ``image-index.md``.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any, Final
 
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
-from polyarch.domain.location import is_valid_tag
+from polyarch.domain.digest import Digest
+from polyarch.domain.location import is_valid_layout_name
 from polyarch.errors import InvalidInput, InvalidManifest, ManifestUnknown
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "check_marker",
     "dump",
     "empty_index",
+    "is_entry_tagged",
     "manifest_unknown",
     "parse_index",
     "sole_image",
@@ -93,28 +96,37 @@ def parse_index(raw: bytes, *, what: str) -> tuple[dict[str, Any], list[Descript
     return doc, entries
 
 
+def is_entry_tagged(entry: Descriptor) -> bool:
+    """True when ``entry`` carries a ``ref.name`` that is a valid name (a tag, or a full
+    reference as skopeo and crane write them: image-spec annotations.md)."""
+    return is_valid_layout_name(entry.annotations.get(REF_NAME))
+
+
 def tags_of(entries: list[Descriptor]) -> list[str]:
-    """The valid tags of ``entries``, first occurrence first."""
+    """The names (tags and full references) of ``entries``, first occurrence first."""
     tags: list[str] = []
     for entry in entries:
         tag = entry.annotations.get(REF_NAME)
-        if is_valid_tag(tag) and tag not in tags:
+        if is_entry_tagged(entry) and tag not in tags:
             assert tag is not None
             tags.append(tag)
     return tags
 
 
-def sole_image(entries: list[Descriptor]) -> Descriptor | None:
-    """The entry when every entry of index.json names one and the same manifest."""
-    digests = {e.digest for e in entries}
-    return entries[0] if len(digests) == 1 else None
+def sole_image(entries: list[Descriptor], children: Collection[Digest] = ()) -> Descriptor | None:
+    """The one image ``oci:DIR`` stands for: the entry when every entry of index.json
+    names the same manifest, or is one of ``children`` (manifests another entry's index
+    names: oras adds an unnamed entry for each child it copied)."""
+    own = [e for e in entries if e.digest not in children]
+    digests = {e.digest for e in own}
+    return own[0] if len(digests) == 1 else None
 
 
 def tag_unknown(where: str, entries: list[Descriptor], name: str) -> ManifestUnknown:
     """The error for a tag ``where`` absent from ``entries``, listing the tags present."""
     tags = tags_of(entries)
-    untagged = sum(1 for e in entries if e.annotations.get(REF_NAME) is None)
-    if not tags and not untagged:
+    untagged = sum(1 for e in entries if not is_entry_tagged(e))
+    if not entries:
         return ManifestUnknown(
             f"manifest {where} not found: the layout holds no image yet",
             hint="write the image first",

@@ -37,12 +37,14 @@ from contextlib import contextmanager, suppress
 from functools import partial
 from typing import Any, BinaryIO, Final
 
+from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
-from polyarch.domain.digest import Digest
-from polyarch.domain.location import DEFAULT_TAG, TAG_RULE, is_valid_tag
-from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from polyarch.domain.digest import ALGORITHMS, Digest
+from polyarch.domain.location import DEFAULT_TAG, NAME_RULE, is_valid_layout_name
+from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Index, Manifest, parse_manifest
 from polyarch.errors import (
     BlobUnknown,
+    ContentError,
     InvalidInput,
     InvalidReference,
     ManifestTooLarge,
@@ -60,13 +62,15 @@ from polyarch.storage.layout.index import (
     REF_NAME,
     dump,
     empty_index,
+    is_entry_tagged,
     manifest_unknown,
     parse_index,
     sole_image,
     tag_unknown,
     tags_of,
 )
-from polyarch.storage.repository import Repository
+from polyarch.storage.layout.inventory import manifest_digests
+from polyarch.storage.repository import ManifestListing, Repository
 from polyarch.storage.stream import CHUNK_SIZE, BlobReader, VerifyingStream
 
 __all__ = [
@@ -85,7 +89,11 @@ _BLOBS: Final = "blobs"
 
 
 def _is_digest(identifier: str) -> bool:
-    return ":" in identifier
+    """A digest, not an entry's name: names may hold ":" too (``rancher/pause:3.6``)."""
+    algorithm, colon, _ = identifier.partition(":")
+    if not colon:
+        return False
+    return algorithm in ALGORITHMS or not is_valid_layout_name(identifier)
 
 
 def _rel(digest: Digest) -> str:
@@ -109,7 +117,7 @@ class _FileBlobReader(BlobReader):
         self._file.close()
 
 
-class LayoutRepository(Repository):
+class LayoutRepository(ManifestListing):
     """An OCI image layout directory; tags are ``ref.name`` annotations in ``index.json``.
 
     >>> repo = LayoutRepository("./out")
@@ -156,7 +164,7 @@ class LayoutRepository(Repository):
             entry = self._lookup(entries, identifier)
             implicit = fallback and identifier == DEFAULT_TAG
             if entry is None and implicit:
-                entry = sole_image(entries)
+                entry = sole_image(entries, self._children(root, entries))
             if entry is None and not _is_digest(identifier):
                 shown = f"{where} (the default when no tag is given)" if implicit else where
                 raise tag_unknown(shown, entries, self.name)
@@ -326,6 +334,16 @@ class LayoutRepository(Repository):
         with self._dir.root() as root:
             return [] if root is None else self._index(root)[1]
 
+    def list_manifests(self) -> list[Digest]:
+        """Every manifest of the layout: index.json entries, then manifest blobs nothing
+        there names (storage/layout/inventory.py)."""
+        entries = [e.digest for e in self.index_entries()]
+        return manifest_digests(self.path, entries, self.get_manifest)
+
+    def untagged_entries(self) -> list[Digest]:
+        """The index.json entries that carry no tag (``crane pull``, ``buildx`` output)."""
+        return [e.digest for e in self.index_entries() if not is_entry_tagged(e)]
+
     def list_referrers(self, digest: Digest, artifact_type: str | None = None) -> list[Descriptor]:
         """The tag schema index, plus index.json entries naming ``digest`` as subject (oras).
 
@@ -354,6 +372,29 @@ class LayoutRepository(Repository):
             return next((e for e in entries if e.digest == digest), None)
         self._check_tag(identifier)
         return next((e for e in entries if e.annotations.get(REF_NAME) == identifier), None)
+
+    def _children(self, root: int, entries: list[Descriptor]) -> set[Digest]:
+        """The manifests the indexes among ``entries`` name (oras lists them as entries
+        of their own); read only when the entries name more than one manifest."""
+        if len({e.digest for e in entries}) <= 1:
+            return set()
+        children: set[Digest] = set()
+        for entry in entries:
+            if not mediatype.is_index(entry.media_type):
+                continue
+            file = self._open_blob_file(root, entry.digest)
+            if file is None:
+                continue
+            with file:
+                raw = file.read(MAX_MANIFEST_SIZE + 1)
+            try:
+                entry.digest.verify(raw, what=f"manifest {self._where(str(entry.digest))}")
+                found = parse_manifest(raw, entry.media_type)
+            except ContentError:
+                continue  # read (and reported) when it is asked for itself
+            if isinstance(found, Index):
+                children.update(d.digest for d in found.manifests)
+        return children
 
     # Files -------------------------------------------------------------------------
 
@@ -400,8 +441,8 @@ class LayoutRepository(Repository):
     # Helpers -----------------------------------------------------------------------
 
     def _check_tag(self, tag: str) -> None:
-        if not is_valid_tag(tag):
-            raise InvalidReference(f"invalid tag {tag!r} for {self.name}", hint=TAG_RULE)
+        if not is_valid_layout_name(tag):
+            raise InvalidReference(f"invalid tag {tag!r} for {self.name}", hint=NAME_RULE)
 
     def _where(self, identifier: str) -> str:
         sep = "@" if _is_digest(identifier) else ":"
