@@ -1,0 +1,128 @@
+"""``verify --key``: the ``signatures`` check, one row for the index and one per platform.
+
+Each row says whether a cosign signature of that manifest verifies with one of the keys
+given (any of them), in either storage form (the ``.sig`` tag or a bundle referrer),
+following what ``cosign verify --key K --insecure-ignore-tlog`` checks
+(:mod:`polyarch.domain.signing.check`). A row fails with its own one-line reason:
+
+* ``missing``: no signature of the manifest in either form; on a platform image of an
+  index that is itself signed, the message says the index alone was signed (``cosign
+  sign`` without ``--recursive``), which policy engines reject (kyverno/kyverno#12630);
+* ``wrong-key``: signatures there, made with another key;
+* ``tampered``: a payload or bundle does not match its digest, or a bundle names one of
+  the keys (its hint) but its signature does not verify;
+* ``other-digest``: signed by the key, but the payload names another manifest (a
+  signature copied from another image);
+* ``not-a-signature``, ``unreadable``, ``keyless``: see the verdict's message.
+
+This module reads through a :class:`~polyarch.storage.Repository` and returns rows; the
+``verify`` report (``Check`` rows with ``check: signatures``) is made from them by the
+verify room's check order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from polyarch.content.signatures import find_signatures
+from polyarch.descriptor import Descriptor
+from polyarch.digest import Digest
+from polyarch.domain.signing.check import Verdict, judge
+from polyarch.domain.signing.keys import PublicKey
+from polyarch.errors import InvalidInput, PolyarchError
+from polyarch.manifest import Index, Manifest
+from polyarch.operations.referrers import ReferrerDiscovery
+from polyarch.storage.base import Repository
+
+__all__ = ["CHECK_NAME", "SignatureRow", "verify_signatures"]
+
+#: The ``check`` field of the report rows.
+CHECK_NAME = "signatures"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRow:
+    """One row: ``label`` is ``index``, a platform (``linux/arm64``) or ``image``."""
+
+    label: str
+    digest: Digest
+    verdict: Verdict
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        """Whether a signature verified."""
+        return self.verdict.ok
+
+    @property
+    def platform(self) -> str | None:
+        """The platform of the row, None for the index (the report's ``platform`` field)."""
+        return None if self.label == "index" else self.label
+
+    def details(self) -> dict[str, Any]:
+        """The row's ``details`` in the verify report (docs/verify.md)."""
+        return {
+            "digest": str(self.digest),
+            "reason": self.verdict.reason,
+            "forms": list(self.verdict.forms),
+            "key": self.verdict.key,
+            "found": self.verdict.found,
+        }
+
+
+def _label(d: Descriptor) -> str:
+    return str(d.platform) if d.platform else d.digest.short
+
+
+def _verdict(
+    repo: Repository, discovery: ReferrerDiscovery, digest: Digest, keys: Sequence[PublicKey]
+) -> Verdict:
+    try:
+        candidates = find_signatures(repo, digest, discovery)
+    except PolyarchError as exc:
+        return Verdict(
+            digest,
+            False,
+            "unreadable",
+            f"cannot list the signatures of {digest.short}: {exc.one_line()}",
+        )
+    return judge(digest, candidates, keys)
+
+
+def verify_signatures(
+    repo: Repository, top: Manifest, keys: Sequence[PublicKey]
+) -> tuple[SignatureRow, ...]:
+    """The signature rows of ``top`` (an index: itself, then each platform image) in ``repo``.
+
+    Attestation manifests are not required to be signed (``cosign sign --recursive``
+    signs them; nothing verifies them by signature). Raises
+    :class:`~polyarch.errors.InvalidInput` when no key is given.
+    """
+    if not keys:
+        raise InvalidInput("no public key to verify signatures with", parameter="keys")
+    discovery = ReferrerDiscovery(repo)
+    if not isinstance(top, Index):
+        verdict = _verdict(repo, discovery, top.digest, keys)
+        return (SignatureRow("image", top.digest, verdict, verdict.message),)
+    index = _verdict(repo, discovery, top.digest, keys)
+    rows = [SignatureRow("index", top.digest, index, index.message)]
+    images = [_verdict(repo, discovery, d.digest, keys) for d in top.images]
+    any_image_signed = any(v.reason != "missing" for v in images)
+    for d, verdict in zip(top.images, images, strict=True):
+        message = verdict.message
+        if verdict.reason == "missing" and index.ok:
+            message = (
+                f"the index is signed but this image ({d.digest.short}) is not: sign with "
+                "--recursive (cosign sign --recursive) so that each platform verifies"
+            )
+        rows.append(SignatureRow(_label(d), d.digest, verdict, message))
+    if index.reason == "missing" and any_image_signed:
+        rows[0] = SignatureRow(
+            "index",
+            top.digest,
+            index,
+            f"the images are signed but the index ({top.digest.short}) is not",
+        )
+    return tuple(rows)
