@@ -355,3 +355,19 @@ def test_cli_verify_key_adds_a_signatures_row_per_platform(
         "linux/amd64": "pass",
         "linux/arm64": "pass",
     }
+
+
+@pytest.mark.parametrize("fmt", ["bundle", "legacy"])
+def test_sign_and_verify_in_an_oci_layout(
+    tmp_path: Path, ctx: Context, release_key: KeyPair, fmt: str
+) -> None:
+    """The same code through the other Repository backend (no referrers API: tag schema)."""
+    from polyarch.location import parse_location
+
+    location = parse_location(f"oci:{tmp_path / 'layout'}:v1")
+    repo = ctx.repository(location)
+    index, _ = push_index(repo, ["linux/amd64", "linux/arm64"], tag="v1")
+    result = _sign(ctx, str(location), release_key, fmt)
+    assert len(result.signed) == 3
+    rows = verify_module().verify_signatures(repo, index, [release_key.public])
+    assert [r.ok for r in rows] == [True, True, True], [r.message for r in rows]
