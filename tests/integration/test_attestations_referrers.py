@@ -1,0 +1,110 @@
+"""``--attestations referrers``: BuildKit attestations leave the index, linked by ``subject``.
+
+Phase 2 of issue 23: ``create``, ``copy`` and ``publish`` get ``--attestations referrers``
+(beside ``keep`` and ``drop``). Each attestation manifest leaves the index and is pushed as
+an OCI 1.1 artifact whose ``subject`` is the image it attests: byte for byte when BuildKit
+0.32 already wrote it in that form, rewritten into it (same in-toto layers, new config,
+``artifactType``, ``subject``) when it is the older dummy-config form. The registry here is
+distribution 2.8 (no referrers API), so they are listed by the referrers tag schema, where
+``oras discover`` (1.3, Debian sid) finds them. Until phase 2 these fail with click's
+"Invalid value for '--attestations'".
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from polyarch import Context, Reference
+from polyarch.manifest import ImageManifest, Index
+from support.attestation_artifacts import ARTIFACT_TYPE, push_buildkit_index
+from support.cli import run_cli
+from support.cosign import Cosign, find_sid_tools
+from support.images import push_wrapper
+from support.require import missing
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def oras13(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
+    bin_dir, reason = find_sid_tools()
+    if bin_dir is None:
+        missing(reason)
+    return Cosign(bin_dir, tmp_path_factory.mktemp("oras13"), 3)
+
+
+def _repo(registry: Any, name: str) -> Reference:
+    return Reference.parse(f"{registry.host}/att/{name}{uuid.uuid4().hex[:8]}")
+
+
+def test_copy_moves_buildkit_032_attestations_out_of_the_index_byte_for_byte(
+    registry: Any, ctx: Context, oras13: Cosign
+) -> None:
+    src = _repo(registry, "src")
+    index, images, attestations = push_buildkit_index(
+        ctx.repository(src), ["linux/amd64", "linux/arm64"], tag="v1"
+    )
+    dest = _repo(registry, "dest")
+    cli = run_cli("copy", "--attestations", "referrers", "--json", f"{src}:v1", f"{dest}:v1")
+    assert cli.code == 0, cli.err
+    copied = ctx.repository(dest).get_manifest("v1")
+    assert isinstance(copied, Index)
+    assert [d.digest for d in copied.manifests] == [i.digest for i in images]  # no unknown/unknown
+    for image, attestation in zip(images, attestations, strict=True):
+        found = oras13.discover(f"{dest}@{image.digest}")
+        assert [(r["digest"], r["artifactType"]) for r in found] == [
+            (str(attestation.digest), ARTIFACT_TYPE)  # the same bytes, the same digest
+        ]
+    verify = run_cli("verify", "--json", f"{dest}:v1")
+    assert verify.code == 0, verify.out
+    assert index.digest != copied.digest
+
+
+def test_the_older_form_is_rewritten_with_a_subject(
+    registry: Any, ctx: Context, oras13: Cosign
+) -> None:
+    src = _repo(registry, "old")
+    repo = ctx.repository(src)
+    wrappers = [
+        push_wrapper(repo, p, tag=f"w-{p.replace('/', '-')}")
+        for p in ("linux/amd64", "linux/arm64")
+    ]
+    dest = _repo(registry, "made")
+    sources = [f"{src}:w-linux-amd64", f"{src}:w-linux-arm64"]
+    cli = run_cli("create", "--attestations", "referrers", "--json", "-t", f"{dest}:v1", *sources)
+    assert cli.code == 0, cli.err
+    made = ctx.repository(dest).get_manifest("v1")
+    assert isinstance(made, Index) and not made.attestations
+    for w in wrappers:
+        [listed] = oras13.discover(f"{dest}@{w.image.digest}")
+        assert listed["artifactType"] == ARTIFACT_TYPE
+        moved = ctx.repository(dest).get_manifest(listed["digest"])
+        assert isinstance(moved, ImageManifest)
+        assert moved.subject is not None and moved.subject.digest == w.image.digest
+        # The statements are the same blobs: what the builder recorded is unchanged.
+        assert [d.digest for d in moved.layers] == [d.digest for d in w.attestation.layers]
+
+
+def test_keep_and_drop_still_mean_what_they_meant(registry: Any, ctx: Context) -> None:
+    src = _repo(registry, "kd")
+    index, _, _ = push_buildkit_index(ctx.repository(src), ["linux/amd64"], tag="v1")
+    keep = run_cli("copy", "--json", f"{src}:v1", f"{_repo(registry, 'keep')}:v1")
+    assert keep.code == 0, keep.err
+    assert keep.json()["digest"] == str(index.digest)
+
+
+def test_the_spec_takes_referrers(tmp_path: Any) -> None:
+    """The spec's ``attestations:`` key takes the same three values (phase 2)."""
+    from polyarch.pipeline.spec import load_spec
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    spec = tmp_path / "polyarch.yaml"
+    spec.write_text(
+        "image: 127.0.0.1:5000/app\n"
+        "attestations: referrers\n"
+        "variants:\n  - {platform: linux/amd64, context: .}\n"
+    )
+    assert load_spec(spec).attestations == "referrers"

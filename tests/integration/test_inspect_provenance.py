@@ -1,0 +1,57 @@
+"""``inspect --provenance`` / ``--sbom``: what a reviewer asks of each platform (phase 2).
+
+Read from in-index attestations (both BuildKit forms: the older dummy-config manifest with
+SLSA v0.2, BuildKit 0.32's OCI artifact with SLSA v1) and, after ``--attestations
+referrers``, from referrers alike. Real Docker 26 / 28.5 builds with
+``--provenance=mode=max`` are the e2e tier's (tests/e2e, phase 2); these use the same
+shapes pushed through the library. Until phase 2 they fail with click's "No such option".
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from polyarch import Context, Reference
+from polyarch.manifest import build_index
+from support.attestation_artifacts import SLSA_V1, push_buildkit_index
+from support.cli import run_cli
+from support.images import attestation_entry, push_attestation, push_image
+
+pytestmark = pytest.mark.integration
+
+
+def test_provenance_of_both_forms_per_platform(registry: Any, ctx: Context) -> None:
+    ref = Reference.parse(f"{registry.host}/prov/r{uuid.uuid4().hex[:8]}")
+    repo = ctx.repository(ref)
+    # linux/arm64: the older form, SLSA v0.2, revision recorded by BuildKit's vcs metadata.
+    old = push_image(repo, "linux/arm64")
+    old_att = push_attestation(repo, old.manifest, source="c0ffee")
+    # linux/amd64: BuildKit 0.32's artifact form, SLSA v1.
+    _, [new], [new_att] = push_buildkit_index(repo, ["linux/amd64"], tag="tmp")
+    entries = [
+        new.manifest.descriptor(new.platform),
+        old.manifest.descriptor(old.platform),
+        attestation_entry(new_att, new.digest),
+        attestation_entry(old_att, old.digest),
+    ]
+    repo.put_manifest(build_index(entries), "v1")
+    cli = run_cli("inspect", "--provenance", "--json", f"{ref}:v1")
+    assert cli.code == 0, cli.err
+    prov = {p["platform"]: p for p in cli.json()["provenance"]}
+    assert prov["linux/amd64"]["predicateType"] == SLSA_V1
+    assert prov["linux/arm64"]["predicateType"] == "https://slsa.dev/provenance/v0.2"
+    assert prov["linux/arm64"]["buildType"] == "https://mobyproject.org/buildkit@v1"
+    assert prov["linux/arm64"]["source"]["revision"] == "c0ffee"
+    human = run_cli("inspect", "--provenance", f"{ref}:v1")
+    assert human.code == 0 and "c0ffee" in human.out
+
+
+def test_sbom_without_any_says_so_per_platform(registry: Any, ctx: Context) -> None:
+    ref = Reference.parse(f"{registry.host}/prov/s{uuid.uuid4().hex[:8]}")
+    push_buildkit_index(ctx.repository(ref), ["linux/amd64"], tag="v1")
+    cli = run_cli("inspect", "--sbom", "--json", f"{ref}:v1")
+    assert cli.code == 0, cli.err
+    assert cli.json()["sbom"] == [{"platform": "linux/amd64", "sboms": []}]
