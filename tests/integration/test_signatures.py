@@ -371,3 +371,17 @@ def test_sign_and_verify_in_an_oci_layout(
     assert len(result.signed) == 3
     rows = verify_module().verify_signatures(repo, index, [release_key.public])
     assert [r.ok for r in rows] == [True, True, True], [r.message for r in rows]
+
+
+def test_with_both_forms_cosign_31_reads_only_the_bundles(
+    pushed: Pushed, ctx: Context, release_key: KeyPair, other_key: KeyPair, cosign3: Cosign
+) -> None:
+    """Measured: a bundle by one key hides a valid .sig by another from cosign 3.1; polyarch
+    counts a valid signature in either form."""
+    digest = pushed.index.digest
+    assert cosign3.sign(pushed.at(digest), other_key.key, recursive=False).returncode == 0
+    _sign(ctx, pushed.at(digest), release_key, "legacy", recursive=False)
+    assert cosign3.verify(pushed.at(digest), release_key.pub).returncode != 0
+    assert cosign3.verify(pushed.at(digest), other_key.pub).returncode == 0
+    rows = _rows(pushed, release_key)
+    assert rows["index"].ok and rows["index"].verdict.forms == ("legacy",)
