@@ -28,6 +28,8 @@ from polyarch.operations.referrers import ReferrerDiscovery
 from polyarch.storage.base import Repository
 from polyarch.storage.referrers_tag import referrers_tag
 
+from .images import push_blob
+
 SRC = Path(__file__).resolve().parents[2] / "src" / "polyarch"
 
 
@@ -61,12 +63,6 @@ def _put_json(repo: Repository, doc: dict[str, Any], media_type: str, tag: str |
     return manifest.digest
 
 
-def _blob(repo: Repository, media_type: str, data: bytes) -> Descriptor:
-    d = Descriptor(media_type, Digest.of(data), len(data))
-    repo.put_blob_bytes(d, data)
-    return d
-
-
 def tamper_legacy_payload(repo: Repository, subject: Digest) -> None:
     """Rewrite the first payload of ``subject``'s ``.sig`` (another docker-reference),
     push it, and point the manifest's layer at it, keeping the signature annotation."""
@@ -77,7 +73,7 @@ def tamper_legacy_payload(repo: Repository, subject: Digest) -> None:
     layer = manifest.layers[0]
     payload = json.loads(repo.read_blob(layer))
     payload["critical"]["identity"]["docker-reference"] = "attacker.example/elsewhere"
-    new = _blob(repo, layer.media_type, json.dumps(payload, separators=(",", ":")).encode())
+    new = push_blob(repo, layer.media_type, json.dumps(payload, separators=(",", ":")).encode())
     doc["layers"][0]["digest"] = str(new.digest)
     doc["layers"][0]["size"] = new.size
     _put_json(repo, doc, manifest.media_type, tag)
@@ -116,7 +112,9 @@ def tamper_bundle(repo: Repository, subject: Digest) -> None:
     bundle["dsseEnvelope"]["payload"] = base64.b64encode(
         json.dumps(statement, separators=(",", ":")).encode()
     ).decode()
-    new_layer = _blob(repo, layer.media_type, json.dumps(bundle, separators=(",", ":")).encode())
+    new_layer = push_blob(
+        repo, layer.media_type, json.dumps(bundle, separators=(",", ":")).encode()
+    )
     doc = json.loads(referrer.raw)
     doc["layers"][0].update(digest=str(new_layer.digest), size=new_layer.size)
     digest = _put_json(repo, doc, mediatype.OCI_MANIFEST, None)
