@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Reference
-from polyarch.manifest import ImageManifest, Index
+from polyarch.domain.manifest import ImageManifest, Index
 from support.attestation_artifacts import ARTIFACT_TYPE, push_buildkit_index
 from support.cli import run_cli
 from support.cosign import Cosign, find_sid_tools
@@ -98,7 +98,7 @@ def test_keep_and_drop_still_mean_what_they_meant(registry: Any, ctx: Context) -
 
 def test_the_spec_takes_referrers(tmp_path: Any) -> None:
     """The spec's ``attestations:`` key takes the same three values (phase 2)."""
-    from polyarch.pipeline.spec import load_spec
+    from polyarch.pipeline.specfile import load_spec
 
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     spec = tmp_path / "polyarch.yaml"

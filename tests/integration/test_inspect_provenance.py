@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Reference
-from polyarch.manifest import build_index
+from polyarch.domain.manifest import build_index
 from support.attestation_artifacts import SLSA_V1, push_buildkit_index
 from support.cli import run_cli
 from support.images import attestation_entry, push_attestation, push_image

@@ -23,11 +23,12 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Reference
-from polyarch.digest import Digest
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import Index
 from polyarch.domain.signing.keys import PublicKey
-from polyarch.manifest import Index
 from polyarch.operations.sign import SignRequest, sign
-from polyarch.storage.base import Repository
+from polyarch.operations.verify.signatures import verify_signatures
+from polyarch.storage.repository import Repository
 from support.cosign import Cosign, find_cosign25, find_sid_tools
 from support.images import PushedImage, attestation_entry, push_attestation, push_image, push_index
 from support.referrers_api import ReferrersFront
@@ -37,7 +38,6 @@ from support.signing import (
     move_legacy_signature,
     tamper_bundle,
     tamper_legacy_payload,
-    verify_module,
 )
 from support.sigtools import PASSWORD
 
@@ -115,7 +115,7 @@ def _sign(ctx: Context, target: str, key: KeyPair, fmt: str, **kw: Any) -> Any:
 
 
 def _rows(p: Pushed, *keys: KeyPair) -> dict[str, Any]:
-    rows = verify_module().verify_signatures(p.repo, p.index, [k.public for k in keys])
+    rows = verify_signatures(p.repo, p.index, [k.public for k in keys])
     return {r.label: r for r in rows}
 
 
@@ -199,7 +199,7 @@ def test_recursive_signs_attestation_manifests_as_cosign_does(
     repo = ctx.repository(ref)
     image = push_image(repo, "linux/amd64")
     attestation = push_attestation(repo, image.manifest)
-    from polyarch.manifest import build_index
+    from polyarch.domain.manifest import build_index
 
     index = build_index(
         [image.manifest.descriptor(image.platform), attestation_entry(attestation, image.digest)]
@@ -362,14 +362,14 @@ def test_sign_and_verify_in_an_oci_layout(
     tmp_path: Path, ctx: Context, release_key: KeyPair, fmt: str
 ) -> None:
     """The same code through the other Repository backend (no referrers API: tag schema)."""
-    from polyarch.location import parse_location
+    from polyarch.domain.location import parse_location
 
     location = parse_location(f"oci:{tmp_path / 'layout'}:v1")
     repo = ctx.repository(location)
     index, _ = push_index(repo, ["linux/amd64", "linux/arm64"], tag="v1")
     result = _sign(ctx, str(location), release_key, fmt)
     assert len(result.signed) == 3
-    rows = verify_module().verify_signatures(repo, index, [release_key.public])
+    rows = verify_signatures(repo, index, [release_key.public])
     assert [r.ok for r in rows] == [True, True, True], [r.message for r in rows]
 
 

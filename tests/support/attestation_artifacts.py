@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from polyarch import mediatype
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
-from polyarch.manifest import ImageManifest, Index, build_index, parse_manifest
-from polyarch.storage.base import Repository
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest, Index, build_index, parse_manifest
+from polyarch.storage.repository import Repository
 
 from .images import PushedImage, attestation_entry, push_blob, push_image
 

@@ -9,51 +9,21 @@ image's tag. Real cosign rejects each (the tests check that too).
 from __future__ import annotations
 
 import base64
-import importlib
-import importlib.util
 import json
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from polyarch import mediatype
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
+from polyarch.content.referrers import ReferrerDiscovery
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest, Index, parse_manifest
 from polyarch.domain.signing.bundle import PREDICATE_ANNOTATION
 from polyarch.domain.signing.legacy import signature_tag
 from polyarch.errors import ManifestUnknown
-from polyarch.manifest import ImageManifest, Index, parse_manifest
-from polyarch.operations.referrers import ReferrerDiscovery
-from polyarch.storage.base import Repository
 from polyarch.storage.referrers_tag import referrers_tag
+from polyarch.storage.repository import Repository
 
 from .images import push_blob
-
-SRC = Path(__file__).resolve().parents[2] / "src" / "polyarch"
-
-
-def verify_module() -> ModuleType:
-    """``polyarch.operations.verify.signatures``.
-
-    Until the remodel (issue 20) lands, ``polyarch.operations.verify`` is a module, not a
-    package, so the file is loaded by path (its imports are all absolute). Phase 2 deletes
-    this fallback.
-    """
-    try:
-        return importlib.import_module("polyarch.operations.verify.signatures")
-    except ModuleNotFoundError:
-        name = "polyarch_phase1_verify_signatures"
-        if name in sys.modules:
-            return sys.modules[name]
-        spec = importlib.util.spec_from_file_location(
-            name, SRC / "operations" / "verify" / "signatures.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
 
 
 def _put_json(repo: Repository, doc: dict[str, Any], media_type: str, tag: str | None) -> Digest:

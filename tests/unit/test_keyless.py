@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polyarch.digest import Digest
+from polyarch.domain.digest import Digest
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "signing" / "keyless"
 IDENTITY = (

@@ -15,7 +15,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from polyarch.digest import Digest
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest, parse_manifest
 from polyarch.domain.signing.bundle import (
     BUNDLE_V03,
     EMPTY_CONFIG,
@@ -48,7 +49,6 @@ from polyarch.domain.signing.payload import (
     simple_signing_payload,
 )
 from polyarch.errors import DigestMismatch
-from polyarch.manifest import ImageManifest, parse_manifest
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "signing"
 PASSWORD = b"pw-test"

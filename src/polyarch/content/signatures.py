@@ -6,7 +6,7 @@ registry or an OCI layout):
 * **bundle** (cosign 3's default, OCI 1.1): the referrer manifest is pushed by digest
   after its blobs (the empty config, the bundle); a registry with the referrers API lists
   it itself, elsewhere it is merged into the referrers tag schema index (read, merge,
-  write, read back: :mod:`polyarch.operations.referrers_carry`), as go-containerregistry
+  write, read back: :mod:`polyarch.content.referrers_carry`), as go-containerregistry
   does for cosign;
 * **legacy** (cosign 2's ``sha256-<hex>.sig`` tag): the payload blob, then the manifest at
   the tag with the new signature layer added to those already there (cosign's own
@@ -24,8 +24,16 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
+from polyarch.content.referrers import ReferrerDiscovery, listing_descriptor
+from polyarch.content.referrers_carry import (
+    GUARD_ATTEMPTS,
+    ReferrersLostUpdate,
+    add_to_tag_schema,
+)
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest, Manifest, parse_manifest
+from polyarch.domain.mediatype import OCI_EMPTY, OCI_MANIFEST
 from polyarch.domain.signing.bundle import (
     EMPTY_CONFIG,
     PREDICATE_ANNOTATION,
@@ -44,15 +52,7 @@ from polyarch.domain.signing.legacy import (
 )
 from polyarch.domain.signing.payload import COSIGN_SIGN_PREDICATE, MAX_PAYLOAD
 from polyarch.errors import ManifestUnknown, NameUnknown, PolyarchError
-from polyarch.manifest import ImageManifest, Manifest, parse_manifest
-from polyarch.mediatype import OCI_EMPTY, OCI_MANIFEST
-from polyarch.operations.referrers import ReferrerDiscovery, listing_descriptor
-from polyarch.operations.referrers_carry import (
-    GUARD_ATTEMPTS,
-    ReferrersLostUpdate,
-    _add_to_tag_schema,
-)
-from polyarch.storage.base import Repository
+from polyarch.storage.repository import ReferrersIndexing, Repository
 
 __all__ = [
     "SignatureForm",
@@ -96,6 +96,10 @@ class StoredSignature:
         }
 
 
+def _api(repo: Repository) -> bool:
+    return isinstance(repo, ReferrersIndexing) and repo.referrers_api()
+
+
 def _ensure_blob(repo: Repository, descriptor: Descriptor, data: bytes) -> None:
     if repo.blob_size(descriptor.digest) != descriptor.size:
         repo.put_blob_bytes(descriptor, data)
@@ -115,7 +119,7 @@ def store_bundle(
 
     ``subject`` is the signed manifest's descriptor; ``created`` the RFC 3339 time for
     ``org.opencontainers.image.created``. Raises
-    :class:`~polyarch.operations.referrers_carry.ReferrersLostUpdate` when concurrent
+    :class:`~polyarch.content.referrers_carry.ReferrersLostUpdate` when concurrent
     writers keep overwriting the tag schema index, and what the repository raises.
     """
     layer = bundle_layer(bundle)
@@ -128,11 +132,11 @@ def store_bundle(
     present = repo.head_manifest(str(manifest.digest)) is not None
     if not present:
         repo.put_manifest(manifest)
-    if repo.referrers_api():
+    if _api(repo):
         listed_by = "api"
     else:
         listed_by = "tag-schema"
-        added = _add_to_tag_schema(repo, subject.digest, listing_descriptor(manifest))
+        added = add_to_tag_schema(repo, subject.digest, listing_descriptor(manifest))
         present = present and not added
     return StoredSignature(
         subject.digest,
@@ -151,7 +155,7 @@ def store_legacy(
 
     ``signature`` is over ``payload`` (a simple signing payload naming ``subject``). The
     layers already at the tag are kept byte for byte. Raises
-    :class:`~polyarch.operations.referrers_carry.ReferrersLostUpdate` when concurrent
+    :class:`~polyarch.content.referrers_carry.ReferrersLostUpdate` when concurrent
     signers keep moving the tag, :class:`ReferrersLostUpdate` too when the tag holds
     something that is not a signature manifest (never overwritten).
     """
@@ -244,9 +248,7 @@ def existing_signature(
         if candidate.manifest is not None and judge(subject, [candidate], [key]).ok:
             tag = signature_tag(subject) if form == "legacy" else None
             listed_by = (
-                "cosign-tag"
-                if form == "legacy"
-                else ("api" if repo.referrers_api() else "tag-schema")
+                "cosign-tag" if form == "legacy" else ("api" if _api(repo) else "tag-schema")
             )
             return StoredSignature(subject, form, candidate.manifest, tag, listed_by, "present")
     return None

@@ -1,1 +1,8 @@
-"""The domain floor: values and formats, no I/O (references, digests, manifests, signing)."""
+"""The domain floor: what the OCI and Docker formats mean, with no I/O.
+
+References and locations (:mod:`.reference`, :mod:`.location`), digests (:mod:`.digest`),
+media types (:mod:`.mediatype`), platforms with containerd's rules (:mod:`.platform`),
+descriptors (:mod:`.descriptor`), manifests, indexes and configs parsed from the exact
+bytes that name them (:mod:`.manifest`), and cosign's signing formats (:mod:`.signing`).
+Every floor above builds on these; they import only :mod:`polyarch.errors`.
+"""

@@ -38,14 +38,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from polyarch.content.context import Context, borrowed
 from polyarch.content.signatures import (
     StoredSignature,
     existing_signature,
     store_bundle,
     store_legacy,
 )
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.location import Location, parse_location
+from polyarch.domain.manifest import Index
 from polyarch.domain.signing.bundle import make_bundle
 from polyarch.domain.signing.keys import PrivateKey
 from polyarch.domain.signing.payload import (
@@ -55,10 +58,7 @@ from polyarch.domain.signing.payload import (
     simple_signing_payload,
 )
 from polyarch.errors import InvalidInput, PolyarchError
-from polyarch.location import Location, parse_location
-from polyarch.manifest import Index
-from polyarch.operations.context import Context, borrowed
-from polyarch.storage.base import Repository
+from polyarch.storage.repository import Repository
 
 __all__ = [
     "PASSWORD_VARIABLE",

@@ -34,11 +34,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from polyarch import mediatype
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest
 from polyarch.domain.signing.payload import COSIGN_SIGN_PREDICATE, InvalidPayload
-from polyarch.manifest import ImageManifest
 
 __all__ = [
     "BUNDLE_PREFIX",

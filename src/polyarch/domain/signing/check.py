@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from polyarch.digest import Digest
+from polyarch.domain.digest import Digest
 from polyarch.domain.signing.bundle import parse_bundle
 from polyarch.domain.signing.keys import PublicKey
 from polyarch.domain.signing.legacy import SignatureLayer

@@ -31,10 +31,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from polyarch import mediatype
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
-from polyarch.manifest import ImageManifest
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest
 
 __all__ = [
     "BUNDLE_ANNOTATION",

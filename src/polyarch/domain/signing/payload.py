@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from polyarch.digest import Digest
+from polyarch.domain.digest import Digest
 from polyarch.errors import ContentError, InvalidDigest
 
 __all__ = [

@@ -26,15 +26,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from polyarch.content.referrers import ReferrerDiscovery
 from polyarch.content.signatures import find_signatures
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import Index, Manifest
 from polyarch.domain.signing.check import Verdict, judge
 from polyarch.domain.signing.keys import PublicKey
 from polyarch.errors import InvalidInput, PolyarchError
-from polyarch.manifest import Index, Manifest
-from polyarch.operations.referrers import ReferrerDiscovery
-from polyarch.storage.base import Repository
+from polyarch.storage.repository import Repository
 
 __all__ = ["CHECK_NAME", "SignatureRow", "verify_signatures"]
 
