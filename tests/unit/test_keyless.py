@@ -1,10 +1,12 @@
 """Keyless (Fulcio certificate + Rekor entry) bundles, verified offline against a trusted root.
 
-Phase 2 (issue 23): ``polyarch.domain.signing.keyless`` wraps the sigstore library
-(``Verifier(trusted_root=TrustedRoot.from_file(...)).verify_dsse(bundle, Identity(...))``),
-then applies the same subject check as the key path. The fixture is a real keyless bundle
-from Sigstore's staging instance and staging's trusted root (tests/data/signing/keyless);
-no network is used.
+``polyarch.domain.signing.keyless`` wraps the sigstore library
+(``Verifier(trusted_root=...).verify_dsse(bundle, policy)``), then applies the same subject
+and predicate checks as the key path. The fixture is a real keyless bundle from Sigstore's
+staging instance and staging's trusted root (tests/data/signing/keyless); no network is used.
+Its statement is an SLSA provenance of a file, not an image signature: with cosign's sign
+predicate required (the default) it is ``not-a-signature``, with any predicate accepted it
+verifies.
 """
 
 from __future__ import annotations
@@ -31,10 +33,14 @@ def test_a_real_keyless_bundle_verifies_offline_for_its_identity() -> None:
         issuer=ISSUER,
     )
     raw = (DATA / "staging-dsse.sigstore.json").read_bytes()
-    verdict = verify_keyless(SUBJECT, raw, policy)
+    verdict = verify_keyless(SUBJECT, raw, policy, predicate_type=None)
     assert verdict.ok, verdict.message
-    other = verify_keyless(Digest("sha256:" + "0" * 64), raw, policy)
+    assert verdict.message == f"signed by {IDENTITY} (issuer {ISSUER}) (bundle form)"
+    other = verify_keyless(Digest("sha256:" + "0" * 64), raw, policy, predicate_type=None)
     assert other.reason == "other-digest"
+    strict = verify_keyless(SUBJECT, raw, policy)
+    assert strict.reason == "not-a-signature"
+    assert "https://slsa.dev/provenance/v1" in strict.message
 
 
 def test_another_identity_or_issuer_fails_with_what_the_certificate_says() -> None:

@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "publish": "polyarch.cli.commands.publish:publish_command",
     "release": "polyarch.cli.commands.release:release_command",
     "resolve": "polyarch.cli.commands.resolve:resolve_command",
+    "sign": "polyarch.cli.commands.sign:sign_command",
     "tags": "polyarch.cli.commands.tags:tags_command",
     "verify": "polyarch.cli.commands.verify:verify_command",
 }
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 #: Library argument names whose CLI option has another name.
-_OPTION_NAMES = {"explicit": "spec_path", "format": "index_format"}
+_OPTION_NAMES = {"explicit": "spec_path", "format": "index_format", "key": "key_file"}
 
 
 def _option_for(args: list[str], parameter: str | None) -> str | None:

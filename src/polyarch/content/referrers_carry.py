@@ -38,6 +38,7 @@ __all__ = [
     "CarriedReferrer",
     "ReferrersLostUpdate",
     "add_to_tag_schema",
+    "attach_referrer",
     "carry_image_referrers",
     "carry_referrers",
 ]
@@ -257,3 +258,24 @@ def carry_image_referrers(
         trees = discover_referrers(source, digests)
         done.extend(carry_referrers(transfer, source, dest, trees))
     return tuple(done)
+
+
+def attach_referrer(
+    dest: Repository, manifest: Manifest, *, dry_run: bool = False
+) -> tuple[Literal["api", "tag-schema"], bool]:
+    """List ``manifest`` as a referrer of its ``subject`` in ``dest``, where it is pushed.
+
+    A registry with the referrers API lists it itself; elsewhere (distribution 2.8, an
+    OCI layout) it is merged into the subject's referrers tag schema index
+    (:func:`add_to_tag_schema`). Returns how it is listed (``api`` or ``tag-schema``) and
+    whether the tag schema index changed. ``dry_run`` only answers how it would be listed.
+    Raises :class:`ReferrersLostUpdate` as :func:`add_to_tag_schema` does.
+    """
+    assert manifest.subject is not None, "a referrer names its subject"
+    if isinstance(dest, ReferrersIndexing) and dest.referrers_api():
+        return "api", False
+    if dry_run:
+        return "tag-schema", False
+    return "tag-schema", add_to_tag_schema(
+        dest, manifest.subject.digest, listing_descriptor(manifest)
+    )

@@ -24,11 +24,11 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
-from polyarch.content.referrers import ReferrerDiscovery, listing_descriptor
+from polyarch.content.referrers import ReferrerDiscovery
 from polyarch.content.referrers_carry import (
     GUARD_ATTEMPTS,
     ReferrersLostUpdate,
-    add_to_tag_schema,
+    attach_referrer,
 )
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
@@ -44,6 +44,7 @@ from polyarch.domain.signing.bundle import (
 from polyarch.domain.signing.check import Candidate, judge
 from polyarch.domain.signing.keys import PublicKey
 from polyarch.domain.signing.legacy import (
+    ARTIFACT_SIG,
     SIGNATURE_SUFFIX,
     SignatureLayer,
     signature_layers,
@@ -132,12 +133,8 @@ def store_bundle(
     present = repo.head_manifest(str(manifest.digest)) is not None
     if not present:
         repo.put_manifest(manifest)
-    if _api(repo):
-        listed_by = "api"
-    else:
-        listed_by = "tag-schema"
-        added = add_to_tag_schema(repo, subject.digest, listing_descriptor(manifest))
-        present = present and not added
+    listed_by, added = attach_referrer(repo, manifest)
+    present = present and not added
     return StoredSignature(
         subject.digest,
         "bundle",
@@ -207,9 +204,10 @@ def find_signatures(
 
     Bundle-form referrers whose predicate type annotation names something other than a
     signature (``cosign attest``'s attestations) are left out; each ``.sig`` layer is one
-    candidate. A payload or bundle that cannot be read becomes a candidate with its
-    problem (a failing verdict names it). Raises :class:`~polyarch.errors.PolyarchError`
-    when the referrers cannot be listed at all.
+    candidate, and so is each layer of cosign's experimental OCI 1.1 referrer (artifact
+    type ``application/vnd.dev.cosign.artifact.sig.v1+json``). A payload or bundle that
+    cannot be read becomes a candidate with its problem (a failing verdict names it).
+    Raises :class:`~polyarch.errors.PolyarchError` when the referrers cannot be listed.
     """
     discovery = discovery or ReferrerDiscovery(repo)
     found: list[Candidate] = []
@@ -223,6 +221,12 @@ def find_signatures(
             for i, layer in enumerate(signature_layers(manifest), 1):
                 payload = _read_bytes(repo, layer.descriptor, MAX_PAYLOAD)
                 candidate = Candidate.legacy(layer, payload, f"{r.tag} layer {i}")
+                found.append(replace(candidate, manifest=manifest.digest))
+        elif manifest.config.media_type == ARTIFACT_SIG:  # cosign's experimental OCI 1.1 form
+            for i, layer in enumerate(signature_layers(manifest), 1):
+                payload = _read_bytes(repo, layer.descriptor, MAX_PAYLOAD)
+                where = f"referrer {r.digest.short} layer {i}"
+                candidate = Candidate.legacy(layer, payload, where, "oci11")
                 found.append(replace(candidate, manifest=manifest.digest))
         elif is_bundle_manifest(manifest):
             predicate = manifest.annotations.get(PREDICATE_ANNOTATION)

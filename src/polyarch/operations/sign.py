@@ -12,7 +12,10 @@ Two storage forms (docs/signatures.md):
   listed by the referrers API or the referrers tag schema; read by cosign 3, not by
   cosign 2;
 * ``legacy``: cosign 2's ``sha256-<hex>.sig`` tag with a simple signing payload; read by
-  cosign 2 and 3 (the user's ``--signature-format legacy``, for older verifiers).
+  cosign 2 and 3 (the user's ``--signature-format legacy``, for older verifiers);
+* ``both``: each manifest gets both, for fleets whose verifiers are part cosign 2, part
+  cosign 3 (cosign 3.1 reads only the bundles once any bundle exists for a digest; cosign
+  2.5 reads only the tag).
 
 Key-based only here: the private key is a cosign key pair's ``.key`` file, its password
 from ``COSIGN_PASSWORD`` (:func:`password_from_environment`, cosign's rule). No
@@ -40,6 +43,7 @@ from typing import Any, Final, Literal
 
 from polyarch.content.context import Context, borrowed
 from polyarch.content.signatures import (
+    SignatureForm,
     StoredSignature,
     existing_signature,
     store_bundle,
@@ -68,6 +72,7 @@ __all__ = [
     "SignatureFormat",
     "SignedManifest",
     "SigningFailed",
+    "parse_signature_format",
     "password_from_environment",
     "sign",
 ]
@@ -76,8 +81,8 @@ __all__ = [
 SIGN_SCHEMA: Final = "polyarch.sign/v1"
 #: Where cosign (and polyarch) read the private key's password.
 PASSWORD_VARIABLE: Final = "COSIGN_PASSWORD"
-SignatureFormat = Literal["bundle", "legacy"]
-SIGNATURE_FORMATS: Final[tuple[SignatureFormat, ...]] = ("bundle", "legacy")
+SignatureFormat = Literal["bundle", "legacy", "both"]
+SIGNATURE_FORMATS: Final[tuple[SignatureFormat, ...]] = ("bundle", "legacy", "both")
 #: Manifests followed below one index (nested indexes included), a bound for hostile input.
 MAX_MANIFESTS: Final = 10_000
 
@@ -138,23 +143,27 @@ class SignRequest:
         decrypt.
         """
         location = parse_location(target) if isinstance(target, str) else target
-        if signature_format not in SIGNATURE_FORMATS:
-            raise InvalidInput(
-                f"signature format {signature_format!r}: expected bundle or legacy",
-                parameter="signature_format",
-            )
-        path = Path(key_file)
-        try:
-            pem = path.read_bytes()
-        except OSError as exc:
-            raise InvalidInput(
-                f"cannot read the key file {path}: {exc.strerror or exc}",
-                hint="pass the .key file of a cosign key pair",
-                parameter="key",
-            ) from None
-        key = PrivateKey.from_pem(pem, password, name=path.name)
-        form: SignatureFormat = "legacy" if signature_format == "legacy" else "bundle"
+        form = parse_signature_format(signature_format)
+        key = PrivateKey.from_file(key_file, password)
         return cls(location, key, form, recursive, dict(annotations or {}))
+
+    @property
+    def forms(self) -> tuple[SignatureForm, ...]:
+        """The storage forms written for each manifest, in order."""
+        if self.signature_format == "both":
+            return ("legacy", "bundle")
+        return (self.signature_format,)
+
+
+def parse_signature_format(value: str) -> SignatureFormat:
+    """``value`` as a :data:`SignatureFormat`; InvalidInput otherwise."""
+    for known in SIGNATURE_FORMATS:
+        if value == known:
+            return known
+    raise InvalidInput(
+        f"signature format {value!r}: expected one of {', '.join(SIGNATURE_FORMATS)}",
+        parameter="signature_format",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,20 +239,19 @@ def sign_one(
     repo: Repository,
     subject: Descriptor,
     request: SignRequest,
+    form: SignatureForm,
     *,
     created: Callable[[], str] = _now,
 ) -> StoredSignature:
-    """Sign one manifest (``subject``: its media type, digest and size) and store it.
+    """Sign one manifest (``subject``: its media type, digest and size) in ``form``, stored.
 
     Nothing is written when a valid signature by the same key in the same form is there
     already (:func:`~polyarch.content.signatures.existing_signature`).
     """
-    present = existing_signature(
-        repo, subject.digest, request.signature_format, request.key.public_key
-    )
+    present = existing_signature(repo, subject.digest, form, request.key.public_key)
     if present is not None:
         return present
-    if request.signature_format == "legacy":
+    if form == "legacy":
         payload = simple_signing_payload(repo.name, subject.digest, request.annotations)
         return store_legacy(repo, subject.digest, payload, request.key.sign(payload))
     statement = sign_statement(subject.digest, request.annotations)
@@ -268,19 +276,20 @@ def sign(request: SignRequest, context: Context | None = None) -> SignResult:
         if isinstance(top, Index):
             platforms = {d.digest: str(d.platform) for d in top.manifests if d.platform}
         done: list[SignedManifest] = []
-        for d, kind in plan:
-            try:
-                stored = sign_one(repo, d, request)
-            except PolyarchError as exc:
-                signed = tuple(s.digest for s in done)
-                unsigned = tuple(p.digest for p, _ in plan[len(done) :])
-                raise SigningFailed(
-                    f"signing {request.target} stopped after {len(done)} of {len(plan)} "
-                    f"manifests; unsigned: {', '.join(u.short for u in unsigned)}: "
-                    f"{exc.one_line()}",
-                    hint="fix the cause and sign again (signatures already written stay)",
-                    signed=signed,
-                    unsigned=unsigned,
-                ) from exc
-            done.append(SignedManifest(d.digest, kind, platforms.get(d.digest), stored))
+        for position, (d, kind) in enumerate(plan):
+            for form in request.forms:
+                try:
+                    stored = sign_one(repo, d, request, form)
+                except PolyarchError as exc:
+                    signed = tuple(dict.fromkeys(s.digest for s in done))
+                    unsigned = tuple(p.digest for p, _ in plan[position:])
+                    raise SigningFailed(
+                        f"signing {request.target} stopped after {position} of {len(plan)} "
+                        f"manifests; unsigned: {', '.join(u.short for u in unsigned)}: "
+                        f"{exc.one_line()}",
+                        hint="fix the cause and sign again (signatures already written stay)",
+                        signed=signed,
+                        unsigned=unsigned,
+                    ) from exc
+                done.append(SignedManifest(d.digest, kind, platforms.get(d.digest), stored))
     return SignResult(request.target, top.digest, request.signature_format, tuple(done))

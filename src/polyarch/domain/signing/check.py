@@ -19,14 +19,19 @@ Without a transparency log (``--insecure-ignore-tlog``) nothing else is checked 
 key-based signature: no time, no log entry. Keyless signatures (a certificate instead of
 a key) are recognised and left to the keyless path.
 
+cosign's experimental OCI 1.1 form (``oci11``: the tag form's layers in a referrer of
+artifact type :data:`~polyarch.domain.signing.legacy.ARTIFACT_SIG`) is checked as the tag
+form is.
+
 Each signature found becomes a :class:`Candidate`; :func:`judge` turns the candidates and
 keys into one :class:`Verdict`, passing when any candidate verifies, else failing with
-the most telling reason (:data:`REASONS`, in order).
+the most telling reason (:data:`REASONS`, in order). A keyless candidate keeps its bundle's
+bytes for :mod:`polyarch.domain.signing.keyless`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -37,15 +42,16 @@ from polyarch.domain.signing.legacy import SignatureLayer
 from polyarch.domain.signing.payload import (
     COSIGN_SIGN_PREDICATE,
     IN_TOTO_PAYLOAD_TYPE,
+    InvalidPayload,
     pae,
     parse_simple_signing,
     parse_statement,
 )
 from polyarch.errors import DigestMismatch, PolyarchError, SizeMismatch
 
-__all__ = ["REASONS", "Candidate", "Form", "Reason", "Verdict", "judge"]
+__all__ = ["REASONS", "Candidate", "Form", "KeylessJudge", "Reason", "Verdict", "judge"]
 
-Form = Literal["legacy", "bundle"]
+Form = Literal["legacy", "bundle", "oci11"]
 Reason = Literal[
     "verified",
     "missing",
@@ -55,12 +61,16 @@ Reason = Literal[
     "unreadable",
     "wrong-key",
     "keyless",
+    "wrong-identity",
+    "untrusted",
 ]
 #: Failure reasons, most telling first: the verdict names the first one found.
 REASONS: Final[tuple[Reason, ...]] = (
     "tampered",
     "other-digest",
     "not-a-signature",
+    "untrusted",
+    "wrong-identity",
     "unreadable",
     "wrong-key",
     "keyless",
@@ -89,27 +99,34 @@ class Candidate:
     tampered: bool = False
     #: The manifest holding it (the ``.sig`` manifest, or the bundle referrer).
     manifest: Digest | None = None
+    #: A keyless bundle's bytes, for the keyless path (None otherwise).
+    keyless_bundle: bytes | None = field(default=None, repr=False)
 
     @classmethod
-    def legacy(cls, layer: SignatureLayer, payload: bytes | PolyarchError, where: str) -> Candidate:
-        """A tag-form signature: its layer and its payload (or the error reading it)."""
+    def legacy(
+        cls,
+        layer: SignatureLayer,
+        payload: bytes | PolyarchError,
+        where: str,
+        form: Form = "legacy",
+    ) -> Candidate:
+        """A tag-form signature (``form`` ``oci11``: the same layer in cosign's experimental
+        OCI 1.1 referrer): its layer and its payload (or the error reading it)."""
         if isinstance(payload, PolyarchError):
-            return cls("legacy", where, problem=payload.message, tampered=_tampered(payload))
+            return cls(form, where, problem=payload.message, tampered=_tampered(payload))
         signature = layer.signature
         if signature is None:
-            return cls("legacy", where, problem="its signature annotation is missing or not base64")
+            return cls(form, where, problem="its signature annotation is missing or not base64")
         try:
             parsed = parse_simple_signing(payload)
         except PolyarchError as exc:
-            return cls(
-                "legacy", where, signed=payload, signatures=(signature,), problem=exc.message
-            )
+            return cls(form, where, signed=payload, signatures=(signature,), problem=exc.message)
         try:
             names: tuple[Digest, ...] = (Digest(parsed.digest),)
         except PolyarchError:
             names = ()
         return cls(
-            "legacy",
+            form,
             where,
             signed=payload,
             signatures=(signature,),
@@ -138,6 +155,7 @@ class Candidate:
             predicate_type=statement.predicate_type,
             key_hint=bundle.key_hint,
             keyless=bundle.certificate is not None,
+            keyless_bundle=raw if bundle.certificate is not None else None,
         )
 
     def verifying_key(self, keys: Sequence[PublicKey]) -> PublicKey | None:
@@ -153,8 +171,6 @@ def _tampered(exc: PolyarchError) -> bool:
 
 
 def _not_in_toto(payload_type: str) -> PolyarchError:
-    from polyarch.domain.signing.payload import InvalidPayload
-
     return InvalidPayload(f"the envelope holds {payload_type!r}, not an in-toto statement")
 
 
@@ -173,13 +189,23 @@ class Verdict:
     problems: tuple[str, ...] = field(default=())
 
 
-def _outcome(c: Candidate, digest: Digest, keys: Sequence[PublicKey]) -> tuple[Reason, str]:
+#: Judges one keyless candidate: its reason and message (:mod:`.keyless`).
+KeylessJudge = Callable[[Candidate], tuple[Reason, str]]
+
+
+def _outcome(
+    c: Candidate, digest: Digest, keys: Sequence[PublicKey], keyless: KeylessJudge | None
+) -> tuple[Reason, str]:
     """The reason one candidate passes or fails, and what to say about it."""
     if c.problem is not None:
         if c.tampered:
             return "tampered", f"{c.where}: {c.problem}"
         return "unreadable", f"{c.where}: {c.problem}"
+    if c.keyless and keyless is not None:
+        return keyless(c)
     key = c.verifying_key(keys)
+    if key is None and not keys and not c.keyless:
+        return "wrong-key", f"{c.where}: made with a key (hint {c.key_hint}); no key was given"
     if key is None:
         hinted = [k for k in keys if c.key_hint is not None and k.hint == c.key_hint]
         if hinted:
@@ -206,11 +232,22 @@ def _outcome(c: Candidate, digest: Digest, keys: Sequence[PublicKey]) -> tuple[R
     return "verified", key.name
 
 
-def judge(digest: Digest, candidates: Sequence[Candidate], keys: Sequence[PublicKey]) -> Verdict:
-    """Whether any of ``candidates`` is a valid signature of ``digest`` by one of ``keys``."""
+def judge(
+    digest: Digest,
+    candidates: Sequence[Candidate],
+    keys: Sequence[PublicKey],
+    *,
+    keyless: KeylessJudge | None = None,
+) -> Verdict:
+    """Whether any of ``candidates`` is a valid signature of ``digest`` by one of ``keys``.
+
+    ``keyless`` judges the keyless candidates (a certificate instead of a key): without
+    it they fail as ``keyless``. The verdict's ``key`` names what verified: a key's name,
+    or the identity of a keyless certificate.
+    """
     if not candidates:
         return Verdict(digest, False, "missing", f"no signature of {digest.short}")
-    outcomes = [(c, *_outcome(c, digest, keys)) for c in candidates]
+    outcomes = [(c, *_outcome(c, digest, keys, keyless)) for c in candidates]
     passed = [(c, text) for c, reason, text in outcomes if reason == "verified"]
     if passed:
         forms = tuple(dict.fromkeys(c.form for c, _ in passed))

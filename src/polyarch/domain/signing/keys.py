@@ -35,6 +35,7 @@ import base64
 import binascii
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -43,10 +44,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from polyarch.errors import InvalidInput
+from polyarch.files import read_bytes
 
 __all__ = [
     "ENCRYPTED_PEM_TYPES",
     "EXAMPLE_PUBLIC_PEM",
+    "KEY_FILE_LIMIT",
     "KeyFileError",
     "PrivateKey",
     "PublicKey",
@@ -60,6 +63,8 @@ ENCRYPTED_PEM_TYPES: Final = ("ENCRYPTED SIGSTORE PRIVATE KEY", "ENCRYPTED COSIG
 SCRYPT_PARAMS: Final = frozenset({(2**15, 8, 1), (2**16, 8, 1), (2**17, 8, 1)})
 #: What ``cosign generate-key-pair`` uses (go-securesystemslib's "standard" level).
 DEFAULT_SCRYPT: Final = (2**16, 8, 1)
+#: The largest key file read (cosign's are under 1 KiB).
+KEY_FILE_LIMIT: Final = 64 * 1024
 _SECRETBOX_KEY: Final = 32
 _SECRETBOX_NONCE: Final = 24
 _SALT: Final = 32
@@ -78,6 +83,16 @@ class KeyFileError(InvalidInput):
     Use a key pair made by ``cosign generate-key-pair`` (or ``polyarch``'s own, the same
     format): the ``.key`` file to sign, the ``.pub`` file to verify.
     """
+
+
+def _read_key_file(path: str | os.PathLike[str], what: str, parameter: str) -> bytes:
+    """A key file's bytes (:func:`polyarch.files.read_bytes`: a regular file, bounded)."""
+    try:
+        return read_bytes(path, what=what, limit=KEY_FILE_LIMIT)
+    except FileNotFoundError:
+        raise KeyFileError(f"{what} {path}: no such file", parameter=parameter) from None
+    except OSError as exc:
+        raise KeyFileError(f"{what} {path}: {exc.strerror or exc}", parameter=parameter) from None
 
 
 class WrongPassword(InvalidInput):
@@ -141,6 +156,15 @@ class PublicKey:
             f"{name}: no PUBLIC KEY block (a private key given where the public one is needed?)",
             hint="verify with the .pub file of the key pair",
         )
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> PublicKey:
+        """Read ``path`` (a ``cosign.pub``), named by its file name in messages.
+
+        Raises :class:`KeyFileError` when it is missing, unreadable or no P-256 public key.
+        """
+        pem = _read_key_file(path, "public key", "keys")
+        return cls.from_pem(pem, name=os.path.basename(path))
 
     @property
     def der(self) -> bytes:
@@ -211,6 +235,16 @@ class PrivateKey:
             hint="sign with the .key file of a cosign key pair (cosign generate-key-pair)",
         )
 
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], password: bytes | None) -> PrivateKey:
+        """Read and decrypt ``path`` (a ``cosign.key``), named by its file name in messages.
+
+        Raises :class:`KeyFileError` when it is missing or unreadable, and what
+        :meth:`from_pem` raises.
+        """
+        pem = _read_key_file(path, "private key", "key")
+        return cls.from_pem(pem, password, name=os.path.basename(path))
+
     @property
     def public_key(self) -> PublicKey:
         """The public half."""
@@ -257,8 +291,6 @@ class PrivateKey:
 
 def generate_key_pair(password: bytes, *, name: str = "cosign") -> tuple[bytes, bytes]:
     """A new P-256 key pair as ``cosign generate-key-pair`` writes it: (``.key``, ``.pub``) PEMs."""
-    import os
-
     key = PrivateKey(ec.generate_private_key(ec.SECP256R1()), name)
     private = key.to_encrypted_pem(
         password, salt=os.urandom(_SALT), nonce=os.urandom(_SECRETBOX_NONCE), scrypt=DEFAULT_SCRYPT

@@ -37,6 +37,7 @@ from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import ImageManifest
 
 __all__ = [
+    "ARTIFACT_SIG",
     "BUNDLE_ANNOTATION",
     "CERTIFICATE_ANNOTATION",
     "CHAIN_ANNOTATION",
@@ -61,6 +62,11 @@ CHAIN_ANNOTATION: Final = "dev.sigstore.cosign/chain"
 BUNDLE_ANNOTATION: Final = "dev.sigstore.cosign/bundle"
 #: The tag suffix of signatures.
 SIGNATURE_SUFFIX: Final = "sig"
+#: The config media type (so the artifact type) of cosign's experimental OCI 1.1 form: the same
+#: signature layers in a referrer whose ``subject`` is the image, written by cosign 3.1 only with
+#: ``COSIGN_EXPERIMENTAL=1 --registry-referrers-mode=oci-1-1`` and read by ``cosign verify`` only
+#: with ``--experimental-oci11`` (measured with cosign 3.1.1).
+ARTIFACT_SIG: Final = "application/vnd.dev.cosign.artifact.sig.v1+json"
 
 
 def signature_tag(digest: Digest | str) -> str:

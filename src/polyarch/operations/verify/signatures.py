@@ -15,9 +15,14 @@ following what ``cosign verify --key K --insecure-ignore-tlog`` checks
   signature copied from another image);
 * ``not-a-signature``, ``unreadable``, ``keyless``: see the verdict's message.
 
-This module reads through a :class:`~polyarch.storage.Repository` and returns rows; the
-``verify`` report (``Check`` rows with ``check: signatures``) is made from them by the
-verify room's check order.
+Keyless signatures (a Fulcio certificate in a bundle) count when a
+:class:`~polyarch.domain.signing.keyless.KeylessPolicy` is given: its identity, issuer and
+trusted root (:mod:`polyarch.domain.signing.keyless`; failures ``wrong-identity``,
+``untrusted``).
+
+:func:`verify_signatures` reads through a :class:`~polyarch.storage.Repository` and
+returns rows; :func:`check_signatures` adds them to a ``verify`` run as ``signatures``
+report lines (``platform`` None for the index).
 """
 
 from __future__ import annotations
@@ -31,12 +36,15 @@ from polyarch.content.signatures import find_signatures
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import Index, Manifest
-from polyarch.domain.signing.check import Verdict, judge
+from polyarch.domain.signing.check import Candidate, Reason, Verdict, judge
+from polyarch.domain.signing.keyless import KeylessPolicy, KeylessUnavailable, keyless_outcome
 from polyarch.domain.signing.keys import PublicKey
 from polyarch.errors import InvalidInput, PolyarchError
+from polyarch.operations.verify.request import Status
+from polyarch.operations.verify.state import VerifyState
 from polyarch.storage.repository import Repository
 
-__all__ = ["CHECK_NAME", "SignatureRow", "verify_signatures"]
+__all__ = ["CHECK_NAME", "SignatureRow", "check_signatures", "verify_signatures"]
 
 #: The ``check`` field of the report rows.
 CHECK_NAME = "signatures"
@@ -77,7 +85,11 @@ def _label(d: Descriptor) -> str:
 
 
 def _verdict(
-    repo: Repository, discovery: ReferrerDiscovery, digest: Digest, keys: Sequence[PublicKey]
+    repo: Repository,
+    discovery: ReferrerDiscovery,
+    digest: Digest,
+    keys: Sequence[PublicKey],
+    keyless: KeylessPolicy | None,
 ) -> Verdict:
     try:
         candidates = find_signatures(repo, digest, discovery)
@@ -88,27 +100,40 @@ def _verdict(
             "unreadable",
             f"cannot list the signatures of {digest.short}: {exc.one_line()}",
         )
-    return judge(digest, candidates, keys)
+    judge_keyless = None
+    if keyless is not None:
+        policy = keyless
+
+        def judge_keyless(c: Candidate) -> tuple[Reason, str]:
+            return keyless_outcome(c, digest, policy)
+
+    return judge(digest, candidates, keys, keyless=judge_keyless)
 
 
 def verify_signatures(
-    repo: Repository, top: Manifest, keys: Sequence[PublicKey]
+    repo: Repository,
+    top: Manifest,
+    keys: Sequence[PublicKey],
+    *,
+    keyless: KeylessPolicy | None = None,
 ) -> tuple[SignatureRow, ...]:
     """The signature rows of ``top`` (an index: itself, then each platform image) in ``repo``.
 
     Attestation manifests are not required to be signed (``cosign sign --recursive``
     signs them; nothing verifies them by signature). Raises
-    :class:`~polyarch.errors.InvalidInput` when no key is given.
+    :class:`~polyarch.errors.InvalidInput` when neither a key nor a keyless policy is
+    given, :class:`~polyarch.domain.signing.keyless.KeylessUnavailable` when a keyless
+    signature is to be checked without the sigstore library.
     """
-    if not keys:
+    if not keys and keyless is None:
         raise InvalidInput("no public key to verify signatures with", parameter="keys")
     discovery = ReferrerDiscovery(repo)
     if not isinstance(top, Index):
-        verdict = _verdict(repo, discovery, top.digest, keys)
+        verdict = _verdict(repo, discovery, top.digest, keys, keyless)
         return (SignatureRow("image", top.digest, verdict, verdict.message),)
-    index = _verdict(repo, discovery, top.digest, keys)
+    index = _verdict(repo, discovery, top.digest, keys, keyless)
     rows = [SignatureRow("index", top.digest, index, index.message)]
-    images = [_verdict(repo, discovery, d.digest, keys) for d in top.images]
+    images = [_verdict(repo, discovery, d.digest, keys, keyless) for d in top.images]
     any_image_signed = any(v.reason != "missing" for v in images)
     for d, verdict in zip(top.images, images, strict=True):
         message = verdict.message
@@ -126,3 +151,21 @@ def verify_signatures(
             f"the images are signed but the index ({top.digest.short}) is not",
         )
     return tuple(rows)
+
+
+def check_signatures(state: VerifyState, top: Index) -> None:
+    """The ``signatures`` check: one line for the index, one per platform image.
+
+    ``top`` is the index as checked (platforms filled in from configs); the index line is
+    about the index at the tag (its digest is ``top``'s). A keyless check without the
+    sigstore library fails the index line with the install hint.
+    """
+    request = state.request
+    try:
+        rows = verify_signatures(state.repo, top, request.keys, keyless=request.keyless)
+    except KeylessUnavailable as exc:
+        state.add(CHECK_NAME, Status.FAIL, f"{exc.message} ({exc.hint})")
+        return
+    for row in rows:
+        status = Status.PASS if row.ok else Status.FAIL
+        state.add(CHECK_NAME, status, row.message, row.platform, **row.details())
