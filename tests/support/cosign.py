@@ -89,15 +89,18 @@ class Cosign:
             "TUF_ROOT": str(self.home / ".sigstore"),
         }
 
-    def run(self, *args: str, tool: str = "cosign") -> subprocess.CompletedProcess[str]:
-        """Run ``cosign ARGS`` (or ``tool``); never raises on a non-zero exit."""
+    def run(
+        self, *args: str, tool: str = "cosign", env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``cosign ARGS`` (or ``tool``; ``env`` added to the environment); never raises
+        on a non-zero exit."""
         self.home.mkdir(parents=True, exist_ok=True)
         return subprocess.run(
             [str(self.bin_dir / tool), *args],
             capture_output=True,
             text=True,
             cwd=self.home,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             timeout=180,
             check=False,
         )

@@ -12,6 +12,7 @@ Needs root (``CAP_SYS_ADMIN``), as the engine does.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import socket
@@ -52,10 +53,8 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
             dst.sendall(data)
     except OSError:
         pass
-    try:
+    with contextlib.suppress(OSError):
         dst.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
 
 
 def _relay(inner: socket.socket, outer: socket.socket) -> None:

@@ -29,12 +29,12 @@ before any tag (``create``, ``copy`` and ``publish`` with ``attestations="referr
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from polyarch.content.referrers import ReferrerDiscovery
-from polyarch.content.referrers_carry import attach_referrer
+from polyarch.content.referrers_carry import CarriedReferrer, CarryStatus, attach_referrer
 from polyarch.content.transfer import Transfer
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
@@ -45,7 +45,6 @@ from polyarch.storage.repository import Repository
 
 __all__ = [
     "EMPTY_CONFIG",
-    "MovedAttestation",
     "move_attestations",
     "referrer_attestations",
     "referrer_form",
@@ -55,40 +54,7 @@ __all__ = [
 EMPTY_CONFIG: Final = b"{}"
 _EMPTY_DATA: Final = "e30="  # base64 of EMPTY_CONFIG, inline as BuildKit writes it
 
-MoveStatus = Literal["pushed", "present", "would-push"]
-
-
-@dataclass(frozen=True, slots=True)
-class MovedAttestation:
-    """One attestation manifest written as a referrer of ``subject``."""
-
-    #: The image it attests.
-    subject: Digest
-    #: The attestation manifest as the source index listed it.
-    source: Digest
-    #: The referrer written: ``source`` itself when it was in the artifact form already.
-    digest: Digest
-    #: ``pushed``, ``present`` (there already, and listed) or ``would-push`` (dry run).
-    status: MoveStatus
-    #: How the destination lists it: ``api`` or ``tag-schema``.
-    listed_by: str
-
-    @property
-    def rewritten(self) -> bool:
-        """True when the older form was rewritten into the artifact form (a new digest)."""
-        return self.digest != self.source
-
-    def to_json(self) -> dict[str, Any]:
-        """The documented JSON object (docs/referrers.md)."""
-        return {
-            "subject": str(self.subject),
-            "source": str(self.source),
-            "digest": str(self.digest),
-            "rewritten": self.rewritten,
-            "artifactType": mediatype.DOCKER_ATTESTATION_ARTIFACT,
-            "status": self.status,
-            "listedBy": self.listed_by,
-        }
+log = logging.getLogger("polyarch.referrers")
 
 
 def _subject(image: Descriptor) -> dict[str, Any]:
@@ -137,31 +103,52 @@ def move_attestations(
     transfer: Transfer,
     dest: Repository,
     attestations: Sequence[tuple[Repository, Descriptor, Descriptor]],
-) -> tuple[MovedAttestation, ...]:
+) -> tuple[CarriedReferrer, ...]:
     """Write each attestation as a referrer of its image in ``dest``.
 
     ``attestations`` are ``(source repository, attestation entry, image descriptor)``;
     the images must be in ``dest`` already (referrers follow what they refer to). The
     statement blobs move from the source (mounted, skipped or streamed); the empty config
     is written where a rewritten manifest needs it. With ``transfer.dry_run`` nothing is
-    written. Raises :class:`~polyarch.errors.InvalidInput` for an attestation whose
-    ``subject`` names another image, and what the repositories raise.
+    written. Returns one :class:`~polyarch.content.referrers_carry.CarriedReferrer` each
+    (``subject`` the image, ``digest`` the referrer written). Raises
+    :class:`~polyarch.errors.InvalidInput` for an attestation whose ``subject`` names
+    another image, and what the repositories raise.
     """
-    done: list[MovedAttestation] = []
+    done: list[CarriedReferrer] = []
     for source, entry, image in attestations:
         manifest = source.get_manifest(str(entry.digest))
         if not isinstance(manifest, ImageManifest):
             raise InvalidInput(f"attestation {entry.digest} of {source.name} is an index")
         moved = referrer_form(manifest, image)
-        empty = moved.config.media_type == mediatype.OCI_EMPTY
-        if empty and not transfer.dry_run and dest.blob_size(moved.config.digest) is None:
-            dest.put_blob_bytes(moved.config, EMPTY_CONFIG)
-        pushed = transfer.manifest(source, dest, moved)
+        if moved.digest != manifest.digest:
+            log.info("attestation %s rewritten as referrer %s", entry.digest, moved.digest)
+        for layer in moved.layers:
+            transfer.blob(source, dest, layer)
+        absent = dest.head_manifest(str(moved.digest)) is None
+        if not transfer.dry_run:
+            if moved.config.media_type == mediatype.OCI_EMPTY:
+                if dest.blob_size(moved.config.digest) is None:
+                    dest.put_blob_bytes(moved.config, EMPTY_CONFIG)
+            else:
+                transfer.blob(source, dest, moved.config)
+            if absent:
+                dest.put_manifest(moved)
         listed_by, added = attach_referrer(dest, moved, dry_run=transfer.dry_run)
-        status: MoveStatus = "pushed" if pushed or added else "present"
+        status: CarryStatus = "pushed" if absent or added else "present"
         if transfer.dry_run:
-            status = "would-push" if pushed else "present"
-        done.append(MovedAttestation(image.digest, entry.digest, moved.digest, status, listed_by))
+            status = "would-push" if absent else "present"
+        done.append(
+            CarriedReferrer(
+                image.digest,
+                moved.digest,
+                mediatype.DOCKER_ATTESTATION_ARTIFACT,
+                "subject",
+                None,
+                status,
+                listed_by,
+            )
+        )
     return tuple(done)
 
 

@@ -36,6 +36,7 @@ from polyarch.transport.retry import REFERRERS_GUARD_ROUNDS
 __all__ = [
     "GUARD_ATTEMPTS",
     "CarriedReferrer",
+    "CarryStatus",
     "ReferrersLostUpdate",
     "add_to_tag_schema",
     "attach_referrer",

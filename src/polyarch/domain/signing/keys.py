@@ -37,14 +37,17 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Final
-
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING, Any, Final
 
 from polyarch.errors import InvalidInput
 from polyarch.files import read_bytes
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+# cryptography is imported inside the functions that use it: every ``verify`` and
+# ``publish`` imports this module, and only those given a key need the library (about
+# 70 ms of imports; docs/architecture.md, start-up).
 
 __all__ = [
     "ENCRYPTED_PEM_TYPES",
@@ -144,6 +147,9 @@ class PublicKey:
     @classmethod
     def from_pem(cls, pem: bytes, *, name: str = "key") -> PublicKey:
         """Read a ``PUBLIC KEY`` PEM (``cosign.pub``); :class:`KeyFileError` otherwise."""
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+
         for kind, der in _pem_blocks(pem, name):
             if kind != "PUBLIC KEY":
                 continue
@@ -169,6 +175,8 @@ class PublicKey:
     @property
     def der(self) -> bytes:
         """The PKIX (SubjectPublicKeyInfo) DER encoding."""
+        from cryptography.hazmat.primitives import serialization
+
         return self.key.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -176,6 +184,8 @@ class PublicKey:
     @property
     def pem(self) -> bytes:
         """The ``PUBLIC KEY`` PEM, as ``cosign.pub`` holds it."""
+        from cryptography.hazmat.primitives import serialization
+
         return self.key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -187,6 +197,10 @@ class PublicKey:
 
     def verify(self, data: bytes, signature: bytes) -> bool:
         """Whether ``signature`` (ASN.1 DER ECDSA) signs SHA-256 of ``data`` with this key."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         try:
             self.key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:
@@ -208,6 +222,10 @@ class PrivateKey:
         Raises :class:`WrongPassword` when it does not decrypt, :class:`KeyFileError` for
         anything that is not a P-256 private key cosign could have written or read.
         """
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         for kind, block in _pem_blocks(pem, name):
             if kind in ENCRYPTED_PEM_TYPES:
                 if password is None:
@@ -252,6 +270,9 @@ class PrivateKey:
 
     def sign(self, data: bytes) -> bytes:
         """The ASN.1 DER ECDSA signature of SHA-256 of ``data``."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         return self.key.sign(data, ec.ECDSA(hashes.SHA256()))
 
     def to_encrypted_pem(
@@ -263,6 +284,7 @@ class PrivateKey:
         :func:`generate_key_pair`.
         """
         import nacl.secret
+        from cryptography.hazmat.primitives import serialization
 
         n, r, p = scrypt
         if (n, r, p) not in SCRYPT_PARAMS or len(salt) != _SALT or len(nonce) != _SECRETBOX_NONCE:
@@ -291,6 +313,8 @@ class PrivateKey:
 
 def generate_key_pair(password: bytes, *, name: str = "cosign") -> tuple[bytes, bytes]:
     """A new P-256 key pair as ``cosign generate-key-pair`` writes it: (``.key``, ``.pub``) PEMs."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     key = PrivateKey(ec.generate_private_key(ec.SECP256R1()), name)
     private = key.to_encrypted_pem(
         password, salt=os.urandom(_SALT), nonce=os.urandom(_SECRETBOX_NONCE), scrypt=DEFAULT_SCRYPT
@@ -299,6 +323,8 @@ def generate_key_pair(password: bytes, *, name: str = "cosign") -> tuple[bytes, 
 
 
 def _require_p256(key: object, name: str) -> ec.EllipticCurvePublicKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise KeyFileError(
             f"{name}: a {type(key).__name__.lstrip('_')} key; polyarch signs and verifies "
@@ -360,6 +386,9 @@ def _decrypt(body: bytes, password: bytes, name: str) -> bytes:
 
 
 def _sec1_to_pkcs8(der: bytes, name: str) -> bytes:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
     try:
         key = serialization.load_der_private_key(der, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):

@@ -261,6 +261,9 @@ def assemble(
 ) -> tuple[Index, list[Item]]:
     """Apply ``contributions`` in order to ``base``; returns the index and its items.
 
+    ``attestations`` ``keep`` lists the attestation manifests in the index; ``drop`` leaves
+    them out; ``referrers`` leaves them out of the index but among the items returned.
+
     ``existing`` is the index ``base`` was read from: when nothing changes, it is returned
     itself (same bytes, same digest). Raises :class:`polyarch.InvalidInput` for a Docker
     manifest list that would hold a non-Docker child, and :class:`InvalidManifest` for text
@@ -273,7 +276,10 @@ def assemble(
         items = _apply(items, contribution.entries)
         for key in sorted(contribution.annotations):
             annotations[key] = contribution.annotations[key]
-    if attestations == "drop":
+    # "referrers": out of the index, but still returned with their images, to be written as
+    # referrers of them (create/publish.py); "drop": gone.
+    moved = [it for it in items if it.is_attestation] if attestations == "referrers" else []
+    if attestations != "keep":
         items = [it for it in items if not it.is_attestation]
     if index_format == "docker":
         media_type = mediatype.DOCKER_MANIFEST_LIST
@@ -304,14 +310,14 @@ def assemble(
     else:
         out.pop("annotations", None)
     if existing is not None and doc is not None and out == doc:
-        return existing, items
+        return existing, items + moved
     try:
         raw = json.dumps(out, separators=(",", ":"), ensure_ascii=False).encode()
     except UnicodeEncodeError:
         raise InvalidManifest("the index would hold text that is not valid Unicode") from None
     index = parse_manifest(raw, media_type)
     assert isinstance(index, Index)
-    return index, items
+    return index, items + moved
 
 
 def entries_of(items: Sequence[Item]) -> tuple[Entry, ...]:

@@ -258,7 +258,9 @@ def keyless_policy(
     Raises :class:`~polyarch.errors.InvalidInput` when only some are given (a keyless
     signature is checked against a trusted root *and* an identity *and* its issuer, as
     ``cosign verify --certificate-identity ... --certificate-oidc-issuer ...`` requires
-    both), or when the trusted root file cannot be read.
+    both), or when the trusted root file cannot be read or is no trusted root, and
+    :class:`~polyarch.domain.signing.keyless.KeylessUnavailable` without the sigstore
+    library.
     """
     given = {
         "certificate_identity": identity,
@@ -281,7 +283,9 @@ def keyless_policy(
         raise InvalidInput(
             f"trusted root {trusted_root}: no such file", parameter="trusted_root"
         ) from None
-    return KeylessPolicy(root, identity, issuer)
+    policy = KeylessPolicy(root, identity, issuer)
+    policy.verifier  # noqa: B018 - read the trusted root now: a bad file is bad input (exit 2)
+    return policy
 
 
 @dataclass(frozen=True, slots=True)
