@@ -143,8 +143,9 @@ def read_attestations(
     """The provenance and SBOM summaries of each image of ``top`` (an index or an image).
 
     Statements are read only for the kinds asked for (by their ``in-toto.io/predicate-type``
-    annotation; a layer without one is read to learn its type). A statement that cannot be
-    read is reported as the entry's ``problem``, not raised. Raises
+    annotation; a layer without one is read to learn its type), each once per image even
+    when it is both in the index and a referrer. A statement that cannot be read is
+    reported as the entry's ``problem``, not raised. Raises
     :class:`~polyarch.errors.PolyarchError` when the attestation manifests themselves, or
     the referrers, cannot be read.
     """
@@ -156,10 +157,14 @@ def read_attestations(
         own_provenance: list[PlatformProvenance] = []
         own_sboms: list[FoundSbom] = []
         problems: list[str] = []
+        seen: set[Digest] = set()
         for manifest, where in found[image.digest]:
             for layer in manifest.layers:
-                if layer.media_type != mediatype.IN_TOTO:
+                # The same statement in two places (in the index, and moved to a referrer
+                # in the same repository) is one statement: named where it was found first.
+                if layer.media_type != mediatype.IN_TOTO or layer.digest in seen:
                     continue
+                seen.add(layer.digest)
                 announced = kind_of(layer.annotations.get(_PREDICATE, ""))
                 wanted = {"provenance": provenance, "sbom": sbom}.get(announced, True)
                 if not wanted or (layer.annotations.get(_PREDICATE) and announced == "other"):
