@@ -28,13 +28,17 @@ ARTIFACT_TYPE = "application/vnd.docker.attestation.manifest.v1+json"
 SLSA_V1 = "https://slsa.dev/provenance/v1"
 
 
-def push_artifact_attestation(repo: Repository, image: PushedImage) -> ImageManifest:
+def push_artifact_attestation(
+    repo: Repository, image: PushedImage, *, names: Digest | None = None
+) -> ImageManifest:
     """Push a BuildKit 0.32-form provenance attestation of ``image`` (indented JSON, as Go's
-    ``json.MarshalIndent`` writes it)."""
+    ``json.MarshalIndent`` writes it); ``names``: the digest its statement names instead of
+    the image's (a broken link)."""
+    named = names or image.digest
     statement = {
         "_type": "https://in-toto.io/Statement/v0.1",
         "predicateType": SLSA_V1,
-        "subject": [{"name": "pkg:docker/app", "digest": {"sha256": image.digest.hex}}],
+        "subject": [{"name": "pkg:docker/app", "digest": {"sha256": named.hex}}],
         "predicate": {
             "buildDefinition": {
                 "buildType": "https://github.com/moby/buildkit/blob/master/docs/attestations/slsa-definitions.md",
