@@ -33,14 +33,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
-from polyarch.content.referrers import ReferrerDiscovery
 from polyarch.content.referrers_carry import CarriedReferrer, CarryStatus, attach_referrer
 from polyarch.content.transfer import Transfer
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import ImageManifest, parse_manifest
-from polyarch.errors import InvalidInput
+from polyarch.errors import InvalidInput, ManifestUnknown
 from polyarch.storage.repository import Repository
 
 __all__ = [
@@ -153,22 +152,31 @@ def move_attestations(
 
 
 def referrer_attestations(
-    repo: Repository, digests: Sequence[Digest], discovery: ReferrerDiscovery | None = None
+    repo: Repository, digests: Sequence[Digest]
 ) -> dict[Digest, tuple[ImageManifest, ...]]:
     """The BuildKit attestation manifests listed as referrers of each of ``digests``.
 
-    Those of artifact type :data:`~polyarch.domain.mediatype.DOCKER_ATTESTATION_ARTIFACT`
-    whose ``subject`` is the digest. Raises :class:`~polyarch.errors.PolyarchError` when
-    the referrers cannot be listed or read.
+    Those listed with artifact type
+    :data:`~polyarch.domain.mediatype.DOCKER_ATTESTATION_ARTIFACT` (the referrers API's
+    filter, or the tag schema's entries) whose own ``subject`` is the digest; only those
+    are read (one listing per image, then one read per attestation: a signature or an SBOM
+    listed beside them costs nothing). One listed but gone is skipped. Raises
+    :class:`~polyarch.errors.PolyarchError` when the referrers cannot be listed or read.
     """
-    discovery = discovery or ReferrerDiscovery(repo)
     found: dict[Digest, tuple[ImageManifest, ...]] = {}
     for digest in dict.fromkeys(digests):
-        found[digest] = tuple(
-            r.manifest
-            for r in discovery.direct(digest)
-            if r.form == "subject"
-            and isinstance(r.manifest, ImageManifest)
-            and r.manifest.artifact_type == mediatype.DOCKER_ATTESTATION_ARTIFACT
-        )
+        manifests = []
+        for d in repo.list_referrers(digest, mediatype.DOCKER_ATTESTATION_ARTIFACT):
+            try:
+                manifest = repo.get_manifest(str(d.digest))
+            except ManifestUnknown:
+                continue
+            if (
+                isinstance(manifest, ImageManifest)
+                and manifest.artifact_type == mediatype.DOCKER_ATTESTATION_ARTIFACT
+                and manifest.subject is not None
+                and manifest.subject.digest == digest
+            ):
+                manifests.append(manifest)
+        found[digest] = tuple(manifests)
     return found
