@@ -1,6 +1,6 @@
 """``--attestations referrers``: BuildKit attestations leave the index, linked by ``subject``.
 
-Phase 2 of issue 23: ``create``, ``copy`` and ``publish`` get ``--attestations referrers``
+``create``, ``copy`` and ``publish`` take ``--attestations referrers``
 (beside ``keep`` and ``drop``). Each attestation manifest leaves the index and is pushed as
 an OCI 1.1 artifact whose ``subject`` is the image it attests: byte for byte when BuildKit
 0.32 already wrote it in that form, rewritten into it (same in-toto layers, new config,
@@ -103,7 +103,7 @@ def test_keep_and_drop_still_mean_what_they_meant(registry: Any, ctx: Context) -
 
 
 def test_the_spec_takes_referrers(tmp_path: Any) -> None:
-    """The spec's ``attestations:`` key takes the same three values (phase 2)."""
+    """The spec's ``attestations:`` key takes the same three values."""
     from polyarch.pipeline.specfile import load_spec
 
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")

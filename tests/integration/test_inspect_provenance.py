@@ -1,10 +1,10 @@
-"""``inspect --provenance`` / ``--sbom``: what a reviewer asks of each platform (phase 2).
+"""``inspect --provenance`` / ``--sbom``: what a reviewer asks of each platform.
 
 Read from in-index attestations (both BuildKit forms: the older dummy-config manifest with
 SLSA v0.2, BuildKit 0.32's OCI artifact with SLSA v1) and, after ``--attestations
 referrers``, from referrers alike. Real Docker 26 / 28.5 builds with
-``--provenance=mode=max`` are the e2e tier's (tests/e2e, phase 2); these use the same
-shapes pushed through the library. Until phase 2 they fail with click's "No such option".
+``--provenance=mode=max`` are the e2e tier's (tests/e2e/test_attestations.py); these use
+the same shapes pushed through the library.
 """
 
 from __future__ import annotations
@@ -56,3 +56,27 @@ def test_sbom_without_any_says_so_per_platform(registry: Any, ctx: Context) -> N
     assert cli.code == 0, cli.err
     [entry] = cli.json()["sbom"]
     assert (entry["platform"], entry["sboms"], entry["problems"]) == ("linux/amd64", [], [])
+
+
+def test_the_same_provenance_from_referrers(registry: Any, ctx: Context) -> None:
+    ref = Reference.parse(f"{registry.host}/prov/m{uuid.uuid4().hex[:8]}")
+    repo = ctx.repository(ref)
+    image = push_image(repo, "linux/arm64")
+    attestation = push_attestation(repo, image.manifest, source="c0ffee")
+    entries = [
+        image.manifest.descriptor(image.platform),
+        attestation_entry(attestation, image.digest),
+    ]
+    repo.put_manifest(build_index(entries), "v1")
+    moved = run_cli("copy", "--attestations", "referrers", f"{ref}:v1", f"{ref}:moved")
+    assert moved.code == 0, moved.err
+    before = run_cli("inspect", "--provenance", "--json", f"{ref}:v1").json()["provenance"]
+    after = run_cli("inspect", "--provenance", "--json", f"{ref}:moved").json()["provenance"]
+    assert [p["where"] for p in before] == ["index"]
+    assert [p["where"] for p in after] == ["referrer"]  # the index holds no attestation now
+    assert after[0]["attestation"] != before[0]["attestation"]  # the older form, rewritten
+    ignore = {"where", "attestation"}
+    assert [{k: v for k, v in p.items() if k not in ignore} for p in after] == [
+        {k: v for k, v in p.items() if k not in ignore} for p in before
+    ]
+    assert after[0]["source"]["revision"] == "c0ffee"

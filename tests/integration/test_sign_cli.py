@@ -195,14 +195,16 @@ def test_sign_errors_are_one_line(tmp_path: Path, keys: tuple[Path, Path]) -> No
 # publish --sign-key -------------------------------------------------------------------------
 
 
-def _publishable(tmp_path: Path, host: str, ctx: Context) -> tuple[Path, Reference]:
+def _publishable(
+    tmp_path: Path, host: str, ctx: Context, *, attestations: str = "keep"
+) -> tuple[Path, Reference]:
     """A spec of two variants and their buildx metadata files (wrappers pushed)."""
     repo_ref = Reference.parse(f"{host}/pub{uuid.uuid4().hex[:8]}/app")
     for name in ("amd", "arm"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "Dockerfile").write_text("FROM scratch\n")
     (tmp_path / "polyarch.yaml").write_text(
-        f"image: {repo_ref}\ntags: [v1, latest]\nvariants:\n"
+        f"image: {repo_ref}\ntags: [v1, latest]\nattestations: {attestations}\nvariants:\n"
         "  - {platform: linux/amd64, context: amd}\n  - {platform: linux/arm64, context: arm}\n"
     )
     repo = ctx.repository(repo_ref)
@@ -219,7 +221,7 @@ def _publishable(tmp_path: Path, host: str, ctx: Context) -> tuple[Path, Referen
 def test_publish_signs_right_after_the_tags_and_verifies_the_signatures(
     registry: RegistryServer, ctx: Context, tmp_path: Path, keys: tuple[Path, Path], cosign3: Cosign
 ) -> None:
-    spec, repo_ref = _publishable(tmp_path, registry.host, ctx)
+    spec, repo_ref = _publishable(tmp_path, registry.host, ctx, attestations="referrers")
     key, pub = keys
     cli = run_cli(
         "publish", "--json", "--file", str(spec), "--records", str(tmp_path / "records"),
@@ -228,9 +230,16 @@ def test_publish_signs_right_after_the_tags_and_verifies_the_signatures(
     assert cli.code == 0, cli.err
     out = cli.json()
     [signed] = out["signatures"]
-    kinds = sorted(s["kind"] for s in signed["signed"])  # cosign's --recursive: attestations too
+    # The spec's attestations: referrers took them out of the index: images and index signed.
+    assert sorted(s["kind"] for s in signed["signed"]) == ["image", "image", "index"]
     assert signed["digest"] == out["digest"]
-    assert kinds == ["attestation", "attestation", "image", "image", "index"]
+    # Two tags of one repository: the same two referrers listed under each target.
+    moved = {r["digest"]: r for t in out["create"]["targets"] for r in t["referrers"]}
+    assert sorted(r["status"] for r in moved.values()) == ["pushed", "pushed"]
+    checks = out["verify"][0]["checks"]
+    assert {c["message"] for c in checks if c["check"] == "attestations"} == {
+        "provenance (1 as referrers)"
+    }
     rows = [c for c in out["verify"][0]["checks"] if c["check"] == "signatures"]
     assert [r["status"] for r in rows] == ["pass", "pass", "pass"]
     for entry in signed["signed"]:
@@ -271,3 +280,17 @@ def test_a_signature_the_registry_refuses_fails_the_release_naming_what_is_unsig
             assert repo.get_manifest("latest").digest == published.digest
             assert repo.head_manifest(signature_tag(published.digest)) is None
             assert repo.head_manifest(referrers_tag(published.digest)) is None
+
+
+def test_release_reads_the_key_before_building(tmp_path: Path, keys: tuple[Path, Path]) -> None:
+    """A wrong password stops ``release`` before any build (no engine is needed to see it)."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "polyarch.yaml").write_text(
+        "image: 127.0.0.1:9/none/app\nvariants:\n  - {platform: linux/amd64, context: app}\n"
+    )
+    cli = run_cli(
+        "release", "--file", str(tmp_path / "polyarch.yaml"), "--sign-key", str(keys[0]),
+        env={"COSIGN_PASSWORD": "wrong", "DOCKER_HOST": "unix:///nonexistent.sock"},
+    )  # fmt: skip
+    assert_one_line_error(cli, 2, "release.key did not decrypt")

@@ -320,7 +320,7 @@ def test_index_only_signed_fails_per_image(
         assert rows[platform].message.startswith("the index is signed but this image")
 
 
-# Phase 2: the CLI (expected to fail until `polyarch sign` and `verify --key` exist) ----------
+# the CLI ------------------------------------------------------------------------------------
 
 
 @pytest.fixture
