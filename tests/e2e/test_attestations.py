@@ -1,6 +1,7 @@
 """Real BuildKit attestations: provenance (mode=max) and an SBOM, in the index and as referrers.
 
-On the engine of scripts/engine.sh, each platform is built and pushed with
+On each engine of scripts/engine.sh (Docker 26 / BuildKit 0.13, Docker 28.5 / buildx 0.29),
+each platform is built and pushed with
 ``docker buildx build --provenance=mode=max`` from a git-tracked context (BuildKit records the
 revision, the Dockerfile and the build arguments). Then ``polyarch create --attestations
 referrers`` publishes the index without its ``unknown/unknown`` entries, each attestation an
@@ -10,8 +11,8 @@ finds them there; ``sign`` signs the real index and real ``cosign verify`` accep
 
 An SBOM needs a generator image: ours (tests/support/sbom_scanner.py) on the test registry,
 run by BuildKit on an engine in a network namespace of its own (``POLYARCH_ENGINE_NETNS=1``),
-which reaches the registry through a loopback forwarder. Measured on Docker 26 and 28.5: one
-attestation manifest with two layers, the SPDX statement first, then the provenance.
+which reaches the registry through a loopback forwarder. On both engines: one attestation
+manifest with two layers, the SPDX statement first, then the provenance.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ import pytest
 from polyarch import Context, Index, Reference, TransportSettings
 from polyarch.domain.manifest import ImageManifest
 from support.cli import run_cli
-from support.cosign import Cosign, find_sid_tools
+from support.engine import Engine, docker
 from support.netns import LoopbackBridge
 from support.registry import RegistryServer
 from support.require import missing
 from support.sbom_scanner import TOOL, NetnsEngine, netns_engine, scanner_context
-from support.sigtools import PASSWORD
+from support.sigtools import PASSWORD, Cosign, find_sid_tools
 
 pytestmark = pytest.mark.e2e
 
@@ -43,15 +44,15 @@ PLATFORMS = ("linux/amd64", "linux/arm64")
 ARTIFACT = "application/vnd.docker.attestation.manifest.v1+json"
 
 
-def docker(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 300) -> str:
-    """Run the docker CLI (DOCKER_HOST: the test engine, or ``env``'s); its stdout."""
+def docker_in(engine: NetnsEngine, *args: str | Path, timeout: float = 300) -> str:
+    """Run the docker CLI against ``engine`` (not the active one); its stdout."""
     proc = subprocess.run(
         ["docker", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **engine.env},
     )
     assert proc.returncode == 0, f"docker {' '.join(map(str, args))}: {proc.stderr[-3000:]}"
     return proc.stdout
@@ -97,13 +98,13 @@ def oras(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
 
 @pytest.fixture(scope="module")
 def built(
-    docker_engine: str,
+    docker_engine: Engine,
     registry: RegistryServer,
     busybox_rootfs: dict[str, Path],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Any]]:
     """Each platform built with provenance mode=max and pushed as a BuildKit wrapper."""
-    repository = f"{registry.host}/att-{uuid.uuid4().hex[:8]}/app"
+    repository = f"{registry.host}/att-{docker_engine.name}-{uuid.uuid4().hex[:6]}/app"
     work = tmp_path_factory.mktemp("attestations")
     refs = {}
     revisions = {}
@@ -189,13 +190,38 @@ def test_attestations_move_to_referrers_and_say_the_same(
         assert proc.returncode == 0, proc.stderr
 
 
+def test_buildkit_artifact_attestations_move_byte_for_byte(
+    docker_engine: Engine, registry: RegistryServer, busybox_rootfs: dict[str, Path], tmp_path: Path
+) -> None:
+    """Asked for OCI artifacts (``oci-artifact=true``), Docker 28.5 writes the attestation
+    manifest in the referrer form already: it moves with its digest kept. Docker 26 ignores
+    the option (issue 19's measurement): its older form is rewritten, a new digest."""
+    context, _ = make_context(tmp_path / "ctx", busybox_rootfs["linux/amd64"] / "bin" / "busybox")
+    repository = f"{registry.host}/art-{docker_engine.name}-{uuid.uuid4().hex[:6]}/app"
+    output = f"type=image,name={repository}:build,push=true,oci-artifact=true"
+    docker(
+        "buildx", "build", "--network", "none", "--provenance=mode=max",
+        "--platform", "linux/amd64", "--output", output, context,
+    )  # fmt: skip
+    [attestation] = wrapper_of(f"{repository}:build").attestations
+    cli = run_cli("create", "--json", "--attestations", "referrers", "-t", f"{repository}:v1",
+                  f"{repository}:build")  # fmt: skip
+    assert cli.code == 0, cli.err
+    [moved] = [r for t in cli.json()["targets"] for r in t["referrers"]]
+    kept = moved["digest"] == str(attestation.digest)
+    assert kept is (docker_engine.major >= 28), (docker_engine.version, moved)
+    [entry] = run_cli("inspect", "--provenance", "--json", f"{repository}:v1").json()["provenance"]
+    assert (entry["where"], entry["attestation"]) == ("referrer", moved["digest"])
+
+
 @pytest.fixture(scope="module")
-def sbom_engine(docker_engine: str) -> Iterator[NetnsEngine]:
+def sbom_engine(docker_engine: Engine) -> Iterator[NetnsEngine]:
+    """The same engine as ``docker_engine``, in a network namespace of its own."""
     try:
-        with netns_engine() as engine:
+        with netns_engine(docker_engine.name) as engine:
             yield engine
     except RuntimeError as exc:
-        missing(f"an engine in a network namespace of its own: {exc}")
+        missing(f"{docker_engine.name} in a network namespace of its own: {exc}")
 
 
 def test_a_real_sbom_from_our_generator(
@@ -210,17 +236,16 @@ def test_a_real_sbom_from_our_generator(
     scanner = f"{repository}/scanner:1"
     bridge = LoopbackBridge(sbom_engine.netns, port)
     try:
-        env = sbom_engine.env
-        docker(
-            "buildx", "build", "--network", "none", "--provenance=false", "-t", scanner,
-            "--push", scanner_context(tmp_path / "scanner", busybox), env=env,
+        docker_in(
+            sbom_engine, "buildx", "build", "--network", "none", "--provenance=false",
+            "-t", scanner, "--push", scanner_context(tmp_path / "scanner", busybox),
         )  # fmt: skip
         context, _ = make_context(tmp_path / "app", busybox)
         ref = f"{repository}/app:v1"
-        docker(
-            "buildx", "build", "--network", "none", "--provenance=mode=max",
+        docker_in(
+            sbom_engine, "buildx", "build", "--network", "none", "--provenance=mode=max",
             "--attest", f"type=sbom,generator={scanner}", "--platform", "linux/amd64",
-            "-t", ref, "--push", context, env=env,
+            "-t", ref, "--push", context,
         )  # fmt: skip
     finally:
         bridge.close()

@@ -27,9 +27,9 @@ from support.attestation_artifacts import (
     push_buildkit_index,
 )
 from support.cli import assert_one_line_error, run_cli
-from support.cosign import Cosign, find_sid_tools
 from support.images import push_image, push_index, push_wrapper
 from support.require import missing
+from support.sigtools import Cosign, find_sid_tools
 
 pytestmark = pytest.mark.integration
 

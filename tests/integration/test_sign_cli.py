@@ -25,12 +25,11 @@ from polyarch.content.signatures import store_bundle
 from polyarch.domain.signing.legacy import signature_tag
 from polyarch.storage.referrers_tag import referrers_tag
 from support.cli import assert_one_line_error, run_cli
-from support.cosign import Cosign, find_cosign25, find_sid_tools
 from support.gateproxy import GateProxy, Refuse, Seen
 from support.images import push_index, push_wrapper
 from support.registry import RegistryServer
 from support.require import missing
-from support.sigtools import PASSWORD
+from support.sigtools import PASSWORD, Cosign, find_sid_tools, find_tools
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +44,7 @@ ENV = {"COSIGN_PASSWORD": PASSWORD}
 
 @pytest.fixture(scope="module")
 def cosign2(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
-    bin_dir, reason = find_cosign25()
+    bin_dir, reason = find_tools()
     if bin_dir is None:
         missing(reason)
     return Cosign(bin_dir, tmp_path_factory.mktemp("cosign25"), 2)
@@ -272,7 +271,7 @@ def test_a_signature_the_registry_refuses_fails_the_release_naming_what_is_unsig
             "publish", "--file", str(spec), "--records", str(tmp_path / "records"),
             "--sign-key", str(keys[0]), "--signature-format", "legacy", env=ENV,
         )  # fmt: skip
-        assert_one_line_error(cli, 1, "but", f"{repo_ref} is not signed", "polyarch sign --key KEY")
+        assert_one_line_error(cli, 1, "but", f"{repo_ref} is not signed", "with the same key")
         assert "tag policy" in cli.err
         with Context() as proxied:
             repo = proxied.repository(repo_ref)

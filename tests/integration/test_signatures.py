@@ -29,7 +29,6 @@ from polyarch.domain.signing.keys import PublicKey
 from polyarch.operations.sign import SignRequest, sign
 from polyarch.operations.verify.signatures import verify_signatures
 from polyarch.storage.repository import Repository
-from support.cosign import Cosign, find_cosign25, find_sid_tools
 from support.images import PushedImage, attestation_entry, push_attestation, push_image, push_index
 from support.referrers_api import ReferrersFront
 from support.require import missing
@@ -39,7 +38,7 @@ from support.signing import (
     tamper_bundle,
     tamper_legacy_payload,
 )
-from support.sigtools import PASSWORD
+from support.sigtools import PASSWORD, Cosign, find_sid_tools, find_tools
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +47,7 @@ NO_SIGNATURES = "no signatures found"
 
 @pytest.fixture(scope="module")
 def cosign2(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
-    bin_dir, reason = find_cosign25()
+    bin_dir, reason = find_tools()
     if bin_dir is None:
         missing(reason)
     return Cosign(bin_dir, tmp_path_factory.mktemp("cosign25"), 2)

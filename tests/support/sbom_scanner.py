@@ -26,8 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.engine import engine_dir
-
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_SCRIPT = ROOT / "scripts" / "engine.sh"
 TOOL = "polyarch-test-scanner-1.0"
@@ -82,15 +80,16 @@ def scanner_context(directory: Path, busybox: Path) -> Path:
 class NetnsEngine:
     """An engine of scripts/engine.sh in its own network namespace."""
 
-    #: DOCKER_HOST, DOCKER_CONFIG (what ``engine.sh env`` prints), for ``docker`` runs.
+    name: str
+    #: DOCKER_HOST, DOCKER_CONFIG and PATH (what ``engine.sh env NAME`` prints), for ``docker``.
     env: dict[str, str]
     #: ``/run/netns/NAME``: where :class:`~support.netns.LoopbackBridge` listens.
     netns: Path
 
 
-def _script(command: str, env: dict[str, str]) -> str:
+def _script(env: dict[str, str], *args: str) -> str:
     proc = subprocess.run(
-        ["bash", str(ENGINE_SCRIPT), command],
+        ["bash", str(ENGINE_SCRIPT), *args],
         capture_output=True,
         text=True,
         env={**os.environ, **env},
@@ -99,28 +98,30 @@ def _script(command: str, env: dict[str, str]) -> str:
     )
     if proc.returncode != 0:
         raise RuntimeError(
-            f"scripts/engine.sh {command} (POLYARCH_ENGINE_NETNS=1) exited {proc.returncode}: "
-            f"{(proc.stderr or proc.stdout)[-1500:]}"
+            f"POLYARCH_ENGINE_NETNS=1 scripts/engine.sh {' '.join(args)} exited "
+            f"{proc.returncode}: {(proc.stderr or proc.stdout)[-1500:]}"
         )
     return proc.stdout
 
 
 @contextmanager
-def netns_engine() -> Iterator[NetnsEngine]:
-    """Start an engine in a network namespace of its own, beside the tests' engine; stop it.
+def netns_engine(name: str) -> Iterator[NetnsEngine]:
+    """Start engine ``name`` (``docker26``, ``docker28``) in a network namespace of its own,
+    beside the tests' engines; stop it (and delete the namespace) afterwards.
 
-    Its state lives in ``$POLYARCH_ENGINE_DIR-netns`` (own sockets, data, namespace). Raises
-    :class:`RuntimeError` with the script's output when it cannot start (not root, no engine
-    installed: ``scripts/engine.sh install``).
+    Its state lives under ``$POLYARCH_ENGINE_DIR-netns`` (own sockets, data, namespace).
+    Raises :class:`RuntimeError` with the script's output when it cannot start (not root, the
+    engine not installed: ``scripts/engine.sh install``).
     """
-    env = {"POLYARCH_ENGINE_DIR": f"{engine_dir()}-netns", "POLYARCH_ENGINE_NETNS": "1"}
-    _script("start", env)
+    base = os.environ.get("POLYARCH_ENGINE_DIR") or "/tmp/polyarch-engine"
+    env = {"POLYARCH_ENGINE_DIR": f"{base}-netns", "POLYARCH_ENGINE_NETNS": "1"}
+    _script(env, "start", name)
     try:
-        lines = _script("env", env).splitlines()
-        exported = dict(line.removeprefix("export ").split("=", 1) for line in lines if "=" in line)
-        yield NetnsEngine(
-            {k: v for k, v in exported.items() if k.startswith("DOCKER_")},
-            Path(exported["POLYARCH_ENGINE_NETNS_PATH"]),
-        )
+        exported: dict[str, str] = {}
+        for line in _script(env, "env", name).splitlines():
+            key, _, value = line.removeprefix("export ").partition("=")
+            exported[key] = value.replace("$PATH", os.environ.get("PATH", "/usr/bin:/bin"))
+        netns = Path(exported.pop("POLYARCH_ENGINE_NETNS_PATH"))
+        yield NetnsEngine(name, exported, netns)
     finally:
-        _script("stop", env)
+        _script(env, "stop", name)

@@ -23,7 +23,7 @@ from polyarch.operations.sign import password_from_environment
 from polyarch.pipeline.builds.request import BuildRequest
 from polyarch.pipeline.builds.variants import build_variants
 from polyarch.pipeline.publish.run import PublishRequest, publish
-from polyarch.pipeline.specfile import Spec
+from polyarch.pipeline.specfile.model import Spec
 
 
 def _only(spec: Spec, request: BuildRequest) -> Spec:

@@ -39,7 +39,7 @@ def signature_format_option(default: str = "bundle") -> Callable[[F], F]:
 @click.command(
     "sign",
     epilog=examples(
-        "COSIGN_PASSWORD=... polyarch sign --key cosign.key 127.0.0.1:5000/app:1.0",
+        "polyarch sign --key cosign.key 127.0.0.1:5000/app:1.0",
         "polyarch sign --key cosign.key --signature-format legacy registry.example.com/app:1.0",
         "polyarch sign --key cosign.key --no-recursive --json oci:./layout:1.0",
     ),

@@ -19,9 +19,8 @@ _STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
     "verify",
     epilog=examples(
         "polyarch verify --platform linux/amd64 --platform linux/arm64 --exact 127.0.0.1:5000/a:1",
-        "polyarch verify --records .polyarch/records 127.0.0.1:5000/app:1",
+        "polyarch verify --records .polyarch/records --key cosign.pub 127.0.0.1:5000/app:1",
         "polyarch verify 127.0.0.1:5000/app:1 --run 'uname -m' --expect-output linux/arm64=aarch64",
-        "polyarch verify --key cosign.pub registry.example.com/app:1",
     ),
 )
 @click.argument("target", metavar="TARGET")

@@ -55,7 +55,7 @@ from polyarch.pipeline.publish.result import (
     PublishedVariant,
     PublishResult,
 )
-from polyarch.pipeline.specfile import Spec
+from polyarch.pipeline.specfile.model import Spec
 
 __all__ = ["EngineUnavailable", "PublishRequest", "RecordMismatch", "match_records", "publish"]
 
@@ -209,7 +209,7 @@ def _sign(request: PublishRequest, ctx: Context, create: CreateResult) -> tuple[
                 f"published {create.digest} to {len(request.spec.targets())} tag(s), but "
                 f"{', '.join(unsigned)} {'is' if len(unsigned) == 1 else 'are'} not signed: "
                 f"{exc.message}",
-                hint=f"fix the cause, then sign it: polyarch sign --key KEY {target}",
+                hint=f"fix the cause, then sign {target} with the same key (what is signed stays)",
                 signed=getattr(exc, "signed", ()),
                 unsigned=getattr(exc, "unsigned", ()),
             ) from exc
