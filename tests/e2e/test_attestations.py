@@ -219,9 +219,11 @@ def sbom_engine(docker_engine: Engine) -> Iterator[NetnsEngine]:
     """The same engine as ``docker_engine``, in a network namespace of its own."""
     try:
         with netns_engine(docker_engine.name) as engine:
+            assert engine.netns.exists()
             yield engine
     except RuntimeError as exc:
         missing(f"{docker_engine.name} in a network namespace of its own: {exc}")
+    assert not engine.netns.exists()  # engine.sh stop deleted the namespace
 
 
 def test_a_real_sbom_from_our_generator(
