@@ -5,7 +5,7 @@ each platform is built and pushed with
 ``docker buildx build --provenance=mode=max`` from a git-tracked context (BuildKit records the
 revision, the Dockerfile and the build arguments). Then ``polyarch create --attestations
 referrers`` publishes the index without its ``unknown/unknown`` entries, each attestation an
-OCI 1.1 referrer of its image that real ``oras discover`` (1.3) lists; ``inspect
+OCI 1.1 referrer of its image that real ``cosign3 discover`` (1.3) lists; ``inspect
 --provenance`` says the same from the referrers as from the builds' wrappers; ``verify``
 finds them there; ``sign`` signs the real index and real ``cosign verify`` accepts it.
 
@@ -36,7 +36,7 @@ from support.netns import LoopbackBridge
 from support.registry import RegistryServer
 from support.require import missing
 from support.sbom_scanner import TOOL, NetnsEngine, netns_engine, scanner_context
-from support.sigtools import PASSWORD, Cosign, find_sid_tools
+from support.sigtools import PASSWORD, Cosign
 
 pytestmark = pytest.mark.e2e
 
@@ -89,14 +89,6 @@ def wrapper_of(ref: str) -> Index:
 
 
 @pytest.fixture(scope="module")
-def oras(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
-    bin_dir, reason = find_sid_tools()
-    if bin_dir is None:
-        missing(reason)
-    return Cosign(bin_dir, tmp_path_factory.mktemp("oras13"), 3)
-
-
-@pytest.fixture(scope="module")
 def built(
     docker_engine: Engine,
     registry: RegistryServer,
@@ -124,7 +116,7 @@ def built(
 
 
 def test_attestations_move_to_referrers_and_say_the_same(
-    built: dict[str, Any], oras: Cosign, tmp_path: Path
+    built: dict[str, Any], cosign3: Cosign, tmp_path: Path
 ) -> None:
     repository, refs = built["repository"], built["refs"]
     wrappers = {p: wrapper_of(ref) for p, ref in refs.items()}
@@ -139,7 +131,7 @@ def test_attestations_move_to_referrers_and_say_the_same(
     moved = [r for t in cli.json()["targets"] for r in t["referrers"]]
     assert {r["artifactType"] for r in moved} == {ARTIFACT} and len(moved) == 2
     for d in index.manifests:
-        [listed] = oras.discover(f"{repository}@{d.digest}")
+        [listed] = cosign3.discover(f"{repository}@{d.digest}")
         assert listed["artifactType"] == ARTIFACT
         # Docker 26 writes the older form: rewritten, its statement blobs unchanged.
         with Context(TransportSettings()) as ctx:
@@ -182,11 +174,11 @@ def test_attestations_move_to_referrers_and_say_the_same(
     [prov] = [c for c in checks if c["check"] == "provenance"]
     assert prov["details"]["revisions"] == built["revisions"]  # read from the referrers
 
-    key, pub = oras.generate_key_pair("lab")
+    key, pub = cosign3.generate_key_pair("lab")
     signed = run_cli("sign", "--key", str(key), target, env={"COSIGN_PASSWORD": PASSWORD})
     assert signed.code == 0, signed.err
     for d in [index, *index.manifests]:
-        proc = oras.verify(f"{repository}@{d.digest}", pub)
+        proc = cosign3.verify(f"{repository}@{d.digest}", pub)
         assert proc.returncode == 0, proc.stderr
 
 

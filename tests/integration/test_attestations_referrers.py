@@ -28,18 +28,9 @@ from support.attestation_artifacts import (
 )
 from support.cli import assert_one_line_error, run_cli
 from support.images import push_image, push_index, push_wrapper
-from support.require import missing
-from support.sigtools import Cosign, find_sid_tools
+from support.sigtools import Cosign
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def oras13(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
-    bin_dir, reason = find_sid_tools()
-    if bin_dir is None:
-        missing(reason)
-    return Cosign(bin_dir, tmp_path_factory.mktemp("oras13"), 3)
 
 
 def _repo(registry: Any, name: str) -> Reference:
@@ -47,7 +38,7 @@ def _repo(registry: Any, name: str) -> Reference:
 
 
 def test_copy_moves_buildkit_032_attestations_out_of_the_index_byte_for_byte(
-    registry: Any, ctx: Context, oras13: Cosign
+    registry: Any, ctx: Context, cosign3: Cosign
 ) -> None:
     src = _repo(registry, "src")
     index, images, attestations = push_buildkit_index(
@@ -60,7 +51,7 @@ def test_copy_moves_buildkit_032_attestations_out_of_the_index_byte_for_byte(
     assert isinstance(copied, Index)
     assert [d.digest for d in copied.manifests] == [i.digest for i in images]  # no unknown/unknown
     for image, attestation in zip(images, attestations, strict=True):
-        found = oras13.discover(f"{dest}@{image.digest}")
+        found = cosign3.discover(f"{dest}@{image.digest}")
         assert [(r["digest"], r["artifactType"]) for r in found] == [
             (str(attestation.digest), ARTIFACT_TYPE)  # the same bytes, the same digest
         ]
@@ -70,7 +61,7 @@ def test_copy_moves_buildkit_032_attestations_out_of_the_index_byte_for_byte(
 
 
 def test_the_older_form_is_rewritten_with_a_subject(
-    registry: Any, ctx: Context, oras13: Cosign
+    registry: Any, ctx: Context, cosign3: Cosign
 ) -> None:
     src = _repo(registry, "old")
     repo = ctx.repository(src)
@@ -85,7 +76,7 @@ def test_the_older_form_is_rewritten_with_a_subject(
     made = ctx.repository(dest).get_manifest("v1")
     assert isinstance(made, Index) and not made.attestations
     for w in wrappers:
-        [listed] = oras13.discover(f"{dest}@{w.image.digest}")
+        [listed] = cosign3.discover(f"{dest}@{w.image.digest}")
         assert listed["artifactType"] == ARTIFACT_TYPE
         moved = ctx.repository(dest).get_manifest(listed["digest"])
         assert isinstance(moved, ImageManifest)

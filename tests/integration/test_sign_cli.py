@@ -28,8 +28,7 @@ from support.cli import assert_one_line_error, run_cli
 from support.gateproxy import GateProxy, Refuse, Seen
 from support.images import push_index, push_wrapper
 from support.registry import RegistryServer
-from support.require import missing
-from support.sigtools import PASSWORD, Cosign, find_sid_tools, find_tools
+from support.sigtools import PASSWORD, Cosign
 
 pytestmark = pytest.mark.integration
 
@@ -40,22 +39,6 @@ IDENTITY = (
 )
 ISSUER = "https://token.actions.githubusercontent.com"
 ENV = {"COSIGN_PASSWORD": PASSWORD}
-
-
-@pytest.fixture(scope="module")
-def cosign2(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
-    bin_dir, reason = find_tools()
-    if bin_dir is None:
-        missing(reason)
-    return Cosign(bin_dir, tmp_path_factory.mktemp("cosign25"), 2)
-
-
-@pytest.fixture(scope="module")
-def cosign3(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
-    bin_dir, reason = find_sid_tools()
-    if bin_dir is None:
-        missing(reason)
-    return Cosign(bin_dir, tmp_path_factory.mktemp("cosign31"), 3)
 
 
 @pytest.fixture(scope="module")

@@ -31,34 +31,17 @@ from polyarch.operations.verify.signatures import verify_signatures
 from polyarch.storage.repository import Repository
 from support.images import PushedImage, attestation_entry, push_attestation, push_image, push_index
 from support.referrers_api import ReferrersFront
-from support.require import missing
 from support.signing import (
     move_bundle,
     move_legacy_signature,
     tamper_bundle,
     tamper_legacy_payload,
 )
-from support.sigtools import PASSWORD, Cosign, find_sid_tools, find_tools
+from support.sigtools import PASSWORD, Cosign
 
 pytestmark = pytest.mark.integration
 
 NO_SIGNATURES = "no signatures found"
-
-
-@pytest.fixture(scope="module")
-def cosign2(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
-    bin_dir, reason = find_tools()
-    if bin_dir is None:
-        missing(reason)
-    return Cosign(bin_dir, tmp_path_factory.mktemp("cosign25"), 2)
-
-
-@pytest.fixture(scope="module")
-def cosign3(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
-    bin_dir, reason = find_sid_tools()
-    if bin_dir is None:
-        missing(reason)
-    return Cosign(bin_dir, tmp_path_factory.mktemp("cosign31"), 3)
 
 
 @dataclass(frozen=True)
