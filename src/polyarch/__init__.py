@@ -145,6 +145,12 @@ if TYPE_CHECKING:
     from polyarch.operations.resolve import (
         resolve,
     )
+    from polyarch.operations.sign import (
+        SigningFailed,
+        SignRequest,
+        SignResult,
+        sign,
+    )
     from polyarch.operations.tags import (
         TagList,
         list_tags,
@@ -267,6 +273,9 @@ __all__ = [
     "RegistryRepository",
     "Repository",
     "Resolution",
+    "SignRequest",
+    "SignResult",
+    "SigningFailed",
     "SizeMismatch",
     "Source",
     "Spec",
@@ -308,6 +317,7 @@ __all__ = [
     "record_sources",
     "resolve",
     "resolve_record",
+    "sign",
     "verify",
 ]
 
@@ -375,6 +385,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "polyarch.operations.inspect": ("InspectEntry", "InspectResult", "inspect"),
     "polyarch.operations.login": ("LoginResult", "login", "logout"),
     "polyarch.operations.resolve": ("resolve",),
+    "polyarch.operations.sign": ("SignRequest", "SignResult", "SigningFailed", "sign"),
     "polyarch.operations.tags": ("TagList", "list_tags"),
     "polyarch.operations.verify": ("verify",),
     "polyarch.operations.verify.request": ("Check", "Status", "VerifyReport", "VerifyRequest"),

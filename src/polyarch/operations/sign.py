@@ -6,7 +6,7 @@ images, nested indexes and BuildKit attestation manifests alike. One difference 
 order, on purpose: polyarch signs the children before the index, so at every moment a
 signed index means signed images (cosign signs the index first).
 
-Two storage forms (docs/signatures.md):
+The storage forms (docs/signatures.md):
 
 * ``bundle`` (default, as cosign 3): a Sigstore bundle v0.3 in an OCI 1.1 referrer,
   listed by the referrers API or the referrers tag schema; read by cosign 3, not by
@@ -66,6 +66,7 @@ from polyarch.storage.repository import Repository
 
 __all__ = [
     "PASSWORD_VARIABLE",
+    "SIGNATURE_FORMATS",
     "SIGN_SCHEMA",
     "SignRequest",
     "SignResult",
