@@ -185,15 +185,16 @@ def test_attestations_move_to_referrers_and_say_the_same(
 def test_buildkit_artifact_attestations_move_byte_for_byte(
     docker_engine: Engine, registry: RegistryServer, busybox_rootfs: dict[str, Path], tmp_path: Path
 ) -> None:
-    """Asked for OCI artifacts (``oci-artifact=true``), Docker 28.5 writes the attestation
-    manifest in the referrer form already: it moves with its digest kept. Docker 26 ignores
-    the option (issue 19's measurement): its older form is rewritten, a new digest."""
+    """Asked for OCI artifacts (``oci-artifact=true``) and SLSA v1 (``version=v1``), Docker
+    28.5 writes a v1 predicate in an attestation manifest already in the referrer form: it
+    moves with its digest kept. Docker 26 ignores both options: its v0.2 statement in the
+    older form is rewritten, a new digest. ``inspect --provenance`` reads either."""
     context, _ = make_context(tmp_path / "ctx", busybox_rootfs["linux/amd64"] / "bin" / "busybox")
     repository = f"{registry.host}/art-{docker_engine.name}-{uuid.uuid4().hex[:6]}/app"
     output = f"type=image,name={repository}:build,push=true,oci-artifact=true"
     docker(
-        "buildx", "build", "--network", "none", "--provenance=mode=max",
-        "--platform", "linux/amd64", "--output", output, context,
+        "buildx", "build", "--network", "none", "--provenance=mode=max,version=v1",
+        "--build-arg", "GREETING=v1", "--platform", "linux/amd64", "--output", output, context,
     )  # fmt: skip
     [attestation] = wrapper_of(f"{repository}:build").attestations
     cli = run_cli("create", "--json", "--attestations", "referrers", "-t", f"{repository}:v1",
@@ -204,6 +205,10 @@ def test_buildkit_artifact_attestations_move_byte_for_byte(
     assert kept is (docker_engine.major >= 28), (docker_engine.version, moved)
     [entry] = run_cli("inspect", "--provenance", "--json", f"{repository}:v1").json()["provenance"]
     assert (entry["where"], entry["attestation"]) == ("referrer", moved["digest"])
+    assert entry["slsaVersion"] == ("v1" if docker_engine.major >= 28 else "v0.2")
+    assert (entry["mode"], entry["buildArgs"]) == ("max", {"GREETING": "v1"})
+    assert entry["source"]["repository"] == "https://example.invalid/lab.git"
+    assert "LABEL greeting=$GREETING" in entry["dockerfile"]["content"]
 
 
 @pytest.fixture(scope="module")
