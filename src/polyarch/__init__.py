@@ -155,6 +155,12 @@ if TYPE_CHECKING:
     from polyarch.operations.resolve import (
         resolve,
     )
+    from polyarch.operations.sign import (
+        SigningFailed,
+        SignRequest,
+        SignResult,
+        sign,
+    )
     from polyarch.operations.tags import (
         TagList,
         list_tags,
@@ -281,6 +287,9 @@ __all__ = [
     "RegistryRepository",
     "Repository",
     "Resolution",
+    "SignRequest",
+    "SignResult",
+    "SigningFailed",
     "SizeMismatch",
     "Source",
     "Spec",
@@ -324,6 +333,7 @@ __all__ = [
     "record_sources",
     "resolve",
     "resolve_record",
+    "sign",
     "verify",
 ]
 
@@ -400,6 +410,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "polyarch.operations.login": ("LoginResult", "login", "logout"),
     "polyarch.operations.prune": ("PrunePlan", "plan_prune", "prune"),
     "polyarch.operations.resolve": ("resolve",),
+    "polyarch.operations.sign": ("SignRequest", "SignResult", "SigningFailed", "sign"),
     "polyarch.operations.tags": ("TagList", "list_tags"),
     "polyarch.operations.verify": ("verify",),
     "polyarch.operations.verify.request": ("Check", "Status", "VerifyReport", "VerifyRequest"),

@@ -615,7 +615,7 @@ BAD: list[tuple[str, str, str, int | None]] = [
     (
         "attestations-typo",
         HEAD + "attestations: dorp\n",
-        "attestations: expected 'keep' or 'drop', got 'dorp'",
+        "attestations: expected 'keep', 'drop' or 'referrers', got 'dorp'",
         5,
     ),
     (

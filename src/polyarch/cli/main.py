@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "publish": "polyarch.cli.commands.publish:publish_command",
     "release": "polyarch.cli.commands.release:release_command",
     "resolve": "polyarch.cli.commands.resolve:resolve_command",
+    "sign": "polyarch.cli.commands.sign:sign_command",
     "tags": "polyarch.cli.commands.tags:tags_command",
     "verify": "polyarch.cli.commands.verify:verify_command",
 }
@@ -156,6 +157,7 @@ _OPTION_NAMES = {
     "explicit": "spec_path",
     "format": "index_format",
     "keep_newer_than": "keep_untagged_newer_than",
+    "key": "key_file",
 }
 
 

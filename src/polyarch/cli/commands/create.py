@@ -18,6 +18,7 @@ from polyarch.cli.render.output import (
     print_json,
 )
 from polyarch.cli.render.table import Column, print_table
+from polyarch.content.attestations import ATTESTATION_MODES
 from polyarch.content.context import Context
 from polyarch.content.transfer import BlobAction
 from polyarch.domain import mediatype
@@ -52,10 +53,12 @@ from polyarch.operations.create import CreateRequest, CreateResult, create_index
 )
 @click.option(
     "--attestations",
-    type=click.Choice(["keep", "drop"]),
+    type=click.Choice(ATTESTATION_MODES),
     default="keep",
     show_default=True,
-    help="Keep each image's attestation manifests, or drop them all.",
+    help="keep each image's attestation manifests (provenance, SBOM) in the index, drop "
+    "them all, or move them to referrers: OCI 1.1 artifacts whose subject is the image, out "
+    "of the index (docs/referrers.md).",
 )
 @click.option(
     "--format",

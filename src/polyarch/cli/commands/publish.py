@@ -11,6 +11,7 @@ import click
 
 from polyarch.cli.commands import verify as verify_cmd
 from polyarch.cli.commands.build import spec_option
+from polyarch.cli.commands.sign import signature_format_option
 from polyarch.cli.options import GlobalOptions, common_options, examples, make_context, pop_global
 from polyarch.cli.render.output import (
     console,
@@ -21,6 +22,7 @@ from polyarch.cli.render.output import (
 )
 from polyarch.cli.render.table import Column, print_table
 from polyarch.errors import InvalidInput
+from polyarch.operations.sign import password_from_environment
 from polyarch.pipeline.builds.request import DEFAULT_RECORDS_DIR
 from polyarch.pipeline.publish.result import PublishResult, run_output
 from polyarch.pipeline.publish.run import PublishRequest, publish
@@ -32,8 +34,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def publish_options(func: F) -> F:
-    """``--cleanup``, ``--no-verify``, ``--no-run``, ``--json``, ``--no-trunc``: shared with
-    release."""
+    """``--cleanup``, ``--no-verify``, ``--no-run``, ``--sign-key``, ``--signature-format``,
+    ``--json``, ``--no-trunc``: shared with release."""
     decorators = [
         click.option(
             "--cleanup",
@@ -47,6 +49,14 @@ def publish_options(func: F) -> F:
             is_flag=True,
             help="Verify without starting the images, even if the spec's verify.run asks.",
         ),
+        click.option(
+            "--sign-key",
+            metavar="FILE",
+            help="Sign the index and each image with this cosign private key right after the "
+            "tags are written (password from COSIGN_PASSWORD); verification then checks the "
+            "signatures too. A signature that cannot be written fails the release.",
+        ),
+        signature_format_option(),
         click.option("--json", "as_json", is_flag=True, help="Print a polyarch.publish/v1 object."),
         no_trunc_option,
     ]
@@ -88,6 +98,8 @@ def publish_command(
     cleanup: bool,
     no_verify: bool,
     no_run: bool,
+    sign_key: str | None,
+    signature_format: str,
     as_json: bool,
     no_trunc: bool,
     **kwargs: Any,
@@ -108,6 +120,9 @@ def publish_command(
         cleanup=cleanup,
         verify=not no_verify,
         run=not no_run,
+        sign_key=sign_key,
+        password=password_from_environment() if sign_key else None,
+        signature_format=signature_format,
     )
     with make_context(options) as ctx:
         result = publish(request, ctx)
@@ -175,6 +190,12 @@ def render(result: PublishResult, *, no_trunc: bool = False) -> None:
         ]
         out.print()
         print_table(out, [Column("PLATFORM"), Column("RUN"), Column("OUTPUT", wrap=True)], rows)
+    for signed in result.signatures:
+        written = sum(s.stored.status == "pushed" for s in signed.signed)
+        out.print(
+            f"signed {signed.target}: {len(signed.signed)} signature(s) "
+            f"({signed.signature_format} form), {written} written"
+        )
     for outcome in result.cleanup:
         if outcome.deleted:
             out.print(f"deleted {outcome.reference}")

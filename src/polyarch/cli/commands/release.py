@@ -18,6 +18,8 @@ from polyarch.cli.commands.build import (
 from polyarch.cli.commands.publish import finish, publish_options
 from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render.output import err_console
+from polyarch.domain.signing.keys import PrivateKey
+from polyarch.operations.sign import password_from_environment
 from polyarch.pipeline.builds.request import BuildRequest
 from polyarch.pipeline.builds.variants import build_variants
 from polyarch.pipeline.publish.run import PublishRequest, publish
@@ -59,6 +61,8 @@ def release_command(
     cleanup: bool,
     no_verify: bool,
     no_run: bool,
+    sign_key: str | None,
+    signature_format: str,
     as_json: bool,
     no_trunc: bool,
     **kwargs: Any,
@@ -71,6 +75,8 @@ def release_command(
     """
     options = pop_global(kwargs)
     spec = load(spec_path)
+    # The key is read (and decrypted) before anything is built: a wrong password costs nothing.
+    key = PrivateKey.from_file(sign_key, password_from_environment()) if sign_key else None
     with tempfile.TemporaryDirectory(prefix="polyarch-release-") as records_dir:
         request = BuildRequest.build(
             spec,
@@ -97,6 +103,8 @@ def release_command(
                 cleanup=cleanup,
                 verify=not no_verify,
                 run=not no_run,
+                sign_key=key,
+                signature_format=signature_format,
             )
             result = publish(publishing, ctx)
     finish(result, options, as_json=as_json, no_trunc=no_trunc)

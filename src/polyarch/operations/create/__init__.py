@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+from polyarch.content.attestation_referrers import move_attestations
 from polyarch.content.attestations import require_link
 from polyarch.content.context import Context, borrowed
 from polyarch.content.referrers_carry import carry_image_referrers
@@ -49,6 +50,7 @@ from polyarch.operations.create.plan import (
 from polyarch.operations.create.publish import (
     digest_of,
     ensure_content,
+    move_to_referrers,
     publish,
     read_tag,
 )
@@ -128,7 +130,7 @@ def _new_entries(request: CreateRequest, ctx: Context) -> tuple[Entry, ...]:
                 f"platform {wanted} matched no image of the sources", parameter="platforms"
             )
     checked = check_new_duplicates(new)
-    if request.attestations == "keep":  # never spread an attestation filed under another image
+    if request.attestations != "drop":  # never spread an attestation filed under another image
         for entry in checked:
             for att in entry.attestations:
                 require_link(att.repository, att.descriptor, entry.descriptor.digest, entry.source)
@@ -162,6 +164,7 @@ def _create(request: CreateRequest, ctx: Context) -> CreateResult:
             retry=ctx.settings.retry,
             referrers=request.referrers,
             blob_cache=ctx.blob_cache,
+            attestations_as_referrers=request.attestations == "referrers",
         )
         if not request.append and not request.dry_run:
             for target in request.targets:
@@ -212,17 +215,27 @@ def _append(
     tag = base.tag or "latest"
     repo = repos[base]
     transfer = Transfer(retry=ctx.settings.retry, blob_cache=ctx.blob_cache)
-    ensure_content(transfer, repo, own.entries)  # a part's children must be there first
-    carried = (
-        carry_image_referrers(transfer, repo, [e.image for e in own.entries])
-        if request.referrers
-        else ()
-    )
+    as_referrers = request.attestations == "referrers"
+    # A part's children (and their referrers) must be there first.
+    ensure_content(transfer, repo, own.entries, attestations=not as_referrers)
+    carried = move_to_referrers(transfer, repo, own.entries) if as_referrers else ()
+    current = previous[base]
+    if as_referrers and isinstance(current, Index):  # those in the index leave it too
+        images = {d.digest: d for d in current.images}
+        moves = [
+            (repo, a, images[a.attestation_subject])
+            for a in current.attestations
+            if a.attestation_subject in images
+        ]
+        carried += move_attestations(transfer, repo, moves)
+    if request.referrers:
+        carried += carry_image_referrers(transfer, repo, [e.image for e in own.entries])
     parts = AppendParts(repo, tag, horizon=request.part_horizon)
     attestations = [
         attestation_descriptor(a.descriptor, e.descriptor)
         for e in own.entries
         for a in e.attestations
+        if not as_referrers
     ]
     parts.publish(own, attestations)
     try:
@@ -264,6 +277,7 @@ def _append(
             retry=ctx.settings.retry,
             referrers=request.referrers,
             blob_cache=ctx.blob_cache,
+            attestations_as_referrers=as_referrers,
         )
     changed = conversion(previous[base], index, items, request.format)
     if changed is not None and planned is not None and planned.to_type == changed.to_type:

@@ -263,6 +263,8 @@ def assemble(
 ) -> tuple[Index, list[Item]]:
     """Apply ``contributions`` in order to ``base``; returns the index and its items.
 
+    ``attestations`` ``keep`` lists the attestation manifests in the index; ``drop`` leaves
+    them out; ``referrers`` leaves them out of the index but among the items returned.
     ``index_format`` ``"oci"`` or ``"docker"``; None keeps the format of ``base`` when
     every item fits it (a Docker manifest list holds Docker manifests only and no
     annotations), else OCI (:func:`conversion` says why).
@@ -279,7 +281,10 @@ def assemble(
         items = _apply(items, contribution.entries)
         for key in sorted(contribution.annotations):
             annotations[key] = contribution.annotations[key]
-    if attestations == "drop":
+    # "referrers": out of the index, but still returned with their images, to be written as
+    # referrers of them (create/publish.py); "drop": gone.
+    moved = [it for it in items if it.is_attestation] if attestations == "referrers" else []
+    if attestations != "keep":
         items = [it for it in items if not it.is_attestation]
     if index_format is None:  # keep: a Docker list stays one while every entry fits it
         was = (doc or {}).get("mediaType")
@@ -314,14 +319,14 @@ def assemble(
     else:
         out.pop("annotations", None)
     if existing is not None and doc is not None and out == doc:
-        return existing, items
+        return existing, items + moved
     try:
         raw = json.dumps(out, separators=(",", ":"), ensure_ascii=False).encode()
     except UnicodeEncodeError:
         raise InvalidManifest("the index would hold text that is not valid Unicode") from None
     index = parse_manifest(raw, media_type)
     assert isinstance(index, Index)
-    return index, items
+    return index, items + moved
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from polyarch.content.attestations import AttestationMode, attestation_mode
 from polyarch.domain.location import LayoutReference, Location, parse_location
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
@@ -14,9 +15,8 @@ from polyarch.operations.create.annotations import AnnotationSpec, parse_annotat
 from polyarch.operations.create.sources import Source
 from polyarch.transport.retry import TAG_GUARD_ROUNDS
 
-__all__ = ["TUNABLES", "AttestationMode", "CreateRequest", "IndexFormat"]
+__all__ = ["TUNABLES", "CreateRequest", "IndexFormat"]
 
-AttestationMode = Literal["keep", "drop"]
 IndexFormat = Literal["oci", "docker"]
 
 #: The keyword arguments :meth:`CreateRequest.build` accepts in ``**tuning``, with their meaning.
@@ -73,7 +73,9 @@ class CreateRequest:
             sources: ``SOURCE[=PLATFORM]`` strings, parsed locations or :class:`Source`
                 objects; a single string is one source. May be empty with ``append``.
             platforms: ``--platform`` filters for multi-platform sources.
-            attestations: ``"keep"`` or ``"drop"``.
+            attestations: ``"keep"``, ``"drop"``, or ``"referrers"`` (each attestation
+                manifest written as an OCI 1.1 referrer of its image instead of an index
+                entry: :mod:`polyarch.content.attestation_referrers`).
             format: ``"oci"`` (image index) or ``"docker"`` (manifest list); None (the
                 default) keeps the format of the index ``append`` edits when every entry
                 fits it (a new index is OCI).
@@ -111,11 +113,7 @@ class CreateRequest:
         srcs = tuple(_source(s) for s in source_list)
         if not srcs and not append:
             raise InvalidInput("no source: give at least one SOURCE image")
-        if attestations not in ("keep", "drop"):
-            raise InvalidInput(
-                f"attestations must be 'keep' or 'drop', not {attestations!r}",
-                parameter="attestations",
-            )
+        mode = attestation_mode(attestations)
         if format not in ("oci", "docker", None):
             raise InvalidInput(
                 f"format must be 'oci' or 'docker', not {format!r}", parameter="format"
@@ -138,7 +136,7 @@ class CreateRequest:
             refs,
             srcs,
             plats,
-            "keep" if attestations == "keep" else "drop",
+            mode,
             None if format is None else "oci" if format == "oci" else "docker",
             notes,
             append,

@@ -17,6 +17,7 @@ from polyarch.content.records import Record
 from polyarch.domain.platform import Platform
 from polyarch.errors import PolyarchError
 from polyarch.operations.create import CreateResult
+from polyarch.operations.sign import SignResult
 from polyarch.operations.verify.request import Check, VerifyReport
 from polyarch.pipeline.builds.request import record_file_name
 from polyarch.pipeline.specfile.model import Spec, Variant
@@ -80,6 +81,8 @@ class PublishResult:
     #: One report per image of the spec (its first tag); empty with ``verify=False``.
     reports: tuple[VerifyReport, ...]
     cleanup: tuple[CleanupOutcome, ...] = ()
+    #: With a signing key: what was signed, per image of the spec.
+    signatures: tuple[SignResult, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -202,6 +205,7 @@ class PublishResult:
             "create": self.create.to_json(),
             "verify": [r.to_json() for r in self.reports],
             "cleanup": [c.to_json() for c in self.cleanup],
+            "signatures": [s.to_json() for s in self.signatures],
         }
 
 

@@ -15,13 +15,19 @@ manifest each build pushed. ``publish``:
 4. with ``cleanup``, removes the per-platform tags the plain-Docker builder pushed, when
    the registry can delete a tag without deleting the image (OCI 1.1); otherwise each
    one is reported as not deleted.
+
+With a signing key (``--sign-key``), every image of the spec is signed right after its
+tags are written, the index and each platform image (:mod:`polyarch.operations.sign`),
+and step 3 then checks those signatures too. A signature that cannot be written is a
+failed release (:class:`~polyarch.operations.sign.SigningFailed`, exit code 1) naming
+what was published unsigned.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -30,9 +36,18 @@ from polyarch.content.record_evidence import record_source, resolve_record
 from polyarch.content.records import Record, load_records
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
+from polyarch.domain.signing.keys import PrivateKey
 from polyarch.engine.runner import DockerRunner
 from polyarch.errors import ContentError, InvalidInput, PolyarchError
 from polyarch.operations.create import CreateRequest, CreateResult, create_index
+from polyarch.operations.sign import (
+    SignatureFormat,
+    SigningFailed,
+    SignRequest,
+    SignResult,
+    parse_signature_format,
+    sign,
+)
 from polyarch.operations.verify import verify
 from polyarch.operations.verify.request import VerifyReport, VerifyRequest
 from polyarch.pipeline.publish.result import (
@@ -67,6 +82,9 @@ class PublishRequest:
     verify: bool = True
     #: Run each platform when the spec's ``verify.run`` asks (``False``: ``--no-run``).
     run: bool = True
+    #: Sign what is published with this key (``--sign-key``), in this form.
+    sign_key: PrivateKey | None = field(default=None, repr=False)
+    signature_format: SignatureFormat = "bundle"
 
     @classmethod
     def build(
@@ -77,15 +95,29 @@ class PublishRequest:
         cleanup: bool = False,
         verify: bool = True,
         run: bool = True,
+        sign_key: str | Path | PrivateKey | None = None,
+        password: bytes | None = None,
+        signature_format: str = "bundle",
     ) -> PublishRequest:
-        """Read the record files and directories (records given as objects are kept)."""
+        """Read the record files and directories (records given as objects are kept).
+
+        ``sign_key``: a cosign private key (file) to sign with (``password``: its
+        password, the CLI's ``COSIGN_PASSWORD``); a file is read and decrypted here,
+        before anything is published, so a wrong password publishes nothing.
+        """
         if not records:
             raise InvalidInput(
                 "no records given (the record files each build wrote)", parameter="records"
             )
         loaded = [r for r in records if isinstance(r, Record)]
         loaded += load_records([r for r in records if not isinstance(r, Record)])
-        return cls(spec, tuple(loaded), cleanup, verify, run)
+        key = (
+            PrivateKey.from_file(sign_key, password)
+            if isinstance(sign_key, str | Path)
+            else sign_key
+        )
+        form = parse_signature_format(signature_format)
+        return cls(spec, tuple(loaded), cleanup, verify, run, key, form)
 
     @property
     def runs(self) -> bool:
@@ -154,7 +186,34 @@ def _verify_request(
             tuple((p, re.compile(rx)) for p, rx in spec.expect_output.items()) if runs else ()
         ),
         strict=spec.strict,
+        keys=(request.sign_key.public_key,) if request.sign_key else (),
     )
+
+
+def _sign(request: PublishRequest, ctx: Context, create: CreateResult) -> tuple[SignResult, ...]:
+    """Sign each image of the spec at its first tag (its repository holds the signatures).
+
+    Raises :class:`~polyarch.operations.sign.SigningFailed` naming what is published
+    unsigned when a signature cannot be written.
+    """
+    key = request.sign_key
+    assert key is not None
+    done: list[SignResult] = []
+    for image in request.spec.images:
+        target = image.with_tag(request.spec.tags[0])
+        try:
+            done.append(sign(SignRequest(target, key, request.signature_format), ctx))
+        except PolyarchError as exc:
+            unsigned = [str(i) for i in request.spec.images[len(done) :]]
+            raise SigningFailed(
+                f"published {create.digest} to {len(request.spec.targets())} tag(s), but "
+                f"{', '.join(unsigned)} {'is' if len(unsigned) == 1 else 'are'} not signed: "
+                f"{exc.message}",
+                hint=f"fix the cause, then sign {target} with the same key (what is signed stays)",
+                signed=getattr(exc, "signed", ()),
+                unsigned=getattr(exc, "unsigned", ()),
+            ) from exc
+    return tuple(done)
 
 
 def _cleanup(
@@ -249,6 +308,8 @@ def publish(
             ),
             ctx,
         )
+        # Signed right after the tags are written, before anything reads them as a release.
+        signed = _sign(request, ctx, create) if request.sign_key else ()
         chosen = tuple(v.record for v in variants)
         reports: tuple[VerifyReport, ...] = ()
         if request.verify:
@@ -274,4 +335,4 @@ def publish(
                     for v in variants
                     if isinstance(tag := v.record.extra.get("tag"), str) and v.record.repository
                 )
-    return PublishResult(spec, variants, create, reports, cleanup)
+    return PublishResult(spec, variants, create, reports, cleanup, signed)

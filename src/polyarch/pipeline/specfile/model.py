@@ -31,7 +31,7 @@ SPEC_FILE_NAMES: Final = ("polyarch.yaml", "polyarch.yml")
 #: The tags published when the spec has no ``tags`` key.
 DEFAULT_TAGS: Final = ("latest",)
 
-Attestations = Literal["keep", "drop"]
+Attestations = Literal["keep", "drop", "referrers"]
 
 _TOP_KEYS: Final = ("image", "tags", "variants", "verify", "attestations")
 _VARIANT_KEYS: Final = ("platform", "context", "dockerfile", "build-args", "target", "labels")

@@ -304,4 +304,6 @@ class _Reader(_NodeReader):
             return "keep"
         if text == "drop":
             return "drop"
-        self.fail(node, f"attestations: expected 'keep' or 'drop', got {_q(text)}")
+        if text == "referrers":
+            return "referrers"
+        self.fail(node, f"attestations: expected 'keep', 'drop' or 'referrers', got {_q(text)}")
