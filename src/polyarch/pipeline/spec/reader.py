@@ -1,4 +1,5 @@
-"""The sections of ``polyarch.yaml``: image, tags, variants, verify, attestations.
+"""The sections of ``polyarch.yaml``: image, tags, flavor, annotations, variants, verify,
+attestations.
 
 :class:`_Reader` turns the composed document into a :class:`~polyarch.pipeline.spec.Spec`,
 checking each value where it is written so that an error names its line.
@@ -8,14 +9,25 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
+from typing import Final, TypeVar
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
-from polyarch.errors import InvalidPlatform, InvalidReference
+from polyarch.errors import InvalidInput, InvalidPlatform, InvalidReference
+from polyarch.operations.create.annotations import parse_annotations
+from polyarch.pipeline.spec.inputs import (
+    BuildInputs,
+    CacheInput,
+    EngineChoice,
+    SecretInput,
+    SshInput,
+    parse_attest,
+    parse_provenance,
+    parse_sbom,
+)
 from polyarch.pipeline.spec.model import (
     _TOP_KEYS,
     _VARIANT_KEYS,
@@ -29,6 +41,7 @@ from polyarch.pipeline.spec.model import (
 )
 from polyarch.pipeline.spec.nodes import (
     _BOOL,
+    _NULL,
     _TEXT_TAGS,
     _kind,
     _line,
@@ -36,6 +49,8 @@ from polyarch.pipeline.spec.nodes import (
     _Pair,
     _q,
 )
+from polyarch.pipeline.tags.rules import GLOBAL_NAMES, Flavor, TagRule, parse_flavor, parse_rule
+from polyarch.pipeline.tags.template import Template
 from polyarch.platform import Platform
 from polyarch.reference import Reference
 
@@ -45,6 +60,25 @@ _TAG_RULE: Final = (
     'a tag is 1 to 128 letters, digits, "_", "." or "-" and does not start with "." or "-"'
 )
 _MAX_TAG_LENGTH: Final = 128
+_T = TypeVar("_T")
+
+
+def _is_plain(rule: TagRule) -> bool:
+    """A ``type=raw`` rule whose value is fixed text: a tag known without a version."""
+    return (
+        rule.type == "raw"
+        and rule.value is not None
+        and not rule.value.names
+        and rule.prefix is None
+        and rule.suffix is None
+        and rule.enable.source == "true"
+        and bool(_TAG_RE.fullmatch(rule.value.source))
+    )
+
+
+def _plain_value(rule: TagRule) -> str:
+    assert rule.value is not None
+    return rule.value.source
 
 
 class _Reader(_NodeReader):
@@ -55,14 +89,29 @@ class _Reader(_NodeReader):
         self.check_tags(root)
         top = self.mapping(root, "", _TOP_KEYS, required=("image", "variants"))
         images = self.images(top["image"][1])
-        tags = self.tags(top["tags"][1]) if "tags" in top else DEFAULT_TAGS
+        tags, rules = self.tags(top["tags"][1]) if "tags" in top else self.default_tags()
+        flavor = self.flavor(top["flavor"][1]) if "flavor" in top else Flavor()
+        annotations: Mapping[str, str] = MappingProxyType({})
+        if "annotations" in top:
+            annotations = self.annotations(top["annotations"][1])
         variants = self.variants(top["variants"][1])
-        self.check_per_platform_tags(tags, top.get("tags"), variants, top["variants"][1])
+        if tags:
+            self.check_per_platform_tags(tags, top.get("tags"), variants, top["variants"][1])
         verify = self.verify(top["verify"][1], variants) if "verify" in top else VerifySpec()
         attestations: Attestations = "keep"
         if "attestations" in top:
             attestations = self.attestations(top["attestations"][1])
-        return Spec(self.path, images, tags, variants, verify, attestations)
+        return Spec(
+            self.path,
+            images,
+            tags,
+            variants,
+            verify,
+            attestations,
+            rules,
+            flavor,
+            annotations,
+        )
 
     # --- the sections -------------------------------------------------------------------
 
@@ -92,18 +141,68 @@ class _Reader(_NodeReader):
             images.append(ref)
         return tuple(images)
 
-    def tags(self, node: Node) -> tuple[str, ...]:
+    def default_tags(self) -> tuple[tuple[str, ...], tuple[TagRule, ...]]:
+        return DEFAULT_TAGS, tuple(parse_rule(tag) for tag in DEFAULT_TAGS)
+
+    def tags(self, node: Node) -> tuple[tuple[str, ...], tuple[TagRule, ...]]:
+        """Plain tags and docker/metadata-action rules (an entry holding ``=`` or ``{{``).
+
+        Returns the static tags (empty when a rule needs a version) and every entry as a
+        rule (a plain tag is ``type=raw``).
+        """
         seen: dict[str, tuple[Node, str]] = {}
+        rules: list[TagRule] = []
+        static = True
         for text, item, where in self.one_or_many(node, "tags"):
-            if not _TAG_RE.fullmatch(text):
-                self.fail(item, f"{where}: invalid tag {_q(text)}", hint=_TAG_RULE)
+            if "=" in text or "{{" in text:
+                try:
+                    rule = parse_rule(text)
+                except InvalidInput as exc:
+                    self.fail(item, f"{where}: {exc.message}", hint=exc.hint)
+                static = static and _is_plain(rule)
+            else:
+                if not _TAG_RE.fullmatch(text):
+                    self.fail(item, f"{where}: invalid tag {_q(text)}", hint=_TAG_RULE)
+                rule = parse_rule(text)
             if text in seen:
                 first, first_where = seen[text]
+                what = "tag" if "=" not in text else "tag rule"
                 self.fail(
-                    item, f"{where}: duplicate tag {_q(text)} ({first_where}, line {_line(first)})"
+                    item,
+                    f"{where}: duplicate {what} {_q(text)} ({first_where}, line {_line(first)})",
                 )
             seen[text] = (item, where)
-        return tuple(seen)
+            rules.append(rule)
+        if static:
+            return tuple(_plain_value(r) for r in rules), tuple(rules)
+        return (), tuple(rules)
+
+    def flavor(self, node: Node) -> Flavor:
+        entries = [text for text, _, _ in self.one_or_many(node, "flavor")]
+        try:
+            return parse_flavor(entries)
+        except InvalidInput as exc:
+            self.fail(node, f"flavor: {exc.message}", hint=exc.hint)
+
+    def annotations(self, node: Node) -> Mapping[str, str]:
+        """Index annotations: ``KEY: VALUE`` (buildx's ``index:``/``manifest-descriptor:``
+        prefixes accepted in the key), values possibly holding global expressions."""
+        where = "annotations"
+        out: dict[str, str] = {}
+        for name, (key, value) in self.mapping(node, where, None).items():
+            item = f"{where}.{name}"
+            if isinstance(value, ScalarNode) and value.tag == _BOOL:
+                self.fail(value, f"{item}: {value.value} is a YAML boolean; quote it")
+            if isinstance(value, ScalarNode) and value.tag == _NULL:
+                self.fail(value, f"{item}: has no value; write '' for an empty value")
+            text = self.text(value, item, empty=True)
+            try:
+                parse_annotations([f"{name}={text}"])
+                Template.parse(text).check(GLOBAL_NAMES, item)
+            except InvalidInput as exc:
+                self.fail(key, f"{item}: {exc.message}", hint=exc.hint)
+            out[name] = text
+        return MappingProxyType(out)
 
     def variants(self, node: Node) -> tuple[Variant, ...]:
         if not isinstance(node, SequenceNode):
@@ -157,8 +256,141 @@ class _Reader(_NodeReader):
             target = self.text(target_node, f"{where}.target")
             if any(c.isspace() for c in target):
                 self.fail(target_node, f"{where}.target: a build stage name has no spaces")
-        variant = Variant(platform, context, dockerfile, build_args, target, _line(node), labels)
+        inputs = self.inputs(entries, where)
+        runner: tuple[str, ...] = ()
+        if "runner" in entries:
+            runner = tuple(
+                self.word(n, w, "a runner label")
+                for _, n, w in self.one_or_many(entries["runner"][1], f"{where}.runner")
+            )
+        builder = (
+            self.builder(entries["builder"][1], f"{where}.builder")
+            if "builder" in entries
+            else None
+        )
+        variant = Variant(
+            platform,
+            context,
+            dockerfile,
+            build_args,
+            target,
+            _line(node),
+            labels,
+            inputs,
+            runner,
+            builder,
+        )
         return variant, entries["platform"][1]
+
+    def word(self, node: Node, where: str, what: str) -> str:
+        text = self.text(node, where)
+        if any(c.isspace() for c in text):
+            self.fail(node, f"{where}: {_q(text)} is not {what} (no spaces)")
+        return text
+
+    def inputs(self, entries: dict[str, _Pair], where: str) -> BuildInputs:
+        """The buildx inputs of one variant (see :mod:`polyarch.pipeline.spec.inputs`)."""
+
+        def each(key: str, parse: Callable[[str], _T]) -> tuple[_T, ...]:
+            if key not in entries:
+                return ()
+            out = []
+            for text, item, item_where in self.one_or_many(entries[key][1], f"{where}.{key}"):
+                try:
+                    out.append(parse(text))
+                except InvalidInput as exc:
+                    self.fail(item, f"{item_where}: {exc.message}", hint=exc.hint)
+            return tuple(out)
+
+        secrets = each("secrets", SecretInput.parse)
+        ids: dict[str, str] = {}
+        for secret, (_, item, item_where) in zip(
+            secrets,
+            self.one_or_many(entries["secrets"][1], f"{where}.secrets") if secrets else [],
+            strict=True,
+        ):
+            if secret.id in ids:
+                self.fail(
+                    item, f"{item_where}: duplicate secret id {_q(secret.id)} ({ids[secret.id]})"
+                )
+            ids[secret.id] = item_where
+        if secrets and self.paths:
+            for secret, (_, item, item_where) in zip(
+                secrets, self.one_or_many(entries["secrets"][1], f"{where}.secrets"), strict=True
+            ):
+                if secret.src is not None and not (self.base / secret.src).is_file():
+                    self.fail(
+                        item,
+                        f"{item_where}: secret file {_q(secret.src)} does not exist "
+                        f"({(self.base / secret.src).resolve()})",
+                        hint="a relative src is taken from the spec file's directory",
+                    )
+        contexts: dict[str, str] = {}
+        if "build-contexts" in entries:
+            for name, value in self.string_map(
+                entries["build-contexts"][1], f"{where}.build-contexts"
+            ).items():
+                if "://" in value and not value.startswith(("docker-image://", "oci-layout://")):
+                    key_node = entries["build-contexts"][1]
+                    self.fail(
+                        key_node,
+                        f"{where}.build-contexts.{name}: {_q(value)} is a remote context "
+                        "(not supported: local directories, docker-image:// and oci-layout://)",
+                    )
+                if value.startswith("target:"):
+                    self.fail(
+                        entries["build-contexts"][1],
+                        f"{where}.build-contexts.{name}: a Bake target context needs bake",
+                    )
+                contexts[name] = value if "://" in value else str((self.base / value).resolve())
+        provenance = sbom = None
+        if "provenance" in entries:
+            provenance = self.attestation_value(
+                entries["provenance"][1], f"{where}.provenance", parse_provenance
+            )
+        if "sbom" in entries:
+            sbom = self.attestation_value(entries["sbom"][1], f"{where}.sbom", parse_sbom)
+        return BuildInputs(
+            secrets=secrets,
+            ssh=each("ssh", SshInput.parse),
+            cache_from=each("cache-from", CacheInput.parse),
+            cache_to=each("cache-to", CacheInput.parse),
+            build_contexts=MappingProxyType(contexts),
+            provenance=provenance,
+            sbom=sbom,
+            attest=each("attest", parse_attest),
+            no_cache=self.flag(entries["no-cache"][1], f"{where}.no-cache")
+            if "no-cache" in entries
+            else False,
+            pull=self.flag(entries["pull"][1], f"{where}.pull") if "pull" in entries else False,
+        )
+
+    def attestation_value(
+        self, node: Node, where: str, parse: Callable[[bool | str], str | None]
+    ) -> str | None:
+        value: bool | str
+        if isinstance(node, ScalarNode) and node.tag == _BOOL:
+            value = self.flag(node, where)
+        else:
+            value = self.text(node, where)
+        try:
+            return parse(value)
+        except InvalidInput as exc:
+            self.fail(node, f"{where}: {exc.message}", hint=exc.hint)
+
+    def builder(self, node: Node, where: str) -> EngineChoice:
+        entries = self.mapping(node, where, EngineChoice.KINDS)
+        if len(entries) != 1:
+            self.fail(
+                node,
+                f"{where}: name one of docker-context, docker-host or buildx-builder",
+            )
+        [(kind, (_, value_node))] = entries.items()
+        text = self.text(value_node, f"{where}.{kind}")
+        try:
+            return EngineChoice.build(kind, text)
+        except InvalidInput as exc:
+            self.fail(value_node, f"{where}: {exc.message}", hint=exc.hint)
 
     def platform(self, node: Node, where: str) -> Platform:
         text = self.text(node, where)
