@@ -102,9 +102,9 @@ class Template:
             pos = end + len(close)
             if inner.startswith("!"):
                 continue  # a comment
-            if text:
+            if "".join(text):
                 parts.append("".join(text))
-                text = []
+            text = []
             parts.append(_expression(source, inner))
         if "".join(text):
             parts.append("".join(text))
