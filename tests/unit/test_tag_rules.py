@@ -79,7 +79,12 @@ ENVS: dict[str, tuple[str, str, str, dict[str, Any] | None]] = {
 }
 
 # metadata-action's tags when the input is empty (src/tag.ts Transform).
-DEFAULT_RULES = ["type=schedule", "type=ref,event=branch", "type=ref,event=tag", "type=ref,event=pr"]
+DEFAULT_RULES = [
+    "type=schedule",
+    "type=ref,event=branch",
+    "type=ref,event=tag",
+    "type=ref,event=pr",
+]
 SEMVER3 = ["type=semver,pattern={{version}}", "type=semver,pattern={{major}}.{{minor}}",
            "type=semver,pattern={{major}}"]  # fmt: skip
 DATES = [
@@ -100,9 +105,11 @@ CASES: list[tuple[str, str, list[str] | None, list[str], str | None, list[str], 
     ("push02", "push_master", ["type=edge"], [], "edge", [], False),
     ("push03", "push_master", None, [], "master", [], False),
     ("push04", "workflow_dispatch", ["type=edge"], [], "edge", [], False),
-    ("push07", "push_dev", ["type=ref,event=branch", "type=sha"], [], "dev", ["sha-860c190"], False),
+    ("push07", "push_dev", ["type=ref,event=branch", "type=sha"], [], "dev", ["sha-860c190"],
+     False),
     ("push08", "push_master", ["type=edge", "type=sha"], [], "edge", ["sha-2665741"], False),
-    ("push09", "push_dev", ["type=edge,branch=dev", "type=sha"], [], "edge", ["sha-860c190"], False),
+    ("push09", "push_dev", ["type=edge,branch=dev", "type=sha"], [], "edge", ["sha-860c190"],
+     False),
     ("push10", "push_master", ["type=edge,branch=dev", "type=sha"], [], "sha-2665741", [], False),
     ("push11", "push_invalidchars", ["type=edge", "type=sha"], [], "sha-983315b", [], False),
     ("push12", "push_invalidchars",
@@ -111,7 +118,8 @@ CASES: list[tuple[str, str, list[str] | None, list[str], str | None, list[str], 
     ("push13", "push_master", ["type=ref,priority=2000,event=branch", "type=edge"], [],
      "master", ["edge"], False),
     ("push14", "push_master",
-     ["type=semver,pattern={{version}},value=v1.2.3", "type=pep440,pattern={{version}},value=v1.2.3",
+     ["type=semver,pattern={{version}},value=v1.2.3",
+      "type=pep440,pattern={{version}},value=v1.2.3",
       "type=edge"], [], "1.2.3", ["edge"], True),
     ("push15", "push_master", ["type=match,pattern=v(.*),group=1,value=v1.2.3", "type=edge"], [],
      "1.2.3", ["edge"], True),
@@ -121,7 +129,8 @@ CASES: list[tuple[str, str, list[str] | None, list[str], str | None, list[str], 
     ("push17", "push_master", DATES, [], "mytag-master",
      ["mytag-20200110", "mytag-cd-20200110", "mytag-20200110-093000", "mytag-tag-",
       "mytag-baseref-", "mytag-defbranch"], False),
-    ("push18", "push_dev", ["type=ref,event=branch", "type=sha,format=long"], [], "dev", [L], False),
+    ("push18", "push_dev", ["type=ref,event=branch", "type=sha,format=long"], [], "dev", [L],
+     False),
     ("push19", "push_dev",
      ["type=edge,branch=master", "type=ref,event=branch,enable=false", "type=sha,format=long",
       "type=raw,value=defbranch,enable={{is_default_branch}}"], [], L, [], False),
@@ -146,7 +155,8 @@ CASES: list[tuple[str, str, list[str] | None, list[str], str | None, list[str], 
      "2.0.8-beta.67", [], True),
     ("tag08", "tag_v2.0.8-beta.67", ['type=match,"pattern=\\d.\\d"'], [], "2.0", [], True),
     ("tag09", "tag_v2.0.8-beta.67",
-     ['type=match,"pattern=v(.*)-beta.(.*)",group=1', 'type=match,"pattern=v(.*)-beta.(.*)",group=2'],
+     ['type=match,"pattern=v(.*)-beta.(.*)",group=1',
+      'type=match,"pattern=v(.*)-beta.(.*)",group=2'],
      [], "2.0.8", ["67"], True),
     ("tag10", "tag_sometag", ['type=match,"pattern=\\d.\\d"'], [], None, [], False),
     ("tag11", "tag_v1.1.1", SEMVER3, [], "1.1.1", ["1.1", "1"], True),
@@ -159,7 +169,8 @@ CASES: list[tuple[str, str, list[str] | None, list[str], str | None, list[str], 
     ("tag14", "tag_sometag", ["type=ref,event=tag", *SEMVER3], ["latest=false"], "sometag", [],
      False),
     ("tag15", "tag_v2.0.8-beta.67",
-     ["type=raw,priority=2000,foo", "type=semver,pattern={{version}}", 'type=match,"pattern=\\d.\\d"'],
+     ["type=raw,priority=2000,foo", "type=semver,pattern={{version}}",
+      'type=match,"pattern=\\d.\\d"'],
      [], "foo", ["2.0.8-beta.67", "2.0"], False),
     ("tag16", "tag_v1.1.1", ["type=raw,priority=2000,foo", "type=ref,event=tag", "type=edge"], [],
      "foo", ["v1.1.1"], False),
@@ -185,7 +196,8 @@ CASES: list[tuple[str, str, list[str] | None, list[str], str | None, list[str], 
     ("tag22", "tag_v1.1.1",
      ["type=semver,pattern={{version}}", "type=semver,pattern={{major}}.{{minor}}.{{patch}}"],
      ["prefix=foo-,onlatest=true", "suffix=-dev,onlatest=true"], "foo-1.1.1-dev", [], True),
-    ("tag23", "tag_v1.1.1", ["type=pep440,pattern={{raw}}", "type=pep440,pattern={{major}}.{{minor}}"],
+    ("tag23", "tag_v1.1.1",
+     ["type=pep440,pattern={{raw}}", "type=pep440,pattern={{major}}.{{minor}}"],
      [], "v1.1.1", ["1.1"], True),
     ("tag24", "tag_1.2",
      ["type=pep440,pattern={{version}}", "type=pep440,pattern={{major}}.{{minor}}"], [],
@@ -223,7 +235,8 @@ CASES: list[tuple[str, str, list[str] | None, list[str], str | None, list[str], 
     ("latest06", "tag_v2.0.8-beta.67", ['type=match,"pattern=\\d.\\d.\\d"'], [], "2.0.8", [], True),
     ("latest07", "tag_v1.1.1", ["type=ref,event=tag"], ["latest=false"], "v1.1.1", [], False),
     ("pr01", "pull_request", None, [], "pr-15", [], False),
-    ("pr03", "pull_request", ["type=ref,event=pr", "type=sha"], [], "pr-15", ["sha-a9c8c58"], False),
+    ("pr03", "pull_request", ["type=ref,event=pr", "type=sha"], [], "pr-15", ["sha-a9c8c58"],
+     False),
     ("pr04", "pull_request", ["type=sha,priority=2000", "type=ref,event=pr"], [], "sha-a9c8c58",
      ["pr-15"], False),
     ("pr05", "pull_request", ["type=ref,event=pr"], ["prefix=glo-", "suffix=-bal"], "pr-15-bal",
@@ -249,7 +262,8 @@ CASES: list[tuple[str, str, list[str] | None, list[str], str | None, list[str], 
      "20200110", ["source-date-2020-01-10"], False),
     ("schedule03", "schedule", ["type=schedule,pattern={{date 'YYYYMMDD-HHmmss'}}"], [],
      "20200110-003000", [], False),
-    ("schedule05", "schedule", ["type=schedule", "type=sha"], [], "nightly", ["sha-860c190"], False),
+    ("schedule05", "schedule", ["type=schedule", "type=sha"], [], "nightly", ["sha-860c190"],
+     False),
     ("schedule06", "schedule",
      ["type=schedule", "type=sha,priority=2000",
       "type=raw,value=defbranch,enable={{is_default_branch}}"], [],
@@ -265,7 +279,8 @@ CASES: list[tuple[str, str, list[str] | None, list[str], str | None, list[str], 
      ["type=ref,event=tag", "type=raw,value=baseref-{{base_ref}}",
       "type=raw,value=defbranch,enable={{is_default_branch}}"], [],
      "v1.1.1", ["baseref-"], True),
-    ("raw01", "push_dev", ["type=ref,event=branch", "type=raw,my", "type=raw,custom", "type=raw,tags"],
+    ("raw01", "push_dev",
+     ["type=ref,event=branch", "type=raw,my", "type=raw,custom", "type=raw,tags"],
      [], "dev", ["my", "custom", "tags"], False),
     ("raw03", "tag_release1",
      ["type=ref,event=tag", "type=raw,my", "type=raw,custom", "type=raw,tags"], [],
@@ -375,7 +390,9 @@ def test_pr12_unquoted_date_format_is_refused() -> None:
     """Upstream pr12: ``{{commit_date YYYY-MM-DD}}`` (unquoted) is a Handlebars path lookup
     that finds nothing, so moment formats with its default and the tag is
     ``2020-01-10T00-30-00Z``, never what was meant. polyarch refuses it when read."""
-    with pytest.raises(TagRuleError, match="argument 'YYYY-MM-DD-HHmmSS' of commit_date is not quoted"):
+    with pytest.raises(
+        TagRuleError, match="argument 'YYYY-MM-DD-HHmmSS' of commit_date is not quoted"
+    ):
         parse_rule("type=raw,value={{commit_date YYYY-MM-DD-HHmmSS}}")
 
 
@@ -493,7 +510,8 @@ def test_transform_sorts_by_priority_keeping_order() -> None:
         (["latest=true"], Flavor("true")),
         (["latest=auto"], Flavor()),
         (["prefix=sha-"], Flavor(prefix="sha-")),
-        (["latest=false", "prefix=dev-", "suffix=-alpine"], Flavor("false", "dev-", False, "-alpine")),
+        (["latest=false", "prefix=dev-", "suffix=-alpine"],
+         Flavor("false", "dev-", False, "-alpine")),
         (["prefix=dev-,onlatest=true"], Flavor(prefix="dev-", prefix_latest=True)),
         (["prefix=dev-,onlatest=true", "suffix=-alpine,onlatest=true"],
          Flavor("auto", "dev-", True, "-alpine", True)),
@@ -541,7 +559,7 @@ def test_semver(text: str, version: str | None) -> None:
 def test_semver_order() -> None:
     texts = ["1.0.0", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",
              "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "0.9.9", "2.0.0"]  # fmt: skip
-    ordered = sorted(texts, key=lambda t: SemVer.parse(t))  # type: ignore[arg-type,return-value]
+    ordered = sorted(texts, key=lambda t: SemVer.parse(t) or SemVer(t, 0, 0, 0))
     assert ordered == ["0.9.9", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta", "1.0.0-beta",
                        "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0", "2.0.0"]  # fmt: skip
 

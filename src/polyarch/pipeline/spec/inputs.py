@@ -226,6 +226,13 @@ class CacheInput:
         return ",".join(parts)
 
 
+def _pairs(text: str, what: str) -> dict[str, str] | None:
+    try:
+        return dict(_csv(text, what))
+    except InputError:
+        return None
+
+
 def parse_provenance(value: bool | str) -> str | None:
     """``--provenance``'s value: ``false`` (off), ``mode=min``, ``mode=max``; None: buildx's
     default. ``true`` is ``mode=min`` (buildx's default mode)."""
@@ -234,9 +241,9 @@ def parse_provenance(value: bool | str) -> str | None:
     if value is False or value == "false":
         return "false"
     if isinstance(value, str):
-        pairs = dict(_csv(value, "provenance"))
+        pairs = _pairs(value, "provenance")
         unknown = set(pairs) - {"mode", "builder-id", "version"}
-        if unknown or pairs.get("mode", "min") not in ("min", "max"):
+        if pairs is None or unknown or pairs.get("mode", "min") not in ("min", "max"):
             raise InputError(f"provenance {value!r}: expected true, false, mode=min or mode=max")
         return value
     raise InputError(f"provenance {value!r}: expected true, false, mode=min or mode=max")
@@ -249,8 +256,8 @@ def parse_sbom(value: bool | str) -> str | None:
     if value is False or value == "false":
         return "false"
     if isinstance(value, str):
-        pairs = dict(_csv(value, "sbom"))
-        if set(pairs) - {"generator", "disabled"}:
+        pairs = _pairs(value, "sbom")
+        if pairs is None or set(pairs) - {"generator", "disabled"}:
             raise InputError(f"sbom {value!r}: expected true, false or generator=IMAGE")
         return value
     raise InputError(f"sbom {value!r}: expected true, false or generator=IMAGE")

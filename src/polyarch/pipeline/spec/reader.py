@@ -295,11 +295,19 @@ class _Reader(_NodeReader):
             if key not in entries:
                 return ()
             out = []
-            for text, item, item_where in self.one_or_many(entries[key][1], f"{where}.{key}"):
+            node = entries[key][1]
+            for text, item, item_where in self.one_or_many(node, f"{where}.{key}"):
                 try:
                     out.append(parse(text))
                 except InvalidInput as exc:
-                    self.fail(item, f"{item_where}: {exc.message}", hint=exc.hint)
+                    hint = exc.hint
+                    if isinstance(node, SequenceNode) and node.flow_style and "," not in text:
+                        # [id=a,src=b] is two YAML items: the commas of buildx's CSV split it.
+                        hint = (
+                            "in a [flow, list] a comma separates items: quote each entry "
+                            "('id=a,src=b') or write one entry per '- ' line"
+                        )
+                    self.fail(item, f"{item_where}: {exc.message}", hint=hint)
             return tuple(out)
 
         secrets = each("secrets", SecretInput.parse)
