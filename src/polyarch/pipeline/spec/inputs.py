@@ -242,8 +242,11 @@ def parse_provenance(value: bool | str) -> str | None:
         return "false"
     if isinstance(value, str):
         pairs = _pairs(value, "provenance")
-        unknown = set(pairs) - {"mode", "builder-id", "version"}
-        if pairs is None or unknown or pairs.get("mode", "min") not in ("min", "max"):
+        if (
+            pairs is None
+            or set(pairs) - {"mode", "builder-id", "version"}
+            or pairs.get("mode", "min") not in ("min", "max")
+        ):
             raise InputError(f"provenance {value!r}: expected true, false, mode=min or mode=max")
         return value
     raise InputError(f"provenance {value!r}: expected true, false, mode=min or mode=max")
