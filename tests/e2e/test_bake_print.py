@@ -74,3 +74,23 @@ def test_live_print_reads_like_the_fixture(
     assert bake_variants(live, targets) == bake_variants(stored, targets)
     secret_value = buildx_env["GH_TOKEN"]
     assert secret_value not in repr(live), "bake --print never prints a secret's value"
+
+
+def test_matrix_from_bake_targets(buildx_env: dict[str, str]) -> None:
+    """``polyarch matrix --bake FILE --target T...``: one job per platform of each target."""
+    from support.cli import run_cli
+
+    result = run_cli(
+        "matrix", "--bake", str(PROJECT / "docker-bake.hcl"),
+        "--target", "api-amd64", "--target", "api-arm64", "--runner", "linux/arm/v7=ubuntu-24.04",
+        env={**buildx_env, "GITHUB_OUTPUT": ""},
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert result.json()["include"] == [
+        {"platform": "linux/amd64", "runner": "ubuntu-24.04", "artifact": "records-linux-amd64",
+         "target": "api-amd64"},
+        {"platform": "linux/arm64", "runner": "ubuntu-24.04-arm",
+         "artifact": "records-linux-arm64", "target": "api-arm64"},
+        {"platform": "linux/arm/v7", "runner": "ubuntu-24.04",
+         "artifact": "records-linux-arm-v7", "target": "api-arm64"},
+    ]  # fmt: skip
