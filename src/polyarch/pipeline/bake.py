@@ -251,9 +251,7 @@ def _inputs(target: BakeTarget, cwd: Path) -> BuildInputs:
                 )
         except InvalidInput as exc:
             raise BakeError(f"bake target {name!r}: {exc.message}", hint=exc.hint) from None
-        if secret.src is not None:
-            secret = SecretInput(secret.id, str(_local(secret.src, cwd)), secret.env)
-        secrets.append(secret)
+        secrets.append(secret.absolute(cwd))
     ssh: list[SshInput] = []
     for item in _entries(name, "ssh", a.get("ssh", [])):
         if isinstance(item, str):
@@ -272,12 +270,7 @@ def _inputs(target: BakeTarget, cwd: Path) -> BuildInputs:
                 )
             except InvalidInput as exc:
                 raise BakeError(f"bake target {name!r}: {key}: {exc.message}") from None
-            if cache.type == "local":
-                for attr in ("src", "dest"):
-                    path = cache.get(attr)
-                    if path is not None:
-                        cache = cache.with_attr(attr, str(_local(path, cwd)))
-            found.append(cache)
+            found.append(cache.absolute(cwd))
     attest = []
     for item in _entries(name, "attest", a.get("attest", [])):
         attest.append(parse_attest(item if isinstance(item, str) else _csv_of(item)))

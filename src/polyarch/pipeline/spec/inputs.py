@@ -38,6 +38,7 @@ import csv
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
@@ -141,6 +142,12 @@ class SecretInput:
             raise InputError(f"secret {text!r}: {env!r} is not an environment variable name")
         return cls(secret_id, src or None, env or None)
 
+    def absolute(self, base: Path) -> SecretInput:
+        """The same secret with a relative ``src`` taken from ``base``."""
+        if self.src is None:
+            return self
+        return SecretInput(self.id, str((base / self.src).resolve()), self.env)
+
     def to_buildx(self) -> str:
         """The ``--secret`` value (no value of the secret in it: only where it is)."""
         parts = [f"id={self.id}"]
@@ -212,9 +219,14 @@ class CacheInput:
         """The attribute's value, or ``None``."""
         return next((v for k, v in self.attrs if k == key), None)
 
-    def with_attr(self, key: str, value: str) -> CacheInput:
-        """The same cache with ``key`` set (a local path made absolute...)."""
-        return CacheInput(self.type, tuple((k, value if k == key else v) for k, v in self.attrs))
+    def absolute(self, base: Path) -> CacheInput:
+        """The same cache with a local ``src``/``dest`` taken from ``base``."""
+        if self.type != "local":
+            return self
+        attrs = tuple(
+            (k, str((base / v).resolve()) if k in ("src", "dest") else v) for k, v in self.attrs
+        )
+        return CacheInput(self.type, attrs)
 
     def to_buildx(self, *, masked: bool = False) -> str:
         """The CSV value; ``masked`` hides credentials (:data:`SENSITIVE_CACHE_KEYS`)."""

@@ -289,16 +289,20 @@ class _Reader(_NodeReader):
         return text
 
     def inputs(self, entries: dict[str, _Pair], where: str) -> BuildInputs:
-        """The buildx inputs of one variant (see :mod:`polyarch.pipeline.spec.inputs`)."""
+        """The buildx inputs of one variant (see :mod:`polyarch.pipeline.spec.inputs`).
 
-        def each(key: str, parse: Callable[[str], _T]) -> tuple[_T, ...]:
+        Relative paths (a secret's ``src``, a local cache's ``src``/``dest``, a build
+        context) are taken from the spec file's directory and made absolute.
+        """
+
+        def each(key: str, parse: Callable[[str], _T]) -> list[tuple[_T, Node, str]]:
             if key not in entries:
-                return ()
+                return []
             out = []
             node = entries[key][1]
             for text, item, item_where in self.one_or_many(node, f"{where}.{key}"):
                 try:
-                    out.append(parse(text))
+                    out.append((parse(text), item, item_where))
                 except InvalidInput as exc:
                     hint = exc.hint
                     if isinstance(node, SequenceNode) and node.flow_style and "," not in text:
@@ -308,83 +312,82 @@ class _Reader(_NodeReader):
                             "('id=a,src=b') or write one entry per '- ' line"
                         )
                     self.fail(item, f"{item_where}: {exc.message}", hint=hint)
-            return tuple(out)
+            return out
 
-        secrets = each("secrets", SecretInput.parse)
+        secrets: list[SecretInput] = []
         ids: dict[str, str] = {}
-        for secret, (_, item, item_where) in zip(
-            secrets,
-            self.one_or_many(entries["secrets"][1], f"{where}.secrets") if secrets else [],
-            strict=True,
-        ):
+        for secret, item, item_where in each("secrets", SecretInput.parse):
             if secret.id in ids:
                 self.fail(
                     item, f"{item_where}: duplicate secret id {_q(secret.id)} ({ids[secret.id]})"
                 )
             ids[secret.id] = item_where
-        if secrets and self.paths:
-            for secret, (_, item, item_where) in zip(
-                secrets, self.one_or_many(entries["secrets"][1], f"{where}.secrets"), strict=True
-            ):
-                if secret.src is not None and not (self.base / secret.src).is_file():
-                    self.fail(
-                        item,
-                        f"{item_where}: secret file {_q(secret.src)} does not exist "
-                        f"({(self.base / secret.src).resolve()})",
-                        hint="a relative src is taken from the spec file's directory",
-                    )
-        contexts: dict[str, str] = {}
-        if "build-contexts" in entries:
-            for name, value in self.string_map(
-                entries["build-contexts"][1], f"{where}.build-contexts"
-            ).items():
-                if "://" in value and not value.startswith(("docker-image://", "oci-layout://")):
-                    key_node = entries["build-contexts"][1]
-                    self.fail(
-                        key_node,
-                        f"{where}.build-contexts.{name}: {_q(value)} is a remote context "
-                        "(not supported: local directories, docker-image:// and oci-layout://)",
-                    )
-                if value.startswith("target:"):
-                    self.fail(
-                        entries["build-contexts"][1],
-                        f"{where}.build-contexts.{name}: a Bake target context needs bake",
-                    )
-                contexts[name] = value if "://" in value else str((self.base / value).resolve())
-        provenance = sbom = None
-        if "provenance" in entries:
-            provenance = self.attestation_value(
-                entries["provenance"][1], f"{where}.provenance", parse_provenance
-            )
-        if "sbom" in entries:
-            sbom = self.attestation_value(entries["sbom"][1], f"{where}.sbom", parse_sbom)
+            found = secret.absolute(self.base)
+            if self.paths and found.src is not None and not Path(found.src).is_file():
+                self.fail(
+                    item,
+                    f"{item_where}: secret file {_q(secret.src or '')} does not exist "
+                    f"({found.src})",
+                    hint="a relative src is taken from the spec file's directory",
+                )
+            secrets.append(found)
+        caches = {
+            key: tuple(cache.absolute(self.base) for cache, _, _ in each(key, CacheInput.parse))
+            for key in ("cache-from", "cache-to")
+        }
         return BuildInputs(
-            secrets=secrets,
-            ssh=each("ssh", SshInput.parse),
-            cache_from=each("cache-from", CacheInput.parse),
-            cache_to=each("cache-to", CacheInput.parse),
-            build_contexts=MappingProxyType(contexts),
-            provenance=provenance,
-            sbom=sbom,
-            attest=each("attest", parse_attest),
+            secrets=tuple(secrets),
+            ssh=tuple(ssh for ssh, _, _ in each("ssh", SshInput.parse)),
+            cache_from=caches["cache-from"],
+            cache_to=caches["cache-to"],
+            build_contexts=self.build_contexts(entries, where),
+            provenance=self.attestation_value(entries, where, "provenance", parse_provenance),
+            sbom=self.attestation_value(entries, where, "sbom", parse_sbom),
+            attest=tuple(text for text, _, _ in each("attest", parse_attest)),
             no_cache=self.flag(entries["no-cache"][1], f"{where}.no-cache")
             if "no-cache" in entries
             else False,
             pull=self.flag(entries["pull"][1], f"{where}.pull") if "pull" in entries else False,
         )
 
+    def build_contexts(self, entries: dict[str, _Pair], where: str) -> Mapping[str, str]:
+        if "build-contexts" not in entries:
+            return MappingProxyType({})
+        node, path = entries["build-contexts"][1], f"{where}.build-contexts"
+        keys = {name: key for name, (key, _) in self.mapping(node, path, None).items()}
+        contexts: dict[str, str] = {}
+        for name, value in self.string_map(node, path).items():
+            if value.startswith("target:"):
+                self.fail(keys[name], f"{path}.{name}: a Bake target context needs bake")
+            if "://" in value and not value.startswith(("docker-image://", "oci-layout://")):
+                self.fail(
+                    keys[name],
+                    f"{path}.{name}: {_q(value)} is a remote context "
+                    "(not supported: local directories, docker-image:// and oci-layout://)",
+                )
+            contexts[name] = value if "://" in value else str((self.base / value).resolve())
+        return MappingProxyType(contexts)
+
     def attestation_value(
-        self, node: Node, where: str, parse: Callable[[bool | str], str | None]
+        self,
+        entries: dict[str, _Pair],
+        where: str,
+        key: str,
+        parse: Callable[[bool | str], str | None],
     ) -> str | None:
+        """``provenance`` / ``sbom``: a boolean or buildx's text, checked by ``parse``."""
+        if key not in entries:
+            return None
+        node, path = entries[key][1], f"{where}.{key}"
         value: bool | str
         if isinstance(node, ScalarNode) and node.tag == _BOOL:
-            value = self.flag(node, where)
+            value = self.flag(node, path)
         else:
-            value = self.text(node, where)
+            value = self.text(node, path)
         try:
             return parse(value)
         except InvalidInput as exc:
-            self.fail(node, f"{where}: {exc.message}", hint=exc.hint)
+            self.fail(node, f"{path}: {exc.message}", hint=exc.hint)
 
     def builder(self, node: Node, where: str) -> EngineChoice:
         entries = self.mapping(node, where, EngineChoice.KINDS)
