@@ -55,7 +55,8 @@ def test_spec_runner_then_override() -> None:
 def test_no_native_runner_says_so() -> None:
     with pytest.raises(NoNativeRunner, match="linux/s390x has no native GitHub-hosted runner") as e:
         build_matrix([_variant("linux/amd64"), _variant("linux/s390x")])
-    assert "--runner linux/s390x=LABEL" in e.value.one_line()
+    assert "a runner linux/s390x=LABEL" in e.value.one_line()
+    assert e.value.parameter == "runners"
     assert e.value.exit_code == 2
 
 

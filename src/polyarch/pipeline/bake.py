@@ -167,12 +167,12 @@ def bake_print(
             timeout=300,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BakeFailed(f"`{' '.join(argv[:3])} --print` could not run: {exc}") from None
+        raise BakeFailed(f"`{' '.join(argv[:3])}` could not run: {exc}") from None
     if proc.returncode != 0:
         errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
         last = (errors or proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise BakeFailed(
-            f"`docker buildx bake --print` failed (exit {proc.returncode}): {last}",
+            f"`docker buildx bake` could not print the definition (exit {proc.returncode}): {last}",
             hint="run it yourself to see the whole output",
         )
     return parse_bake_print(proc.stdout, cwd)
@@ -182,7 +182,7 @@ def parse_bake_print(text: str, cwd: Path) -> BakeDefinition:
     """Read ``bake --print``'s JSON; relative paths are taken from ``cwd``."""
     data = parse_json(text, what="docker buildx bake --print output", shown="stdout")
     if not isinstance(data, dict) or not isinstance(data.get("target"), dict):
-        raise BakeError("docker buildx bake --print gave no targets")
+        raise BakeError("docker buildx bake printed no targets")
     targets = {
         name: BakeTarget(name, MappingProxyType(dict(attrs)))
         for name, attrs in data["target"].items()
@@ -363,8 +363,8 @@ def _target_variants(target: BakeTarget, cwd: Path) -> list[Variant]:
     if not platforms:
         raise BakeError(
             f"bake target {name!r} has no platforms",
-            hint='set platforms = ["linux/arm64"] (buildx 0.13 drops a compose service\'s '
-            "platforms from --print: use a newer buildx or an HCL override)",
+            hint='set platforms = ["linux/arm64"] (buildx 0.13 leaves a compose service\'s '
+            "platforms out of what bake prints: use a newer buildx or an HCL override)",
         )
     inputs = _inputs(target, cwd)
     out = []

@@ -155,7 +155,7 @@ def build_matrix(
             if default is None:
                 raise NoNativeRunner(
                     f"{platform} has no native GitHub-hosted runner",
-                    hint=f"name one: runner: in the spec, or --runner {platform}=LABEL "
+                    hint=f"name one: runner: in the spec, or a runner {platform}=LABEL "
                     "(a self-hosted runner, or ubuntu-24.04 with QEMU)",
                     parameter="runners",
                 )

@@ -191,7 +191,8 @@ class Spec:
             raise UnresolvedTags(
                 f"{self.path.name}: tags are rules ({self.tag_rules[0].source}...) and need "
                 "a version",
-                hint="give --version, run in CI, or tag the commit",
+                hint="give the version, run in CI, or tag the commit",
+                parameter="version",
             )
         return self.tags
 
