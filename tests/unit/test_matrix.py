@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from polyarch.domain.platform import Platform
 from polyarch.errors import InvalidInput
 from polyarch.pipeline.matrix import (
     NoNativeRunner,
@@ -14,8 +15,7 @@ from polyarch.pipeline.matrix import (
     github_output_line,
     parse_runner_overrides,
 )
-from polyarch.pipeline.spec import Variant
-from polyarch.platform import Platform
+from polyarch.pipeline.specfile.model import Variant
 
 
 def _variant(platform: str, runner: tuple[str, ...] = ()) -> Variant:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from polyarch.digest import Digest
+from polyarch.domain.digest import Digest
 from polyarch.operations.create.guard import (
     PlatformDropRefused,
     check_platform_drop,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from polyarch.engine.process import ProcessResult
 from polyarch.errors import InvalidInput
-from polyarch.pipeline.commands import ProcessResult
 from polyarch.pipeline.tags.evaluate import evaluate_tags
 from polyarch.pipeline.tags.rules import parse_rule
 from polyarch.pipeline.version import (

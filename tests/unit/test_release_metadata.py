@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from polyarch.domain.mediatype import OCI_INDEX
+from polyarch.domain.reference import Reference
 from polyarch.errors import InvalidInput
-from polyarch.mediatype import OCI_INDEX
 from polyarch.operations.create.annotations import parse_annotations
 from polyarch.pipeline.annotations import (
     CREATED,
@@ -28,7 +29,6 @@ from polyarch.pipeline.metadata import (
 )
 from polyarch.pipeline.metadata_file import metadata_file_content, write_metadata_file
 from polyarch.pipeline.version import RefContext, RepositoryInfo
-from polyarch.reference import Reference
 
 NOW = dt.datetime(2020, 1, 10, 0, 30, tzinfo=dt.UTC)
 SHA = "860c1904a1ce19322e91ac35af1ab07466440c37"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.pipeline.spec import SpecError, load_spec
-from polyarch.pipeline.spec.inputs import CacheInput, EngineChoice, SecretInput, SshInput
-from polyarch.pipeline.spec.model import UnresolvedTags
+from polyarch.pipeline.specfile import load_spec
+from polyarch.pipeline.specfile.inputs import CacheInput, EngineChoice, SecretInput, SshInput
+from polyarch.pipeline.specfile.model import SpecError, UnresolvedTags
 from polyarch.pipeline.tags.evaluate import evaluate_tags
 from polyarch.pipeline.tags.rules import Flavor
 from polyarch.pipeline.version import from_version

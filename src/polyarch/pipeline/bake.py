@@ -50,17 +50,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from polyarch.domain.platform import Platform
 from polyarch.errors import InvalidInput, InvalidPlatform, PolyarchError
 from polyarch.files import parse_json
-from polyarch.pipeline.spec import Variant
-from polyarch.pipeline.spec.inputs import (
+from polyarch.pipeline.specfile.inputs import (
     BuildInputs,
     CacheInput,
     SecretInput,
     SshInput,
     parse_attest,
 )
-from polyarch.platform import Platform
+from polyarch.pipeline.specfile.model import Variant
 
 __all__ = [
     "BakeDefinition",

@@ -29,7 +29,7 @@ GitHub-hosted machine that runs it natively (the arm64 runners' CPUs do not exec
 32-bit Arm code): the matrix says so in one line unless a runner is named, for example a
 self-hosted one or ``ubuntu-24.04`` with QEMU.
 
->>> from polyarch.platform import Platform
+>>> from polyarch.domain.platform import Platform
 >>> native_runner(Platform.parse("linux/arm64/v8"))
 'ubuntu-24.04-arm'
 >>> print(github_output_line("matrix", {"include": []}))
@@ -43,9 +43,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from polyarch.domain.platform import Platform
 from polyarch.errors import InvalidInput, InvalidPlatform
-from polyarch.pipeline.spec import Variant
-from polyarch.platform import Platform
+from polyarch.pipeline.specfile.model import Variant
 
 __all__ = [
     "NATIVE_RUNNERS",

@@ -37,9 +37,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from polyarch.domain.reference import Reference
 from polyarch.errors import InvalidInput, InvalidReference
 from polyarch.files import load_json, parse_json
-from polyarch.reference import Reference
 
 __all__ = [
     "ENV_VARIABLE",

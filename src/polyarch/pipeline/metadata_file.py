@@ -14,7 +14,7 @@ tag, sorted and comma-joined. polyarch also writes ``containerimage.digest``, th
 ``docker buildx build --metadata-file`` writes and that CI scripts read
 (``jq -r '."containerimage.digest"'``), so one script serves both.
 
->>> from polyarch.reference import Reference
+>>> from polyarch.domain.reference import Reference
 >>> content = metadata_file_content(
 ...     "application/vnd.oci.image.index.v1+json", "sha256:" + "ab" * 32, 4654,
 ...     [Reference.parse("ghcr.io/seeds/api:3.14.1"), Reference.parse("seeds/api:3")])
@@ -31,8 +31,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
+from polyarch.domain.reference import Reference
 from polyarch.errors import InvalidInput
-from polyarch.reference import Reference
 
 __all__ = [
     "DESCRIPTOR_KEY",

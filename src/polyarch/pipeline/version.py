@@ -35,9 +35,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from polyarch.engine.process import ProcessResult
 from polyarch.errors import InvalidInput
 from polyarch.files import load_json
-from polyarch.pipeline.commands import ProcessResult
 from polyarch.pipeline.tags.semver import SemVer
 
 __all__ = [
