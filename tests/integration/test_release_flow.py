@@ -140,15 +140,23 @@ def test_a_prerelease_gets_its_version_only_and_latest_stays(
 def test_latest_stays_on_the_highest_release(
     ctx: Context, registry: RegistryServer, tmp_path: Path
 ) -> None:
-    """A patch of an older line (3.13.9 after 3.14.1) does not take latest (metadata-action#80)."""
+    """A patch of an older line (3.13.9 after 3.14.1) takes neither latest nor 3
+    (metadata-action#80, #326): no floating tag moves backwards."""
     repo = _repo(registry)
     spec, records = _release(ctx, tmp_path, repo, ("linux/amd64",), SEMVER_FAMILY)
     assert _publish(spec, records, "--version", "v3.14.1").code == 0
     latest = _digest(ctx, repo.with_tag("latest"))
     result = _publish(spec, records, "--version", "v3.13.9", "--json")
     assert result.code == 0, result.err
-    assert [t.rsplit(":", 1)[1] for t in result.json()["tags"]] == ["3.13.9", "3.13", "3"]
+    data = result.json()
+    assert [t.rsplit(":", 1)[1] for t in data["tags"]] == ["3.13.9", "3.13"]
+    assert data["held"] == [
+        {"tag": "3", "higher": "3.14.1"},
+        {"tag": "latest", "higher": "3.14.1"},
+    ]
+    assert "note: 3 stays on 3.14.1, a higher release" in result.err
     assert _digest(ctx, repo.with_tag("latest")) == latest
+    assert _digest(ctx, repo.with_tag("3")) == latest
 
 
 def test_publish_reads_metadata_action_output(

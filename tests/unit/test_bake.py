@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from polyarch.domain.platform import Platform
-from polyarch.pipeline.bake import BakeError, bake_print_argv, bake_variants, parse_bake_print
+from polyarch.engine.bake import bake_print_argv
+from polyarch.pipeline.bake import BakeError, bake_variants, parse_bake_print
 from polyarch.pipeline.specfile.inputs import CacheInput, SecretInput, SshInput
 
 FIXTURES = Path(__file__).parent / "bake_print"

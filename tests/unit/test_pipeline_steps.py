@@ -208,7 +208,8 @@ def test_failed_build_is_reported_with_its_exit_code_and_writes_no_record(
     assert (failure.platform, failure.step, failure.exit_code) == (ARM64, "build", 2)
     assert str(failure) == "linux/arm64: `docker build` exited with code 2"
     assert not stale.exists()
-    assert [argv[1] for argv in fake.calls] == ["build"]  # no push after a failed build
+    # docker info names the engine (recorded); no push after a failed build.
+    assert [argv[1] for argv in fake.calls] == ["info", "build"]
     assert seen[0][1].startswith("$ docker build --platform linux/arm64 ")
     assert seen[1:] == [("linux/arm64", "Step 1/2 : FROM scratch"), ("linux/arm64", "boom")]
     with pytest.raises(BuildFailed) as info:
@@ -248,7 +249,8 @@ def test_auto_builder_uses_buildx_when_it_answers(spec: Spec, tmp_path: Path) ->
         "buildx",
         "inspect",
     ]  # which driver (tests/unit/test_builders.py)
-    assert fake.calls[2][:3] == ["docker", "buildx", "build"]
+    assert fake.calls[2][:2] == ["docker", "info"]  # which engine, for the record
+    assert fake.calls[3][:3] == ["docker", "buildx", "build"]
     assert str(result.failures[0]) == "linux/amd64: `docker buildx build` exited with code 1"
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from polyarch.engine.endpoint import EngineChoice
 from polyarch.pipeline.specfile import load_spec
-from polyarch.pipeline.specfile.inputs import CacheInput, EngineChoice, SecretInput, SshInput
+from polyarch.pipeline.specfile.inputs import CacheInput, SecretInput, SshInput
 from polyarch.pipeline.specfile.model import SpecError, UnresolvedTags
 from polyarch.pipeline.tags.evaluate import evaluate_tags
 from polyarch.pipeline.tags.rules import Flavor

@@ -412,14 +412,35 @@ def test_latest_not_moved_below_the_highest_release() -> None:
     old_line = from_version("v3.13.9", now=NOW)
     assert evaluate_tags(rules, old_line).tags == ("3.13.9", "3.13", "3", "latest")
     family = evaluate_tags(rules, old_line, existing=["3.14.1", "3.14", "3", "latest", "sha-x"])
-    assert family.tags == ("3.13.9", "3.13", "3")
+    assert family.tags == ("3.13.9", "3.13")
     assert (family.latest, family.held_latest) == (False, "3.14.1")
+    assert family.held == (("3", "3.14.1"), ("latest", "3.14.1"))
     newer = evaluate_tags(rules, from_version("v3.14.2", now=NOW), existing=["3.14.1"])
     assert newer.tags[-1] == "latest"
     again = evaluate_tags(rules, from_version("v3.14.1", now=NOW), existing=["3.14.1", "latest"])
     assert again.latest, "re-publishing the highest release keeps latest"
     # A prerelease above every release does not hold latest back.
     assert evaluate_tags(rules, from_version("v3.14.2", now=NOW), existing=["4.0.0-rc.1"]).latest
+
+
+def test_no_floating_tag_moves_backwards() -> None:
+    """The lead's rule: {{major}} and {{major}}.{{minor}} stay on the highest release of
+    their line; the version tag is always made; prefixes are taken off existing tags."""
+    rules = [parse_rule(text) for text in SEMVER3]
+    patch = evaluate_tags(rules, from_version("v3.13.9", now=NOW), existing=["3.13.10", "3.14.1"])
+    assert patch.tags == ("3.13.9",)
+    assert patch.held == (("3.13", "3.13.10"), ("3", "3.14.1"), ("latest", "3.14.1"))
+    other_major = evaluate_tags(rules, from_version("v2.9.0", now=NOW), existing=["3.14.1"])
+    assert other_major.tags == ("2.9.0", "2.9", "2")
+    # Prereleases and non-versions there hold nothing; the same release moves nothing back.
+    rerun = evaluate_tags(
+        rules, from_version("v3.14.1", now=NOW), existing=["3.14.1", "3.15.0-rc.1", "edge"]
+    )
+    assert rerun.tags == ("3.14.1", "3.14", "3", "latest")
+    prefixed = [parse_rule(f"{text},prefix=py-") for text in SEMVER3]
+    held = evaluate_tags(prefixed, from_version("v3.13.9", now=NOW), existing=["py-3.14.1"])
+    assert held.tags == ("py-3.13.9", "py-3.13")
+    assert held.held[0] == ("py-3", "3.14.1")
 
 
 def test_latest_from_a_rule_and_the_flavor_appears_once() -> None:

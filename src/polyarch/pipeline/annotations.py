@@ -24,9 +24,10 @@ Where polyarch differs, and why:
   when the repository has none): an empty annotation says nothing and costs bytes in
   every pull;
 * ``created`` is ``SOURCE_DATE_EPOCH`` when set (as BuildKit reads it), else the commit's
-  date, else the release instant: the same variants and the same commit then give the same
-  index bytes and digest, so a re-run publishes nothing new and ``--append`` writers agree
-  (metadata-action uses the current time, a new digest on every run).
+  date, and left out when neither is known (no git, no CI): the same variants and the
+  same commit then give the same index bytes and digest, so a re-run publishes nothing
+  new and ``--append`` writers agree (metadata-action uses the current time, a new digest
+  on every run).
 
 The user's entries (the spec's ``annotations``) may use the global expressions of tag
 rules (``{{branch}}``, ``{{sha}}``, ``{{date 'YYYY'}}``...).
@@ -83,8 +84,8 @@ URL: Final = _PREFIX + "url"
 VERSION: Final = _PREFIX + "version"
 
 
-def created_time(ctx: RefContext, env: Mapping[str, str] | None = None) -> dt.datetime:
-    """``SOURCE_DATE_EPOCH`` (seconds) when set, else the commit's date, else ``ctx.now``.
+def created_time(ctx: RefContext, env: Mapping[str, str] | None = None) -> dt.datetime | None:
+    """``SOURCE_DATE_EPOCH`` (seconds) when set, else the commit's date, else ``None``.
 
     Raises :class:`~polyarch.errors.InvalidInput` for a ``SOURCE_DATE_EPOCH`` that is not
     a whole number of seconds.
@@ -96,7 +97,7 @@ def created_time(ctx: RefContext, env: Mapping[str, str] | None = None) -> dt.da
                 f"SOURCE_DATE_EPOCH {epoch!r} is not a number of seconds", parameter="env"
             )
         return dt.datetime.fromtimestamp(int(epoch), dt.UTC)
-    return ctx.commit_date or ctx.now
+    return ctx.commit_date
 
 
 def _iso_ms(when: dt.datetime) -> str:
@@ -114,8 +115,9 @@ def default_annotations(
     ``SOURCE_DATE_EPOCH`` (see :func:`created_time`).
     """
     repo = ctx.repository
+    created = created_time(ctx, env)
     values = {
-        CREATED: _iso_ms(created_time(ctx, env)),
+        CREATED: _iso_ms(created) if created is not None else "",
         DESCRIPTION: repo.description,
         LICENSES: repo.license,
         REVISION: ctx.sha,

@@ -43,15 +43,16 @@ used: polyarch pushes each variant itself, where the spec (or ``--image``) says.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
 from polyarch.domain.platform import Platform
-from polyarch.errors import InvalidInput, InvalidPlatform, PolyarchError
+from polyarch.domain.reference import Reference
+from polyarch.engine.bake import print_bake_definition
+from polyarch.errors import InvalidInput, InvalidPlatform, InvalidReference
 from polyarch.files import parse_json
 from polyarch.pipeline.specfile.inputs import (
     BuildInputs,
@@ -60,17 +61,19 @@ from polyarch.pipeline.specfile.inputs import (
     SshInput,
     parse_attest,
 )
-from polyarch.pipeline.specfile.model import Variant
+from polyarch.pipeline.specfile.model import DEFAULT_TAGS, Spec, Variant
+from polyarch.pipeline.tags.rules import parse_rule
 
 __all__ = [
     "BakeDefinition",
     "BakeError",
-    "BakeFailed",
     "BakeTarget",
     "bake_print",
-    "bake_print_argv",
     "bake_variants",
     "parse_bake_print",
+    "resolve_bake",
+    "spec_from_bake",
+    "with_bake_variants",
 ]
 
 # What polyarch reads from a target; the rest of what --print shows is refused or ignored.
@@ -102,12 +105,6 @@ class BakeError(InvalidInput):
     """A Bake target cannot be a variant (or the definition is not bake's); fix the target."""
 
 
-class BakeFailed(PolyarchError):
-    """``docker buildx bake --print`` failed; its last line says why (a file, a variable)."""
-
-    exit_code = 2
-
-
 @dataclass(frozen=True, slots=True)
 class BakeTarget:
     """One resolved target: its name and the attributes ``--print`` gave."""
@@ -128,15 +125,19 @@ class BakeDefinition:
         """The ``default`` group's targets (what ``bake`` builds without names), else all."""
         return self.groups.get("default") or tuple(self.targets)
 
-
-def bake_print_argv(
-    files: Sequence[str | Path], targets: Sequence[str] = (), *, docker: str = "docker"
-) -> list[str]:
-    """``docker buildx bake -f FILE... --print [TARGET...]``."""
-    argv = [docker, "buildx", "bake"]
-    for file in files:
-        argv += ["-f", str(file)]
-    return [*argv, "--print", *targets]
+    def expand(self, names: Sequence[str]) -> list[str]:
+        """Target names with each group replaced by its targets (no names: the default)."""
+        out: list[str] = []
+        pending = list(names) or list(self.default_targets())
+        seen_groups: set[str] = set()
+        while pending:
+            name = pending.pop(0)
+            if name not in self.targets and name in self.groups and name not in seen_groups:
+                seen_groups.add(name)
+                pending[:0] = self.groups[name]
+            elif name not in out:
+                out.append(name)
+        return out
 
 
 def bake_print(
@@ -147,35 +148,14 @@ def bake_print(
     docker: str = "docker",
     env: Mapping[str, str] | None = None,
 ) -> BakeDefinition:
-    """Run ``docker buildx bake --print`` in ``cwd`` and read its JSON (stdout only: buildx
-    writes its progress to stderr).
+    """Run ``docker buildx bake --print`` in ``cwd`` and read the definition it prints.
 
-    Raises :class:`BakeFailed` with buildx's last error line when it fails (a missing file,
-    an undefined target, an HCL error), and :class:`BakeError` for output that is not
-    bake's.
+    Raises :class:`~polyarch.engine.bake.BakeFailed` with buildx's last error line when it
+    fails (a missing file, an undefined target, an HCL error), and :class:`BakeError` for
+    output that is not bake's.
     """
-    argv = bake_print_argv(files, targets, docker=docker)
-    try:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            env=None if env is None else dict(env),
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            check=False,
-            timeout=300,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BakeFailed(f"`{' '.join(argv[:3])}` could not run: {exc}") from None
-    if proc.returncode != 0:
-        errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
-        last = (errors or proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BakeFailed(
-            f"`docker buildx bake` could not print the definition (exit {proc.returncode}): {last}",
-            hint="run it yourself to see the whole output",
-        )
-    return parse_bake_print(proc.stdout, cwd)
+    text = print_bake_definition(files, targets, cwd=cwd, docker=docker, env=env)
+    return parse_bake_print(text, cwd)
 
 
 def parse_bake_print(text: str, cwd: Path) -> BakeDefinition:
@@ -309,7 +289,7 @@ def bake_variants(definition: BakeDefinition, names: Sequence[str] = ()) -> list
     :class:`BakeError` for a target that cannot be a variant (see the module docstring)
     or two variants of one platform.
     """
-    chosen = list(names) or list(definition.default_targets())
+    chosen = definition.expand(names)
     variants: list[Variant] = []
     seen: dict[Platform, str] = {}
     for name in chosen:
@@ -384,6 +364,89 @@ def _target_variants(target: BakeTarget, cwd: Path) -> list[Variant]:
                 None,
                 MappingProxyType(_string_map(name, "labels", a.get("labels", {}))),
                 inputs,
+                bake_target=name,
             )
         )
     return out
+
+
+def with_bake_variants(spec: Spec, definition: BakeDefinition, names: Sequence[str] = ()) -> Spec:
+    """``spec`` with the variants of Bake targets ``names`` (default: the spec's ``bake``
+    targets, else the ``default`` group) instead of its own.
+
+    The spec keeps its images, tags and verification. Raises :class:`BakeError` for a
+    target that cannot be a variant, and for a ``verify.expect-output`` platform that no
+    target builds.
+    """
+    chosen = list(names) or list(spec.bake.targets if spec.bake is not None else ())
+    variants = tuple(bake_variants(definition, chosen))
+    built = {v.platform for v in variants}
+    for platform in spec.verify.expect_output:
+        if platform not in built:
+            known = ", ".join(str(p) for p in built)
+            raise BakeError(
+                f"{spec.path.name}: verify.expect-output names {platform}, which no Bake "
+                f"target builds ({known})"
+            )
+    return replace(spec, variants=variants)
+
+
+def spec_from_bake(definition: BakeDefinition, names: Sequence[str], path: Path) -> Spec:
+    """A spec made of Bake targets alone: the variants are the targets', the images the
+    repositories their ``tags`` name (every target's, in order), the tag ``latest``.
+
+    ``path`` is the Bake file (its directory is where git is asked for the version).
+    Raises :class:`BakeError` when no target names an image in ``tags``.
+    """
+    variants = tuple(bake_variants(definition, names))
+    chosen = definition.expand(names)
+    images: dict[str, Reference] = {}
+    for name in chosen:
+        target = definition.targets[name]
+        for text in _strings(name, "tags", target.attrs.get("tags", [])):
+            try:
+                ref = Reference.parse(text)
+            except InvalidReference as exc:
+                raise BakeError(f"bake target {name!r}: tags: {exc.message}") from None
+            images.setdefault(ref.name, Reference.parse(ref.name))
+    if not images:
+        raise BakeError(
+            "the Bake targets name no image in tags, so there is nowhere to push",
+            hint="write a polyarch.yaml with image: (and bake:), or give the targets tags",
+        )
+    return Spec(
+        path.resolve(),
+        tuple(images.values()),
+        DEFAULT_TAGS,
+        variants,
+        tag_rules=tuple(parse_rule(tag) for tag in DEFAULT_TAGS),
+    )
+
+
+def resolve_bake(
+    spec: Spec | None,
+    files: Sequence[str | Path] = (),
+    targets: Sequence[str] = (),
+    *,
+    docker: str = "docker",
+    env: Mapping[str, str] | None = None,
+) -> Spec:
+    """The spec whose variants are Bake targets: ``files`` (else the spec's ``bake.file``)
+    printed by ``docker buildx bake --print`` in the first file's directory, ``targets``
+    (else the spec's ``bake.targets``, else the ``default`` group).
+
+    With a spec, its images, tags and verification stay (:func:`with_bake_variants`);
+    without, the targets' ``tags`` name the images (:func:`spec_from_bake`). Relative
+    paths in the files are taken from the first file's directory (buildx takes them from
+    where bake runs; run from there, it is the same). Raises :class:`BakeError` without
+    a file, :class:`~polyarch.engine.bake.BakeFailed` when buildx fails.
+    """
+    source = spec.bake if spec is not None else None
+    paths = [Path(f).resolve() for f in files] or list(source.files if source else ())
+    if not paths:
+        raise BakeError("no Bake file given", hint="name one, or write bake: in the spec")
+    names = list(targets) or list(source.targets if source else ())
+    definition = bake_print(paths, names, cwd=paths[0].parent, docker=docker, env=env)
+    if spec is not None:
+        return with_bake_variants(spec, definition, names)
+    return spec_from_bake(definition, names, paths[0])

@@ -134,7 +134,8 @@ def build_matrix(
 ) -> list[MatrixEntry]:
     """One entry per variant, in spec order (see the module docstring for the runner).
 
-    ``targets`` names each platform's Bake target. Raises :class:`NoNativeRunner` for the
+    ``targets`` names each platform's Bake target (default: the variant's own
+    ``bake_target``). Raises :class:`NoNativeRunner` for the
     first variant with no runner, and :class:`~polyarch.errors.InvalidInput` for an
     override naming a platform no variant builds.
     """
@@ -164,7 +165,12 @@ def build_matrix(
             part for part in (platform.os, platform.architecture, platform.variant) if part
         )
         entries.append(
-            MatrixEntry(platform, tuple(runner), f"records-{stem}", (targets or {}).get(platform))
+            MatrixEntry(
+                platform,
+                tuple(runner),
+                f"records-{stem}",
+                (targets or {}).get(platform) or variant.bake_target,
+            )
         )
     return entries
 

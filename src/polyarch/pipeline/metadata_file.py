@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from polyarch.domain.reference import Reference
+from polyarch.domain.location import Location
 from polyarch.errors import InvalidInput
 
 __all__ = [
@@ -51,9 +51,10 @@ NAME_KEY: Final = "image.name"
 
 
 def metadata_file_content(
-    media_type: str, digest: str, size: int, targets: Iterable[Reference]
+    media_type: str, digest: str, size: int, targets: Iterable[Location]
 ) -> dict[str, Any]:
-    """The object ``--metadata-file`` holds for an index published to ``targets``."""
+    """The object ``--metadata-file`` holds for an index published to ``targets``
+    (registry references, or ``oci:`` layouts, named as ``create`` names them)."""
     names = sorted({target.name for target in targets})
     return {
         DESCRIPTOR_KEY: {"mediaType": media_type, "digest": digest, "size": size},

@@ -48,7 +48,6 @@ __all__ = [
     "SENSITIVE_CACHE_KEYS",
     "BuildInputs",
     "CacheInput",
-    "EngineChoice",
     "InputError",
     "SecretInput",
     "SshInput",
@@ -284,46 +283,6 @@ def parse_attest(text: str) -> str:
     if pairs.get("type") not in ("provenance", "sbom"):
         raise InputError(f"attest {text!r}: type=provenance or type=sbom")
     return text
-
-
-@dataclass(frozen=True, slots=True)
-class EngineChoice:
-    """Where a variant builds (``builder:`` in the spec, ``--builder-for``).
-
-    ``kind`` is ``docker-context`` (``docker --context NAME``), ``docker-host``
-    (``DOCKER_HOST=URL``: ``unix://``, ``tcp://``, ``ssh://``, ``npipe://``) or
-    ``buildx-builder`` (``docker buildx build --builder NAME``).
-    """
-
-    kind: str
-    value: str
-
-    KINDS = ("docker-context", "docker-host", "buildx-builder")
-
-    @classmethod
-    def build(cls, kind: str, value: str) -> EngineChoice:
-        """Check ``kind`` and ``value``; :class:`InputError` for anything else."""
-        if kind not in cls.KINDS:
-            raise InputError(f"builder: unknown kind {kind!r} ({', '.join(cls.KINDS)})")
-        if kind == "docker-host":
-            if not re.fullmatch(r"(unix|tcp|ssh|npipe)://\S+", value):
-                raise InputError(
-                    f"builder.docker-host {value!r}: expected unix://PATH, tcp://HOST:PORT, "
-                    "ssh://USER@HOST or npipe://PATH"
-                )
-            if re.match(r"tcp://[^/@]*:[^/@]*@", value):
-                raise InputError(
-                    "builder.docker-host: a password in the URL is refused (it would be "
-                    "recorded); use ssh:// with keys or TLS certificates"
-                )
-        elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", value):
-            raise InputError(f"builder.{kind} {value!r}: not a name")
-        return cls(kind, value)
-
-    @property
-    def label(self) -> str:
-        """How records name it: ``docker-context:NAME``, ``docker-host:URL``..."""
-        return f"{self.kind}:{self.value}"
 
 
 @dataclass(frozen=True, slots=True)

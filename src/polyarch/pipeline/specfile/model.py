@@ -14,14 +14,16 @@ from typing import Final, Literal
 
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
+from polyarch.engine.endpoint import EngineChoice
 from polyarch.errors import InvalidInput
-from polyarch.pipeline.specfile.inputs import BuildInputs, EngineChoice
+from polyarch.pipeline.specfile.inputs import BuildInputs
 from polyarch.pipeline.tags.rules import Flavor, TagRule
 
 __all__ = [
     "DEFAULT_TAGS",
     "SPEC_FILE_NAMES",
     "Attestations",
+    "BakeSource",
     "Spec",
     "SpecError",
     "UnresolvedTags",
@@ -42,9 +44,11 @@ _TOP_KEYS: Final = (
     "flavor",
     "annotations",
     "variants",
+    "bake",
     "verify",
     "attestations",
 )
+_BAKE_KEYS: Final = ("file", "targets")
 _VARIANT_KEYS: Final = (
     "platform",
     "context",
@@ -71,6 +75,8 @@ _HOME: Final = {
     **{key: "is a top-level key" for key in _TOP_KEYS},
     **{key: "belongs in each variant" for key in _VARIANT_KEYS},
     **{key: "belongs under 'verify'" for key in _VERIFY_KEYS},
+    "file": "belongs under 'bake'",
+    "targets": "belongs under 'bake'",
 }
 
 
@@ -135,6 +141,22 @@ class Variant:
     runner: tuple[str, ...] = ()
     #: Where the variant builds (``None``: the engine and builder of the command).
     builder: EngineChoice | None = None
+    #: The Bake target the variant was read from (``None``: the spec's ``variants``).
+    bake_target: str | None = None
+
+
+@dataclass(frozen=True)
+class BakeSource:
+    """The ``bake`` section: the variants are the Bake targets of these files.
+
+    ``files`` are absolute paths (relative ones were taken from the spec file's
+    directory, where ``docker buildx bake --print`` runs); ``targets`` the target or group
+    names (empty: the ``default`` group). :func:`polyarch.pipeline.bake.with_bake_variants`
+    reads them into the spec's variants.
+    """
+
+    files: tuple[Path, ...]
+    targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +182,9 @@ class Spec:
     ``path`` is the absolute path of the file; ``images`` the repositories published to
     (no tag, no digest), ``tags`` the tags each gets; ``variants`` in file order.
 
+    ``bake`` names Bake files whose targets are the variants (``variants`` empty until
+    they are read).
+
     ``tag_rules`` are every entry of ``tags`` as docker/metadata-action rules (a plain
     tag is ``type=raw``); when one of them needs a version (``type=semver``...), ``tags``
     is empty until :meth:`with_tags` gives the evaluated family. ``flavor`` is
@@ -176,6 +201,9 @@ class Spec:
     tag_rules: tuple[TagRule, ...] = ()
     flavor: Flavor = field(default_factory=Flavor)
     annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: Where the variants come from when they are Bake targets (``variants`` is then empty
+    #: until :func:`polyarch.pipeline.bake.with_bake_variants` fills it).
+    bake: BakeSource | None = None
 
     @property
     def has_rules(self) -> bool:

@@ -18,12 +18,12 @@ from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
+from polyarch.engine.endpoint import EngineChoice
 from polyarch.errors import InvalidInput, InvalidPlatform, InvalidReference
 from polyarch.operations.create.annotations import parse_annotations
 from polyarch.pipeline.specfile.inputs import (
     BuildInputs,
     CacheInput,
-    EngineChoice,
     SecretInput,
     SshInput,
     parse_attest,
@@ -31,11 +31,13 @@ from polyarch.pipeline.specfile.inputs import (
     parse_sbom,
 )
 from polyarch.pipeline.specfile.model import (
+    _BAKE_KEYS,
     _TOP_KEYS,
     _VARIANT_KEYS,
     _VERIFY_KEYS,
     DEFAULT_TAGS,
     Attestations,
+    BakeSource,
     Spec,
     Variant,
     VerifySpec,
@@ -87,17 +89,26 @@ class _Reader(_NodeReader):
     def read(self, data: bytes) -> Spec:
         root = self.compose(data)
         self.check_tags(root)
-        top = self.mapping(root, "", _TOP_KEYS, required=("image", "variants"))
+        top = self.mapping(root, "", _TOP_KEYS, required=("image",))
+        if "variants" not in top and "bake" not in top:
+            self.fail(root, "missing required key 'variants' (or 'bake': Bake targets)")
+        if "variants" in top and "bake" in top:
+            self.fail(
+                top["bake"][0],
+                "bake: give the variants or the Bake targets that make them, not both",
+            )
         images = self.images(top["image"][1])
         tags, rules = self.tags(top["tags"][1]) if "tags" in top else self.default_tags()
         flavor = self.flavor(top["flavor"][1]) if "flavor" in top else Flavor()
         annotations: Mapping[str, str] = MappingProxyType({})
         if "annotations" in top:
             annotations = self.annotations(top["annotations"][1])
-        variants = self.variants(top["variants"][1])
-        if tags:
+        bake = self.bake(top["bake"][1]) if "bake" in top else None
+        variants = self.variants(top["variants"][1]) if bake is None else ()
+        if tags and bake is None:
             self.check_per_platform_tags(tags, top.get("tags"), variants, top["variants"][1])
-        verify = self.verify(top["verify"][1], variants) if "verify" in top else VerifySpec()
+        known = variants if bake is None else None
+        verify = self.verify(top["verify"][1], known) if "verify" in top else VerifySpec()
         attestations: Attestations = "keep"
         if "attestations" in top:
             attestations = self.attestations(top["attestations"][1])
@@ -111,7 +122,25 @@ class _Reader(_NodeReader):
             rules,
             flavor,
             annotations,
+            bake,
         )
+
+    def bake(self, node: Node) -> BakeSource:
+        """``bake: {file: F | [F...], targets: T | [T...]}``: files relative to the spec."""
+        entries = self.mapping(node, "bake", _BAKE_KEYS, required=("file",))
+        files: list[Path] = []
+        for text, item, where in self.one_or_many(entries["file"][1], "bake.file"):
+            path = (self.base / text).resolve()
+            if self.paths and not path.is_file():
+                self.fail(item, f"{where}: Bake file {_q(text)} does not exist ({path})")
+            files.append(path)
+        targets: list[str] = []
+        if "targets" in entries:
+            for text, item, where in self.one_or_many(entries["targets"][1], "bake.targets"):
+                if not re.fullmatch(r"[A-Za-z0-9_.-]+", text):
+                    self.fail(item, f"{where}: {_q(text)} is not a Bake target name")
+                targets.append(text)
+        return BakeSource(tuple(files), tuple(targets))
 
     # --- the sections -------------------------------------------------------------------
 
@@ -477,7 +506,7 @@ class _Reader(_NodeReader):
                 )
             seen[tag] = index
 
-    def verify(self, node: Node, variants: tuple[Variant, ...]) -> VerifySpec:
+    def verify(self, node: Node, variants: tuple[Variant, ...] | None) -> VerifySpec:
         entries = self.mapping(node, "verify", _VERIFY_KEYS)
         run = self.run(entries["run"][1]) if "run" in entries else None
         expect: dict[Platform, str] = {}
@@ -517,14 +546,18 @@ class _Reader(_NodeReader):
             )
         return tuple(words)
 
-    def expect_output(self, node: Node, variants: tuple[Variant, ...]) -> dict[Platform, str]:
+    def expect_output(
+        self, node: Node, variants: tuple[Variant, ...] | None
+    ) -> dict[Platform, str]:
+        """``verify.expect-output``; ``variants`` ``None`` (Bake targets, not read yet): the
+        platforms are checked when they are (:func:`polyarch.pipeline.bake.with_bake_variants`)."""
         where = "verify.expect-output"
-        known = {v.platform: v for v in variants}
+        known = {v.platform: v for v in variants or ()}
         out: dict[Platform, str] = {}
         lines: dict[Platform, int] = {}
         for name, (key, value) in self.mapping(node, where, None).items():
             platform = self.platform(key, f"{where}.{name}")
-            if platform not in known:
+            if variants is not None and platform not in known:
                 names = ", ".join(str(p) for p in known)
                 self.fail(key, f"{where}: {name} is not one of the variants' platforms ({names})")
             if platform in lines:

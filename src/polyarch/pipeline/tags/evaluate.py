@@ -29,10 +29,13 @@ What each type makes (``src/meta.ts``):
 Where polyarch differs: a tag that is still invalid after sanitizing (it starts with
 ``.`` or ``-``, or is longer than 128 characters) is an error instead of a failed push;
 ``latest`` made by a rule *and* by the flavor appears once; and, given the tags the
-repository already has (``existing``), ``latest=auto`` does not move ``latest`` to a
-version lower than the highest release there (metadata-action does; its maintainers
-call that expected, docker/metadata-action#80 and #326: a patch of an older line
-would take ``latest`` from the newest).
+repository already has (``existing``), **no floating tag moves backwards**:
+``latest=auto`` does not move ``latest`` to a version lower than the highest release
+there, and a ``type=semver`` tag that a higher release there renders too (``3`` from
+``{{major}}`` after ``3.14.1``, ``3.13`` from ``{{major}}.{{minor}}`` after ``3.13.10``)
+is not made (metadata-action moves them; its maintainers call that expected,
+docker/metadata-action#80 and #326: a patch of an older line would take ``latest`` and
+``3`` from the newest). The version tag itself (``{{version}}``) is always made.
 
 >>> from polyarch.pipeline.version import from_version
 >>> from polyarch.pipeline.tags.rules import parse_rule
@@ -43,7 +46,7 @@ would take ``latest`` from the newest).
 >>> evaluate_tags(rules, from_version("v3.15.0-rc.1")).tags
 ('3.15.0-rc.1',)
 >>> evaluate_tags(rules, from_version("v3.13.9"), existing=["3.14.1", "latest"]).tags
-('3.13.9', '3.13', '3')
+('3.13.9', '3.13')
 """
 
 from __future__ import annotations
@@ -83,7 +86,8 @@ class TagFamily:
     is ``version``, the other tags, then ``latest`` when it applies; ``latest`` says
     whether it does. ``warnings`` are metadata-action's (a tag name that is no version,
     a ``match`` that did not match), one line each; ``held_latest`` names the higher
-    release that kept ``latest`` where it was.
+    release that kept ``latest`` where it was; ``held`` lists every floating tag not
+    moved, each with the higher release already there (``("3", "3.14.1")``).
     """
 
     version: str | None
@@ -91,6 +95,7 @@ class TagFamily:
     latest: bool
     warnings: tuple[str, ...] = ()
     held_latest: str | None = None
+    held: tuple[tuple[str, str], ...] = ()
 
 
 def global_scope(ctx: RefContext) -> dict[str, Value]:
@@ -116,6 +121,8 @@ class _Evaluator:
         self.warnings: list[str] = []
         #: The version text the last rule read (``latest`` is compared by it).
         self.read = ""
+        #: The semver release the last ``type=semver`` rule made a tag of (else ``None``).
+        self.release: SemVer | None = None
 
     def render(self, template: Template, scope: Mapping[str, Value] | None = None) -> str:
         try:
@@ -123,17 +130,50 @@ class _Evaluator:
         except TemplateError as exc:
             raise InvalidInput(exc.message, hint=exc.hint, parameter="tags") from None
 
+    def affixes(self, rule: TagRule) -> tuple[str, str]:
+        """The rule's prefix and suffix as rendered, else the flavor's."""
+        prefix = suffix = ""
+        if rule.prefix is not None:
+            prefix = self.render(rule.prefix)
+        elif self.flavor.prefix:
+            prefix = self.render(Template.parse(self.flavor.prefix))
+        if rule.suffix is not None:
+            suffix = self.render(rule.suffix)
+        elif self.flavor.suffix:
+            suffix = self.render(Template.parse(self.flavor.suffix))
+        return prefix, suffix
+
     def decorate(self, rule: TagRule, value: str) -> str:
         """metadata-action's ``setValue``: the rule's prefix/suffix, else the flavor's."""
-        if rule.prefix is not None:
-            value = self.render(rule.prefix) + value
-        elif self.flavor.prefix:
-            value = self.render(Template.parse(self.flavor.prefix)) + value
-        if rule.suffix is not None:
-            value += self.render(rule.suffix)
-        elif self.flavor.suffix:
-            value += self.render(Template.parse(self.flavor.suffix))
-        return value
+        prefix, suffix = self.affixes(rule)
+        return prefix + value + suffix
+
+    def semver_tag(self, rule: TagRule, version: SemVer) -> str:
+        """The tag a ``type=semver`` rule makes of the release ``version`` (sanitized)."""
+        assert rule.pattern is not None
+        return sanitize_tag(self.decorate(rule, self.render(rule.pattern, _semver_scope(version))))
+
+    def higher_release(self, rule: TagRule, tag: str, existing: Iterable[str]) -> str | None:
+        """An existing release above the one this rule just read that renders ``tag`` too.
+
+        ``existing`` are the repository's tags; each is read as a version once the rule's
+        prefix and suffix are taken off. ``None`` when no such release is there.
+        """
+        mine = self.release
+        if mine is None:
+            return None
+        prefix, suffix = self.affixes(rule)
+        best: SemVer | None = None
+        for name in existing:
+            if not (name.startswith(prefix) and name.endswith(suffix)):
+                continue
+            core = name[len(prefix) : len(name) - len(suffix)] if suffix else name[len(prefix) :]
+            other = SemVer.parse(core)
+            if other is None or other.is_prerelease or not mine < other:
+                continue
+            if self.semver_tag(rule, other) == tag and (best is None or best < other):
+                best = other
+        return None if best is None else best.raw
 
     def enabled(self, rule: TagRule) -> bool:
         text = self.render(rule.enable)
@@ -160,6 +200,7 @@ class _Evaluator:
         """The tag ``rule`` makes (before sanitizing) and whether it earns ``latest``."""
         ctx = self.ctx
         self.read = ctx.tag
+        self.release = None
         if rule.type in ("semver", "pep440"):
             return self.version_rule(rule)
         if rule.type == "match":
@@ -226,21 +267,13 @@ class _Evaluator:
         if version is None:
             self.warnings.append(f"{text} is not a valid semver. More info: https://semver.org/")
             return None
-        scope: dict[str, Value] = {
-            "version": version.version,
-            "major": str(version.major),
-            "minor": str(version.minor),
-            "patch": str(version.patch),
-            "raw": version.raw,
-            # Handlebars writes an array as its elements joined by ",".
-            "prerelease": ",".join(str(p) for p in version.prerelease),
-            "build": ",".join(version.build),
-        }
+        scope = _semver_scope(version)
         if version.is_prerelease:
             pattern = (
                 rule.pattern if rule.pattern.is_only == "raw" else Template.parse("{{version}}")
             )
             return self.decorate(rule, self.render(pattern, scope)), False
+        self.release = version
         return self.decorate(rule, self.render(rule.pattern, scope)), True
 
     def pep440(self, rule: TagRule, text: str) -> tuple[str, bool] | None:
@@ -308,8 +341,30 @@ class _Evaluator:
         return self.decorate(rule, value), True
 
 
-def _highest_release(existing: Iterable[str]) -> SemVer | None:
-    releases = [v for t in existing if (v := SemVer.parse(t)) and not v.is_prerelease]
+def _semver_scope(version: SemVer) -> dict[str, Value]:
+    """What a semver pattern may name, for ``version`` (node-semver's parsed fields)."""
+    return {
+        "version": version.version,
+        "major": str(version.major),
+        "minor": str(version.minor),
+        "patch": str(version.patch),
+        "raw": version.raw,
+        # Handlebars writes an array as its elements joined by ",".
+        "prerelease": ",".join(str(p) for p in version.prerelease),
+        "build": ",".join(version.build),
+    }
+
+
+def _highest_release(existing: Iterable[str], affixes: tuple[str, str]) -> SemVer | None:
+    """The highest release among ``existing``, read as they are or without ``affixes``."""
+    prefix, suffix = affixes
+    releases = []
+    for name in existing:
+        version = SemVer.parse(name)
+        if version is None and name.startswith(prefix) and name.endswith(suffix):
+            version = SemVer.parse(name[len(prefix) : len(name) - len(suffix)])
+        if version is not None and not version.is_prerelease:
+            releases.append(version)
     return max(releases, default=None)
 
 
@@ -322,17 +377,21 @@ def evaluate_tags(
 ) -> TagFamily:
     """Evaluate ``rules`` for ``ctx``: metadata-action's ``getVersion`` and ``getTags``.
 
-    ``existing`` (the repository's tags, when known) keeps ``latest=auto`` from moving
-    ``latest`` below the highest release already published (see the module docstring).
+    ``existing`` (the repository's tags, when known) keeps every floating tag where a
+    higher release put it: ``latest=auto``'s ``latest`` and a ``type=semver`` tag that a
+    higher release already there renders too (see the module docstring).
     Raises :class:`~polyarch.errors.InvalidInput` when ``enable`` does not render as
     ``true``/``false``, a semver ``match`` has no group, or a tag made is not a valid tag.
     """
     flavor = flavor or Flavor()
     evaluator = _Evaluator(ctx, flavor)
+    known = None if existing is None else tuple(existing)
     main: str | None = None
     partial: list[str] = []
+    held_back: list[tuple[str, str]] = []
     latest: bool | None = None
     read = ""
+    affixes = ("", "")
     for rule in sort_rules(rules):
         if not evaluator.enabled(rule):
             continue
@@ -347,16 +406,26 @@ def evaluate_tags(
                 '"." or "-"',
                 parameter="tags",
             )
-        if main is None:
+        higher = (
+            evaluator.higher_release(rule, tag, known)
+            if known is not None and rule.type == "semver" and main is not None
+            else None
+        )
+        if higher is not None:
+            # A floating tag (3, 3.14) already on a higher release stays there.
+            if tag not in (t for t, _ in held_back):
+                held_back.append((tag, higher))
+        elif main is None:
             main = tag
         elif tag != main and tag not in partial:
             partial.append(tag)
         if latest is None:
             latest = made[1] if flavor.latest == "auto" else flavor.latest == "true"
             read = evaluator.read
+            affixes = evaluator.affixes(rule)
     held: str | None = None
-    if latest and flavor.latest == "auto" and existing is not None and main is not None:
-        highest = _highest_release(existing)
+    if latest and flavor.latest == "auto" and known is not None and main is not None:
+        highest = _highest_release(known, affixes)
         mine = SemVer.parse(read)
         if highest is not None and mine is not None and mine < highest:
             latest, held = False, highest.raw
@@ -369,4 +438,8 @@ def evaluate_tags(
         )
         if name not in tags:
             tags.append(name)
-    return TagFamily(main, tuple(tags), bool(latest), tuple(evaluator.warnings), held)
+    if held is not None:
+        held_back.append(("latest", held))
+    return TagFamily(
+        main, tuple(tags), bool(latest), tuple(evaluator.warnings), held, tuple(held_back)
+    )
