@@ -187,3 +187,32 @@ def busybox_rootfs() -> dict[str, Path]:
         return {platform: fetch(platform) for platform in ("linux/amd64", "linux/arm64")}
     except EngineSetupError as exc:
         missing(str(exc))
+
+
+@pytest.fixture(scope="session")
+def second_engine(docker_engine: str) -> Iterator[object]:
+    """A second Docker engine beside the first (scripts/engine.sh in a state directory of
+    its own: its socket, data root, containerd), for one-engine-per-variant builds.
+
+    ``$POLYARCH_SECOND_ENGINE_DIR`` names the directory (an engine already running there is
+    reused and left running); else a fresh short one under /tmp, stopped and removed at the
+    end. Skips, or fails under CI, when it cannot start (it needs root).
+    """
+    import tempfile
+
+    from support.engine import EngineSetupError, ScriptEngine
+
+    named = os.environ.get("POLYARCH_SECOND_ENGINE_DIR")
+    # Short: containerd's socket paths under it must fit a unix socket address.
+    state = Path(named) if named else Path(tempfile.mkdtemp(prefix="pe2-", dir="/tmp"))
+    engine = ScriptEngine(state)
+    try:
+        engine.start()
+    except EngineSetupError as exc:
+        missing(str(exc))
+    try:
+        yield engine
+    finally:
+        engine.stop()
+        if not named:
+            shutil.rmtree(state, ignore_errors=True)

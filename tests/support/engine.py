@@ -278,3 +278,66 @@ def _resolve(ref: str) -> str:
     if result.code != 0:
         raise CommandFailed(f"polyarch resolve {ref} exited {result.code}: {result.err.strip()}")
     return result.out.strip()
+
+
+# --- a second engine, side by side -------------------------------------------------------
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "engine.sh"
+
+
+class ScriptEngine:
+    """An engine of ``scripts/engine.sh`` in a state directory of its own.
+
+    ``host`` is its ``DOCKER_HOST`` (``unix://DIR/docker.sock``), ``config`` its
+    ``DOCKER_CONFIG`` (the buildx plugin). :meth:`start` starts it unless it answers
+    already (then :meth:`stop` leaves it running: it is someone else's).
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.host = f"unix://{state_dir / 'docker.sock'}"
+        self.config = state_dir / "docker-config"
+        self.started = False
+
+    def _script(self, command: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "POLYARCH_ENGINE_DIR": str(self.state_dir)}
+        env.pop("DOCKER_HOST", None)
+        return subprocess.run(
+            ["bash", str(SCRIPT), command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start(self) -> ScriptEngine:
+        """Start it (root: dockerd, binfmt_misc); :class:`EngineSetupError` if it cannot."""
+        if self._script("running", timeout=30).returncode == 0:
+            return self
+        if os.geteuid() != 0:
+            raise EngineSetupError(
+                f"a second engine needs root (scripts/engine.sh start): {ENGINE_HINT}"
+            )
+        done = self._script("start")
+        if done.returncode != 0:
+            raise EngineSetupError(
+                f"scripts/engine.sh start in {self.state_dir} failed: "
+                f"{(done.stderr or done.stdout).strip()[-1500:]}"
+            )
+        self.started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop it, if :meth:`start` started it."""
+        if self.started:
+            self._script("stop")
+            self.started = False
+
+    def docker(self, *args: str) -> str:
+        """``docker --host HOST ARGS``' stdout (:class:`CommandFailed` when it fails)."""
+        return _run(["docker", "--host", self.host, *args], timeout=120)
+
+    def engine_id(self) -> str:
+        """``docker info``'s engine ID."""
+        return self.docker("info", "--format", "{{.ID}}").strip()
