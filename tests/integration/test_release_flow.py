@@ -247,3 +247,143 @@ def test_create_writes_the_imagetools_metadata_file(
     assert written["containerimage.descriptor"]["digest"] == digest
     assert written["containerimage.digest"] == digest
     assert written["image.name"] == repo.name
+
+
+def test_publish_dry_run_shows_a_drop_and_exits_1(
+    ctx: Context, registry: RegistryServer, tmp_path: Path
+) -> None:
+    """The lead's rule: --dry-run exits 1 where the real run would be refused; with
+    --allow-platform-drop it lists the tags, and still writes nothing."""
+    repo = _repo(registry)
+    spec, records = _release(ctx, tmp_path / "a", repo, ("linux/amd64", "linux/arm64"), "")
+    assert _publish(spec, records).code == 0
+    before = _digest(ctx, repo.with_tag("latest"))
+    narrow, narrow_records = _release(ctx, tmp_path / "b", repo, ("linux/arm64",), "")
+    dry = _publish(narrow, narrow_records, "--dry-run")
+    assert_one_line_error(dry, 1, f"{repo}:latest", "would no longer serve linux/amd64")
+    shown = _publish(narrow, narrow_records, "--dry-run", "--allow-platform-drop")
+    assert shown.code == 0, shown.err
+    assert "dry run: would publish" in shown.out and f"  {repo}:latest" in shown.out
+    assert "linux/amd64: removed" in shown.out
+    assert _digest(ctx, repo.with_tag("latest")) == before
+
+
+def test_publish_tag_overrides_and_writes_the_metadata_file(
+    ctx: Context, registry: RegistryServer, tmp_path: Path
+) -> None:
+    repo = _repo(registry)
+    spec, records = _release(ctx, tmp_path, repo, ("linux/amd64",), SEMVER_FAMILY)
+    output = tmp_path / "github_output"
+    output.write_text("")
+    path = tmp_path / "metadata.json"
+    result = _publish(
+        spec, records, "--tag", "nightly", "--tag", "edge", "--metadata-file", str(path),
+        env={"GITHUB_OUTPUT": str(output)},
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    digest = _digest(ctx, repo.with_tag("nightly"))
+    assert digest is not None and _digest(ctx, repo.with_tag("edge")) == digest
+    written = json.loads(path.read_text())
+    assert written["containerimage.descriptor"]["digest"] == digest
+    assert written["image.name"] == repo.name
+    assert output.read_text().splitlines() == [
+        f"digest={digest}",
+        f"tags={repo}:nightly,{repo}:edge",
+        "version=nightly",
+    ]
+    bad = _publish(spec, records, "--tag", "-x")
+    assert_one_line_error(bad, 2, "tag '-x' is not a valid tag", "--tag")
+
+
+def test_rules_without_a_version_say_so(
+    ctx: Context, registry: RegistryServer, tmp_path: Path
+) -> None:
+    repo = _repo(registry)
+    spec, records = _release(ctx, tmp_path, repo, ("linux/amd64",), SEMVER_FAMILY)
+    result = _publish(spec, records)  # no --version, no GitHub, no git
+    assert_one_line_error(result, 2, "the tag rules make no tag for no ref", "--version")
+
+
+def test_release_dry_run_names_the_tags_and_builds_nothing(
+    ctx: Context, registry: RegistryServer, tmp_path: Path
+) -> None:
+    """release checks the tags before building: a refusal builds and pushes nothing."""
+    repo = _repo(registry)
+    spec, records = _release(ctx, tmp_path, repo, ("linux/amd64", "linux/arm64"), SEMVER_FAMILY)
+    assert _publish(spec, records, "--version", "v3.14.1").code == 0
+    plan = run_cli(
+        "release", "--spec", str(spec), "--version", "v3.14.2", "--dry-run", "--json",
+        env={**CLEAN_ENV, "PATH": "/nonexistent"},  # no docker: nothing may be built
+    )  # fmt: skip
+    assert plan.code == 0, plan.err
+    data = plan.json()
+    assert data["schema"] == "polyarch.release-plan/v1"
+    assert [t.rsplit(":", 1)[1] for t in data["tags"]] == ["3.14.2", "3.14", "3", "latest"]
+    assert data["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert "org.opencontainers.image.version=3.14.2" in data["annotations"]
+    refused = run_cli(
+        "release", "--spec", str(spec), "--version", "v3.14.2", "--platform", "linux/arm64",
+        env={**CLEAN_ENV, "PATH": "/nonexistent"},
+    )  # fmt: skip
+    assert refused.code == 1, refused.err
+    note, error = refused.err.strip().splitlines()
+    assert note.startswith("note: releasing 1 of 2 variants (linux/arm64)")
+    # 3.14.2 is a new tag; 3.14 serves both platforms now.
+    assert error.startswith(f"error: refusing to move {repo}:3.14: it would no longer serve ")
+    assert "linux/amd64" in error and "--allow-platform-drop" in error
+
+
+def test_create_version_publishes_the_family_with_annotations(
+    ctx: Context, registry: RegistryServer, tmp_path: Path
+) -> None:
+    """create --version: a target without a tag gets the version's family (imagetools with
+    metadata-action in one command); a target with a tag keeps it."""
+    repo = _repo(registry)
+    amd64 = push_image(ctx.repository(repo), "linux/amd64", tag="amd64")
+    result = run_cli(
+        "create", "--version", "v2.1.0", "-t", str(repo), "--tag", f"{repo}:stable",
+        f"{repo}@{amd64.digest}", "--json",
+        env={**CLEAN_ENV, "SOURCE_DATE_EPOCH": "1700000000"},
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    tags = [t["reference"].rsplit(":", 1)[1] for t in result.json()["targets"]]
+    assert tags == ["2.1.0", "2.1", "2", "latest", "stable"]
+    index = ctx.repository(repo).get_manifest("2.1")
+    assert isinstance(index, Index)
+    # SOURCE_DATE_EPOCH names the instant; the revision is git's where create runs.
+    assert index.annotations["org.opencontainers.image.created"] == "2023-11-14T22:13:20.000Z"
+    assert index.annotations["org.opencontainers.image.version"] == "2.1.0"
+    older = push_image(ctx.repository(repo), "linux/amd64", tag="older")
+    patch = run_cli(
+        "create", "--version", "v2.0.9", "-t", str(repo), f"{repo}@{older.digest}", "--json",
+        env=CLEAN_ENV,
+    )  # fmt: skip
+    assert patch.code == 0, patch.err
+    assert [t["reference"].rsplit(":", 1)[1] for t in patch.json()["targets"]] == ["2.0.9", "2.0"]
+
+
+def test_create_reads_metadata_action_output(
+    ctx: Context, registry: RegistryServer, tmp_path: Path
+) -> None:
+    repo = _repo(registry)
+    amd64 = push_image(ctx.repository(repo), "linux/amd64", tag="amd64")
+    meta = tmp_path / "meta.json"
+    meta.write_text(
+        json.dumps(
+            {
+                "tags": [f"{repo}:1.2.3", f"{repo}:1.2"],
+                "annotations": ["index:org.opencontainers.image.version=1.2.3"],
+            }
+        )
+    )
+    result = run_cli(
+        "create", "--metadata", "env:", f"{repo}@{amd64.digest}",
+        env={**CLEAN_ENV, "DOCKER_METADATA_OUTPUT_JSON": meta.read_text()},
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    index = ctx.repository(repo).get_manifest("1.2")
+    assert isinstance(index, Index)
+    assert index.annotations == {"org.opencontainers.image.version": "1.2.3"}
+    assert _digest(ctx, repo.with_tag("1.2.3")) == str(index.digest)
+    missing = run_cli("create", f"{repo}@{amd64.digest}", env=CLEAN_ENV)
+    assert_one_line_error(missing, 2, "Missing option '-t' / '--target'")

@@ -13,6 +13,7 @@ it still prints what these fixtures hold (as far as polyarch reads it).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,75 @@ def test_cache_mask() -> None:
     assert "S3CR3T" not in cache.to_buildx(masked=True)
     assert "secret_access_key=***" in cache.to_buildx(masked=True)
     assert "S3CR3T" in cache.to_buildx()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_targets_alone_make_a_spec_whose_image_their_tags_name(version: str) -> None:
+    """``--bake`` without a spec: the repository of the targets' tags is the image."""
+    from polyarch.pipeline.bake import spec_from_bake
+
+    definition = _definition("hcl", version)
+    spec = spec_from_bake(definition, ["api-amd64", "api-arm64"], PROJECT / "docker-bake.hcl")
+    assert [str(i) for i in spec.images] == ["registry.example.com/metrics-api"]
+    assert spec.tags == ("latest",)
+    assert [(str(v.platform), v.bake_target) for v in spec.variants] == [
+        ("linux/amd64", "api-amd64"),
+        ("linux/arm64", "api-arm64"),
+        ("linux/arm/v7", "api-arm64"),
+    ]
+    with pytest.raises(BakeError, match="name no image in tags"):
+        spec_from_bake(definition, ["api-arm64"], PROJECT / "docker-bake.hcl")
+
+
+def test_a_spec_keeps_its_image_tags_and_verify_with_bake_variants(tmp_path: Path) -> None:
+    from polyarch.pipeline.bake import with_bake_variants
+    from polyarch.pipeline.specfile import load_spec
+
+    (tmp_path / "docker-bake.hcl").write_text("# printed by the fixture\n")
+    (tmp_path / "polyarch.yaml").write_text(
+        "image: ghcr.io/seeds/metrics-api\n"
+        "tags: [v2]\n"
+        "bake: {file: docker-bake.hcl, targets: [api-amd64, api-arm64]}\n"
+        "verify: {run: true, expect-output: {linux/arm/v7: 'ok'}}\n"
+    )
+    spec = load_spec(tmp_path / "polyarch.yaml")
+    assert spec.variants == () and spec.bake is not None
+    assert spec.bake.files == ((tmp_path / "docker-bake.hcl").resolve(),)
+    resolved = with_bake_variants(spec, _definition("hcl", "0.29.1"))
+    assert [str(p) for p in resolved.platforms] == ["linux/amd64", "linux/arm64", "linux/arm/v7"]
+    assert resolved.targets()[0].name == "ghcr.io/seeds/metrics-api"
+    with pytest.raises(BakeError, match="names linux/arm/v7, which no Bake target builds"):
+        with_bake_variants(spec, _definition("hcl", "0.29.1"), ["api-amd64"])
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("bake: {file: missing.hcl}\n", "Bake file 'missing.hcl' does not exist"),
+        (
+            "bake: {file: docker-bake.hcl}\nvariants: [{platform: linux/amd64, context: .}]\n",
+            "give the variants or the Bake targets that make them, not both",
+        ),
+        ("bake: {targets: [a]}\n", "missing required key 'file'"),
+        ("tags: [v1]\n", "missing required key 'variants' (or 'bake'"),
+    ],
+)
+def test_the_bake_key_is_checked(tmp_path: Path, text: str, fragment: str) -> None:
+    from polyarch.pipeline.specfile import load_spec
+    from polyarch.pipeline.specfile.model import SpecError
+
+    (tmp_path / "docker-bake.hcl").write_text("")
+    (tmp_path / "polyarch.yaml").write_text("image: ghcr.io/seeds/api\n" + text)
+    with pytest.raises(SpecError, match=re.escape(fragment)):
+        load_spec(tmp_path / "polyarch.yaml")
+
+
+def test_groups_are_expanded() -> None:
+    definition = parse_bake_print(
+        '{"group": {"default": {"targets": ["all"]}, "all": {"targets": ["a", "b"]}},'
+        ' "target": {"a": {"platforms": ["linux/amd64"]}, "b": {"platforms": ["linux/arm64"]}}}',
+        PROJECT,
+    )
+    assert definition.expand([]) == ["a", "b"]
+    assert definition.expand(["all", "a"]) == ["a", "b"]
+    assert [v.bake_target for v in bake_variants(definition, ["all"])] == ["a", "b"]

@@ -35,9 +35,10 @@ def test_the_microsoft_go_case() -> None:
     error = info.value
     assert error.one_line() == (
         "refusing to move ghcr.io/seeds/api:3: it would no longer serve linux/amd64 (the new "
-        "index has linux/arm64) (publish every variant, or pass --allow-platform-drop to drop it)"
+        "index has linux/arm64) (publish every variant, or allow dropping it)"
     )
     assert (error.exit_code, error.platforms) == (1, ("linux/amd64",))
+    assert error.parameter == "allow_platform_drop"  # the CLI names --allow-platform-drop
     assert check_platform_drop("ghcr.io/seeds/api:3", changes, allow=True) == ("linux/amd64",)
 
 

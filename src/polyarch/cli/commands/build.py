@@ -185,9 +185,7 @@ class BuildOutput:
 @click.command(
     "build",
     epilog=examples(
-        "polyarch build",
         "polyarch build --platform linux/arm64 --records arm64-records/",
-        "polyarch build --builder docker --json",
         "polyarch build --bake docker-bake.hcl --target api-arm64",
         "polyarch build --builder-for linux/arm64=docker-context:arm64-box",
     ),

@@ -30,8 +30,7 @@ from polyarch.operations.create import CreateRequest, CreateResult, create_index
         "polyarch create -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-amd64 "
         "127.0.0.1:5000/app:1.0-arm64",
         "polyarch create --append -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-riscv64",
-        "polyarch create --dry-run --json -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-amd64",
-        "polyarch create --version v3.14.1 -t 127.0.0.1:5000/app 127.0.0.1:5000/app@sha256:…",
+        "polyarch create --version v3.14.1 -t 127.0.0.1:5000/app 127.0.0.1:5000/app:1.0-amd64",
     ),
 )
 @click.argument("sources", nargs=-1, metavar="SOURCE[=PLATFORM]...")

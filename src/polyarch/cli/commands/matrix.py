@@ -17,7 +17,6 @@ from polyarch.pipeline.matrix import build_matrix, github_output_line, parse_run
 @click.command(
     "matrix",
     epilog=examples(
-        "polyarch matrix",
         "polyarch matrix --github-output",
         "polyarch matrix --runner linux/arm64=self-hosted,arm64",
         "polyarch matrix --bake docker-bake.hcl --target api-amd64 --target api-arm64",

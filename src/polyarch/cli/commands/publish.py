@@ -128,9 +128,7 @@ def write_metadata(path: str | None, content: dict[str, Any]) -> None:
 @click.command(
     "publish",
     epilog=examples(
-        "polyarch publish",
         "polyarch publish --records amd64-records/ --records arm64-records/",
-        "polyarch publish --file deploy/polyarch.yaml --no-run --json",
         "polyarch publish --version v3.14.1 --dry-run",
         "polyarch publish --metadata env: --metadata-file metadata.json",
     ),
@@ -262,6 +260,14 @@ def render(result: PublishResult, *, no_trunc: bool = False) -> None:
         was = target.previous.short if target.previous else "(new tag)"
         status = "would move" if create.dry_run and target.status != "unchanged" else target.status
         out.print(f"{target.reference}: {status} {was} -> {target.digest.short}")
+        if target.previous is not None and target.status != "unchanged":
+            for change in target.changes:
+                if change.change != "unchanged":
+                    before = change.before.short if change.before else "-"
+                    after = change.after.short if change.after else "-"
+                    out.print(
+                        f"  {change.label}: {change.change} {before} -> {after}", highlight=False
+                    )
     for report in result.reports:
         out.print()
         verify_cmd.render(report)

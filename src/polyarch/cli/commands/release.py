@@ -60,8 +60,6 @@ def _plan(naming: Naming, spec: Spec, dropped: dict[Any, tuple[str, ...]]) -> di
     "release",
     epilog=examples(
         "polyarch release",
-        "polyarch release --platform linux/amd64 --platform linux/arm64",
-        "polyarch release --file deploy/polyarch.yaml --no-run",
         "polyarch release --version v3.14.1 --dry-run",
         "polyarch release --builder-for linux/arm64=docker-host:ssh://ci@arm64-box",
     ),

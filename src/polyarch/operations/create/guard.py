@@ -50,7 +50,8 @@ class PlatformDropRefused(PolyarchError):
     """Publishing would take platforms away from a tag that serves them; nothing was written.
 
     Publish every variant (bring the missing records), or accept the drop explicitly
-    (``--allow-platform-drop``). ``tag`` is the reference, ``platforms`` what it would lose.
+    (``allow_platform_drop``; the CLI's ``--allow-platform-drop``). ``tag`` is the
+    reference, ``platforms`` what it would lose.
     """
 
     def __init__(self, tag: str, platforms: Sequence[str], remaining: Sequence[str]) -> None:
@@ -58,7 +59,7 @@ class PlatformDropRefused(PolyarchError):
         kept = ", ".join(remaining) or "nothing"
         super().__init__(
             f"refusing to move {tag}: it would no longer serve {lost} (the new index has {kept})",
-            hint="publish every variant, or pass --allow-platform-drop to drop "
+            hint="publish every variant, or allow dropping "
             + ("it" if len(platforms) == 1 else "them"),
             parameter="allow_platform_drop",
         )
