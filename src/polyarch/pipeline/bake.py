@@ -21,7 +21,9 @@ Measured with Debian's buildx 0.13.1 and 0.29.1 (``bake --print`` needs no engin
 * relative paths (``context``, ``contexts``, a secret's ``src``) are printed as written and
   mean the directory bake runs in (buildx's default; ``BUILDX_BAKE_FILE_RELATIVE_PATHS=1``,
   buildx 0.3x, makes them relative to the file), so they are resolved against ``cwd``
-  here; ``cwd://`` is stripped;
+  here; ``cwd://`` is stripped. :func:`resolve_bake` runs bake in the (first) Bake
+  file's directory, so that a file means the same wherever polyarch runs (where polyarch
+  differs from buildx: the same when bake runs next to the file);
 * ``--print`` checks that a secret's ``src`` exists and that ``SSH_AUTH_SOCK`` is set for
   ``ssh = ["default"]``, and never prints a secret's value (only ``id``/``src``/``env``).
 
