@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from polyarch.cli.commands import verify as verify_cmd
-from polyarch.cli.commands.build import spec_option
+from polyarch.cli.commands.build import load, spec_option
 from polyarch.cli.options import GlobalOptions, common_options, examples, make_context, pop_global
 from polyarch.cli.render.output import (
     console,
@@ -26,7 +26,6 @@ from polyarch.pipeline.metadata import ActionMetadata, load_action_metadata
 from polyarch.pipeline.metadata_file import write_metadata_file
 from polyarch.pipeline.publish.result import PublishResult, run_output
 from polyarch.pipeline.publish.run import PublishRequest, publish
-from polyarch.pipeline.specfile import find_spec, load_spec
 
 __all__ = [
     "finish",
@@ -180,8 +179,9 @@ def publish_command(
     verification fails.
     """
     options = pop_global(kwargs)
-    # publish builds nothing: the spec's build contexts need not be on this machine.
-    spec = load_spec(find_spec(explicit=spec_path), paths=False)
+    # publish builds nothing: the spec's build contexts need not be on this machine (a
+    # spec whose variants are Bake targets is printed by bake all the same).
+    spec = load(spec_path, paths=False)
     request = PublishRequest.build(
         spec,
         list(records) or [DEFAULT_RECORDS_DIR],
