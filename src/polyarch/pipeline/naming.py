@@ -242,7 +242,8 @@ def name_targets(
     With ``version``, a target named without a tag (a repository) gets the
     :data:`VERSION_FAMILY` of that version (judged against the tags it holds: no
     floating tag moves backwards), a target with a tag keeps it; with ``metadata``, its
-    references are added to ``targets``. The annotations are the defaults of the version
+    references are targets too, and a repository named without a tag gets each of its tag
+    names (a mirror of the same family). The annotations are the defaults of the version
     (``version``) or metadata-action's (``metadata``). ``directory`` is where git is asked
     (default: the current directory).
     """
@@ -251,13 +252,10 @@ def name_targets(
         version=version, env=environ, directory=directory or Path.cwd(), run=run
     )
     parsed = [Reference.parse(t) for t in targets]
+    bare = [r for r in parsed if r.tag is None and r.digest is None]
     if metadata is not None:
-        refs = [*parsed, *metadata.references]
-        if not metadata.references and metadata.tag_names:
-            refs = [
-                *[r for r in parsed if r.tag is not None],
-                *family_targets([r for r in parsed if r.tag is None], metadata.tag_names),
-            ]
+        named = [r for r in parsed if r not in bare]
+        refs = [*named, *metadata.references, *family_targets(bare, metadata.tag_names)]
         return Naming(
             tuple(dict.fromkeys(refs)),
             metadata.version,
@@ -265,7 +263,6 @@ def name_targets(
             "metadata",
             context,
         )
-    bare = [r for r in parsed if r.tag is None and r.digest is None]
     family: TagFamily | None = None
     if bare:
         rules = [parse_rule(text) for text in VERSION_FAMILY]

@@ -57,7 +57,8 @@ from polyarch.operations.create import CreateRequest, CreateResult, create_index
     "metadata",
     metavar="FILE",
     help="docker/metadata-action's JSON output (or env: for $DOCKER_METADATA_OUTPUT_JSON): "
-    "its tags are targets too, its index annotations are written.",
+    "its tags are targets too (a TARGET without a tag gets each of its tag names), its "
+    "index annotations are written.",
 )
 @click.option(
     "--allow-platform-drop",

@@ -1,9 +1,14 @@
 """``build``: build the spec's variants, push each one, write one record per variant.
 
 Each variant is built from its own context and Dockerfile, for its own platform, all of
-them at once (one thread each; the engine runs concurrent builds). The builder is chosen
-first (:func:`~polyarch.engine.builders.choose_builder`: ``auto`` asks ``docker buildx
-inspect`` for the builder's driver):
+them at once (one thread each), each on its own engine when the spec's ``builder:`` or the
+request's ``engines`` name one (:mod:`polyarch.engine.endpoint`: docker's ``--context`` /
+``--host`` options on every command of that variant, or a buildx builder), else on the
+engine ``docker`` reaches. The builder of each engine is chosen first
+(:func:`~polyarch.engine.builders.choose_builder`: ``auto`` asks ``docker buildx
+inspect`` for the builder's driver), and the engine asked who it is (``docker info``,
+recorded as ``engine``). The variant's build inputs (secrets, ssh, caches, build
+contexts, attestations) are buildx's flags (:mod:`.commands`):
 
 * ``buildx`` on a driver that pushes by digest (``docker-container``, ``kubernetes``,
   ``remote``): no tag at all::
