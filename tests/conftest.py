@@ -16,6 +16,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -29,6 +30,9 @@ from support.registry import (
 )
 from support.require import missing
 from support.token_issuer import TokenIssuer, User
+
+if TYPE_CHECKING:
+    from support.engine import Engine
 
 # The CLI keeps a blob-info cache in ~/.cache by default (content/blobinfo.py). Tests
 # share registries and push identical blobs, so a cache would turn the copies some tests
@@ -157,19 +161,33 @@ def token_registry(
 # --- the Docker engine (e2e tests) -----------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def docker_engine() -> str:
-    """Server version of the local Docker engine.
+def _e2e_engines() -> tuple[str, ...]:
+    from support.engine import e2e_engines
 
-    Skips, loudly, when no engine answers ``docker version`` (fails under CI): start
-    one with ``./scripts/engine.sh start`` (see ``.ci/run``).
+    return e2e_engines()
+
+
+@pytest.fixture(scope="session", params=_e2e_engines())
+def docker_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """One engine of ``scripts/engine.sh``, active (DOCKER_HOST, DOCKER_CONFIG, PATH) meanwhile.
+
+    Every test that uses it runs once per engine: ``[docker26]`` (Debian 13: Docker 26, buildx
+    0.13, containerd 1.7) and ``[docker28]`` (Debian unstable: Docker 28.5, buildx 0.29,
+    containerd 2.1); pytest groups the tests by engine, so each engine is activated once.
+    Skips, loudly, when the engine does not answer (fails under CI): ``./scripts/test.sh``
+    starts both.
     """
-    from support.engine import EngineSetupError, require_engine
+    from support.engine import EngineSetupError, activated
 
+    context = activated(request.param)
     try:
-        return require_engine()
+        engine = context.__enter__()
     except EngineSetupError as exc:
         missing(str(exc))
+    try:
+        yield engine
+    finally:
+        context.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
@@ -189,30 +207,37 @@ def busybox_rootfs() -> dict[str, Path]:
         missing(str(exc))
 
 
-@pytest.fixture(scope="session")
-def second_engine(docker_engine: str) -> Iterator[object]:
-    """A second Docker engine beside the first (scripts/engine.sh in a state directory of
-    its own: its socket, data root, containerd), for one-engine-per-variant builds.
+# --- time and outcome per tier (printed at the end of the run; scripts/test.sh relies on it) --
 
-    ``$POLYARCH_SECOND_ENGINE_DIR`` names the directory (an engine already running there is
-    reused and left running); else a fresh short one under /tmp, stopped and removed at the
-    end. Skips, or fails under CI, when it cannot start (it needs root).
-    """
-    import tempfile
+TIERS = ("unit", "integration", "e2e")
+_tier_seconds: dict[str, float] = dict.fromkeys(TIERS, 0.0)
+_tier_outcomes: dict[str, dict[str, int]] = {tier: {} for tier in TIERS}
 
-    from support.engine import EngineSetupError, ScriptEngine
 
-    named = os.environ.get("POLYARCH_SECOND_ENGINE_DIR")
-    # Short: containerd's socket paths under it must fit a unix socket address.
-    state = Path(named) if named else Path(tempfile.mkdtemp(prefix="pe2-", dir="/tmp"))
-    engine = ScriptEngine(state)
-    try:
-        engine.start()
-    except EngineSetupError as exc:
-        missing(str(exc))
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        if not named:
-            shutil.rmtree(state, ignore_errors=True)
+def tier_of(nodeid: str) -> str:
+    """The tier of a test: its folder under tests/; the doctests in src/ are unit tests."""
+    for tier in ("integration", "e2e"):
+        if nodeid.startswith(f"tests/{tier}/"):
+            return tier
+    return "unit"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    tier = tier_of(report.nodeid)
+    # setup + call + teardown: session and module fixtures (registries, engines' images) are
+    # paid by the first test that asks for them, so the sum is the tier's wall time.
+    _tier_seconds[tier] += report.duration
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        outcome = "error" if report.when == "setup" and report.failed else report.outcome
+        counts = _tier_outcomes[tier]
+        counts[outcome] = counts.get(outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    ran = [tier for tier in TIERS if _tier_outcomes[tier]]
+    if not ran:
+        return
+    terminalreporter.write_sep("-", "time per tier")
+    for tier in ran:
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(_tier_outcomes[tier].items()))
+        terminalreporter.write_line(f"{tier}: {_tier_seconds[tier]:.0f} s ({counts})")

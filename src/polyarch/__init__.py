@@ -192,14 +192,8 @@ if TYPE_CHECKING:
         RecordMismatch,
         publish,
     )
-    from polyarch.pipeline.specfile import (
-        Spec,
-        SpecError,
-        Variant,
-        VerifySpec,
-        find_spec,
-        load_spec,
-    )
+    from polyarch.pipeline.specfile import find_spec, load_spec
+    from polyarch.pipeline.specfile.model import Spec, SpecError, Variant, VerifySpec
     from polyarch.storage.layout.repository import (
         LayoutNotFound,
         LayoutRepository,
@@ -425,14 +419,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "RecordMismatch",
         "publish",
     ),
-    "polyarch.pipeline.specfile": (
-        "Spec",
-        "SpecError",
-        "Variant",
-        "VerifySpec",
-        "find_spec",
-        "load_spec",
-    ),
+    "polyarch.pipeline.specfile": ("find_spec", "load_spec"),
+    "polyarch.pipeline.specfile.model": ("Spec", "SpecError", "Variant", "VerifySpec"),
     "polyarch.storage.layout.repository": ("LayoutNotFound", "LayoutRepository"),
     "polyarch.storage.registry.repository": ("RegistryRepository",),
     "polyarch.storage.repository": ("Repository",),

@@ -1,11 +1,11 @@
 """The real ``docker buildx bake --print`` against the fixtures tests/unit/test_bake.py reads.
 
 tests/unit/bake_print/*.json were printed by buildx 0.13.1 and 0.29.1 from
-tests/support/bake_project. Here the installed buildx (the engine's, scripts/engine.sh)
-prints the same files again, and polyarch must read the same variants from it: if buildx
-changes what ``--print`` says, this fails and the fixtures are refreshed. ``--print``
-needs no engine, only the buildx plugin (and, for ``ssh = ["default"]``, a socket in
-``SSH_AUTH_SOCK``: buildx checks that it exists).
+tests/support/bake_project. Here the buildx of each engine of scripts/engine.sh (0.13 with
+Docker 26, 0.29 with Docker 28.5) prints the same files again, and polyarch must read the
+same variants from it: if buildx changes what ``--print`` says, this fails and the
+fixtures are refreshed. ``--print`` needs no engine, only the buildx plugin (and, for
+``ssh = ["default"]``, a socket in ``SSH_AUTH_SOCK``: buildx checks that it exists).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from polyarch.pipeline.bake import bake_print, bake_variants, parse_bake_print
-from support.engine import engine_dir
+from support.engine import Engine
 from support.require import missing
 
 pytestmark = pytest.mark.e2e
@@ -29,11 +29,10 @@ FIXTURES = Path(__file__).resolve().parent.parent / "unit" / "bake_print"
 
 
 @pytest.fixture(scope="module")
-def buildx_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def buildx_env(docker_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The active engine's environment (its buildx: 0.13 with Docker 26, 0.29 with Docker 28),
+    an ssh agent socket and the variable a secret names."""
     env = dict(os.environ)
-    config = engine_dir() / "docker-config"
-    if not env.get("DOCKER_CONFIG") and (config / "cli-plugins" / "docker-buildx").exists():
-        env["DOCKER_CONFIG"] = str(config)
     agent = tmp_path_factory.mktemp("agent") / "agent.sock"
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(str(agent))  # buildx only checks that the agent socket exists

@@ -18,6 +18,7 @@ import pytest
 
 from polyarch import Context, Index, Reference, TransportSettings
 from support.cli import run_cli
+from support.engine import Engine
 from support.example import prepare_example
 from support.registry import RegistryServer
 
@@ -45,7 +46,7 @@ target "api-arm64" {
 
 
 def test_release_from_bake_targets_alone(
-    docker_engine: str, registry: RegistryServer, busybox_rootfs: dict[str, Path], tmp_path: Path
+    docker_engine: Engine, registry: RegistryServer, busybox_rootfs: dict[str, Path], tmp_path: Path
 ) -> None:
     repository = f"{registry.host}/bake-{uuid.uuid4().hex[:8]}/metrics-api"
     prepare_example(tmp_path / "project", repository, rootfs=busybox_rootfs)

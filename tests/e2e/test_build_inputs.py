@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from support.cli import run_cli
+from support.engine import Engine
 from support.registry import RegistryServer
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +77,7 @@ def _blobs(registry: RegistryServer) -> list[bytes]:
 
 
 def test_a_secret_reaches_the_build_and_nothing_else(
-    docker_engine: str,
+    docker_engine: Engine,
     registry: RegistryServer,
     busybox_rootfs: dict[str, Path],
     tmp_path: Path,
@@ -107,7 +108,7 @@ def test_a_secret_reaches_the_build_and_nothing_else(
 
 
 def test_a_local_cache_makes_the_second_build_a_hit(
-    docker_engine: str,
+    docker_engine: Engine,
     registry: RegistryServer,
     busybox_rootfs: dict[str, Path],
     tmp_path: Path,

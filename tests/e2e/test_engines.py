@@ -1,14 +1,15 @@
 """Issue 21 §4 on two real Docker engines side by side: each variant built on its own engine.
 
-The seeds' native arm64 "runner" may be a remote engine rather than a CI job. Here the
-first engine (the e2e engine, ``DOCKER_HOST``) is reached through a docker context named
-in the spec (``builder: {docker-context: ...}``) and builds the Go codebase for
-linux/amd64; a second engine of scripts/engine.sh (its own socket, data root and
-containerd) is named with ``--builder-for linux/arm64=docker-host:unix://...`` and builds
-the Python codebase for linux/arm64. ``polyarch release`` builds both at once, publishes
-one index and verifies it; each record says which engine built its variant (``docker
-info``'s engine ID), each engine's image store holds only its own variant, and ``polyarch
-verify --run`` starts both platforms from the registry.
+The seeds' native arm64 "runner" may be a remote engine rather than a CI job. The two
+engines of scripts/engine.sh run side by side (Docker 26 and Docker 28.5: their own
+sockets, data roots and containerd). The active one (the ``docker_engine`` parameter) is
+reached through a docker context named in the spec (``builder: {docker-context: ...}``)
+and builds the Go codebase for linux/amd64; the other one is named with ``--builder-for
+linux/arm64=docker-host:unix://...`` and builds the Python codebase for linux/arm64.
+``polyarch release`` builds both at once, publishes one index and verifies it; each record
+says which engine built its variant (``docker info``'s engine ID and version), each
+engine's image store holds only its own variant, and ``polyarch verify --run`` starts both
+platforms from the registry. The test runs once per engine, so each takes each role.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from pathlib import Path
 import pytest
 
 from support.cli import run_cli
-from support.engine import ScriptEngine
+from support.engine import ENGINES, Engine, EngineSetupError, engine_env
 from support.example import prepare_example
 from support.registry import RegistryServer
+from support.require import missing
 
 pytestmark = pytest.mark.e2e
 
@@ -65,15 +67,21 @@ def _image_tags(engine_host: str, config: Path) -> set[str]:
 
 
 def test_each_variant_builds_on_its_own_engine_at_once(
-    docker_engine: str,
-    second_engine: ScriptEngine,
+    docker_engine: Engine,
     registry: RegistryServer,
     busybox_rootfs: dict[str, Path],
     tmp_path: Path,
 ) -> None:
-    first_host = os.environ["DOCKER_HOST"]  # the e2e engine (support.engine.require_engine)
-    assert first_host != second_engine.host
+    first_host = docker_engine.env["DOCKER_HOST"]
+    (other,) = [name for name in ENGINES if name != docker_engine.name]
+    try:
+        second_host = engine_env(other)["DOCKER_HOST"]
+    except EngineSetupError as exc:
+        missing(f"the second engine, {other}: {exc}")
     config = _own_docker_config(tmp_path, first_host)
+    answered = _docker(config, "--host", second_host, "version", "--format", "{{.Server.Version}}")
+    if answered.returncode != 0:
+        missing(f"the second engine, {other}, does not answer: {answered.stderr.strip()}")
     repository = f"{registry.host}/engines-{uuid.uuid4().hex[:8]}/metrics-api"
     spec = prepare_example(tmp_path / "metrics-api", repository, rootfs=busybox_rootfs)
     text = spec.read_text()
@@ -87,13 +95,13 @@ def test_each_variant_builds_on_its_own_engine_at_once(
     env = {**NO_GITHUB, "DOCKER_CONFIG": str(config)}
     result = run_cli(
         "release", "--spec", str(spec), "--network", "none", "--json",
-        "--builder-for", f"linux/arm64=docker-host:{second_engine.host}",
+        "--builder-for", f"linux/arm64=docker-host:{second_host}",
         env=env, timeout=900,
     )  # fmt: skip
     assert result.code == 0, result.err[-4000:]
     # Each build ran on its engine: the command line shows where it went.
     assert "[linux/amd64] $ docker --context polyarch-one buildx build" in result.err
-    assert f"[linux/arm64] $ docker --host {second_engine.host} buildx build" in result.err
+    assert f"[linux/arm64] $ docker --host {second_host} buildx build" in result.err
 
     doc = result.json()
     assert doc["ok"], doc["verify"]
@@ -101,21 +109,25 @@ def test_each_variant_builds_on_its_own_engine_at_once(
     first_id = _docker(config, "--host", first_host, "info", "--format", "{{.ID}}")
     assert engines["linux/amd64"]["endpoint"] == "docker-context:polyarch-one"
     assert engines["linux/amd64"]["id"] == first_id.stdout.strip()
-    assert engines["linux/arm64"]["endpoint"] == f"docker-host:{second_engine.host}"
-    assert engines["linux/arm64"]["id"] == second_engine.engine_id()
+    assert engines["linux/arm64"]["endpoint"] == f"docker-host:{second_host}"
+    second_id = _docker(config, "--host", second_host, "info", "--format", "{{.ID}}")
+    assert engines["linux/arm64"]["id"] == second_id.stdout.strip()
     assert engines["linux/amd64"]["id"] != engines["linux/arm64"]["id"]
-    assert engines["linux/arm64"]["version"]
+    # Docker 26 and Docker 28.5: each record names its own engine's version.
+    assert engines["linux/amd64"]["version"] == docker_engine.version
+    assert engines["linux/arm64"]["version"] == answered.stdout.strip()
+    assert engines["linux/amd64"]["version"] != engines["linux/arm64"]["version"]
 
     # Each engine's image store holds its own variant only (the docker driver keeps the
     # per-platform tag it pushed).
     amd_tag, arm_tag = f"{repository}:v2.0.0-linux-amd64", f"{repository}:v2.0.0-linux-arm64"
-    on_first, on_second = _image_tags(first_host, config), _image_tags(second_engine.host, config)
+    on_first, on_second = _image_tags(first_host, config), _image_tags(second_host, config)
     assert amd_tag in on_first and arm_tag not in on_first
     assert arm_tag in on_second and amd_tag not in on_second
 
     verified = run_cli("verify", f"{repository}:v2.0.0", "--run", env=env, timeout=600)
     assert verified.code == 0, verified.out + verified.err
     assert "linux/arm64" in verified.out and "linux/amd64" in verified.out
-    for host, tag in ((first_host, amd_tag), (second_engine.host, arm_tag)):
+    for host, tag in ((first_host, amd_tag), (second_host, arm_tag)):
         _docker(config, "--host", host, "rmi", "--force", tag)
     shutil.rmtree(config, ignore_errors=True)

@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from polyarch import Context, Index, Reference, TransportSettings
+from support.engine import Engine
 from support.example import prepare_example
 from support.github_action import run_action
 from support.registry import RegistryServer
@@ -67,7 +68,7 @@ def action_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_seed_001_workflow_runs_step_by_step(
-    docker_engine: str,
+    docker_engine: Engine,
     registry: RegistryServer,
     registry2: RegistryServer,
     busybox_rootfs: dict[str, Path],
