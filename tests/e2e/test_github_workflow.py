@@ -58,9 +58,10 @@ def _git(repo: Path, *args: str) -> str:
     ).stdout.strip()  # fmt: skip
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def action_work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """action.yml's install step, run once (pip installs this checkout into a fresh venv)."""
+    """action.yml's install step, run once for both engines (pip installs this checkout into
+    a fresh venv)."""
     work = tmp_path_factory.mktemp("action")
     installed = run_action({"command": "--version"}, work)
     assert installed.codes[0] == 0, installed.logs
