@@ -277,14 +277,10 @@ class _Evaluator:
         return self.decorate(rule, self.render(rule.pattern, scope)), True
 
     def pep440(self, rule: TagRule, text: str) -> tuple[str, bool] | None:
-        try:
-            from packaging.version import InvalidVersion
-            from packaging.version import Version as Pep440
-        except ImportError:  # pragma: no cover - packaging is a dependency (phase 2)
-            raise InvalidInput(
-                f"tag rule {rule.source!r}: type=pep440 needs the 'packaging' package",
-                parameter="tags",
-            ) from None
+        # Imported here: only type=pep440 rules need PyPA's PEP 440 implementation.
+        from packaging.version import InvalidVersion
+        from packaging.version import Version as Pep440
+
         try:
             version = Pep440(text)
         except InvalidVersion:
