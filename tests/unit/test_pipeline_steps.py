@@ -527,3 +527,34 @@ def test_each_variants_commands_go_to_its_engine(tmp_path: Path) -> None:
     shown = [line for _, line in seen if line.startswith("$ docker")]
     assert any(line.startswith("$ docker --host unix:///run/b.sock buildx build") for line in shown)
     assert any(line.startswith("$ docker --context a buildx build") for line in shown)
+
+
+@pytest.mark.parametrize(
+    ("driver", "expected"),
+    [
+        # A context's own builder: buildx 0.29 refuses --builder for it (measured), so the
+        # context is named instead (tests/e2e/test_engines.py does it on both engines).
+        ("docker", ["docker", "--context", "ctx-b", "buildx", "build"]),
+        ("docker-container", ["docker", "buildx", "build", "--builder", "ctx-b"]),
+    ],
+)
+def test_a_named_buildx_builder_is_reached_by_its_driver(
+    tmp_path: Path, driver: str, expected: list[str]
+) -> None:
+    spec = _inputs_spec(tmp_path, "", "    builder: {buildx-builder: ctx-b}\n")
+    answers = {
+        "buildx inspect": ProcessResult(0, f"Name: ctx-b\nDriver: {driver}\n"),
+        "buildx build": ProcessResult(1, ""),  # stops before resolving: no registry here
+    }
+
+    class Runner(FakeRunner):
+        def key(self, argv: Sequence[str]) -> str:
+            rest = list(argv[3:]) if argv[1:2] == ["--context"] else list(argv[1:])
+            return " ".join(rest[:2]) if rest[0] == "buildx" else rest[0]
+
+    fake = Runner(answers)
+    build_variants(
+        BuildRequest.build(spec, platforms=["linux/arm64"], records_dir=tmp_path), run=fake
+    )
+    build = next(c for c in fake.calls if "build" in c and "buildx" in c)
+    assert build[: len(expected)] == expected

@@ -48,6 +48,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -338,21 +339,11 @@ def build_variants(
     tags = _Tags(request, run)
     # One builder choice per engine, before anything is built (a builder that cannot be
     # used fails the whole request here).
-    chosen: dict[EngineChoice | None, tuple[ProcessRunner, BuilderChoice]] = {}
-    for engine in engines:
-        engine_run = on_engine(run, engine, request.docker)
-        named = engine.buildx_builder if engine is not None else None
-        chosen[engine] = (
-            engine_run,
-            choose_builder(
-                request.builder,
-                engine_run,
-                docker=request.docker,
-                buildx_builder=named or request.buildx_builder,
-            ),
-        )
+    chosen: dict[EngineChoice | None, _Engine] = {
+        engine: _reach(engine, request, run) for engine in engines
+    }
     first = (
-        chosen[engines[0]][1]
+        chosen[engines[0]].choice
         if engines
         else choose_builder(
             request.builder, run, docker=request.docker, buildx_builder=request.buildx_builder
@@ -362,16 +353,15 @@ def build_variants(
         (request.records_dir / record_file_name(variant.platform)).unlink(missing_ok=True)
     with borrowed(context) as ctx:
         workers: dict[EngineChoice | None, _Builder] = {}
-        for engine, (engine_run, choice) in chosen.items():
-            identity = _identity(engine_run, engine, choice, request.docker)
+        for engine, reached in chosen.items():
             workers[engine] = _Builder(
                 request,
                 ctx,
-                engine_run,
+                reached.run,
                 on_output,
-                choice,
-                engine=engine,
-                identity=identity,
+                reached.choice,
+                engine=reached.via,
+                identity=_identity(reached, engine, request.docker),
                 tags=tags,
             )
 
@@ -394,11 +384,44 @@ def build_variants(
     )
 
 
-def _identity(
-    run: ProcessRunner, engine: EngineChoice | None, choice: BuilderChoice, docker: str
-) -> EngineIdentity:
-    """Which engine builds: ``docker info`` of the engine reached, except for a buildx
-    builder of another driver (its BuildKit is not that engine's): its name alone."""
-    if engine is not None and engine.buildx_builder and choice.driver != "docker":
-        return EngineIdentity(engine.label, name=choice.name)
-    return engine_identity(run, engine, docker=docker)
+@dataclass(frozen=True, slots=True)
+class _Engine:
+    """How one engine is reached: the runner (docker's options added), the builder chosen
+    there, and ``via``, the docker context or host those options name."""
+
+    run: ProcessRunner
+    choice: BuilderChoice
+    via: EngineChoice | None
+
+
+def _reach(engine: EngineChoice | None, request: BuildRequest, run: ProcessRunner) -> _Engine:
+    """Choose the builder of ``engine`` (docker's options on every command of it).
+
+    A buildx builder of the ``docker`` driver is a docker context's own builder (buildx
+    names it after the context); buildx 0.29 refuses ``--builder NAME`` for it ("use
+    `docker --context=NAME buildx` to switch to context"), so it is reached as that context.
+    """
+    engine_run = on_engine(run, engine, request.docker)
+    named = engine.buildx_builder if engine is not None else None
+    choice = choose_builder(
+        request.builder,
+        engine_run,
+        docker=request.docker,
+        buildx_builder=named or request.buildx_builder,
+    )
+    if engine is not None and named and choice.driver == "docker":
+        via = EngineChoice("docker-context", named)
+        return _Engine(
+            on_engine(run, via, request.docker), replace(choice, explicit_name=False), via
+        )
+    return _Engine(engine_run, choice, engine)
+
+
+def _identity(reached: _Engine, engine: EngineChoice | None, docker: str) -> EngineIdentity:
+    """Which engine builds: ``docker info`` of the engine reached, named as the spec named
+    it. A buildx builder of another driver runs a BuildKit that is no engine's: its name
+    alone."""
+    if engine is not None and engine.buildx_builder and reached.via is engine:
+        return EngineIdentity(engine.label, name=reached.choice.name)
+    found = engine_identity(reached.run, reached.via, docker=docker)
+    return replace(found, endpoint=engine.label if engine is not None else found.endpoint)
