@@ -84,6 +84,9 @@ if TYPE_CHECKING:
         BuilderChoice,
         BuilderUnsuitable,
     )
+    from polyarch.engine.endpoint import (
+        EngineChoice,
+    )
     from polyarch.errors import (
         AuthError,
         BlobUnknown,
@@ -126,6 +129,9 @@ if TYPE_CHECKING:
         PlatformChange,
         TargetResult,
         create_index,
+    )
+    from polyarch.operations.create.guard import (
+        PlatformDropRefused,
     )
     from polyarch.operations.create.sources import (
         Source,
@@ -182,6 +188,13 @@ if TYPE_CHECKING:
     )
     from polyarch.pipeline.builds.variants import (
         build_variants,
+    )
+    from polyarch.pipeline.matrix import (
+        build_matrix,
+    )
+    from polyarch.pipeline.naming import (
+        Naming,
+        name_release,
     )
     from polyarch.pipeline.publish.result import (
         CleanupOutcome,
@@ -242,6 +255,7 @@ __all__ = [
     "Descriptor",
     "Digest",
     "DigestMismatch",
+    "EngineChoice",
     "EngineUnavailable",
     "ImageConfig",
     "ImageConfigResult",
@@ -265,9 +279,11 @@ __all__ = [
     "ManifestTooLarge",
     "ManifestUnknown",
     "NameUnknown",
+    "Naming",
     "NotFound",
     "Platform",
     "PlatformChange",
+    "PlatformDropRefused",
     "PlatformNotFound",
     "PolyarchError",
     "PrunePlan",
@@ -309,6 +325,7 @@ __all__ = [
     "VerifySpec",
     "__version__",
     "build_index",
+    "build_matrix",
     "build_variants",
     "copy_image",
     "create_index",
@@ -323,6 +340,7 @@ __all__ = [
     "load_spec",
     "login",
     "logout",
+    "name_release",
     "parse_config",
     "parse_location",
     "parse_manifest",
@@ -362,6 +380,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "polyarch.domain.platform": ("Platform",),
     "polyarch.domain.reference": ("Reference",),
     "polyarch.engine.builders": ("BuilderChoice", "BuilderUnsuitable"),
+    "polyarch.engine.endpoint": ("EngineChoice",),
     "polyarch.errors": (
         "AuthError",
         "BlobUnknown",
@@ -398,6 +417,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TargetResult",
         "create_index",
     ),
+    "polyarch.operations.create.guard": ("PlatformDropRefused",),
     "polyarch.operations.create.sources": ("Source",),
     "polyarch.operations.delete": (
         "DeletePlan",
@@ -421,6 +441,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "BuildResult",
     ),
     "polyarch.pipeline.builds.variants": ("build_variants",),
+    "polyarch.pipeline.matrix": ("build_matrix",),
+    "polyarch.pipeline.naming": ("Naming", "name_release"),
     "polyarch.pipeline.publish.result": (
         "CleanupOutcome",
         "PublishFailed",

@@ -46,6 +46,7 @@ COMMANDS: dict[str, str] = {
     "login": "polyarch.cli.commands.login:login_command",
     "logout": "polyarch.cli.commands.login:logout_command",
     "prune": "polyarch.cli.commands.prune:prune_command",
+    "matrix": "polyarch.cli.commands.matrix:matrix_command",
     "publish": "polyarch.cli.commands.publish:publish_command",
     "release": "polyarch.cli.commands.release:release_command",
     "resolve": "polyarch.cli.commands.resolve:resolve_command",

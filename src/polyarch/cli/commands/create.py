@@ -22,6 +22,7 @@ from polyarch.content.attestations import ATTESTATION_MODES
 from polyarch.content.context import Context
 from polyarch.content.transfer import BlobAction
 from polyarch.domain import mediatype
+from polyarch.domain.location import Location
 from polyarch.operations.create import CreateRequest, CreateResult, create_index
 
 
@@ -31,18 +32,47 @@ from polyarch.operations.create import CreateRequest, CreateResult, create_index
         "polyarch create -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-amd64 "
         "127.0.0.1:5000/app:1.0-arm64",
         "polyarch create --append -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-riscv64",
-        "polyarch create --dry-run --json -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-amd64",
+        "polyarch create --version v3.14.1 -t 127.0.0.1:5000/app 127.0.0.1:5000/app:1.0-amd64",
     ),
 )
 @click.argument("sources", nargs=-1, metavar="SOURCE[=PLATFORM]...")
 @click.option(
     "-t",
     "--target",
+    "--tag",
     "targets",
     multiple=True,
-    required=True,
     metavar="TARGET",
-    help="Tag to publish the index to (repeatable: other repositories and registries too).",
+    help="Tag to publish the index to (repeatable: other repositories and registries too). "
+    "With --version, a repository without a tag gets the version's tag family.",
+)
+@click.option(
+    "--version",
+    "version",
+    metavar="VERSION",
+    help="Publish each TARGET named without a tag to the tag family of this version "
+    "(v3.14.1: 3.14.1, 3.14, 3 and latest, none moved below a higher release there), with "
+    "org.opencontainers.image.* annotations of the version and commit.",
+)
+@click.option(
+    "--metadata",
+    "metadata",
+    metavar="FILE",
+    help="docker/metadata-action's JSON output (or env: for $DOCKER_METADATA_OUTPUT_JSON): "
+    "its tags are targets too (a TARGET without a tag gets each of its tag names), its "
+    "index annotations are written.",
+)
+@click.option(
+    "--allow-platform-drop",
+    is_flag=True,
+    help="Move a tag even when the new index no longer serves a platform it serves now "
+    "(refused by default; --append never drops one).",
+)
+@click.option(
+    "--metadata-file",
+    metavar="FILE",
+    help="Write the index's descriptor and name as docker buildx imagetools create "
+    "--metadata-file does (after publishing).",
 )
 @click.option(
     "--platform",
@@ -105,6 +135,10 @@ from polyarch.operations.create import CreateRequest, CreateResult, create_index
 def create_command(
     sources: tuple[str, ...],
     targets: tuple[str, ...],
+    version: str | None,
+    metadata: str | None,
+    allow_platform_drop: bool,
+    metadata_file: str | None,
     platforms: tuple[str, ...],
     attestations: str,
     index_format: str | None,
@@ -125,20 +159,40 @@ def create_command(
     """
     options = pop_global(kwargs)
     no_trunc = bool(kwargs.pop("no_trunc", False))
+    if not targets and metadata is None:
+        raise click.UsageError("Missing option '-t' / '--target' (or --metadata).")
     with make_context(options) as ctx:
+        chosen: tuple[str, ...] | tuple[Location, ...] = targets
+        notes = annotations
+        if version is not None or metadata is not None:
+            # Imported here: the release pipeline only for the commands that use it.
+            from polyarch.cli.commands.publish import read_metadata
+            from polyarch.pipeline.naming import name_targets
+
+            naming = name_targets(targets, ctx, version=version, metadata=read_metadata(metadata))
+            chosen, notes = naming.targets, (*naming.annotations, *annotations)
         # Records become sources (REPO@WRAPPER-or-IMAGE=PLATFORM), each resolved once.
         request = CreateRequest.build(
-            targets,
+            chosen,
             [*sources, *_record_sources(records, ctx)],
             platforms=platforms,
             attestations=attestations,
             format=index_format,
-            annotations=annotations,
+            annotations=notes,
             append=append,
             dry_run=dry_run,
             referrers=referrers,
+            allow_platform_drop=allow_platform_drop,
         )
         result = create_index(request, ctx)
+    if metadata_file is not None and not dry_run:
+        from polyarch.pipeline.metadata_file import metadata_file_content, write_metadata_file
+
+        index = result.index
+        content = metadata_file_content(
+            index.media_type, str(index.digest), index.size, [t.reference for t in result.targets]
+        )
+        write_metadata_file(metadata_file, content)
     if as_json:
         data = result.to_json()
         if dry_run:

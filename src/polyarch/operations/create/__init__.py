@@ -34,6 +34,7 @@ from polyarch.content.transfer import Transfer
 from polyarch.domain.location import Location
 from polyarch.domain.manifest import Index, Manifest
 from polyarch.errors import ImmutableTag, InvalidInput, PolyarchError
+from polyarch.operations.create.guard import check_targets
 from polyarch.operations.create.parts import AppendParts, Part
 from polyarch.operations.create.plan import (
     Contribution,
@@ -95,7 +96,10 @@ def create_index(request: CreateRequest, context: Context | None = None) -> Crea
     object (docs/json.md).
 
     Raises :class:`polyarch.InvalidInput` for bad input or an index it cannot append to
-    without changing what a host pulls (nothing is published); a
+    without changing what a host pulls (nothing is published);
+    :class:`~polyarch.operations.create.guard.PlatformDropRefused` when a target tag
+    would no longer serve a platform it serves now (nothing is published; a dry run
+    raises it too; ``allow_platform_drop`` accepts it, ``append`` never drops one); a
     :class:`polyarch.PolyarchError` when an operation fails (no tag moved before all
     content was in place); :class:`LostUpdate` when ``--append`` found no stable index
     within ``request.guard_attempts`` rounds. Semantics: docs/create.md (the index
@@ -154,6 +158,14 @@ def _create(request: CreateRequest, ctx: Context) -> CreateResult:
         raise InvalidInput(f"nothing to publish: no source and no index at {base}")
     entries = entries_of(items)
     changed = conversion(previous[base], index, items, request.format) if request.append else None
+    if not request.append:
+        # Before anything is written anywhere: no tag silently loses a platform.
+        check_targets(
+            index,
+            previous,
+            {t: EntryPlatforms(r).platform_of for t, r in repos.items()},
+            allow=request.allow_platform_drop,
+        )
     if not request.append or request.dry_run or index.digest == digest_of(previous[base]):
         results = publish(
             index,

@@ -45,6 +45,8 @@ class CreateRequest:
     dry_run: bool = False
     #: Carry each source image's signatures, SBOMs, attestations (docs/referrers.md).
     referrers: bool = True
+    #: Move a tag even when the new index no longer serves a platform the tag serves now.
+    allow_platform_drop: bool = False
     #: Bound on assemble-write-check rounds of ``--append`` (see docs/create.md).
     guard_attempts: int = TAG_GUARD_ROUNDS
     #: Seconds after which the part of an ``--append`` writer that never finished is ignored.
@@ -63,6 +65,7 @@ class CreateRequest:
         append: bool = False,
         dry_run: bool = False,
         referrers: bool = True,
+        allow_platform_drop: bool = False,
         **tuning: Any,
     ) -> CreateRequest:
         """Validate and build a request from strings, as a CLI or a script has them.
@@ -85,6 +88,9 @@ class CreateRequest:
             dry_run: compute and report, publish nothing.
             referrers: carry the referrers of each source image (signatures, SBOMs) into
                 every target (docs/referrers.md).
+            allow_platform_drop: move a target tag even when the new index no longer
+                serves a platform the tag serves now (refused by default:
+                :mod:`polyarch.operations.create.guard`; ``append`` never drops one).
             tuning: expert knobs, named in :data:`TUNABLES` (``guard_attempts``,
                 ``part_horizon``).
 
@@ -142,6 +148,7 @@ class CreateRequest:
             append,
             dry_run,
             referrers,
+            allow_platform_drop=allow_platform_drop,
             **tuning,
         )
 
