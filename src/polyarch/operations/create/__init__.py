@@ -250,16 +250,21 @@ def _append(
         if not as_referrers
     ]
     parts.publish(own, attestations)
+
+    def stable(live: Sequence[Part]) -> bool:
+        return _stable(request, repo, base, live)
+
     try:
         index, items, writes, final = _converge(request, repo, base, parts, previous[base])
-
-        def stable(live: Sequence[Part]) -> bool:
-            return _stable(request, repo, base, live)
-
         if final:
             parts.abandon(stable)  # the tag takes no more parts: ours need no "done" state
         else:
             parts.finish(stable)
+    except ImmutableTag:
+        # The tag was written once, by another writer, without our entries: it takes no
+        # more, so the other writers' done parts can go too once it holds them.
+        parts.abandon(stable)
+        raise
     except BaseException:
         parts.abandon()
         raise

@@ -13,8 +13,9 @@ A part is a small OCI index (the writer's entries, their attestations, its index
 annotations) tagged ``polyarch-part-<hash of the tag>-<milliseconds>-<writer id>`` in
 the target repository, annotated with the tag it belongs to, its creation time and its
 state (``running``, then ``done`` once its writer saw the tag hold every part). A state
-changes by a new tag (``...-done``), never by rewriting one: registries with immutable
-tags (ECR, Harbor) refuse any rewrite. Parts are applied oldest first, so a later
+changes by rewriting the part's tag where the registry allows it, else (immutable tags:
+ECR, Harbor refuse any rewrite) by a new tag (``...-done``) and a delete of the running
+one. Parts are applied oldest first, so a later
 writer's entry for a platform wins. When every part of a tag is ``done`` and the tag
 holds them all, the writer that sees it deletes them (by digest, where the registry
 allows deletes): no writer can be in flight then. A part whose writer never finished
@@ -33,7 +34,14 @@ from dataclasses import dataclass
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import Index, Manifest, build_index
-from polyarch.errors import AuthError, ManifestUnknown, NameUnknown, PolyarchError, Unsupported
+from polyarch.errors import (
+    AuthError,
+    ImmutableTag,
+    ManifestUnknown,
+    NameUnknown,
+    PolyarchError,
+    Unsupported,
+)
 from polyarch.operations.create.plan import Contribution
 from polyarch.operations.create.sources import Attestation, Entry
 from polyarch.storage.repository import Repository
@@ -111,6 +119,8 @@ class AppendParts:
         self.prefix = PART_TAG_PREFIX + hashlib.sha256(tag.encode()).hexdigest()[:12] + "-"
         self.own: Part | None = None
         self._cache: dict[str, Part] = {}
+        #: Every part this writer pushed (running, done): see :meth:`_sweep_ghosts`.
+        self._mine: list[Part] = []
 
     def publish(self, contribution: Contribution, attestations: Sequence[Descriptor]) -> Part:
         """Push this writer's part (its content must already be in the repository)."""
@@ -146,6 +156,7 @@ class AppendParts:
         self.repo.put_manifest(index, tag)
         part = Part(tag, index, created, state == "done", reset)
         self._cache[tag] = part
+        self._mine.append(part)
         return part
 
     def reset(self) -> None:
@@ -248,12 +259,20 @@ class AppendParts:
             return
         contribution = own.contribution(self.repo)
         attestations = own.index.attestations
-        done = self._push(
-            own.tag + DONE_SUFFIX, contribution, attestations, own.created, own.writer, "done"
-        )
+        try:
+            # Where the registry lets a tag change, the part is marked done in place: no
+            # second tag, and no delete of the running one racing other writers' deletes
+            # (distribution's filesystem storage answers 500 to such races, and can leave
+            # a tag listed that no request removes any more).
+            done = self._push(own.tag, contribution, attestations, own.created, own.writer, "done")
+        except ImmutableTag:
+            done = self._push(
+                own.tag + DONE_SUFFIX, contribution, attestations, own.created, own.writer, "done"
+            )
+            self._delete(own, "superseded")
         self.own = done
-        self._try_delete_digest(own.index.digest, "superseded")
         self._clean(holds)
+        self._sweep_ghosts()
 
     def abandon(self, holds: Callable[[Sequence[Part]], bool] | None = None) -> None:
         """Remove the own part: after a failure (this writer makes no promise then), or once
@@ -266,6 +285,36 @@ class AppendParts:
             self.own = None
         if holds is not None:
             self._clean(holds)
+        self._sweep_ghosts()
+
+    def _sweep_ghosts(self) -> None:
+        """Remove this writer's part tags that are listed but no longer readable.
+
+        distribution answers 500 to a manifest DELETE that races other deletes, and may have
+        removed the manifest while its tag stays listed: no DELETE removes that tag any more
+        (measured on distribution 2.8.2 with 16 parallel writers). Pushing the part's own
+        bytes to its tag again restores it, and a DELETE then removes both. Only the writer
+        that pushed a part does this (no other writer can read such a tag anyway), so no
+        two writers resurrect one part.
+        """
+        if not self._mine:
+            return
+        try:
+            listed = set(self.repo.list_tags())
+        except PolyarchError:
+            return
+        for part in self._mine:
+            if part.tag not in listed:
+                continue
+            try:
+                if self.repo.head_manifest(part.tag) is not None:
+                    continue  # a live part, kept for the writer that cleans them all
+                self.repo.put_manifest(part.index, part.tag)
+            except PolyarchError as exc:
+                log.info("could not restore part %s in %s: %s", part.tag, self.repo.name, exc)
+                continue
+            self._try_delete_digest(part.index.digest, f"unreadable part {part.tag}")
+        self._mine.clear()
 
     def _clean(self, holds: Callable[[Sequence[Part]], bool]) -> None:
         live = [self._load(p.tag) or p for p in self.parts()]
