@@ -1,0 +1,189 @@
+"""The real CLI as a child process, measured: its peak RSS, its signals, the files it opens.
+
+* :func:`run_measured` runs ``python -m polyarch ARGS`` and reports the child's own peak
+  resident set (``wait4(2)``'s ``ru_maxrss``, so no other process counts), with an
+  address-space limit as a safety net: a child that would read a body without bound
+  fails inside the limit instead of filling the machine;
+* :func:`start_cli` starts it in its own session (a process group, as a shell's job), so
+  that :func:`signal_group` delivers a signal the way a terminal's Ctrl-C does;
+* :func:`run_counting_opens` runs it with a ``sys.addaudithook`` hook that writes one line
+  per ``open`` of a file of the given names (``open()`` and ``os.open`` both raise the
+  ``open`` audit event, relative ``dir_fd`` opens included): the work a command does,
+  counted without timing it. The hook writes at once, so the CLI's ``os._exit`` loses
+  nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from support.cli import Result
+
+__all__ = [
+    "MIB",
+    "Measured",
+    "exited_within",
+    "finish",
+    "run_counting_opens",
+    "run_measured",
+    "signal_group",
+    "start_cli",
+]
+
+MIB = 1024 * 1024
+#: Address space a measured child may map: far above any bounded run (threads and malloc
+#: arenas reserve more than they touch), far below what a machine shared by several
+#: engineers can give one test.
+ADDRESS_SPACE_LIMIT = 3 * 1024 * MIB
+
+
+@dataclass(frozen=True)
+class Measured(Result):
+    """A CLI run's result and its peak resident set size in bytes."""
+
+    max_rss: int = 0
+
+
+def _env(env: dict[str, str] | None) -> dict[str, str]:
+    return {**os.environ, "POLYARCH_BLOB_CACHE": "off", **(env or {})}
+
+
+#: ``python -c`` bootstrap: argv[1] an address-space limit in bytes (0: none), argv[2] the
+#: file names whose opens are counted (comma-separated, may be empty), argv[3] where the
+#: count goes, then the CLI's arguments. A bootstrap, not ``preexec_fn``: the test process
+#: runs proxy threads, and forking with threads must not run Python code in the child.
+_BOOT = """
+import os, resource, sys
+limit, names, log = int(sys.argv[1]), set(filter(None, sys.argv[2].split(","))), sys.argv[3]
+if limit:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+if names:
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def hook(event, args):
+        if event == "open" and isinstance(args[0], (str, bytes)):
+            name = os.path.basename(os.fsdecode(args[0]))
+            if name in names:
+                os.write(fd, name.encode() + b"\\n")
+
+    sys.addaudithook(hook)
+sys.argv = ["polyarch", *sys.argv[4:]]
+from polyarch.cli import run
+run()
+"""
+
+
+def _command(
+    args: Sequence[str], *, limit: int = 0, names: Sequence[str] = (), log: str = ""
+) -> list[str]:
+    return [sys.executable, "-c", _BOOT, str(limit), ",".join(names), log or os.devnull, *args]
+
+
+@dataclass
+class Started:
+    """A CLI child started by :func:`start_cli`; its output goes to files until it ends."""
+
+    proc: subprocess.Popen[bytes]
+    out_path: Path
+    err_path: Path
+
+
+def start_cli(*args: str, env: dict[str, str] | None = None, limit_memory: bool = False) -> Started:
+    """Start ``python -m polyarch ARGS`` in a new session (its own process group)."""
+    directory = Path(tempfile.mkdtemp(prefix="polyarch-cli-"))
+    out_path, err_path = directory / "stdout", directory / "stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        proc = subprocess.Popen(
+            _command(args, limit=ADDRESS_SPACE_LIMIT if limit_memory else 0),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=_env(env),
+            start_new_session=True,
+        )
+    return Started(proc, out_path, err_path)
+
+
+def signal_group(started: Started, signum: int) -> None:
+    """Send ``signum`` to the child's process group, as a terminal's Ctrl-C does."""
+    os.killpg(started.proc.pid, signum)
+
+
+def finish(started: Started, timeout: float) -> Measured:
+    """Wait for the child (SIGKILLed after ``timeout`` seconds, a hang guard); its result
+    and peak RSS."""
+    proc = started.proc
+    status, usage = _wait4(proc.pid, timeout)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out = started.out_path.read_text(errors="replace")
+    err = started.err_path.read_text(errors="replace")
+    return Measured(proc.returncode, out, err, usage.ru_maxrss * 1024)
+
+
+def exited_within(started: Started, seconds: float) -> bool:
+    """Whether the child has ended within ``seconds`` (it is not reaped: :func:`finish` does)."""
+    deadline = time.monotonic() + seconds
+    tick = threading.Event()
+    while time.monotonic() < deadline:
+        if _ended(started.proc.pid):
+            return True
+        tick.wait(0.01)
+    return _ended(started.proc.pid)
+
+
+def _ended(pid: int) -> bool:
+    """Whether ``pid`` (our child) is a zombie or gone, without reaping it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def _wait4(pid: int, timeout: float) -> tuple[int, resource.struct_rusage]:
+    """``wait4`` with a deadline: polls with WNOHANG (a hang guard, never an assertion)."""
+    deadline = time.monotonic() + timeout
+    tick = threading.Event()
+    while True:
+        got, status, usage = os.wait4(pid, os.WNOHANG)
+        if got == pid:
+            return status, usage
+        if time.monotonic() >= deadline:
+            os.killpg(pid, signal.SIGKILL)
+            _, status, usage = os.wait4(pid, 0)
+            return status, usage
+        tick.wait(0.02)
+
+
+def run_measured(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Measured:
+    """Run ``python -m polyarch ARGS`` to its end; its result and peak RSS."""
+    return finish(start_cli(*args, env=env, limit_memory=True), timeout)
+
+
+def run_counting_opens(
+    names: Sequence[str], *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> tuple[Result, dict[str, int]]:
+    """Run the CLI counting the opens of files named ``names`` (base names): result, counts."""
+    with tempfile.TemporaryDirectory(prefix="polyarch-opens-") as directory:
+        log = Path(directory) / "opens"
+        proc = subprocess.run(
+            _command(args, names=names, log=str(log)),
+            capture_output=True,
+            text=True,
+            env=_env(env),
+            timeout=timeout,
+            check=False,
+        )
+        lines = log.read_text().splitlines() if log.exists() else []
+    counts = {name: lines.count(name) for name in names}
+    return Result(proc.returncode, proc.stdout, proc.stderr), counts

@@ -1,0 +1,365 @@
+"""A loopback proxy in front of a real registry or token service that holds chosen requests
+or answers them with a body that never ends, for what a real registry cannot be made to do.
+
+What it imitates, each seen in the field or in issue 25's probes:
+
+* a slow network or a loaded registry: a request (an upload ``PATCH``, a blob ``GET``, a
+  manifest ``GET``) that gets no answer until the test says so (:class:`Hold`), so that a
+  test can interrupt a command while it is provably in the middle of its work;
+* a hostile or broken registry or token service: the real answer's status and headers, then
+  a body that never ends (:class:`Endless`), on the answers a client reads into memory (a
+  token, a tag-list page, a referrers page, an upload ``POST``/``PATCH``/``PUT`` answer, a
+  manifest ``PUT`` answer, a ``DELETE`` answer, the ``/v2/`` ping). The request itself is
+  forwarded first, so the registry's state changes exactly as it would have.
+
+Every request is shown to ``rule`` (a :class:`Seen`); the :class:`Action` it returns
+decides, ``None`` forwards the request and streams both bodies unchanged. ``Location``
+headers pointing at the upstream are rewritten to the proxy (upload sessions keep coming
+here), and ``rewrite`` maps other strings in response headers (a token realm to another
+proxy). Every response carries ``Connection: close``.
+
+An endless body stops when the client hangs up (:attr:`TamperProxy.streamed` counts what
+was written) or, at the latest, at ``limit`` bytes (:attr:`TamperProxy.exhausted` counts
+those): a client that never stops reading fails its test instead of filling the machine.
+
+A TLS ``ClientHello`` (polyarch probes ``https`` first, even on loopback) is answered with
+a plain-HTTP 400, as Go's server does, so the client falls back to ``http``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import socketserver
+import threading
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import BinaryIO, Self, cast
+from urllib.parse import parse_qsl, urlsplit
+
+from support.faultproxy import _HOP, CHUNK, _body, _frame, _read_request, _Request, _Reset
+
+__all__ = ["ENDLESS_LIMIT", "Action", "Endless", "Hold", "Seen", "TamperProxy"]
+
+#: An endless body stops here whatever the client does (far above any sensible cap).
+ENDLESS_LIMIT = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request as the proxy received it (header names lowercased)."""
+
+    #: Arrival order, from 1.
+    number: int
+    method: str
+    #: The path without the query string.
+    path: str
+    query: tuple[tuple[str, str], ...]
+    headers: Mapping[str, str]
+
+    def param(self, name: str) -> str | None:
+        """The last value of query parameter ``name``, or None."""
+        values = [value for key, value in self.query if key == name]
+        return values[-1] if values else None
+
+
+class Action:
+    """What to do with one request (see the subclasses)."""
+
+
+@dataclass(frozen=True)
+class Hold(Action):
+    """Forward the request only once :meth:`TamperProxy.release` is called."""
+
+
+@dataclass(frozen=True)
+class Endless(Action):
+    """Forward the request; answer with the upstream's status and headers, then a body
+    of ``prefix`` and ``filler`` repeated for ever (chunked, or under a lying
+    ``Content-Length: length`` when ``length`` is given)."""
+
+    filler: bytes = b" "
+    prefix: bytes = b""
+    length: int | None = None
+
+
+Rule = Callable[[Seen], Action | None]
+
+
+@dataclass
+class _State:
+    seen: list[Seen] = field(default_factory=list)
+    held: int = 0
+    streamed: int = 0
+    exhausted: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class TamperProxy:
+    """A threaded proxy on ``127.0.0.1`` in front of ``upstream`` (``host:port``).
+
+    >>> proxy = TamperProxy("127.0.0.1:5000", lambda seen: None)
+    >>> proxy.limit == ENDLESS_LIMIT
+    True
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        rule: Rule | None = None,
+        *,
+        rewrite: Mapping[str, str] | None = None,
+        limit: int = ENDLESS_LIMIT,
+        hold_limit: float = 120,
+    ) -> None:
+        host, _, port = upstream.rpartition(":")
+        self.upstream = upstream
+        self._address = (host, int(port))
+        self.rule = rule
+        self.rewrite = dict(rewrite or {})
+        self.limit = limit
+        self.hold_limit = hold_limit
+        self._state = _State()
+        self._changed = threading.Condition()
+        self._released = threading.Event()
+        self._server: socketserver.ThreadingTCPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # -- records -------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``: the registry name clients use."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def seen(self) -> list[Seen]:
+        """Every request received, in arrival order."""
+        with self._changed:
+            return list(self._state.seen)
+
+    @property
+    def held(self) -> int:
+        """Requests held right now."""
+        with self._changed:
+            return self._state.held
+
+    @property
+    def streamed(self) -> int:
+        """Bytes of endless bodies written so far."""
+        with self._changed:
+            return self._state.streamed
+
+    @property
+    def exhausted(self) -> int:
+        """Endless bodies that reached ``limit`` (the client never stopped reading)."""
+        with self._changed:
+            return self._state.exhausted
+
+    @property
+    def errors(self) -> list[str]:
+        """Broken connections (mostly a client hanging up on an answer it no longer wants)."""
+        with self._changed:
+            return list(self._state.errors)
+
+    def wait_held(self, count: int, timeout: float = 60) -> bool:
+        """Wait until ``count`` requests are held at once; False when ``timeout`` passed."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._state.held >= count, timeout)
+
+    def release(self) -> None:
+        """Let every held request (and every later one the rule holds) go on."""
+        self._released.set()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Listen on a free port and serve from a daemon thread."""
+        proxy = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                proxy._handle(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+            block_on_close = False
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"tamperproxy-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Release held requests and stop serving."""
+        self.release()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- one connection --------------------------------------------------------------------
+
+    def _note_error(self, exc: BaseException) -> None:
+        with self._changed:
+            self._state.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def _handle(self, sock: socket.socket) -> None:
+        sock.settimeout(60)
+        try:
+            first = sock.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return
+        if first == b"\x16":  # a TLS ClientHello: answer like a plain-HTTP server does
+            with suppress(OSError):
+                sock.sendall(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n")
+            return
+        rfile = cast(BinaryIO, sock.makefile("rb", buffering=CHUNK))
+        try:
+            self._serve_one(sock, rfile)
+        except (OSError, http.client.HTTPException, ValueError, _Reset) as exc:
+            self._note_error(exc)
+        finally:
+            rfile.close()
+            with suppress(OSError):
+                sock.close()
+
+    def _serve_one(self, sock: socket.socket, rfile: BinaryIO) -> None:
+        request = _read_request(rfile)
+        if request is None:
+            return
+        parts = urlsplit(request.target)
+        with self._changed:
+            seen = Seen(
+                len(self._state.seen) + 1,
+                request.method,
+                parts.path,
+                tuple(parse_qsl(parts.query, keep_blank_values=True)),
+                {k.lower(): v for k, v in request.headers},
+            )
+            self._state.seen.append(seen)
+            self._changed.notify_all()
+        action = self.rule(seen) if self.rule is not None else None
+        if isinstance(action, Hold):
+            with self._changed:
+                self._state.held += 1
+                self._changed.notify_all()
+            try:
+                self._released.wait(self.hold_limit)
+            finally:
+                with self._changed:
+                    self._state.held -= 1
+                    self._changed.notify_all()
+        upstream = http.client.HTTPConnection(*self._address, timeout=60)
+        try:
+            self._forward(upstream, request, rfile)
+            response = upstream.getresponse()
+            if isinstance(action, Endless):
+                self._endless(sock, response, action)
+            else:
+                self._relay(sock, request, response)
+        finally:
+            upstream.close()
+
+    def _forward(
+        self, upstream: http.client.HTTPConnection, request: _Request, rfile: BinaryIO
+    ) -> None:
+        upstream.putrequest(
+            request.method, request.target, skip_host=True, skip_accept_encoding=True
+        )
+        upstream.putheader("Host", self.upstream)
+        for name, value in request.headers:
+            if name.lower() not in _HOP and name.lower() != "host":
+                upstream.putheader(name, value)
+        if request.chunked:
+            upstream.putheader("Transfer-Encoding", "chunked")
+        upstream.endheaders()
+        if not request.has_body:
+            return
+        for data in _body(rfile, request):
+            upstream.send(_frame(data) if request.chunked else data)
+        if request.chunked:
+            upstream.send(b"0\r\n\r\n")
+
+    def _head(
+        self, response: http.client.HTTPResponse, extra: list[str], *, keep_length: bool
+    ) -> bytes:
+        lines = [f"HTTP/1.1 {response.status} {response.reason}"]
+        for name, value in response.getheaders():
+            lowered = name.lower()
+            if lowered in _HOP or (lowered == "content-length" and not keep_length):
+                continue
+            lines.append(f"{name}: {self._rewritten(value)}")
+        lines += [*extra, "Connection: close"]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _rewritten(self, value: str) -> str:
+        for prefix in (f"http://{self.upstream}", f"https://{self.upstream}"):
+            if value.startswith(prefix):
+                value = f"http://{self.host}" + value[len(prefix) :]
+        for old, new in self.rewrite.items():
+            value = value.replace(old, new)
+        return value
+
+    def _relay(
+        self, sock: socket.socket, request: _Request, response: http.client.HTTPResponse
+    ) -> None:
+        with_body = request.method != "HEAD" and response.status not in (204, 304)
+        chunked = with_body and response.length is None
+        extra = ["Transfer-Encoding: chunked"] if chunked else []
+        sock.sendall(self._head(response, extra, keep_length=not chunked))
+        while with_body:
+            data = response.read(CHUNK)
+            if not data:
+                break
+            sock.sendall(_frame(data) if chunked else data)
+        if chunked:
+            sock.sendall(b"0\r\n\r\n")
+
+    def _endless(
+        self, sock: socket.socket, response: http.client.HTTPResponse, action: Endless
+    ) -> None:
+        while response.read(CHUNK):  # the real body, never shown
+            pass
+        framed = action.length is None
+        extra = ["Transfer-Encoding: chunked"] if framed else [f"Content-Length: {action.length}"]
+        sock.sendall(self._head(response, extra, keep_length=False))
+        piece = action.filler * max(1, CHUNK // max(1, len(action.filler)))
+        sent = 0
+        try:
+            data = action.prefix or piece
+            while sent < self.limit:
+                sock.sendall(_frame(data) if framed else data)
+                sent += len(data)
+                data = piece
+            with self._changed:
+                self._state.exhausted += 1
+        except OSError:
+            pass  # the client hung up: what a client that caps a body does
+        finally:
+            with self._changed:
+                self._state.streamed += sent
