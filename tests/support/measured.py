@@ -98,14 +98,23 @@ class Started:
     err_path: Path
 
 
-def start_cli(*args: str, env: dict[str, str] | None = None, limit_memory: bool = False) -> Started:
-    """Start ``python -m polyarch ARGS`` in a new session (its own process group)."""
+def start_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    limit_memory: bool = False,
+    stdin: bytes = b"",
+) -> Started:
+    """Start ``python -m polyarch ARGS`` in a new session (its own process group).
+
+    ``stdin`` is what it reads on standard input (a password for ``--password-stdin``).
+    """
     directory = Path(tempfile.mkdtemp(prefix="polyarch-cli-"))
-    out_path, err_path = directory / "stdout", directory / "stderr"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
+    out_path, err_path, in_path = directory / "stdout", directory / "stderr", directory / "stdin"
+    in_path.write_bytes(stdin)
+    with out_path.open("wb") as out, err_path.open("wb") as err, in_path.open("rb") as given:
         proc = subprocess.Popen(
             _command(args, limit=ADDRESS_SPACE_LIMIT if limit_memory else 0),
-            stdin=subprocess.DEVNULL,
+            stdin=given,
             stdout=out,
             stderr=err,
             env=_env(env),
@@ -165,9 +174,11 @@ def _wait4(pid: int, timeout: float) -> tuple[int, resource.struct_rusage]:
         tick.wait(0.02)
 
 
-def run_measured(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Measured:
+def run_measured(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, stdin: bytes = b""
+) -> Measured:
     """Run ``python -m polyarch ARGS`` to its end; its result and peak RSS."""
-    return finish(start_cli(*args, env=env, limit_memory=True), timeout)
+    return finish(start_cli(*args, env=env, limit_memory=True, stdin=stdin), timeout)
 
 
 def run_counting_opens(
