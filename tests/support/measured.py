@@ -60,11 +60,13 @@ def _env(env: dict[str, str] | None) -> dict[str, str]:
 
 #: ``python -c`` bootstrap: argv[1] an address-space limit in bytes (0: none), argv[2] the
 #: file names whose opens are counted (comma-separated, may be empty), argv[3] where the
-#: count goes, then the CLI's arguments. A bootstrap, not ``preexec_fn``: the test process
+#: count goes, argv[4] how many counted opens end the process (exit 97; 0: no end), then
+#: the CLI's arguments. A bootstrap, not ``preexec_fn``: the test process
 #: runs proxy threads, and forking with threads must not run Python code in the child.
 _BOOT = """
 import os, resource, sys
 limit, names, log = int(sys.argv[1]), set(filter(None, sys.argv[2].split(","))), sys.argv[3]
+stop, seen = int(sys.argv[4]), [0]
 if limit:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 if names:
@@ -75,18 +77,28 @@ if names:
             name = os.path.basename(os.fsdecode(args[0]))
             if name in names:
                 os.write(fd, name.encode() + b"\\n")
+                seen[0] += 1
+                if stop and seen[0] >= stop:
+                    os.write(2, b"stopped by the test: too many opens\\n")
+                    os._exit(97)
 
     sys.addaudithook(hook)
-sys.argv = ["polyarch", *sys.argv[4:]]
+sys.argv = ["polyarch", *sys.argv[5:]]
 from polyarch.cli import run
 run()
 """
 
 
 def _command(
-    args: Sequence[str], *, limit: int = 0, names: Sequence[str] = (), log: str = ""
+    args: Sequence[str],
+    *,
+    limit: int = 0,
+    names: Sequence[str] = (),
+    log: str = "",
+    stop: int = 0,
 ) -> list[str]:
-    return [sys.executable, "-c", _BOOT, str(limit), ",".join(names), log or os.devnull, *args]
+    boot = [str(limit), ",".join(names), log or os.devnull, str(stop)]
+    return [sys.executable, "-c", _BOOT, *boot, *args]
 
 
 @dataclass
@@ -182,13 +194,21 @@ def run_measured(
 
 
 def run_counting_opens(
-    names: Sequence[str], *args: str, env: dict[str, str] | None = None, timeout: float = 600
+    names: Sequence[str],
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    stop_at: int = 0,
 ) -> tuple[Result, dict[str, int]]:
-    """Run the CLI counting the opens of files named ``names`` (base names): result, counts."""
+    """Run the CLI counting the opens of files named ``names`` (base names): result, counts.
+
+    ``stop_at``: the process ends (exit 97) at that many counted opens, so that a command
+    doing far too much work fails its test fast instead of doing all of it.
+    """
     with tempfile.TemporaryDirectory(prefix="polyarch-opens-") as directory:
         log = Path(directory) / "opens"
         proc = subprocess.run(
-            _command(args, names=names, log=str(log)),
+            _command(args, names=names, log=str(log), stop=stop_at),
             capture_output=True,
             text=True,
             env=_env(env),
