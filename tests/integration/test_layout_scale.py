@@ -46,7 +46,7 @@ REF_NAME = "org.opencontainers.image.ref.name"
 #: one read-modify-write under the lock, and slack for a check.
 OPENS_BOUND = 4
 #: The CLI is stopped at this many opens (the unfixed ``delete`` makes about 500).
-STOP_AT = 20
+STOP_AT = 10
 
 
 def write_tags(layout: Path, manifest: ImageManifest, count: int, extra: list[Any] = ()) -> None:
