@@ -26,110 +26,16 @@ from polyarch import (
     Index,
     PolyarchError,
     Record,
-    mediatype,
     parse_config,
     parse_manifest,
 )
 from polyarch.storage.layoutindex import check_marker, parse_index
 from polyarch.transport.challenge import parse_challenges
 from polyarch.transport.retry import parse_retry_after
+from support.documents import DESCRIPTOR, JSON, PLATFORM, TEMPLATES, TEXT, mutated, raw
 
 EXAMPLES = int(os.environ.get("POLYARCH_FUZZ_EXAMPLES", "200"))
 FAST = settings(max_examples=EXAMPLES, deadline=None, database=None)
-
-#: What breaks printers and encoders, mixed into ordinary text.
-_NASTY = "[]/\\\"'{}%\x00\x07\x1b\x7f\n\r\t\u202e\ufeff\ud800\udcff\U0001f600é"
-TEXT = st.text(max_size=24) | st.text(alphabet=_NASTY + "abc:=.", max_size=24)
-JSON: st.SearchStrategy[Any] = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
-    | TEXT,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
-    max_leaves=12,
-)
-
-_DIGEST = "sha256:" + "a" * 64
-_DESCRIPTOR = {"mediaType": mediatype.OCI_MANIFEST, "digest": _DIGEST, "size": 10}
-_PLATFORM = {"architecture": "amd64", "os": "linux", "variant": "v2", "os.features": ["a"]}
-TEMPLATES: dict[str, dict[str, Any]] = {
-    "image": {
-        "schemaVersion": 2,
-        "mediaType": mediatype.OCI_MANIFEST,
-        "artifactType": "application/x",
-        "config": {**_DESCRIPTOR, "mediaType": mediatype.OCI_CONFIG},
-        "layers": [{**_DESCRIPTOR, "mediaType": mediatype.OCI_LAYER_GZIP, "urls": ["u"]}],
-        "subject": _DESCRIPTOR,
-        "annotations": {"a": "b"},
-    },
-    "index": {
-        "schemaVersion": 2,
-        "mediaType": mediatype.OCI_INDEX,
-        "manifests": [{**_DESCRIPTOR, "platform": _PLATFORM, "annotations": {"a": "b"}}],
-        "annotations": {"a": "b"},
-    },
-    "config": {
-        "architecture": "amd64",
-        "os": "linux",
-        "variant": "v8",
-        "os.version": "10",
-        "created": "2024-01-01T00:00:00Z",
-        "author": "me",
-        "config": {"Env": ["A=1"], "Labels": {"a": "b"}, "Cmd": ["sh"], "User": "u"},
-        "rootfs": {"type": "layers", "diff_ids": [_DIGEST]},
-        "history": [{"created_by": "x"}],
-    },
-    "record": {
-        "schema": "polyarch.record/v1",
-        "platform": "linux/amd64",
-        "repository": "127.0.0.1:5000/app",
-        "digest": _DIGEST,
-    },
-}
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path into ``node``: each container and each leaf, at every depth."""
-    found = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, (*prefix, index))
-    return found
-
-
-@st.composite
-def mutated(draw: st.DrawFn, template: dict[str, Any]) -> Any:
-    """``template`` with a few fields, at any depth (chosen evenly among all of them),
-    replaced by text (strings are most of what a printer meets), by any JSON value, or
-    removed; now and then any JSON value instead of the whole document."""
-    if draw(st.integers(0, 9)) == 0:
-        return draw(JSON)
-    doc = json.loads(json.dumps(template))
-    for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(doc)
-        if not paths:
-            break
-        *parents, last = draw(st.sampled_from(paths))
-        node = doc
-        for key in parents:
-            node = node[key]
-        choice = draw(st.integers(0, 9))
-        if choice == 0 and isinstance(node, dict):
-            del node[last]
-        elif choice < 6:
-            node[last] = draw(TEXT)
-        else:
-            node[last] = draw(JSON)
-    return doc
-
-
-def _raw(doc: Any) -> bytes:
-    # ensure_ascii: lone surrogates travel as \\udXXX escapes, as a registry may serve them.
-    return json.dumps(doc).encode()
 
 
 def _refused_or_printable(call: Any) -> Any:
@@ -150,7 +56,7 @@ def _encodes(value: Any) -> None:
 #: parsed, then unprintable (the real CLI ends in ``internal error: UnicodeEncodeError``).
 _SURROGATE_VARIANT = {
     **TEMPLATES["index"],
-    "manifests": [{**_DESCRIPTOR, "platform": {**_PLATFORM, "variant": "\ud800"}}],
+    "manifests": [{**DESCRIPTOR, "platform": {**PLATFORM, "variant": "\ud800"}}],
 }
 
 
@@ -158,7 +64,7 @@ _SURROGATE_VARIANT = {
 @example(_SURROGATE_VARIANT)
 @given(st.sampled_from(["image", "index"]).flatmap(lambda k: mutated(TEMPLATES[k])))
 def test_manifests_parse_or_are_refused_in_one_line(doc: Any) -> None:
-    manifest = _refused_or_printable(lambda: parse_manifest(_raw(doc)))
+    manifest = _refused_or_printable(lambda: parse_manifest(raw(doc)))
     if manifest is None:
         return
     entries = manifest.manifests if isinstance(manifest, Index) else manifest.blobs
@@ -171,14 +77,14 @@ def test_manifests_parse_or_are_refused_in_one_line(doc: Any) -> None:
 @example({**TEMPLATES["config"], "config": {"Labels": {"a": "\ud800"}}})
 @given(mutated(TEMPLATES["config"]))
 def test_configs_parse_or_are_refused_in_one_line(doc: Any) -> None:
-    config = _refused_or_printable(lambda: parse_config(_raw(doc)))
+    config = _refused_or_printable(lambda: parse_config(raw(doc)))
     if config is not None:
         _encodes([str(config.platform), config.created, config.author, dict(config.labels)])
         _encodes([config.entrypoint, config.cmd])
 
 
 @FAST
-@example({**_DESCRIPTOR, "annotations": {"org.opencontainers.image.title": "\udcff"}})
+@example({**DESCRIPTOR, "annotations": {"org.opencontainers.image.title": "\udcff"}})
 @given(mutated(TEMPLATES["index"]["manifests"][0]))
 def test_descriptors_parse_or_are_refused_in_one_line(doc: Any) -> None:
     descriptor = _refused_or_printable(lambda: Descriptor.from_json(doc))
@@ -189,8 +95,8 @@ def test_descriptors_parse_or_are_refused_in_one_line(doc: Any) -> None:
 @FAST
 @given(mutated(TEMPLATES["index"]) | JSON)
 def test_layout_index_json_parses_or_is_refused_in_one_line(doc: Any) -> None:
-    _refused_or_printable(lambda: parse_index(_raw(doc), what="oci:x: index.json"))
-    _refused_or_printable(lambda: check_marker(_raw(doc), "oci:x"))
+    _refused_or_printable(lambda: parse_index(raw(doc), what="oci:x: index.json"))
+    _refused_or_printable(lambda: check_marker(raw(doc), "oci:x"))
 
 
 @FAST
