@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,17 +58,19 @@ def _env(env: dict[str, str] | None) -> dict[str, str]:
     return {**os.environ, "POLYARCH_BLOB_CACHE": "off", **(env or {})}
 
 
-#: ``python -c`` bootstrap: argv[1] an address-space limit in bytes (0: none), argv[2] the
+#: ``python -c`` bootstrap: argv[1] resource limits ``NAME=VALUE,...`` (``AS``, ``FSIZE``,
+#: ``NOFILE``: ``resource.RLIMIT_<NAME>``; empty: none), argv[2] the
 #: file names whose opens are counted (comma-separated, may be empty), argv[3] where the
 #: count goes, argv[4] how many counted opens end the process (exit 97; 0: no end), then
 #: the CLI's arguments. A bootstrap, not ``preexec_fn``: the test process
 #: runs proxy threads, and forking with threads must not run Python code in the child.
 _BOOT = """
 import os, resource, sys
-limit, names, log = int(sys.argv[1]), set(filter(None, sys.argv[2].split(","))), sys.argv[3]
+limits, names, log = sys.argv[1], set(filter(None, sys.argv[2].split(","))), sys.argv[3]
 stop, seen = int(sys.argv[4]), [0]
-if limit:
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+for item in filter(None, limits.split(",")):
+    name, _, value = item.partition("=")
+    resource.setrlimit(getattr(resource, "RLIMIT_" + name), (int(value), int(value)))
 if names:
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
@@ -92,12 +94,13 @@ run()
 def _command(
     args: Sequence[str],
     *,
-    limit: int = 0,
+    limits: Mapping[str, int] | None = None,
     names: Sequence[str] = (),
     log: str = "",
     stop: int = 0,
 ) -> list[str]:
-    boot = [str(limit), ",".join(names), log or os.devnull, str(stop)]
+    shown = ",".join(f"{name}={value}" for name, value in (limits or {}).items())
+    boot = [shown, ",".join(names), log or os.devnull, str(stop)]
     return [sys.executable, "-c", _BOOT, *boot, *args]
 
 
@@ -115,17 +118,23 @@ def start_cli(
     env: dict[str, str] | None = None,
     limit_memory: bool = False,
     stdin: bytes = b"",
+    limits: Mapping[str, int] | None = None,
 ) -> Started:
     """Start ``python -m polyarch ARGS`` in a new session (its own process group).
 
-    ``stdin`` is what it reads on standard input (a password for ``--password-stdin``).
+    ``stdin`` is what it reads on standard input (a password for ``--password-stdin``);
+    ``limits`` are resource limits by ``resource.RLIMIT_*`` name (``{"FSIZE": 4096}``);
+    ``limit_memory`` adds the address-space safety net.
     """
+    limits = dict(limits or {})
+    if limit_memory:
+        limits["AS"] = ADDRESS_SPACE_LIMIT
     directory = Path(tempfile.mkdtemp(prefix="polyarch-cli-"))
     out_path, err_path, in_path = directory / "stdout", directory / "stderr", directory / "stdin"
     in_path.write_bytes(stdin)
     with out_path.open("wb") as out, err_path.open("wb") as err, in_path.open("rb") as given:
         proc = subprocess.Popen(
-            _command(args, limit=ADDRESS_SPACE_LIMIT if limit_memory else 0),
+            _command(args, limits=limits),
             stdin=given,
             stdout=out,
             stderr=err,
@@ -187,10 +196,15 @@ def _wait4(pid: int, timeout: float) -> tuple[int, resource.struct_rusage]:
 
 
 def run_measured(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120, stdin: bytes = b""
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    stdin: bytes = b"",
+    limits: Mapping[str, int] | None = None,
 ) -> Measured:
     """Run ``python -m polyarch ARGS`` to its end; its result and peak RSS."""
-    return finish(start_cli(*args, env=env, limit_memory=True, stdin=stdin), timeout)
+    started = start_cli(*args, env=env, limit_memory=True, stdin=stdin, limits=limits)
+    return finish(started, timeout)
 
 
 def run_counting_opens(
