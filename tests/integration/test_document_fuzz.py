@@ -21,7 +21,8 @@ markup); a platform variant or a config label holding a lone surrogate (``\\ud80
 escape) ends ``inspect``, ``verify`` and ``config`` in ``internal error:
 UnicodeEncodeError``; a config ``Env`` entry with ``\\udcff`` writes a byte that is not
 UTF-8 to stdout; a 429 with ``Retry-After: ¹`` ends any command in ``internal error:
-ValueError``.
+ValueError``, and so do ``COLUMNS=¹`` and ``--insecure 127.0.0.1:¹`` (``str.isdigit``
+accepts digits that ``int`` refuses).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from polyarch import Digest, mediatype
+from polyarch import Context, Digest, Reference, TransportSettings, mediatype
 from polyarch.cli.main import main
+from support.cli import run_cli
 from support.documents import TEMPLATES, TEXT, mutated, raw
 from support.gateproxy import GateProxy, Refuse
 from support.hostile import HostileRegistry
@@ -356,8 +358,6 @@ def test_documents_of_any_shape_never_crash_the_cli(
 def test_a_retry_after_that_is_not_a_number_is_no_crash(
     registry: RegistryServer, retry_after: str
 ) -> None:
-    from polyarch import Context, Reference, TransportSettings
-
     ref = Reference.parse(f"{registry.host}/fuzz-{uuid.uuid4().hex[:8]}/app:v1")
     with Context(TransportSettings()) as ctx:
         push_image(ctx.repository(ref), "linux/amd64", tag="v1")
@@ -366,3 +366,21 @@ def test_a_retry_after_that_is_not_a_number_is_no_crash(
         run = run_cli_here("inspect", "--timeout", "5", f"{proxy.host}/{ref.repository}:v1")
     assert_property([run])
     assert run.code == 1
+
+
+# -- digits that are not ASCII, from the user and the environment --------------------------------
+
+
+@pytest.mark.parametrize("where", ["COLUMNS", "--insecure"])
+def test_digits_that_are_not_ascii_are_no_crash(registry: RegistryServer, where: str) -> None:
+    """``str.isdigit()`` accepts ``¹`` and ``int()`` does not: both ended in an internal
+    error (``COLUMNS=¹``: ValueError; ``--insecure 127.0.0.1:¹``: InvalidURL)."""
+    ref = f"{registry.host}/fuzz-{uuid.uuid4().hex[:8]}/app:v1"
+    with Context(TransportSettings()) as ctx:
+        push_image(ctx.repository(Reference.parse(ref)), "linux/amd64", tag="v1")
+    if where == "COLUMNS":
+        result = run_cli("inspect", ref, env={"COLUMNS": "\u00b9"})
+    else:
+        result = run_cli("inspect", "--insecure", "127.0.0.1:\u00b9", ref)
+    assert result.code in (0, 2), result.err
+    assert "internal error" not in result.err and "Traceback" not in result.err, result.err
