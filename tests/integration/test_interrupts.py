@@ -281,10 +281,8 @@ def test_sigint_while_a_source_read_stalls(
         stalled = f"{proxy.host}/{image.ref.repository}:other"
         run = interrupt_when_held(["create", "-q", "-t", target, str(image.ref), stalled], proxy, 1)
     outcome = {"exit code": run.result.code, "ended while its read was held": run.ended_while_held}
-    assert outcome == {"exit code": 130, "ended while its read was held": True}, (
-        outcome,
-        run.result.err[-600:],
-    )
+    expected = {"exit code": 130, "ended while its read was held": True}
+    assert outcome == expected, f"{outcome}; stderr: {run.result.err[-600:]!r}"
     assert _tag_in(registry2, target) is None
 
 
