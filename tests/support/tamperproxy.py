@@ -22,24 +22,22 @@ An endless body stops when the client hangs up (:attr:`TamperProxy.streamed` cou
 was written) or, at the latest, at ``limit`` bytes (:attr:`TamperProxy.exhausted` counts
 those): a client that never stops reading fails its test instead of filling the machine.
 
-A TLS ``ClientHello`` (polyarch probes ``https`` first, even on loopback) is answered with
-a plain-HTTP 400, as Go's server does, so the client falls back to ``http``.
+A :class:`support.faultproxy.FaultProxy` that injects no fault: its lifecycle, its answer to
+a TLS ``ClientHello`` (polyarch probes ``https`` first on loopback) and its ``Location``
+rewriting are the fault proxy's.
 """
 
 from __future__ import annotations
 
 import http.client
 import socket
-import socketserver
 import threading
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import BinaryIO, Self, cast
+from typing import BinaryIO
 from urllib.parse import parse_qsl, urlsplit
 
-from support.faultproxy import _HOP, CHUNK, _body, _frame, _read_request, _Request, _Reset
+from support.faultproxy import _HOP, CHUNK, FaultProxy, _body, _frame, _read_request, _Request
 
 __all__ = ["ENDLESS_LIMIT", "Action", "Endless", "Hold", "Seen", "TamperProxy"]
 
@@ -94,10 +92,9 @@ class _State:
     held: int = 0
     streamed: int = 0
     exhausted: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
-class TamperProxy:
+class TamperProxy(FaultProxy):
     """A threaded proxy on ``127.0.0.1`` in front of ``upstream`` (``host:port``).
 
     >>> proxy = TamperProxy("127.0.0.1:5000", lambda seen: None)
@@ -114,9 +111,7 @@ class TamperProxy:
         limit: int = ENDLESS_LIMIT,
         hold_limit: float = 120,
     ) -> None:
-        host, _, port = upstream.rpartition(":")
-        self.upstream = upstream
-        self._address = (host, int(port))
+        super().__init__(upstream)
         self.rule = rule
         self.rewrite = dict(rewrite or {})
         self.limit = limit
@@ -124,16 +119,8 @@ class TamperProxy:
         self._state = _State()
         self._changed = threading.Condition()
         self._released = threading.Event()
-        self._server: socketserver.ThreadingTCPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     # -- records -------------------------------------------------------------------------
-
-    @property
-    def host(self) -> str:
-        """``127.0.0.1:PORT``: the registry name clients use."""
-        return f"127.0.0.1:{self.port}"
 
     @property
     def seen(self) -> list[Seen]:
@@ -159,12 +146,6 @@ class TamperProxy:
         with self._changed:
             return self._state.exhausted
 
-    @property
-    def errors(self) -> list[str]:
-        """Broken connections (mostly a client hanging up on an answer it no longer wants)."""
-        with self._changed:
-            return list(self._state.errors)
-
     def wait_held(self, count: int, timeout: float = 60) -> bool:
         """Wait until ``count`` requests are held at once; False when ``timeout`` passed."""
         with self._changed:
@@ -174,79 +155,12 @@ class TamperProxy:
         """Let every held request (and every later one the rule holds) go on."""
         self._released.set()
 
-    # -- lifecycle -----------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Listen on a free port and serve from a daemon thread."""
-        proxy = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                proxy._handle(self.request)
-
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-            block_on_close = False
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"tamperproxy-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         """Release held requests and stop serving."""
         self.release()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        super().stop()
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- one connection --------------------------------------------------------------------
-
-    def _note_error(self, exc: BaseException) -> None:
-        with self._changed:
-            self._state.errors.append(f"{type(exc).__name__}: {exc}")
-
-    def _handle(self, sock: socket.socket) -> None:
-        sock.settimeout(60)
-        try:
-            first = sock.recv(1, socket.MSG_PEEK)
-        except OSError:
-            return
-        if first == b"\x16":  # a TLS ClientHello: answer like a plain-HTTP server does
-            with suppress(OSError):
-                sock.sendall(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n")
-            return
-        rfile = cast(BinaryIO, sock.makefile("rb", buffering=CHUNK))
-        try:
-            self._serve_one(sock, rfile)
-        except (OSError, http.client.HTTPException, ValueError, _Reset) as exc:
-            self._note_error(exc)
-        finally:
-            rfile.close()
-            with suppress(OSError):
-                sock.close()
+    # -- one request (the fault proxy's connection handling calls this) -----------------------
 
     def _serve_one(self, sock: socket.socket, rfile: BinaryIO) -> None:
         request = _read_request(rfile)
@@ -265,16 +179,8 @@ class TamperProxy:
             self._changed.notify_all()
         action = self.rule(seen) if self.rule is not None else None
         if isinstance(action, Hold):
-            with self._changed:
-                self._state.held += 1
-                self._changed.notify_all()
-            try:
-                self._released.wait(self.hold_limit)
-            finally:
-                with self._changed:
-                    self._state.held -= 1
-                    self._changed.notify_all()
-        upstream = http.client.HTTPConnection(*self._address, timeout=60)
+            self._hold()
+        upstream = http.client.HTTPConnection(*self._upstream_addr, timeout=60)
         try:
             self._forward(upstream, request, rfile)
             response = upstream.getresponse()
@@ -284,6 +190,17 @@ class TamperProxy:
                 self._relay(sock, request, response)
         finally:
             upstream.close()
+
+    def _hold(self) -> None:
+        with self._changed:
+            self._state.held += 1
+            self._changed.notify_all()
+        try:
+            self._released.wait(self.hold_limit)
+        finally:
+            with self._changed:
+                self._state.held -= 1
+                self._changed.notify_all()
 
     def _forward(
         self, upstream: http.client.HTTPConnection, request: _Request, rfile: BinaryIO
@@ -305,49 +222,45 @@ class TamperProxy:
         if request.chunked:
             upstream.send(b"0\r\n\r\n")
 
-    def _head(
-        self, response: http.client.HTTPResponse, extra: list[str], *, keep_length: bool
-    ) -> bytes:
-        lines = [f"HTTP/1.1 {response.status} {response.reason}"]
-        for name, value in response.getheaders():
-            lowered = name.lower()
-            if lowered in _HOP or (lowered == "content-length" and not keep_length):
-                continue
-            lines.append(f"{name}: {self._rewritten(value)}")
-        lines += [*extra, "Connection: close"]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-    def _rewritten(self, value: str) -> str:
-        for prefix in (f"http://{self.upstream}", f"https://{self.upstream}"):
-            if value.startswith(prefix):
-                value = f"http://{self.host}" + value[len(prefix) :]
+    def _rewritten(self, head: str) -> bytes:
         for old, new in self.rewrite.items():
-            value = value.replace(old, new)
-        return value
+            head = head.replace(old, new)
+        return head.encode("latin-1")
+
+    def _response_head(self, response: http.client.HTTPResponse, length: int | None) -> bytes:
+        """The fault proxy's head (``Location`` rewritten), then ``rewrite`` applied."""
+        return self._rewritten(super()._response_head(response, length).decode("latin-1"))
 
     def _relay(
         self, sock: socket.socket, request: _Request, response: http.client.HTTPResponse
     ) -> None:
         with_body = request.method != "HEAD" and response.status not in (204, 304)
-        chunked = with_body and response.length is None
-        extra = ["Transfer-Encoding: chunked"] if chunked else []
-        sock.sendall(self._head(response, extra, keep_length=not chunked))
+        buffered = response.read() if with_body and response.length is None else None
+        length = len(buffered) if buffered is not None else response.length or 0
+        sock.sendall(self._response_head(response, length if with_body else None))
+        if buffered is not None:
+            sock.sendall(buffered)
+            return
         while with_body:
             data = response.read(CHUNK)
             if not data:
                 break
-            sock.sendall(_frame(data) if chunked else data)
-        if chunked:
-            sock.sendall(b"0\r\n\r\n")
+            sock.sendall(data)
 
     def _endless(
         self, sock: socket.socket, response: http.client.HTTPResponse, action: Endless
     ) -> None:
         while response.read(CHUNK):  # the real body, never shown
             pass
+        lines = [f"HTTP/1.1 {response.status} {response.reason}"]
+        for name, value in response.getheaders():
+            if name.lower() not in _HOP and name.lower() != "content-length":
+                shown = self._rewrite_location(value) if name.lower() == "location" else value
+                lines.append(f"{name}: {shown}")
         framed = action.length is None
-        extra = ["Transfer-Encoding: chunked"] if framed else [f"Content-Length: {action.length}"]
-        sock.sendall(self._head(response, extra, keep_length=False))
+        lines.append("Transfer-Encoding: chunked" if framed else f"Content-Length: {action.length}")
+        lines.append("Connection: close")
+        sock.sendall(self._rewritten("\r\n".join(lines) + "\r\n\r\n"))
         piece = action.filler * max(1, CHUNK // max(1, len(action.filler)))
         sent = 0
         try:
