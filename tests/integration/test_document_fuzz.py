@@ -22,7 +22,8 @@ escape) ends ``inspect``, ``verify`` and ``config`` in ``internal error:
 UnicodeEncodeError``; a config ``Env`` entry with ``\\udcff`` writes a byte that is not
 UTF-8 to stdout; a 429 with ``Retry-After: ¹`` ends any command in ``internal error:
 ValueError``, and so do ``COLUMNS=¹`` and ``--insecure 127.0.0.1:¹`` (``str.isdigit``
-accepts digits that ``int`` refuses).
+accepts digits that ``int`` refuses); a layout directory named ``builds[/]x`` ends
+``copy``, ``config`` and ``create`` in ``internal error: MarkupError``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -384,3 +386,31 @@ def test_digits_that_are_not_ascii_are_no_crash(registry: RegistryServer, where:
         result = run_cli("inspect", "--insecure", "127.0.0.1:\u00b9", ref)
     assert result.code in (0, 2), result.err
     assert "internal error" not in result.err and "Traceback" not in result.err, result.err
+
+
+# -- names the user gives, printed --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["copy", "config", "create", "inspect", "resolve"])
+def test_a_layout_path_with_brackets_is_printed_as_text(
+    tmp_path: Path, registry: RegistryServer, command: str
+) -> None:
+    """A directory named like rich markup (``[/]``): ``copy``, ``config`` and ``create``
+    ended in ``internal error: MarkupError`` after doing their work."""
+    ref = Reference.parse(f"{registry.host}/fuzz-{uuid.uuid4().hex[:8]}/app:v1")
+    with Context(TransportSettings()) as ctx:
+        push_image(ctx.repository(ref), "linux/amd64", tag="v1")
+    parent = tmp_path / "builds[/]x"  # the "/" makes it two directories: "builds[" and "]x"
+    parent.mkdir(parents=True)
+    layout = f"oci:{parent / 'out'}"
+    if command != "copy":
+        assert run_cli("copy", "-q", str(ref), f"{layout}:v1").code == 0
+    args = {
+        "copy": ["copy", str(ref), f"{layout}:v1"],
+        "config": ["config", f"{layout}:v1"],
+        "create": ["create", "-t", f"{layout}:idx", f"{layout}:v1"],
+        "inspect": ["inspect", f"{layout}:v1"],
+        "resolve": ["resolve", f"{layout}:v1"],
+    }[command]
+    result = run_cli(*args)
+    assert result.code == 0 and "internal error" not in result.err, result.err
