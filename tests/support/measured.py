@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -157,6 +158,7 @@ def finish(started: Started, timeout: float) -> Measured:
     proc.returncode = os.waitstatus_to_exitcode(status)
     out = started.out_path.read_text(errors="replace")
     err = started.err_path.read_text(errors="replace")
+    shutil.rmtree(started.out_path.parent, ignore_errors=True)
     return Measured(proc.returncode, out, err, usage.ru_maxrss * 1024)
 
 
