@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.measure import MIB, Bench, progress
-from polyarch import mediatype
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
-from polyarch.manifest import Index, build_index
-from polyarch.operations.context import Context
-from polyarch.platform import Platform
-from polyarch.reference import Reference
-from polyarch.storage.base import CHUNK_SIZE, Repository
+from polyarch.content.context import Context
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import Index, build_index
+from polyarch.domain.platform import Platform
+from polyarch.domain.reference import Reference
+from polyarch.storage.repository import Repository
+from polyarch.storage.stream import CHUNK_SIZE
 from support.random_blobs import push_image_manifest
 
 PLATFORMS = [

@@ -25,11 +25,11 @@ from bench.measure import (
     sample,
 )
 from bench.peers import SKOPEO_TLS, find_tool, podman_cmd, polyarch_env, skopeo_cmd
-from polyarch.manifest import Index
-from polyarch.operations.context import Context
+from polyarch.content.context import Context
+from polyarch.content.transfer import DEFAULT_JOBS
+from polyarch.domain.manifest import Index
+from polyarch.domain.reference import Reference
 from polyarch.operations.create import CreateRequest, create_index
-from polyarch.operations.transfer import DEFAULT_JOBS
-from polyarch.reference import Reference
 from support.images import push_image
 
 # Scenario 0: start-up ------------------------------------------------------------------

@@ -27,8 +27,8 @@ import subprocess
 from pathlib import Path
 
 from bench.measure import Case, Runner, Sample, alternate, progress
-from polyarch.operations.context import Context
-from polyarch.reference import Reference
+from polyarch.content.context import Context
+from polyarch.domain.reference import Reference
 from support.images import push_image
 from support.registry import RegistryServer
 

@@ -30,7 +30,7 @@ from support.registry import (
 from support.require import missing
 from support.token_issuer import TokenIssuer, User
 
-# The CLI keeps a blob-info cache in ~/.cache by default (operations/blobinfo.py). Tests
+# The CLI keeps a blob-info cache in ~/.cache by default (content/blobinfo.py). Tests
 # share registries and push identical blobs, so a cache would turn the copies some tests
 # count into mounts: off unless a test turns it on with a path of its own.
 os.environ.setdefault("POLYARCH_BLOB_CACHE", "off")

@@ -10,21 +10,76 @@ platform manifest behind a tag (even behind a BuildKit wrapper), and more.
 ('docker.io/library/ubuntu:22.04', 'library/ubuntu')
 >>> str(polyarch.Platform.parse("linux/aarch64"))
 'linux/arm64'
+
+The public names are imported on first use (PEP 562 module ``__getattr__``): a CLI call
+imports only what its command uses, so ``polyarch --version`` loads no httpx and
+``polyarch inspect`` no build pipeline. This is the only lazy package face; the
+sub-packages are plain. ``tests/unit/test_startup.py`` checks that the table below and the
+``TYPE_CHECKING`` imports (which type checkers read) name the same things.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from polyarch._lazy import lazy_exports
 from polyarch._version import __version__
 
 if TYPE_CHECKING:
-    from polyarch.descriptor import (
+    from polyarch.content.attestations import (
+        link_problem,
+    )
+    from polyarch.content.context import (
+        Context,
+    )
+    from polyarch.content.record_evidence import (
+        record_sources,
+        resolve_record,
+    )
+    from polyarch.content.records import (
+        Record,
+        load_records,
+    )
+    from polyarch.content.referrers import (
+        Referrer,
+        discover_referrers,
+    )
+    from polyarch.content.referrers_carry import (
+        CarriedReferrer,
+        ReferrersLostUpdate,
+    )
+    from polyarch.content.resolution import (
+        Resolution,
+    )
+    from polyarch.domain.descriptor import (
         Descriptor,
     )
-    from polyarch.digest import (
+    from polyarch.domain.digest import (
         Digest,
+    )
+    from polyarch.domain.location import (
+        LayoutReference,
+        Location,
+        parse_location,
+    )
+    from polyarch.domain.manifest import (
+        ImageConfig,
+        ImageManifest,
+        Index,
+        Manifest,
+        build_index,
+        parse_config,
+        parse_manifest,
+    )
+    from polyarch.domain.platform import (
+        Platform,
+    )
+    from polyarch.domain.reference import (
+        Reference,
+    )
+    from polyarch.engine.builders import (
+        BuilderChoice,
+        BuilderUnsuitable,
     )
     from polyarch.errors import (
         AuthError,
@@ -51,55 +106,25 @@ if TYPE_CHECKING:
         Unauthorized,
         Unsupported,
     )
-    from polyarch.location import (
-        LayoutReference,
-        Location,
-        parse_location,
-    )
-    from polyarch.manifest import (
-        ImageConfig,
-        ImageManifest,
-        Index,
-        Manifest,
-        build_index,
-        parse_config,
-        parse_manifest,
-    )
-    from polyarch.operations import (
-        CarriedReferrer,
-        Check,
-        Context,
-        CopyRequest,
-        CopyResult,
-        CreateRequest,
-        CreateResult,
-        InspectEntry,
-        InspectResult,
-        LostUpdate,
-        PlatformChange,
-        Record,
-        Referrer,
-        ReferrersLostUpdate,
-        Resolution,
-        Source,
-        Status,
-        TargetResult,
-        VerifyReport,
-        VerifyRequest,
-        copy_image,
-        create_index,
-        discover_referrers,
-        inspect,
-        link_problem,
-        load_records,
-        record_sources,
-        resolve,
-        resolve_record,
-        verify,
-    )
     from polyarch.operations.config import (
         ImageConfigResult,
         image_config,
+    )
+    from polyarch.operations.copy import (
+        CopyRequest,
+        CopyResult,
+        copy_image,
+    )
+    from polyarch.operations.create import (
+        CreateRequest,
+        CreateResult,
+        LostUpdate,
+        PlatformChange,
+        TargetResult,
+        create_index,
+    )
+    from polyarch.operations.create.sources import (
+        Source,
     )
     from polyarch.operations.delete import (
         DeletePlan,
@@ -107,40 +132,93 @@ if TYPE_CHECKING:
         delete,
         plan_delete,
     )
+    from polyarch.operations.inspect import (
+        InspectEntry,
+        InspectResult,
+        inspect,
+    )
     from polyarch.operations.login import (
         LoginResult,
         login,
         logout,
     )
+    from polyarch.operations.resolve import (
+        resolve,
+    )
     from polyarch.operations.tags import (
         TagList,
         list_tags,
     )
-    from polyarch.platform import (
-        Platform,
+    from polyarch.operations.verify import (
+        verify,
     )
-    from polyarch.reference import (
-        Reference,
+    from polyarch.operations.verify.request import (
+        Check,
+        Status,
+        VerifyReport,
+        VerifyRequest,
     )
-    from polyarch.storage import (
+    from polyarch.pipeline.builds.request import (
+        BuildFailed,
+        BuildFailure,
+        BuildRequest,
+        BuildResult,
+    )
+    from polyarch.pipeline.builds.variants import (
+        build_variants,
+    )
+    from polyarch.pipeline.publish.result import (
+        CleanupOutcome,
+        PublishedVariant,
+        PublishFailed,
+        PublishResult,
+    )
+    from polyarch.pipeline.publish.run import (
+        EngineUnavailable,
+        PublishRequest,
+        RecordMismatch,
+        publish,
+    )
+    from polyarch.pipeline.specfile import (
+        Spec,
+        SpecError,
+        Variant,
+        VerifySpec,
+        find_spec,
+        load_spec,
+    )
+    from polyarch.storage.layout.repository import (
+        LayoutNotFound,
         LayoutRepository,
+    )
+    from polyarch.storage.registry.repository import (
         RegistryRepository,
+    )
+    from polyarch.storage.repository import (
         Repository,
     )
-    from polyarch.storage.layout import (
-        LayoutNotFound,
-    )
-    from polyarch.transport import (
+    from polyarch.transport.auth.credentials import (
         CredentialResolver,
+    )
+    from polyarch.transport.client import (
         RegistryClient,
+    )
+    from polyarch.transport.settings import (
         TransportSettings,
     )
 
 __all__ = [
     "AuthError",
     "BlobUnknown",
+    "BuildFailed",
+    "BuildFailure",
+    "BuildRequest",
+    "BuildResult",
+    "BuilderChoice",
+    "BuilderUnsuitable",
     "CarriedReferrer",
     "Check",
+    "CleanupOutcome",
     "ContentError",
     "Context",
     "CopyRequest",
@@ -154,6 +232,7 @@ __all__ = [
     "Descriptor",
     "Digest",
     "DigestMismatch",
+    "EngineUnavailable",
     "ImageConfig",
     "ImageConfigResult",
     "ImageManifest",
@@ -180,7 +259,12 @@ __all__ = [
     "PlatformChange",
     "PlatformNotFound",
     "PolyarchError",
+    "PublishFailed",
+    "PublishRequest",
+    "PublishResult",
+    "PublishedVariant",
     "Record",
+    "RecordMismatch",
     "Reference",
     "Referrer",
     "ReferrersLostUpdate",
@@ -191,6 +275,8 @@ __all__ = [
     "Resolution",
     "SizeMismatch",
     "Source",
+    "Spec",
+    "SpecError",
     "Status",
     "TagDeleteUnsupported",
     "TagList",
@@ -200,117 +286,149 @@ __all__ = [
     "TransportSettings",
     "Unauthorized",
     "Unsupported",
+    "Variant",
     "VerifyReport",
     "VerifyRequest",
+    "VerifySpec",
     "__version__",
     "build_index",
+    "build_variants",
     "copy_image",
     "create_index",
     "delete",
     "discover_referrers",
+    "find_spec",
     "image_config",
     "inspect",
     "link_problem",
     "list_tags",
     "load_records",
+    "load_spec",
     "login",
     "logout",
     "parse_config",
     "parse_location",
     "parse_manifest",
     "plan_delete",
+    "publish",
     "record_sources",
     "resolve",
     "resolve_record",
     "verify",
 ]
 
-# Imported on first use (see polyarch._lazy): a command loads only what it needs.
-__getattr__, __dir__ = lazy_exports(
-    globals(),
-    {
-        "polyarch.descriptor": ("Descriptor",),
-        "polyarch.digest": ("Digest",),
-        "polyarch.errors": (
-            "AuthError",
-            "BlobUnknown",
-            "ContentError",
-            "CredentialError",
-            "Denied",
-            "DigestMismatch",
-            "InvalidDigest",
-            "InvalidInput",
-            "InvalidManifest",
-            "InvalidPlatform",
-            "InvalidReference",
-            "ManifestTooLarge",
-            "ManifestUnknown",
-            "NameUnknown",
-            "NotFound",
-            "PlatformNotFound",
-            "PolyarchError",
-            "RegistryError",
-            "SizeMismatch",
-            "TooManyRequests",
-            "TransportError",
-            "Unauthorized",
-            "Unsupported",
-        ),
-        "polyarch.location": ("LayoutReference", "Location", "parse_location"),
-        "polyarch.manifest": (
-            "ImageConfig",
-            "ImageManifest",
-            "Index",
-            "Manifest",
-            "build_index",
-            "parse_config",
-            "parse_manifest",
-        ),
-        "polyarch.operations": (
-            "CarriedReferrer",
-            "Check",
-            "Context",
-            "CopyRequest",
-            "CopyResult",
-            "CreateRequest",
-            "CreateResult",
-            "InspectEntry",
-            "InspectResult",
-            "LostUpdate",
-            "PlatformChange",
-            "Record",
-            "Referrer",
-            "ReferrersLostUpdate",
-            "Resolution",
-            "Source",
-            "Status",
-            "TargetResult",
-            "VerifyReport",
-            "VerifyRequest",
-            "copy_image",
-            "create_index",
-            "discover_referrers",
-            "inspect",
-            "link_problem",
-            "load_records",
-            "record_sources",
-            "resolve",
-            "resolve_record",
-            "verify",
-        ),
-        "polyarch.operations.config": ("ImageConfigResult", "image_config"),
-        "polyarch.operations.delete": (
-            "DeletePlan",
-            "TagDeleteUnsupported",
-            "delete",
-            "plan_delete",
-        ),
-        "polyarch.operations.login": ("LoginResult", "login", "logout"),
-        "polyarch.operations.tags": ("TagList", "list_tags"),
-        "polyarch.platform": ("Platform",),
-        "polyarch.reference": ("Reference",),
-        "polyarch.storage": ("LayoutRepository", "RegistryRepository", "Repository"),
-        "polyarch.storage.layout": ("LayoutNotFound",),
-        "polyarch.transport": ("CredentialResolver", "RegistryClient", "TransportSettings"),
-    },
-)
+#: Module -> the public names it defines, imported on first attribute access.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "polyarch.content.attestations": ("link_problem",),
+    "polyarch.content.context": ("Context",),
+    "polyarch.content.record_evidence": ("record_sources", "resolve_record"),
+    "polyarch.content.records": ("Record", "load_records"),
+    "polyarch.content.referrers": ("Referrer", "discover_referrers"),
+    "polyarch.content.referrers_carry": ("CarriedReferrer", "ReferrersLostUpdate"),
+    "polyarch.content.resolution": ("Resolution",),
+    "polyarch.domain.descriptor": ("Descriptor",),
+    "polyarch.domain.digest": ("Digest",),
+    "polyarch.domain.location": ("LayoutReference", "Location", "parse_location"),
+    "polyarch.domain.manifest": (
+        "ImageConfig",
+        "ImageManifest",
+        "Index",
+        "Manifest",
+        "build_index",
+        "parse_config",
+        "parse_manifest",
+    ),
+    "polyarch.domain.platform": ("Platform",),
+    "polyarch.domain.reference": ("Reference",),
+    "polyarch.engine.builders": ("BuilderChoice", "BuilderUnsuitable"),
+    "polyarch.errors": (
+        "AuthError",
+        "BlobUnknown",
+        "ContentError",
+        "CredentialError",
+        "Denied",
+        "DigestMismatch",
+        "InvalidDigest",
+        "InvalidInput",
+        "InvalidManifest",
+        "InvalidPlatform",
+        "InvalidReference",
+        "ManifestTooLarge",
+        "ManifestUnknown",
+        "NameUnknown",
+        "NotFound",
+        "PlatformNotFound",
+        "PolyarchError",
+        "RegistryError",
+        "SizeMismatch",
+        "TooManyRequests",
+        "TransportError",
+        "Unauthorized",
+        "Unsupported",
+    ),
+    "polyarch.operations.config": ("ImageConfigResult", "image_config"),
+    "polyarch.operations.copy": ("CopyRequest", "CopyResult", "copy_image"),
+    "polyarch.operations.create": (
+        "CreateRequest",
+        "CreateResult",
+        "LostUpdate",
+        "PlatformChange",
+        "TargetResult",
+        "create_index",
+    ),
+    "polyarch.operations.create.sources": ("Source",),
+    "polyarch.operations.delete": ("DeletePlan", "TagDeleteUnsupported", "delete", "plan_delete"),
+    "polyarch.operations.inspect": ("InspectEntry", "InspectResult", "inspect"),
+    "polyarch.operations.login": ("LoginResult", "login", "logout"),
+    "polyarch.operations.resolve": ("resolve",),
+    "polyarch.operations.tags": ("TagList", "list_tags"),
+    "polyarch.operations.verify": ("verify",),
+    "polyarch.operations.verify.request": ("Check", "Status", "VerifyReport", "VerifyRequest"),
+    "polyarch.pipeline.builds.request": (
+        "BuildFailed",
+        "BuildFailure",
+        "BuildRequest",
+        "BuildResult",
+    ),
+    "polyarch.pipeline.builds.variants": ("build_variants",),
+    "polyarch.pipeline.publish.result": (
+        "CleanupOutcome",
+        "PublishFailed",
+        "PublishResult",
+        "PublishedVariant",
+    ),
+    "polyarch.pipeline.publish.run": (
+        "EngineUnavailable",
+        "PublishRequest",
+        "RecordMismatch",
+        "publish",
+    ),
+    "polyarch.pipeline.specfile": (
+        "Spec",
+        "SpecError",
+        "Variant",
+        "VerifySpec",
+        "find_spec",
+        "load_spec",
+    ),
+    "polyarch.storage.layout.repository": ("LayoutNotFound", "LayoutRepository"),
+    "polyarch.storage.registry.repository": ("RegistryRepository",),
+    "polyarch.storage.repository": ("Repository",),
+    "polyarch.transport.auth.credentials": ("CredentialResolver",),
+    "polyarch.transport.client": ("RegistryClient",),
+    "polyarch.transport.settings": ("TransportSettings",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'polyarch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.operations.runner import DockerRunner
-from polyarch.platform import Platform, compatible
+from polyarch.domain.platform import Platform, compatible
+from polyarch.engine.runner import DockerRunner
 from support.cli import run_cli
 from support.engine import build_and_push
 from support.registry import RegistryServer

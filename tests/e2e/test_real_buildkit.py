@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from polyarch import Context, Index, Reference, TransportSettings
-from polyarch.manifest import ImageManifest
+from polyarch.domain.manifest import ImageManifest
 from support.cli import assert_one_line_error, run_cli
 from support.example import prepare_example
 from support.registry import RegistryServer

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from polyarch import Context, verify
-from polyarch.digest import Digest
-from polyarch.manifest import ImageManifest
-from polyarch.operations.verification import VerifyRequest
-from polyarch.reference import Reference
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest
+from polyarch.domain.reference import Reference
+from polyarch.operations.verify.request import VerifyRequest
 from support.attestations import mislinked_index, push_artifact_attestation
 from support.cli import assert_one_line_error, run_cli
 from support.images import PushedImage, push_attestation, push_image

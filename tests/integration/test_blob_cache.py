@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Reference
-from polyarch.operations.blobinfo import BlobInfoCache
+from polyarch.content.blobinfo import BlobInfoCache
 from support.cli import run_cli
 from support.images import push_image
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Reference
-from polyarch.digest import Digest
-from polyarch.manifest import build_index
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import build_index
 from support.images import PushedImage, attestation_entry, push_attestation, push_image
 from support.terminal import Screen, run_cli_pty
 

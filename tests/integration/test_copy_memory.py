@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from polyarch import Context, CopyRequest, Reference, copy_image
-from polyarch.operations.transfer import DEFAULT_JOBS
+from polyarch.content.transfer import DEFAULT_JOBS
 from support.random_blobs import push_random_index
 
 pytestmark = pytest.mark.integration
@@ -80,7 +80,7 @@ def _cli_page_faults(*args: str) -> int:
 
 def test_copy_reuses_its_chunk_memory(ctx: Context, registry: Any, registry2: Any) -> None:
     # Each fresh page the kernel hands a process is a page fault and a page to zero. With
-    # 256 KiB chunks and glibc's dynamic mmap threshold unsettled (storage/base.py), a copy
+    # 256 KiB chunks and glibc's dynamic mmap threshold unsettled (storage/repository.py), a copy
     # whose chunks went back to the kernel and came again took 3,700 more faults for these
     # 32 MiB; one that reuses them takes about 400 (its working set, once). A fresh
     # process, as users run it: the allocator's state depends on the first large blocks a

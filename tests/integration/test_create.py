@@ -20,7 +20,7 @@ from polyarch import (
     create_index,
     resolve,
 )
-from polyarch import mediatype as mt
+from polyarch.domain import mediatype as mt
 from support.cli import assert_one_line_error, run_cli
 from support.images import push_attestation, push_image, push_index, push_wrapper
 from support.schema import assert_valid

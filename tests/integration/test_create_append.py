@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from polyarch import Context, CreateRequest, Index, Platform, Reference, create_index, resolve
-from polyarch import mediatype as mt
+from polyarch.domain import mediatype as mt
 from support.cli import assert_one_line_error, run_cli
 from support.images import push_image
 from support.index_shapes import ZSTD_MARK, entry, push_pair, push_raw_index, windows

@@ -164,7 +164,7 @@ def test_a_part_left_by_a_killed_writer_is_ignored_after_the_horizon_and_removed
 ) -> None:
     from polyarch.operations.create.parts import AppendParts
     from polyarch.operations.create.plan import Contribution
-    from polyarch.operations.sources import Entry
+    from polyarch.operations.create.sources import Entry
 
     repo_ref = Reference.parse(f"{registry.host}/t{uuid.uuid4().hex[:8]}/killed")
     repo = ctx.repository(repo_ref)

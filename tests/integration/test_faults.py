@@ -52,10 +52,10 @@ from polyarch import (
     resolve,
     verify,
 )
-from polyarch import mediatype as mt
+from polyarch.content.transfer import BlobAction
+from polyarch.domain import mediatype as mt
 from polyarch.errors import DigestMismatch, RegistryError, TransportError
-from polyarch.operations.transfer import BLOB_ATTEMPTS, BlobAction
-from polyarch.transport.retry import RetryPolicy
+from polyarch.transport.retry import BLOB_ATTEMPTS, RetryPolicy
 from support.cli import run_cli
 from support.faultproxy import Fault, FaultProxy, RequestInfo
 from support.images import push_image, push_wrapper

@@ -38,11 +38,11 @@ from polyarch import (
     VerifyRequest,
     copy_image,
     inspect,
-    mediatype,
     resolve,
     verify,
 )
-from polyarch.storage.registry import MAX_TAG_PAGES
+from polyarch.domain import mediatype
+from polyarch.storage.registry.tags import MAX_TAG_PAGES
 from polyarch.transport.client import MAX_REDIRECTS
 from polyarch.transport.retry import RetryPolicy
 from support.cli import Result, assert_one_line_error, run_cli

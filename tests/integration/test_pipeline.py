@@ -25,19 +25,12 @@ from polyarch import (
     Reference,
     TransportSettings,
 )
-from polyarch.operations.runner import DockerRunner
-from polyarch.pipeline import (
-    BuildRequest,
-    EngineUnavailable,
-    PublishRequest,
-    Spec,
-    build_variants,
-    load_spec,
-    publish,
-    run_process,
-)
-from polyarch.pipeline.commands import ProcessResult
-from polyarch.pipeline.publish import NOT_DELETED
+from polyarch.engine.process import ProcessResult, run_process
+from polyarch.engine.runner import DockerRunner
+from polyarch.pipeline.builds.request import BuildRequest
+from polyarch.pipeline.builds.variants import build_variants
+from polyarch.pipeline.publish.run import NOT_DELETED, EngineUnavailable, PublishRequest, publish
+from polyarch.pipeline.specfile import Spec, load_spec
 from support.images import push_image, push_wrapper
 from support.registry import RegistryServer
 

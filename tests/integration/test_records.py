@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from polyarch import Context, CopyRequest, CreateRequest, copy_image, create_index, verify
-from polyarch.operations.verification import VerifyReport, VerifyRequest
-from polyarch.pipeline import PublishRequest, load_spec, publish
-from polyarch.reference import Reference
+from polyarch.domain.reference import Reference
+from polyarch.operations.verify.request import VerifyReport, VerifyRequest
+from polyarch.pipeline.publish.run import PublishRequest, publish
+from polyarch.pipeline.specfile import load_spec
 from support.buildx_metadata import write_bake_metadata, write_build_metadata
 from support.cli import run_cli
 from support.images import PushedWrapper, push_image, push_wrapper

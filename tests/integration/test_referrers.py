@@ -244,8 +244,8 @@ def test_copy_to_a_registry_with_the_api_pushes_with_subject_and_no_tag(
 
 def _attach(ctx: Context, repo: Reference, subject: PushedImage, artifact_type: str, n: int) -> str:
     """An OCI 1.1 artifact manifest (empty config, one layer) whose subject is ``subject``."""
-    from polyarch import mediatype as mt
-    from polyarch.manifest import parse_manifest
+    from polyarch.domain import mediatype as mt
+    from polyarch.domain.manifest import parse_manifest
     from support.images import push_blob
 
     store = ctx.repository(repo)

@@ -29,7 +29,7 @@ from polyarch import (
     resolve,
     verify,
 )
-from polyarch import mediatype as mt
+from polyarch.domain import mediatype as mt
 from support.cli import assert_one_line_error, run_cli
 from support.registry import RegistryServer
 from support.shapes import (

@@ -26,7 +26,7 @@ from polyarch import (
     list_tags,
     parse_manifest,
 )
-from polyarch import mediatype as mt
+from polyarch.domain import mediatype as mt
 from support.cli import Result, assert_one_line_error, run_cli
 from support.images import make_layer, push_blob, push_image, push_index
 

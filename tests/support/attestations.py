@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from polyarch import mediatype
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
-from polyarch.manifest import ImageManifest, Index, build_index, parse_manifest
-from polyarch.platform import Platform
-from polyarch.storage.base import Repository
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest, Index, build_index, parse_manifest
+from polyarch.domain.platform import Platform
+from polyarch.storage.repository import Repository
 from support.images import PushedImage, _dumps, push_blob
 
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"

@@ -25,8 +25,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from polyarch.operations.runner import DockerRunner
-from polyarch.platform import Platform
+from polyarch.domain.platform import Platform
+from polyarch.engine.runner import DockerRunner
 from support.cli import run_cli
 
 #: How to get an engine, for skip and failure messages.

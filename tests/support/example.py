@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from polyarch.pipeline import load_spec
+from polyarch.pipeline.specfile import load_spec
 from support.engine import busybox_rootfs
 
 #: The example, in the repository.

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
+from polyarch.transport.auth.credentials import Credential, CredentialResolver
 from polyarch.transport.client import RegistryClient
-from polyarch.transport.credentials import Credential, CredentialResolver
 from polyarch.transport.retry import RetryPolicy
 from polyarch.transport.settings import TransportSettings
 

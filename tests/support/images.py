@@ -16,12 +16,12 @@ import tarfile
 from dataclasses import dataclass
 from typing import Any
 
-from polyarch import mediatype
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
-from polyarch.manifest import ImageManifest, Index, build_index, parse_manifest
-from polyarch.platform import Platform
-from polyarch.storage.base import Repository
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest, Index, build_index, parse_manifest
+from polyarch.domain.platform import Platform
+from polyarch.storage.repository import Repository
 
 
 def _dumps(doc: dict[str, Any]) -> bytes:

@@ -18,11 +18,11 @@ import subprocess
 import tarfile
 from typing import Any
 
-from polyarch import mediatype
-from polyarch.descriptor import Descriptor
-from polyarch.manifest import ImageManifest, Index, parse_manifest
-from polyarch.platform import Platform
-from polyarch.storage.base import Repository
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.manifest import ImageManifest, Index, parse_manifest
+from polyarch.domain.platform import Platform
+from polyarch.storage.repository import Repository
 from support.images import PushedImage, push_blob, push_image
 from support.require import missing
 

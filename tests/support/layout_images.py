@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from polyarch import mediatype as mt
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
-from polyarch.manifest import ImageManifest, parse_manifest
-from polyarch.storage.layout import LayoutRepository
+from polyarch.domain import mediatype as mt
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest, parse_manifest
+from polyarch.storage.layout.repository import LayoutRepository
 
 #: A minimal linux/amd64 image config.
 CONFIG = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'

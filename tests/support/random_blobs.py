@@ -13,12 +13,12 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from polyarch import mediatype as mt
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
-from polyarch.manifest import ImageManifest, Index, build_index, parse_manifest
-from polyarch.platform import Platform
-from polyarch.storage.base import Repository
+from polyarch.domain import mediatype as mt
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest, Index, build_index, parse_manifest
+from polyarch.domain.platform import Platform
+from polyarch.storage.repository import Repository
 
 __all__ = [
     "push_image_manifest",

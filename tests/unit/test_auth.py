@@ -13,14 +13,10 @@ import httpx
 import pytest
 
 from polyarch.errors import AuthError, Denied, PolyarchError, Unauthorized
-from polyarch.transport.auth import (
-    REGISTRY_EXTENSION,
-    SCOPES_EXTENSION,
-    RegistryAuth,
-    scopes_for,
-)
+from polyarch.transport.auth.credentials import Credential, CredentialResolver
+from polyarch.transport.auth.flow import REGISTRY_EXTENSION, RegistryAuth
+from polyarch.transport.auth.scopes import SCOPES_EXTENSION, scopes_for
 from polyarch.transport.client import RegistryClient
-from polyarch.transport.credentials import Credential, CredentialResolver
 from polyarch.transport.settings import TransportSettings
 
 CANARY = "canary-s3cret-PASSWORD-7f3a"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from polyarch.storage.base import CHUNK_SIZE
-from polyarch.storage.registry_bodies import coalesce
+from polyarch.storage.registry.bodies import coalesce
+from polyarch.storage.stream import CHUNK_SIZE
 
 #: What httpcore hands over per socket read (``HTTP11Connection.READ_NUM_BYTES``).
 READ = 64 * 1024

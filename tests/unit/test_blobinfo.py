@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from polyarch.operations.blobinfo import BlobInfoCache, default_cache_path
+from polyarch.content.blobinfo import BlobInfoCache, default_cache_path
 
 D = "sha256:" + "b" * 64
 
@@ -53,7 +53,7 @@ def test_concurrent_processes_share_the_file(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     script = (
         "import sys\n"
-        "from polyarch.operations.blobinfo import BlobInfoCache\n"
+        "from polyarch.content.blobinfo import BlobInfoCache\n"
         "c = BlobInfoCache(__import__('pathlib').Path(sys.argv[1]))\n"
         "for i in range(200): c.record('reg', f'{sys.argv[2]}-{i}', 'sha256:' + 'b' * 64)\n"
     )

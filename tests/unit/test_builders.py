@@ -15,16 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.errors import InvalidInput
-from polyarch.pipeline.build import BuildRequest, build_variants
-from polyarch.pipeline.builders import (
+from polyarch.engine.builders import (
     BuilderChoice,
     BuilderUnsuitable,
     choose_builder,
     parse_buildx_inspect,
 )
-from polyarch.pipeline.commands import ProcessResult
-from polyarch.pipeline.spec import Spec, load_spec
+from polyarch.engine.process import ProcessResult
+from polyarch.errors import InvalidInput
+from polyarch.pipeline.builds.request import BuildRequest
+from polyarch.pipeline.builds.variants import build_variants
+from polyarch.pipeline.specfile import Spec, load_spec
 
 WRAPPER = "sha256:" + "ab" * 32
 
@@ -259,7 +260,7 @@ def test_metadata_of_a_tagged_push_is_resolved(
         seen.append(ref)
         raise InvalidInput("stop here")
 
-    monkeypatch.setattr("polyarch.pipeline.build.resolve", fake_resolve)
+    monkeypatch.setattr("polyarch.pipeline.builds.variants.resolve", fake_resolve)
     request = BuildRequest.build(spec, platforms=["linux/amd64"], records_dir=tmp_path / "r")
     result = build_variants(request, run=Writes())
     assert seen == [f"registry.example.com/metrics-api@{WRAPPER}"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from polyarch.transport.challenge import Challenge, parse_challenges
+from polyarch.transport.auth.challenge import Challenge, parse_challenges
 
 CASES: list[tuple[str, list[Challenge]]] = [
     (

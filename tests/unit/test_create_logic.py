@@ -18,9 +18,9 @@ from polyarch import (
     Platform,
     Source,
 )
-from polyarch import mediatype as mt
-from polyarch.location import parse_location
-from polyarch.manifest import Index
+from polyarch.domain import mediatype as mt
+from polyarch.domain.location import parse_location
+from polyarch.domain.manifest import Index
 from polyarch.operations.create.plan import (
     Contribution,
     assemble,
@@ -28,8 +28,8 @@ from polyarch.operations.create.plan import (
     entries_of,
     existing_items,
 )
-from polyarch.operations.sources import Attestation, Entry, _final_platform
-from polyarch.storage.base import Repository
+from polyarch.operations.create.sources import Attestation, Entry, _final_platform
+from polyarch.storage.repository import Repository
 from support.schema import assert_valid
 
 REPO = cast(Repository, object())
@@ -251,7 +251,7 @@ def test_append_keeps_order_fields_and_identity() -> None:
 
 
 def test_append_keeps_unknown_platform_entries_and_refuses_ambiguous_ones() -> None:
-    from polyarch.manifest import build_index
+    from polyarch.domain.manifest import build_index
 
     artifacts = build_index(
         [_d(5, "unknown/unknown"), _d(6, "unknown/unknown"), _d(1, "linux/arm64")]

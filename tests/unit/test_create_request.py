@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from polyarch import CreateRequest, InvalidInput, Platform, Reference
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
 from polyarch.operations.create.annotations import parse_annotations
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from polyarch.errors import CredentialError
-from polyarch.transport.credentials import CredentialResolver
+from polyarch.transport.auth.credentials import CredentialResolver
 from polyarch.transport.settings import TransportSettings
 
 REGISTRY = "registry.example:5000"
@@ -60,7 +60,7 @@ def test_a_helper_whose_child_keeps_its_output_open_is_answered(tmp_path: Path) 
 def test_a_helper_that_runs_too_long_says_it_was_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from polyarch.transport import credentials
+    from polyarch.transport.auth import credentials
 
     monkeypatch.setattr(credentials, "_HELPER_TIMEOUT", 1.0)
     _helper(tmp_path, "slow", "import time\ntime.sleep(20)\n")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from polyarch.errors import CredentialError, InvalidInput
-from polyarch.transport.credentials import (
+from polyarch.transport.auth.credentials import (
     DOCKER_HUB_KEY,
     Credential,
     CredentialResolver,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from polyarch import Digest, DigestMismatch, InvalidDigest
-from polyarch.digest import Hasher
+from polyarch.domain.digest import Hasher
 
 EMPTY_JSON = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from polyarch.content.records import load_records
 from polyarch.errors import InvalidInput
 from polyarch.files import (
     FileTooLarge,
@@ -26,10 +27,9 @@ from polyarch.files import (
     read_bytes,
     read_text,
 )
-from polyarch.operations.records import load_records
-from polyarch.pipeline.spec import SpecError, load_spec
-from polyarch.storage.layout import LayoutRepository
-from polyarch.transport.credentials import CredentialResolver
+from polyarch.pipeline.specfile import SpecError, load_spec
+from polyarch.storage.layout.repository import LayoutRepository
+from polyarch.transport.auth.credentials import CredentialResolver
 
 CANARY = "canary-s3cret-PASSWORD-7f3a"
 HUGE = 3 * 1024**3  # the size of the config.json; sparse, so it costs no disk

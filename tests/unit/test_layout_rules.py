@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.digest import Digest
+from polyarch.content.context import Context
+from polyarch.domain.digest import Digest
+from polyarch.domain.location import LayoutReference
 from polyarch.errors import InvalidInput, ManifestUnknown
-from polyarch.location import LayoutReference
-from polyarch.operations.context import Context
-from polyarch.storage.layout import LayoutNotFound, LayoutRepository
+from polyarch.storage.layout.repository import LayoutNotFound, LayoutRepository
 from support.layout_images import blob as _blob
 from support.layout_images import layout_image as _image
 
@@ -267,7 +267,7 @@ def test_a_layout_created_between_two_looks_is_a_layout(
     created it (marker, blobs/, index.json) and called it "not an OCI image layout". The
     window is made deterministic here: the first read of the marker finds nothing.
     """
-    from polyarch.storage import layoutfs
+    from polyarch.storage.layout import files as layoutfs
 
     repo = LayoutRepository(tmp_path / "dst")
     _image(repo, b"layer")  # the layout exists: marker, blobs/, index.json

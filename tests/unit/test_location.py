@@ -1,13 +1,13 @@
-"""Tests for :mod:`polyarch.location`: ``oci:PATH[:TAG][@DIGEST]`` and the dispatch."""
+"""Tests for :mod:`polyarch.domain.location`: ``oci:PATH[:TAG][@DIGEST]`` and the dispatch."""
 
 from __future__ import annotations
 
 import pytest
 
-from polyarch.digest import Digest
+from polyarch.domain.digest import Digest
+from polyarch.domain.location import LayoutReference, is_valid_tag, parse_location
+from polyarch.domain.reference import Reference
 from polyarch.errors import InvalidInput, InvalidReference
-from polyarch.location import LayoutReference, is_valid_tag, parse_location
-from polyarch.reference import Reference
 
 SHA = "sha256:" + "a" * 64
 SHA512 = "sha512:" + "b" * 128

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from polyarch import Context, Descriptor, Digest, Platform, Repository, build_index, parse_location
-from polyarch import mediatype as mt
-from polyarch.manifest import ImageManifest, Index
-from polyarch.operations.images import (
+from polyarch.content.graph import (
     attestations_by_subject,
     external_blobs,
     manifest_tree,
     required_blobs,
 )
-from polyarch.operations.matching import EntryPlatforms, matches_filter
+from polyarch.content.selection import EntryPlatforms, matches_filter
+from polyarch.domain import mediatype as mt
+from polyarch.domain.manifest import ImageManifest, Index
 from support.images import push_attestation, push_image
 from support.shapes import push_windows_foreign
 

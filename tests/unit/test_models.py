@@ -19,7 +19,7 @@ from polyarch import (
     parse_config,
     parse_manifest,
 )
-from polyarch import mediatype as mt
+from polyarch.domain import mediatype as mt
 from support.schema import assert_valid
 
 D1 = "sha256:" + "1" * 64

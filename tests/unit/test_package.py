@@ -9,28 +9,20 @@ import polyarch
 
 SRC = Path(polyarch.__file__).parent
 
-DOMAIN = {
-    "files",
-    "_version",
-    "_lazy",
-    "errors",
-    "digest",
-    "mediatype",
-    "reference",
-    "location",
-    "platform",
-    "descriptor",
-    "manifest",
+# The floors, lowest first (docs/architecture.md). A module may import its own floor and
+# any floor below it; the two on floor 2 (transport and engine) never import each other.
+FLOORS: dict[str, int] = {
+    "domain": 1,  # polyarch/domain/, plus the modules at the package's root below
+    "transport": 2,
+    "engine": 2,
+    "storage": 3,
+    "content": 4,
+    "operations": 5,
+    "pipeline": 6,
+    "cli": 7,
 }
-# Which top-level parts each layer may import (besides itself and the domain).
-ALLOWED = {
-    "domain": set(),
-    "transport": set(),
-    "storage": {"transport"},
-    "operations": {"transport", "storage"},
-    "pipeline": {"transport", "storage", "operations"},
-    "cli": {"transport", "storage", "operations", "pipeline", "__init__"},
-}
+# Modules at the package's root that belong to the domain floor (no I/O of the network).
+ROOT_DOMAIN = {"errors", "files", "_version"}
 
 
 def test_all_is_complete_and_exported() -> None:
@@ -46,11 +38,14 @@ def test_py_typed() -> None:
     assert (SRC / "py.typed").exists()
 
 
-def _layer(module: str) -> str:
-    first = module.split(".", maxsplit=1)[0].removesuffix(".py")
+def _layer(first: str) -> str:
+    """The floor of a module, from its first name under ``polyarch``."""
+    first = first.removesuffix(".py")
     if first == "__main__":
         return "cli"
-    return "domain" if first in DOMAIN else first
+    if first in ROOT_DOMAIN:
+        return "domain"
+    return first
 
 
 def _imports(path: Path) -> set[str]:
@@ -58,7 +53,7 @@ def _imports(path: Path) -> set[str]:
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "polyarch":
-            # "from polyarch import mediatype" imports a submodule, or a root re-export.
+            # "from polyarch.domain import mediatype" imports a submodule, or a root re-export.
             found.update(
                 f"polyarch.{a.name}"
                 if (SRC / f"{a.name}.py").exists() or (SRC / a.name).is_dir()
@@ -75,17 +70,24 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_lower_layers_never_import_higher_ones() -> None:
+    assert {
+        p.name.removesuffix(".py") for p in SRC.iterdir() if not p.name.startswith(("_", "."))
+    } <= (set(FLOORS) | ROOT_DOMAIN | {"py.typed"}), (
+        "a new top-level package needs its floor in FLOORS and docs/architecture.md"
+    )
     violations = []
     for path in SRC.rglob("*.py"):
         rel = path.relative_to(SRC)
         if rel.name == "__init__.py" and rel.parent == Path("."):
-            continue
-        layer = _layer(str(rel.parts[0]).removesuffix(".py"))
+            continue  # the root face re-exports every floor, lazily
+        layer = _layer(rel.parts[0])
         for module in _imports(path):
             parts = module.split(".")
-            target = "__init__" if len(parts) == 1 else _layer(parts[1])
-            if target in ("domain", layer):
+            if len(parts) == 1:
+                violations.append(f"{rel} ({layer}) imports the root face {module}")
                 continue
-            if target not in ALLOWED.get(layer, set()):
+            target = _layer(parts[1])
+            ok = target == layer or FLOORS[target] < FLOORS[layer]
+            if not ok:
                 violations.append(f"{rel} ({layer}) imports {module} ({target})")
     assert not violations, "\n".join(violations)

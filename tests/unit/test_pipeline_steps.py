@@ -27,29 +27,19 @@ from polyarch import (
     RegistryClient,
     TransportSettings,
 )
+from polyarch.domain.manifest import build_index
+from polyarch.domain.reference import Reference
+from polyarch.engine.builders import detect_builder
+from polyarch.engine.process import ProcessResult, run_process
 from polyarch.errors import InvalidInput
-from polyarch.manifest import build_index
 from polyarch.operations.create import CreateResult
-from polyarch.operations.verification import Check, Status, VerifyReport
-from polyarch.pipeline import (
-    BuildFailed,
-    BuildRequest,
-    PublishResult,
-    RecordMismatch,
-    Spec,
-    build_variants,
-    load_spec,
-    record_file_name,
-    run_process,
-)
-from polyarch.pipeline.commands import (
-    ProcessResult,
-    buildx_build_argv,
-    detect_builder,
-    docker_build_argv,
-)
-from polyarch.pipeline.publish import CleanupOutcome, PublishedVariant, match_records
-from polyarch.reference import Reference
+from polyarch.operations.verify.request import Check, Status, VerifyReport
+from polyarch.pipeline.builds.commands import buildx_build_argv, docker_build_argv
+from polyarch.pipeline.builds.request import BuildFailed, BuildRequest, record_file_name
+from polyarch.pipeline.builds.variants import build_variants
+from polyarch.pipeline.publish.result import CleanupOutcome, PublishedVariant, PublishResult
+from polyarch.pipeline.publish.run import RecordMismatch, match_records
+from polyarch.pipeline.specfile import Spec, load_spec
 
 AMD64 = Platform.parse("linux/amd64")
 ARM64 = Platform.parse("linux/arm64")

@@ -1,4 +1,4 @@
-"""Unit tests for polyarch.platform.
+"""Unit tests for polyarch.domain.platform.
 
 The tables are ported from github.com/containerd/platforms (platforms_test.go,
 compare_test.go, platform_windows_compat_test.go, the Windows matcher tests and
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from polyarch.domain.platform import Platform, compatible, select
 from polyarch.errors import InvalidInput, InvalidPlatform
-from polyarch.platform import Platform, compatible, select
 
 P = Platform
 ARCH = "amd64"  # the default architecture the parse tables are run with

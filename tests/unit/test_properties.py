@@ -21,9 +21,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyarch import mediatype
-from polyarch.descriptor import Descriptor
-from polyarch.digest import ALGORITHMS, Digest
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import ALGORITHMS, Digest
+from polyarch.domain.location import parse_location
+from polyarch.domain.manifest import Index, build_index, parse_manifest
+from polyarch.domain.platform import Platform
+from polyarch.domain.reference import Reference
 from polyarch.errors import (
     DigestMismatch,
     InvalidDigest,
@@ -31,10 +35,6 @@ from polyarch.errors import (
     InvalidPlatform,
     InvalidReference,
 )
-from polyarch.location import parse_location
-from polyarch.manifest import Index, build_index, parse_manifest
-from polyarch.platform import Platform
-from polyarch.reference import Reference
 
 #: Fast, no database written to the working tree.
 FAST = settings(max_examples=200, deadline=None, database=None)

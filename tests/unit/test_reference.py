@@ -1,4 +1,4 @@
-"""Tests for :mod:`polyarch.reference`.
+"""Tests for :mod:`polyarch.domain.reference`.
 
 These cases are ported from the upstream Go tests of ``github.com/distribution/reference``
 (``normalize_test.go``, ``reference_test.go``, ``regexp_test.go``). Upstream often runs
@@ -14,9 +14,9 @@ import json
 
 import pytest
 
-from polyarch.digest import Digest
+from polyarch.domain.digest import Digest
+from polyarch.domain.reference import Reference
 from polyarch.errors import InvalidInput, InvalidReference
-from polyarch.reference import Reference
 
 F64 = "f" * 64
 F128 = "f" * 128

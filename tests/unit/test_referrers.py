@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 
 from polyarch import Context, VerifyRequest, verify
-from polyarch import mediatype as mt
-from polyarch.digest import Digest
+from polyarch.content.referrers import cosign_tag, discover_referrers
+from polyarch.content.referrers_carry import ReferrersLostUpdate, carry_referrers
+from polyarch.content.transfer import Transfer
+from polyarch.domain import mediatype as mt
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import ImageManifest, Index, Manifest, parse_manifest
 from polyarch.errors import Denied, InvalidInput, InvalidManifest
-from polyarch.manifest import ImageManifest, Index, Manifest, parse_manifest
-from polyarch.operations.referrer_checks import parse_required_referrers
-from polyarch.operations.referrers import cosign_tag, discover_referrers
-from polyarch.operations.referrers_carry import ReferrersLostUpdate, carry_referrers
-from polyarch.operations.transfer import Transfer
-from polyarch.storage.layout import LayoutRepository
+from polyarch.operations.verify.request import parse_required_referrers
+from polyarch.storage.layout.repository import LayoutRepository
 from polyarch.storage.referrers_tag import referrers_tag
 from support.images import PushedImage, push_blob, push_index
 

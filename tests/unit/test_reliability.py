@@ -17,9 +17,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from polyarch.descriptor import Descriptor
+from polyarch.domain.descriptor import Descriptor
 from polyarch.errors import Denied, InvalidManifest, RegistryError, TransportError
-from polyarch.storage.registry import MAX_TAG_PAGES, RegistryRepository
+from polyarch.storage.registry.repository import RegistryRepository
+from polyarch.storage.registry.tags import MAX_TAG_PAGES
 from polyarch.transport import masking
 from polyarch.transport.client import RegistryClient
 from polyarch.transport.deadline import ProgressStream
@@ -318,6 +319,6 @@ class _Chunks(httpx.SyncByteStream):
 
 
 def _digest(data: bytes = b"x") -> object:
-    from polyarch.digest import Digest
+    from polyarch.domain.digest import Digest
 
     return Digest.of(data)

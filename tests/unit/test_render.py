@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from polyarch.cli.render import Column, format_digest, table_lines
-from polyarch.digest import Digest
+from polyarch.cli.render.output import format_digest
+from polyarch.cli.render.table import Column, table_lines
+from polyarch.domain.digest import Digest
 
 DIGEST = Digest("sha256:" + "5ec6f70a1b2c" + "d" * 52)
 RECORD = "/home/ci/work/metrics-api/.polyarch/records/linux-arm-v7.json"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from polyarch.operations.runner import OUTPUT_LIMIT, DockerRunner, RunResult, binfmt_name
-from polyarch.platform import Platform
+from polyarch.domain.platform import Platform
+from polyarch.engine.runner import OUTPUT_LIMIT, DockerRunner, RunResult, binfmt_name
 
 AMD64 = Platform.parse("linux/amd64")
 ARM64 = Platform.parse("linux/arm64")

@@ -1,4 +1,4 @@
-"""Unit tests for polyarch.pipeline.spec: the ``polyarch.yaml`` reader.
+"""Unit tests for polyarch.pipeline.specfile: the ``polyarch.yaml`` reader.
 
 Every spec is written to a temporary directory that holds two build contexts
 (``app-amd64`` and ``app-arm64``, each with a ``Dockerfile``; ``app-arm64`` also has
@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from polyarch.domain.platform import Platform
+from polyarch.domain.reference import Reference
 from polyarch.errors import InvalidInput
-from polyarch.pipeline import (
+from polyarch.pipeline.specfile import (
     DEFAULT_TAGS,
     Spec,
     SpecError,
@@ -23,8 +25,6 @@ from polyarch.pipeline import (
     find_spec,
     load_spec,
 )
-from polyarch.platform import Platform
-from polyarch.reference import Reference
 
 GOOD = """\
 image: registry.example.com/metrics-api

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from polyarch import Platform, VerifyRequest
-from polyarch.digest import Digest
+from polyarch.domain.digest import Digest
 from polyarch.errors import InvalidInput
 
 ARM = "sha256:" + "5e" * 32

@@ -37,19 +37,19 @@ sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 #: operations, HTTP stack and rendering it needs) is imported only when that command runs,
 #: so ``polyarch --version`` and each command start fast.
 COMMANDS: dict[str, str] = {
-    "build": "polyarch.cli.build_cmd:build_command",
-    "config": "polyarch.cli.config_cmd:config_command",
-    "copy": "polyarch.cli.copy_cmd:copy_command",
-    "create": "polyarch.cli.create_cmd:create_command",
-    "delete": "polyarch.cli.delete_cmd:delete_command",
-    "inspect": "polyarch.cli.inspect_cmd:inspect_command",
-    "login": "polyarch.cli.login_cmd:login_command",
-    "logout": "polyarch.cli.login_cmd:logout_command",
-    "publish": "polyarch.cli.publish_cmd:publish_command",
-    "release": "polyarch.cli.release_cmd:release_command",
-    "resolve": "polyarch.cli.resolve_cmd:resolve_command",
-    "tags": "polyarch.cli.tags_cmd:tags_command",
-    "verify": "polyarch.cli.verify_cmd:verify_command",
+    "build": "polyarch.cli.commands.build:build_command",
+    "config": "polyarch.cli.commands.config:config_command",
+    "copy": "polyarch.cli.commands.copy:copy_command",
+    "create": "polyarch.cli.commands.create:create_command",
+    "delete": "polyarch.cli.commands.delete:delete_command",
+    "inspect": "polyarch.cli.commands.inspect:inspect_command",
+    "login": "polyarch.cli.commands.login:login_command",
+    "logout": "polyarch.cli.commands.login:logout_command",
+    "publish": "polyarch.cli.commands.publish:publish_command",
+    "release": "polyarch.cli.commands.release:release_command",
+    "resolve": "polyarch.cli.commands.resolve:resolve_command",
+    "tags": "polyarch.cli.commands.tags:tags_command",
+    "verify": "polyarch.cli.commands.verify:verify_command",
 }
 
 

@@ -18,7 +18,7 @@ import click
 from polyarch.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from polyarch.operations.context import Context
+    from polyarch.content.context import Context
 
 __all__ = ["GlobalOptions", "common_options", "examples", "make_context"]
 
@@ -136,8 +136,8 @@ def configure_logging(verbose: int) -> None:
 def make_context(options: GlobalOptions) -> Context:
     """Build the library Context from the flags and the environment."""
     # Imported here: the HTTP stack is only loaded by commands that talk to a registry.
-    from polyarch.operations.blobinfo import BlobInfoCache, default_cache_path
-    from polyarch.operations.context import Context
+    from polyarch.content.blobinfo import BlobInfoCache, default_cache_path
+    from polyarch.content.context import Context
     from polyarch.transport.settings import TransportSettings, parse_timeout
 
     settings = TransportSettings.from_env(os.environ)

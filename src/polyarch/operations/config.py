@@ -21,13 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from polyarch.digest import Digest
+from polyarch.content.context import Context, borrowed
+from polyarch.domain.digest import Digest
+from polyarch.domain.location import Location, parse_location
+from polyarch.domain.manifest import ImageManifest, parse_config
+from polyarch.domain.platform import Platform
 from polyarch.errors import InvalidInput
-from polyarch.location import Location, parse_location
-from polyarch.manifest import ImageManifest, parse_config
-from polyarch.operations.context import Context, borrowed
 from polyarch.operations.resolve import resolve
-from polyarch.platform import Platform
 
 __all__ = ["CONFIG_SCHEMA", "ImageConfigResult", "image_config"]
 

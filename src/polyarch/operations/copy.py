@@ -24,19 +24,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from polyarch.digest import Digest
+from polyarch.content.attestations import require_link
+from polyarch.content.context import Context, borrowed
+from polyarch.content.graph import manifest_tree
+from polyarch.content.referrers import discover_referrers
+from polyarch.content.referrers_carry import CarriedReferrer, carry_referrers
+from polyarch.content.selection import EntryPlatforms, matches_filter
+from polyarch.content.transfer import DEFAULT_JOBS, ProgressCallback, Transfer, TransferStats
+from polyarch.domain.digest import Digest
+from polyarch.domain.location import DEFAULT_TAG, LayoutReference, Location, parse_location
+from polyarch.domain.manifest import ImageManifest, Index, Manifest, build_index
+from polyarch.domain.platform import Platform
 from polyarch.errors import InvalidInput
-from polyarch.location import DEFAULT_TAG, LayoutReference, Location, parse_location
-from polyarch.manifest import ImageManifest, Index, Manifest, build_index
-from polyarch.operations.attestation_links import require_link
-from polyarch.operations.context import Context, borrowed
-from polyarch.operations.images import manifest_tree
-from polyarch.operations.matching import EntryPlatforms, matches_filter
-from polyarch.operations.referrers import discover_referrers
-from polyarch.operations.referrers_carry import CarriedReferrer, carry_referrers
-from polyarch.operations.transfer import DEFAULT_JOBS, ProgressCallback, Transfer, TransferStats
-from polyarch.platform import Platform
-from polyarch.storage.base import Repository
+from polyarch.storage.repository import Repository
 
 __all__ = ["CopyRequest", "CopyResult", "copy_image"]
 
@@ -129,7 +129,7 @@ def _select(src: Repository, index: Index, request: CopyRequest) -> Index:
     """The index to write: the original bytes, or a sub-index when filtering.
 
     ``--platform`` keeps the image entries whose platform is one of the filters
-    (:func:`~polyarch.operations.matching.matches_filter`); an entry without a platform
+    (:func:`~polyarch.content.selection.matches_filter`); an entry without a platform
     is judged by its config's (containerd's rule), and kept as written.
     """
     if not request.platforms and request.attestations == "keep":
@@ -179,10 +179,10 @@ def copy_image(
     ``request`` is a :class:`CopyRequest` (build one with :meth:`CopyRequest.build`):
     source and destination are registry references or ``oci:DIR[:TAG]`` layouts; its
     ``platforms`` and ``attestations="drop"`` ask for a sub-index of an index.
-    ``context`` (a :class:`~polyarch.operations.context.Context`; default: one made from
+    ``context`` (a :class:`~polyarch.content.context.Context`; default: one made from
     the environment and closed afterwards) holds the registry connections and
     credentials. ``progress``, when given, is called with each
-    :class:`~polyarch.operations.transfer.ProgressEvent` (blob started, bytes moved,
+    :class:`~polyarch.content.transfer.ProgressEvent` (blob started, bytes moved,
     done), from worker threads.
 
     In the order the distribution spec needs (blobs, child manifests, the index, then the
@@ -275,7 +275,7 @@ def _referrers(
     top: Manifest,
     written: Manifest,
 ) -> tuple[CarriedReferrer, ...]:
-    """Referrers of what was written (operations/referrers.py), after it, before the tag."""
+    """Referrers of what was written (content/referrers.py), after it, before the tag."""
     if dst.same_as(src):
         return ()
     subjects = [written.digest] if written.digest == top.digest else []  # a sub-index is new

@@ -29,13 +29,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from polyarch.digest import Digest
+from polyarch.content.context import Context, borrowed
+from polyarch.content.graph import ManifestKind, manifest_kind
+from polyarch.domain.digest import Digest
+from polyarch.domain.location import Location, parse_location
+from polyarch.domain.manifest import Index
 from polyarch.errors import InvalidInput, ManifestUnknown, Unsupported
-from polyarch.location import Location, parse_location
-from polyarch.manifest import Index
-from polyarch.operations.context import Context, borrowed
-from polyarch.operations.images import ManifestKind, manifest_kind
-from polyarch.storage.base import Repository
+from polyarch.storage.repository import Repository
 
 __all__ = ["DELETE_SCHEMA", "DeletePlan", "TagDeleteUnsupported", "delete", "plan_delete"]
 

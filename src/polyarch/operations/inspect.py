@@ -13,13 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
-from polyarch.errors import InvalidManifest
-from polyarch.location import Location, parse_location
-from polyarch.manifest import ImageManifest, Index
-from polyarch.operations.context import Context, borrowed
-from polyarch.operations.images import (
+from polyarch.content.context import Context, borrowed
+from polyarch.content.graph import (
     MAX_NESTING,
     EntryKind,
     ManifestKind,
@@ -27,10 +22,16 @@ from polyarch.operations.images import (
     fetch_config,
     manifest_kind,
 )
-from polyarch.operations.referrers import Referrer, discover_referrers
-from polyarch.operations.resolve import check_runnable, select_entry, shown_reference
-from polyarch.platform import Platform
-from polyarch.storage.base import Repository
+from polyarch.content.referrers import Referrer, discover_referrers
+from polyarch.content.resolution import shown_reference
+from polyarch.content.selection import check_runnable, select_entry
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.location import Location, parse_location
+from polyarch.domain.manifest import ImageManifest, Index
+from polyarch.domain.platform import Platform
+from polyarch.errors import InvalidManifest
+from polyarch.storage.repository import Repository
 
 __all__ = ["InspectEntry", "InspectResult", "inspect"]
 
@@ -170,14 +171,14 @@ def inspect(
     """Inspect the manifest or index at ``ref``.
 
     With ``platform``, an index is resolved to the manifest a host of that platform
-    would pull (containerd's matching, :mod:`polyarch.operations.matching`: entries
+    would pull (containerd's matching, :mod:`polyarch.content.selection`: entries
     without a platform are matched by their config, nested indexes walked), and that
     manifest is inspected; a single image must be one such a host would pull, as for
     :func:`~polyarch.operations.resolve.resolve` (else
     :class:`~polyarch.errors.PlatformNotFound`). A nested index entry lists its own entries
     (:attr:`InspectEntry.children`), each distinct nested index read once. With
     ``referrers``, what refers to the manifest (and to each entry of an index) is listed,
-    recursively (:mod:`polyarch.operations.referrers`).
+    recursively (:mod:`polyarch.content.referrers`).
     """
     if isinstance(ref, str):
         ref = parse_location(ref)

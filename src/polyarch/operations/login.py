@@ -42,10 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from polyarch.content.context import Context, borrowed
 from polyarch.errors import CredentialError, InvalidInput
 from polyarch.files import UnreadableFile, parse_json, read_text
-from polyarch.operations.context import Context, borrowed
-from polyarch.transport.credentials import (
+from polyarch.transport.auth.credentials import (
     DOCKER_HUB_KEY,
     MAX_AUTH_FILE_SIZE,
     canonical_registry,

@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from polyarch.content.context import Context, borrowed
+from polyarch.domain.location import Location, parse_location
 from polyarch.errors import InvalidInput
-from polyarch.location import Location, parse_location
-from polyarch.operations.context import Context, borrowed
+from polyarch.storage.repository import TagPaging
 
 __all__ = ["TAGS_SCHEMA", "TagList", "list_tags"]
 
@@ -73,6 +74,6 @@ def list_tags(
         raise InvalidInput(f"page size must be between 1 and {_MAX_PAGE_SIZE}, not {page_size}")
     with borrowed(context) as ctx:
         repo = ctx.repository(ref)
-        if page_size is not None and hasattr(repo, "tag_page_size"):
-            repo.tag_page_size = page_size  # registries only: a layout has no pages
+        if page_size is not None and isinstance(repo, TagPaging):
+            repo.tag_page_size = page_size  # a layout has no pages
         return TagList(ref.name, tuple(sorted(set(repo.list_tags()))))

@@ -4,21 +4,18 @@ A registry without the referrers API (distribution 2.8, an OCI layout) lists the
 manifests whose ``subject`` is a digest in an image index tagged ``<alg>-<encoded>``
 (distribution spec, "Referrers Tag Schema"): clients that push such manifests keep
 that index up to date. This module names the tag and reads the index; writing it
-(a merge with lost-update care) lives in :mod:`polyarch.operations.referrers`.
+(a merge with lost-update care) lives in :mod:`polyarch.content.referrers`.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import Index, Manifest
 from polyarch.errors import ManifestUnknown, NameUnknown
-from polyarch.manifest import Index
-
-if TYPE_CHECKING:
-    from polyarch.storage.base import Repository
 
 __all__ = ["read_tag_schema", "referrers_tag"]
 
@@ -39,16 +36,18 @@ def referrers_tag(digest: Digest | str) -> str:
 
 
 def read_tag_schema(
-    repo: Repository, digest: Digest, artifact_type: str | None = None
+    get_manifest: Callable[[str], Manifest], digest: Digest, artifact_type: str | None = None
 ) -> list[Descriptor]:
-    """The entries of the referrers tag schema index of ``digest`` in ``repo``.
+    """The entries of the referrers tag schema index of ``digest``, read by ``get_manifest``.
 
-    No tag, or a tag that is not an image index, means no referrers (the spec's
-    "SHOULD assume that no referrers exist"). ``artifact_type`` filters client-side.
-    Raises what :meth:`Repository.get_manifest` raises for other failures.
+    ``get_manifest`` is a repository's
+    (:meth:`~polyarch.storage.repository.Repository.get_manifest`). No tag, or a tag
+    that is not an image index, means no referrers (the spec's "SHOULD assume that no
+    referrers exist"). ``artifact_type`` filters client-side. Raises what
+    ``get_manifest`` raises for other failures.
     """
     try:
-        found = repo.get_manifest(referrers_tag(digest))
+        found = get_manifest(referrers_tag(digest))
     except (ManifestUnknown, NameUnknown):
         return []
     if not isinstance(found, Index):

@@ -5,8 +5,8 @@ speaks the Distribution API:
 
 * the URL of a registry (``https`` by default; ``http`` for insecure or loopback
   registries that do not speak TLS, decided once per registry and cached);
-* authentication (:class:`~polyarch.transport.auth.RegistryAuth` as the httpx auth flow);
-* retries of transient failures (:class:`~polyarch.transport.retry.RetryPolicy`);
+* authentication (:class:`~polyarch.transport.auth.flow.RegistryAuth` as the httpx auth flow);
+* retries of transient failures (how often and how long: :mod:`polyarch.transport.retry`);
 * turning failures into :mod:`polyarch.errors`: httpx exceptions become
   :class:`~polyarch.errors.TransportError` with a hint, unexpected statuses become the
   :class:`~polyarch.errors.RegistryError` subclass picked by the registry's error code;
@@ -25,21 +25,26 @@ from typing import Self
 import httpx
 
 from polyarch.errors import PolyarchError
-from polyarch.transport.attempts import Attempts
-from polyarch.transport.auth import REGISTRY_EXTENSION, RegistryAuth
-from polyarch.transport.credentials import CredentialResolver
+from polyarch.transport.auth.credentials import CredentialResolver
+from polyarch.transport.auth.flow import REGISTRY_EXTENSION, RegistryAuth
+from polyarch.transport.auth.scopes import SCOPES_EXTENSION
+from polyarch.transport.auth.tokens import TOKEN_EXTENSION, TransientTokenFailure
 from polyarch.transport.deadline import attach_deadline
-from polyarch.transport.errors import status_error
+from polyarch.transport.errors import final_error, status_error
 from polyarch.transport.masking import remember, request_secrets
-from polyarch.transport.retry import READ_RETRY_STATUSES, is_retryable_exception
-from polyarch.transport.scopes import SCOPES_EXTENSION
+from polyarch.transport.retry import (
+    READ_RETRY_STATUSES,
+    Retrier,
+    RetryBudget,
+    Tries,
+    is_retryable_exception,
+)
 from polyarch.transport.settings import TransportSettings
 from polyarch.transport.stats import TransportStats
 from polyarch.transport.tls import transports
-from polyarch.transport.tokens import TOKEN_EXTENSION, TransientTokenFailure
-from polyarch.transport.urls import DOCKER_HUB_HOST, Endpoints, append_query, safe_url
+from polyarch.transport.urls import Endpoints, append_query, safe_url
 
-__all__ = ["DOCKER_HUB_HOST", "MAX_REDIRECTS", "RegistryClient", "TransportStats"]
+__all__ = ["MAX_REDIRECTS", "RegistryClient"]
 
 logger = logging.getLogger("polyarch.transport")
 
@@ -81,11 +86,13 @@ class RegistryClient:
         )
         self.stats = TransportStats()
         self.auth = RegistryAuth(self.credentials, self.settings, clock=clock)
-        self._attempts = Attempts(self.settings, self.stats, sleep, clock)
         #: What all requests of this client may spend on retries together.
-        self.budget = self._attempts.budget
+        self.budget = RetryBudget(self.settings.retry_budget)
+        #: Every retry decision of this client (transport/retry.py).
+        self.retrier = Retrier(
+            self.settings.retry, self.budget, self.stats, sleep=sleep, clock=clock
+        )
         remember(self.settings.password)
-        self._sleep = sleep
         self._clock = clock
         self._endpoints = Endpoints(self.settings)
 
@@ -263,24 +270,12 @@ class RegistryClient:
         if scopes is not None:
             extensions[SCOPES_EXTENSION] = list(scopes)
         url = append_query(url, params)
-        started = self._clock()
-        failures = 0
+        tries = self.retrier.tries()
         # A HEAD is a probe: when it is refused where a GET would answer (a storage
         # redirect that signs GET only), the same question is asked with a GET.
         head_via_get = False
-
-        def retry_or_raise(exc: Exception) -> None:
-            """Sleep before the next attempt, or raise the error if none is due."""
-            retryable = may_retry and is_retryable_exception(exc)
-            delay = self._attempts.delay(retryable, failures, started, attempt_started)
-            if delay is None:
-                raise self._attempts.final_error(
-                    exc, registry, what, retryable=retryable, secrets=self._secrets(request)
-                ) from None
-            self._attempts.pause(delay)
-
         while True:
-            attempt_started = self._clock()
+            tries.begin()
             request = self._http.build_request(
                 "GET" if head_via_get else method,
                 url,
@@ -294,14 +289,11 @@ class RegistryClient:
                 # The token service failed (5xx, 429) before the request itself was sent
                 # or after it was refused with 401: sending it again is safe if its body
                 # can be sent again, idempotent or not.
-                failures += 1
-                delay = self._attempts.delay(
-                    replayable, failures, started, attempt_started, retry_after=exc.retry_after
-                )
+                delay = tries.next_delay(replayable, retry_after=exc.retry_after)
                 if delay is None:
                     raise exc.error from None
                 logger.info("%s; trying again in %.1f s", exc.error.message, delay)
-                self._attempts.pause(delay)
+                self.retrier.pause(delay)
                 continue
             except PolyarchError:
                 raise
@@ -316,8 +308,7 @@ class RegistryClient:
                     # the same request goes to http:// and is not counted as a retry.
                     url = url.copy_with(scheme="http")
                     continue
-                failures += 1
-                retry_or_raise(exc)
+                self._again_or_raise(tries, exc, may_retry, registry, what, request)
                 continue
             self._endpoints.decided(registry, url)
 
@@ -334,17 +325,10 @@ class RegistryClient:
                     head_via_get = True
                     continue
                 if may_retry and status in READ_RETRY_STATUSES:
-                    failures += 1
-                    delay = self._attempts.delay(
-                        True,
-                        failures,
-                        started,
-                        attempt_started,
-                        retry_after=response.headers.get("retry-after"),
-                    )
+                    delay = tries.next_delay(True, retry_after=response.headers.get("retry-after"))
                     if delay is not None:
                         response.close()
-                        self._attempts.pause(delay)
+                        self.retrier.pause(delay)
                         continue
                 secrets = self._secrets(response.request)
                 raise status_error(response, registry, url, what, secrets)
@@ -356,28 +340,33 @@ class RegistryClient:
                     response.read()
                 except httpx.HTTPError as exc:
                     response.close()
-                    failures += 1
-                    retry_or_raise(exc)
+                    self._again_or_raise(tries, exc, may_retry, registry, what, request)
                     continue
             return response
 
-    def retry_read(self, exc: Exception, failures: int, started: float) -> bool:
-        """Wait before reading again after the body of an idempotent GET was cut off.
-
-        For callers that stream a response themselves (manifests, small blobs) and so
-        must send the request again: ``exc`` is the httpx error the body read raised,
-        ``failures`` the attempts made so far, ``started`` when the first began (by
-        :meth:`clock`). Returns False at once when the policy or the client's retry
-        budget gives up, or ``exc`` is not a transient connection failure; a body that
-        stalled until the read timeout is not read again (that would multiply the timeout).
-        """
-        if isinstance(exc, httpx.TimeoutException) or not is_retryable_exception(exc):
-            return False
-        delay = self._attempts.delay(True, failures, started, self._clock())
-        if delay is None:
-            return False
-        self._attempts.pause(delay)
-        return True
+    def _again_or_raise(
+        self,
+        tries: Tries,
+        exc: Exception,
+        may_retry: bool,
+        registry: str,
+        what: str,
+        request: httpx.Request,
+    ) -> None:
+        """Wait before the next attempt after ``exc``, or raise the final error."""
+        retryable = may_retry and is_retryable_exception(exc)
+        if tries.again(retryable):
+            return
+        raise final_error(
+            exc,
+            registry,
+            what,
+            timeout=self.settings.timeout,
+            retryable=retryable,
+            budget_spent=self.budget.spent,
+            budget=self.settings.retry_budget,
+            secrets=self._secrets(request),
+        ) from None
 
     def clock(self) -> float:
         """The client's monotonic clock (injectable, like its sleep)."""

@@ -43,6 +43,7 @@ __all__ = [
     "TLS_HINT",
     "RetriesExhausted",
     "error_from_response",
+    "final_error",
     "is_not_tls",
     "is_tls_failure",
     "looks_like_certificate_error",
@@ -349,3 +350,32 @@ def status_error(
         )
     error.message = mask(error.message, secrets)
     return error
+
+
+def final_error(
+    exc: Exception,
+    registry: str,
+    what: str,
+    *,
+    timeout: float,
+    retryable: bool,
+    budget_spent: bool,
+    budget: float,
+    secrets: Iterable[str],
+) -> TransportError:
+    """The error for ``exc`` once no retry is due; ``secrets`` are masked in it.
+
+    A transient failure retried as long as allowed is :class:`RetriesExhausted` (final:
+    starting the work over would only repeat these retries), naming a spent operation
+    budget of ``budget`` seconds; others a plain :class:`~polyarch.errors.TransportError`.
+    """
+    error = transport_error(exc, registry, what, timeout=timeout)
+    message = mask(error.message, secrets)
+    if retryable and budget_spent:
+        return RetriesExhausted(
+            f"{message} (no more retries: the budget of {budget:g} s for this operation is spent)",
+            hint=error.hint,
+        )
+    if retryable:
+        return RetriesExhausted(message, hint=error.hint)
+    return TransportError(message, hint=error.hint)

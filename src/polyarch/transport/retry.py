@@ -1,18 +1,38 @@
-"""When and how long to wait before retrying a request.
+"""How often, and for how long, a failing unit of work is tried again: the one place.
 
 Registries shed load with 429/502/503/504 and connections drop; a bounded retry with
 capped exponential backoff and full jitter rides that out without hammering a struggling
-server. Only idempotent requests with a replayable body are retried: re-sending a
-half-finished upload-session ``PATCH`` or a one-shot stream could corrupt or duplicate
-work. ``Retry-After`` from the server wins over the computed backoff.
+server. Every number that answers "how many times, and for how long" lives here, per unit
+of work (docs/guarantees.md, "Retries", shows the same table):
 
-The policy is pure: it computes delays, the client sleeps (through an injectable
-``sleep``, so tests never wait).
+* one request (GET, HEAD, DELETE, manifest PUT) that failed with a dropped connection,
+  a timeout, 429, 500, 502, 503 or 504, or whose token service failed: at most
+  ``RetryPolicy.max_attempts`` (5) attempts within ``max_total`` (60 s) of the first,
+  waiting the backoff or the server's ``Retry-After``;
+* one response body cut off while read (a manifest, a config, a tag list), read again
+  whole: the same policy; a body that stalled until the read timeout is not read again;
+* one blob, moved again from the start (HEAD, mount or a new upload session, the source
+  read again): at most :data:`BLOB_ATTEMPTS` (3) attempts, waiting the backoff;
+* ``create --append``'s tag guard (assemble, write, check the tag): at most
+  :data:`TAG_GUARD_ROUNDS` (20) rounds, no wait;
+* one referrers tag schema index (read, merge, write, check): at most
+  :data:`REFERRERS_GUARD_ROUNDS` (8) rounds, no wait;
+* everything of one operation together: ``retry_budget`` (120 s) of failed attempts and
+  waits (:class:`RetryBudget`); once spent, the next failure is final.
+
+Only idempotent requests with a replayable body are retried: re-sending a half-finished
+upload-session ``PATCH`` or a one-shot stream could corrupt or duplicate work (the blob
+unit starts such an upload over instead, with a new session). ``Retry-After`` from the
+server wins over the computed backoff. Content that does not match its digest is never
+tried again. The policy is pure: it computes delays; :class:`Retrier` sleeps (through an
+injectable ``sleep``, so tests never wait) and charges the operation's
+:class:`RetryBudget`.
 """
 
 from __future__ import annotations
 
 import email.utils
+import logging
 import math
 import random
 import ssl
@@ -20,17 +40,38 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 import httpx
 
+from polyarch.transport.stats import TransportStats
+
 __all__ = [
+    "BLOB_ATTEMPTS",
     "READ_RETRY_STATUSES",
+    "REFERRERS_GUARD_ROUNDS",
     "RETRY_STATUSES",
+    "TAG_GUARD_ROUNDS",
+    "Retrier",
     "RetryBudget",
     "RetryPolicy",
+    "Tries",
+    "blob_restart_delay",
     "is_retryable_exception",
     "parse_retry_after",
 ]
+
+logger = logging.getLogger("polyarch.transport")
+
+#: Attempts at moving one blob (the first included) when it fails for a transient reason
+#: the HTTP client could not retry itself (a dropped connection in an upload request,
+#: which is not idempotent; a 5xx; a 429): :func:`blob_restart_delay`.
+BLOB_ATTEMPTS: Final = 3
+#: Assemble-write-check rounds of ``create --append`` before it reports a lost update
+#: (the default of ``CreateRequest.guard_attempts``).
+TAG_GUARD_ROUNDS: Final = 20
+#: Read-merge-write-check rounds of one referrers tag schema index before giving up.
+REFERRERS_GUARD_ROUNDS: Final = 8
 
 #: HTTP statuses worth retrying: rate limiting and gateway/availability errors.
 RETRY_STATUSES: frozenset[int] = frozenset({429, 502, 503, 504})
@@ -179,3 +220,116 @@ class RetryBudget:
                 return False
             self._used += max(0.0, seconds)
             return True
+
+
+def blob_restart_delay(
+    policy: RetryPolicy, attempt: int, attempts: int = BLOB_ATTEMPTS
+) -> float | None:
+    """Seconds to wait before moving a blob again after ``attempt`` attempts, or None.
+
+    None once ``attempts`` (the first included) were made; otherwise the policy's
+    backoff after ``attempt`` failures.
+    """
+    if attempt >= attempts:
+        return None
+    return policy.backoff(attempt)
+
+
+class Retrier:
+    """Applies a :class:`RetryPolicy` to failures and charges them to one :class:`RetryBudget`.
+
+    One per client (so one per operation): every request's retries, and every body read
+    again, are charged to ``budget``. ``sleep`` and ``clock`` (seconds) are injectable.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        budget: RetryBudget,
+        stats: TransportStats,
+        *,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self.policy = policy
+        self.budget = budget
+        self.stats = stats
+        self._sleep = sleep
+        self.clock = clock
+
+    def delay(
+        self,
+        may_retry: bool,
+        failures: int,
+        started: float,
+        attempt_started: float,
+        *,
+        retry_after: str | None = None,
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None: the policy and budget decide.
+
+        ``failures`` attempts failed so far; ``started`` is when the first began,
+        ``attempt_started`` when the last did (both on :attr:`clock`).
+        """
+        if not may_retry or self.budget.spent:
+            return None
+        now = self.clock()
+        delay = self.policy.next_delay(failures, now - started, retry_after=retry_after)
+        if delay is None:
+            return None
+        if not self.budget.take(now - attempt_started + delay):
+            return None
+        return delay
+
+    def pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds before the next attempt (counted in the stats)."""
+        self.stats.retries += 1
+        logger.debug("retrying in %.2f s", delay)
+        self._sleep(delay)
+
+    def tries(self) -> Tries:
+        """A counter for the attempts of one unit (a request, a body read again)."""
+        return Tries(self)
+
+
+class Tries:
+    """The attempts of one request, or of one read sent again: failures and timing."""
+
+    def __init__(self, retrier: Retrier) -> None:
+        self.retrier = retrier
+        self.started = retrier.clock()
+        self.attempt_started = self.started
+        self.failures = 0
+
+    def begin(self) -> None:
+        """An attempt starts now."""
+        self.attempt_started = self.retrier.clock()
+
+    def next_delay(self, may_retry: bool, *, retry_after: str | None = None) -> float | None:
+        """Count a failed attempt; the seconds to wait before the next, or None (give up)."""
+        self.failures += 1
+        return self.retrier.delay(
+            may_retry, self.failures, self.started, self.attempt_started, retry_after=retry_after
+        )
+
+    def again(self, may_retry: bool, *, retry_after: str | None = None) -> bool:
+        """Count a failed attempt; wait and answer True when another is due, else False."""
+        delay = self.next_delay(may_retry, retry_after=retry_after)
+        if delay is None:
+            return False
+        self.retrier.pause(delay)
+        return True
+
+    def read_again(self, exc: Exception) -> bool:
+        """After the body of an idempotent GET was cut off: wait and True to read again.
+
+        For callers that stream a response themselves (manifests, small blobs) and so must
+        send the request again: ``exc`` is the httpx error the body read raised. False at
+        once when the policy or the budget gives up, or ``exc`` is not a transient
+        connection failure; a body that stalled until the read timeout is not read again
+        (that would multiply the timeout).
+        """
+        if isinstance(exc, httpx.TimeoutException) or not is_retryable_exception(exc):
+            return False
+        self.begin()  # the failed read's own duration is not charged: it was the body's
+        return self.again(True)

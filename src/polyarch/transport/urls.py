@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import httpx
 
 from polyarch.errors import InvalidInput, TransportError
-from polyarch.transport.credentials import canonical_registry
+from polyarch.transport.auth.credentials import canonical_registry
 from polyarch.transport.errors import (
     is_not_tls,
     is_tls_failure,

@@ -6,7 +6,7 @@ Only the CLI prints; library code returns values. One convention holds for every
 * columns that identify something (a platform, a kind, a status, a check, a tag) are
   never cut and never wrapped;
 * a digest is shortened on purpose to a fixed, recognisable prefix, ``sha256:`` and
-  12 hex digits (docker's short ID, :attr:`polyarch.digest.Digest.short`), or shown
+  12 hex digits (docker's short ID, :attr:`polyarch.domain.digest.Digest.short`), or shown
   whole with ``--no-trunc`` (docker's flag); never cut anywhere else;
 * free text (a check's detail, a container's output, a file path) wraps inside its
   column when the terminal is too narrow;
@@ -19,68 +19,3 @@ On a terminal the width is the terminal's; off a terminal (a pipe, a CI log) it 
 Modules: :mod:`.output` (consoles, sizes, digests, JSON, key-value lines),
 :mod:`.table` (the table layout), :mod:`.progress` (transfer progress on stderr).
 """
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from polyarch._lazy import lazy_exports
-
-if TYPE_CHECKING:
-    from polyarch.cli.render.output import (
-        console,
-        err_console,
-        format_digest,
-        human_size,
-        json_written,
-        no_trunc_option,
-        print_field,
-        print_json,
-        terminal_width,
-    )
-    from polyarch.cli.render.progress import (
-        TransferProgress,
-    )
-    from polyarch.cli.render.table import (
-        Cell,
-        Column,
-        print_table,
-        table_lines,
-    )
-
-__all__ = [
-    "Cell",
-    "Column",
-    "TransferProgress",
-    "console",
-    "err_console",
-    "format_digest",
-    "human_size",
-    "json_written",
-    "no_trunc_option",
-    "print_field",
-    "print_json",
-    "print_table",
-    "table_lines",
-    "terminal_width",
-]
-
-# Imported on first use (see polyarch._lazy): a command loads only what it needs.
-__getattr__, __dir__ = lazy_exports(
-    globals(),
-    {
-        "polyarch.cli.render.output": (
-            "console",
-            "err_console",
-            "format_digest",
-            "human_size",
-            "json_written",
-            "no_trunc_option",
-            "print_field",
-            "print_json",
-            "terminal_width",
-        ),
-        "polyarch.cli.render.progress": ("TransferProgress",),
-        "polyarch.cli.render.table": ("Cell", "Column", "print_table", "table_lines"),
-    },
-)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from polyarch.digest import Digest
+from polyarch.domain.digest import Digest
 
 if TYPE_CHECKING:
     # rich (~40 ms to import) is loaded only when something is rendered: -q and --json

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from polyarch.cli.render.output import human_size
-from polyarch.operations.transfer import ProgressEvent
+from polyarch.content.transfer import ProgressEvent
 
 if TYPE_CHECKING:
     # rich is imported only for bars on a terminal: CI logs and -q/--json load none.

@@ -25,11 +25,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+from polyarch.content.attestations import require_link
+from polyarch.content.context import Context, borrowed
+from polyarch.content.referrers_carry import carry_image_referrers
+from polyarch.content.selection import EntryPlatforms, platform_key
+from polyarch.content.transfer import Transfer
+from polyarch.domain.location import Location
+from polyarch.domain.manifest import Index, Manifest
 from polyarch.errors import InvalidInput, PolyarchError
-from polyarch.location import Location
-from polyarch.manifest import Index, Manifest
-from polyarch.operations.attestation_links import require_link
-from polyarch.operations.context import Context, borrowed
 from polyarch.operations.create.parts import AppendParts, Part
 from polyarch.operations.create.plan import (
     Contribution,
@@ -55,11 +58,8 @@ from polyarch.operations.create.result import (
     TargetResult,
     plan_changes,
 )
-from polyarch.operations.matching import EntryPlatforms
-from polyarch.operations.referrers_carry import carry_image_referrers
-from polyarch.operations.sources import Entry, collect_entries, platform_key
-from polyarch.operations.transfer import Transfer
-from polyarch.storage.base import Repository
+from polyarch.operations.create.sources import Entry, collect_entries
+from polyarch.storage.repository import Repository
 
 __all__ = [
     "TUNABLES",
@@ -205,7 +205,11 @@ def _append(
     repo = repos[base]
     transfer = Transfer(retry=ctx.settings.retry, blob_cache=ctx.blob_cache)
     ensure_content(transfer, repo, own.entries)  # a part's children must be there first
-    carried = carry_image_referrers(transfer, repo, own.entries) if request.referrers else ()
+    carried = (
+        carry_image_referrers(transfer, repo, [e.image for e in own.entries])
+        if request.referrers
+        else ()
+    )
     parts = AppendParts(repo, tag, horizon=request.part_horizon)
     attestations = [
         attestation_descriptor(a.descriptor, e.descriptor)

@@ -27,9 +27,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from polyarch.descriptor import Descriptor
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.platform import Platform
 from polyarch.errors import InvalidInput, InvalidPlatform
-from polyarch.platform import Platform
 
 __all__ = ["AnnotationSpec", "DescriptorAnnotation", "parse_annotations"]
 

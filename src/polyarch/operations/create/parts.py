@@ -28,13 +28,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import Index, Manifest, build_index
 from polyarch.errors import ManifestUnknown, NameUnknown, PolyarchError
-from polyarch.manifest import Index, Manifest, build_index
 from polyarch.operations.create.plan import Contribution
-from polyarch.operations.sources import Attestation, Entry
-from polyarch.storage.base import Repository
+from polyarch.operations.create.sources import Attestation, Entry
+from polyarch.storage.repository import Repository
 
 __all__ = ["PART_TAG_PREFIX", "AppendParts", "Part"]
 

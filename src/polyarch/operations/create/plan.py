@@ -22,16 +22,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from polyarch import mediatype
-from polyarch.descriptor import ANNOTATION_REFERENCE_DIGEST, ANNOTATION_REFERENCE_TYPE, Descriptor
+from polyarch.content.selection import EntryPlatforms, platform_key
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import (
+    ANNOTATION_REFERENCE_DIGEST,
+    ANNOTATION_REFERENCE_TYPE,
+    Descriptor,
+)
+from polyarch.domain.location import Location
+from polyarch.domain.manifest import ImageManifest, Index, Manifest, parse_manifest
+from polyarch.domain.platform import Platform
 from polyarch.errors import InvalidInput, InvalidManifest
-from polyarch.location import Location
-from polyarch.manifest import ImageManifest, Index, Manifest, parse_manifest
 from polyarch.operations.create.annotations import AnnotationSpec
-from polyarch.operations.matching import EntryPlatforms
-from polyarch.operations.sources import Attestation, Entry, Source, image_entry, platform_key
-from polyarch.platform import Platform
-from polyarch.storage.base import Repository
+from polyarch.operations.create.sources import Attestation, Entry, Source, image_entry
+from polyarch.storage.repository import Repository
 
 __all__ = [
     "ZSTD_ANNOTATION",
@@ -155,7 +159,7 @@ def existing_items(
 
     A single image at the tag becomes the first entry (its platform from its config). An
     image entry without ``platform`` (optional in the OCI image spec) is identified by its
-    config's platform, as containerd matches it (:mod:`polyarch.operations.matching`), and
+    config's platform, as containerd matches it (:mod:`polyarch.content.selection`), and
     kept exactly as written. Raises :class:`InvalidManifest` for an entry whose config names
     no platform either, and
     :class:`polyarch.InvalidInput` for an index whose hosts' picks depend on entry order

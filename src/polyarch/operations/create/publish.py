@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
+from polyarch.content.blobinfo import BlobInfoCache
+from polyarch.content.referrers_carry import CarriedReferrer, carry_image_referrers
+from polyarch.content.selection import EntryPlatforms
+from polyarch.content.transfer import Transfer
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.location import Location
+from polyarch.domain.manifest import Index, Manifest
 from polyarch.errors import ManifestUnknown, NameUnknown
-from polyarch.location import Location
-from polyarch.manifest import Index, Manifest
-from polyarch.operations.blobinfo import BlobInfoCache
 from polyarch.operations.create.result import TargetResult, plan_changes
-from polyarch.operations.matching import EntryPlatforms
-from polyarch.operations.referrers_carry import CarriedReferrer, carry_image_referrers
-from polyarch.operations.sources import Entry
-from polyarch.operations.transfer import Transfer
-from polyarch.storage.base import Repository
+from polyarch.operations.create.sources import Entry
+from polyarch.storage.repository import Repository
 from polyarch.transport.retry import RetryPolicy
 
 __all__ = ["digest_of", "ensure_content", "publish", "read_tag"]
@@ -67,7 +67,7 @@ def publish(
     left alone. ``move_tags=False`` stops before the tags (the caller moves them).
     ``retry`` paces the restarts of a blob whose move failed for a transient reason.
     ``referrers`` carries the source images' referrers after their content, before tags.
-    ``blob_cache`` lets a blob be mounted from where it was seen before (operations/blobinfo.py).
+    ``blob_cache`` lets a blob be mounted from where it was seen before (content/blobinfo.py).
     Returns one :class:`TargetResult` per target, in ``repos`` order.
     """
     transfers: dict[str, Transfer] = {}
@@ -83,7 +83,9 @@ def publish(
             transfers[repo.name] = transfer
             ensure_content(transfer, repo, entries)
             if referrers:  # after the images they refer to, before any tag
-                carried[repo.name] = carry_image_referrers(transfer, repo, entries)
+                carried[repo.name] = carry_image_referrers(
+                    transfer, repo, [e.image for e in entries]
+                )
     if not dry_run and needs_tag:
         tagged_repos = {repos[t].name: repos[t] for t in needs_tag}
         if len(repos) > 1:

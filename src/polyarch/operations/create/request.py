@@ -6,12 +6,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from polyarch.domain.location import LayoutReference, Location, parse_location
+from polyarch.domain.platform import Platform
+from polyarch.domain.reference import Reference
 from polyarch.errors import InvalidInput
-from polyarch.location import LayoutReference, Location, parse_location
 from polyarch.operations.create.annotations import AnnotationSpec, parse_annotations
-from polyarch.operations.sources import Source
-from polyarch.platform import Platform
-from polyarch.reference import Reference
+from polyarch.operations.create.sources import Source
+from polyarch.transport.retry import TAG_GUARD_ROUNDS
 
 __all__ = ["TUNABLES", "AttestationMode", "CreateRequest", "IndexFormat"]
 
@@ -44,7 +45,7 @@ class CreateRequest:
     #: Carry each source image's signatures, SBOMs, attestations (docs/referrers.md).
     referrers: bool = True
     #: Bound on assemble-write-check rounds of ``--append`` (see docs/create.md).
-    guard_attempts: int = 20
+    guard_attempts: int = TAG_GUARD_ROUNDS
     #: Seconds after which the part of an ``--append`` writer that never finished is ignored.
     part_horizon: float = 3600.0
 

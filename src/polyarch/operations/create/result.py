@@ -6,16 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
+from polyarch.content.referrers_carry import CarriedReferrer
+from polyarch.content.transfer import TransferStats
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.location import Location
+from polyarch.domain.manifest import Index, Manifest
+from polyarch.domain.platform import Platform
 from polyarch.errors import PolyarchError
-from polyarch.location import Location
-from polyarch.manifest import Index, Manifest
 from polyarch.operations.create.plan import entry_key, is_zstd
-from polyarch.operations.referrers_carry import CarriedReferrer
-from polyarch.operations.sources import Entry
-from polyarch.operations.transfer import TransferStats
-from polyarch.platform import Platform
+from polyarch.operations.create.sources import Entry
 
 __all__ = [
     "CREATE_SCHEMA",
@@ -98,7 +98,7 @@ def plan_changes(
     """Per platform (full normalized, compression role): the digest before and after.
 
     ``platform_of`` gives the platform of an entry without one (its config's, as
-    :class:`~polyarch.operations.matching.EntryPlatforms` reads it); without it such
+    :class:`~polyarch.content.selection.EntryPlatforms` reads it); without it such
     entries are left out of the comparison.
     """
 

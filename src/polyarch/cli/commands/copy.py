@@ -1,0 +1,103 @@
+"""``polyarch copy``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from polyarch.cli.options import common_options, examples, make_context, pop_global
+from polyarch.cli.render.output import console, human_size, print_json
+from polyarch.cli.render.progress import TransferProgress
+from polyarch.content.transfer import DEFAULT_JOBS, BlobAction
+from polyarch.operations.copy import CopyRequest, CopyResult, copy_image
+
+
+@click.command(
+    "copy",
+    epilog=examples(
+        "polyarch copy 127.0.0.1:5000/app:1.0 registry.example.com/team/app:1.0",
+        "polyarch copy --platform linux/amd64 --platform linux/arm64 SRC:1.0 DST:1.0-slim",
+        "polyarch copy --attestations drop 127.0.0.1:5000/app:1.0 oci:./app-layout:1.0",
+    ),
+)
+@click.argument("source", metavar="SRC")
+@click.argument("destination", metavar="DST")
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    metavar="P",
+    help="Copy only these platforms of an index (a sub-index).",
+)
+@click.option(
+    "--attestations",
+    type=click.Choice(["keep", "drop"]),
+    default="keep",
+    show_default=True,
+    help="keep: copy the index as it is, attestation manifests (provenance, SBOM) included; "
+    "drop: leave them out, which writes a sub-index with a new digest.",
+)
+@click.option(
+    "--jobs", type=int, default=DEFAULT_JOBS, show_default=True, help="Blobs moved at once."
+)
+@click.option(
+    "--referrers/--no-referrers",
+    default=True,
+    show_default=True,
+    help="Carry signatures, SBOMs and attestations attached to the image (docs/referrers.md).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
+@common_options
+def copy_command(
+    source: str,
+    destination: str,
+    platforms: tuple[str, ...],
+    attestations: str,
+    jobs: int,
+    referrers: bool,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """Copy an image or a whole index from SRC to DST (registries or oci:DIR layouts).
+
+    The index digest is kept unless --platform or --attestations drop asks for a
+    sub-index. Blobs are mounted within a registry, skipped when present, else streamed.
+    """
+    options = pop_global(kwargs)
+    request = CopyRequest.build(
+        source,
+        destination,
+        platforms=platforms,
+        attestations=attestations,
+        jobs=jobs,
+        referrers=referrers,
+    )
+    with make_context(options) as ctx, TransferProgress(quiet=options.quiet or as_json) as progress:
+        result = copy_image(request, ctx, progress=progress)
+    if as_json:
+        print_json(result.to_json())
+    elif options.quiet:
+        click.echo(result.digest)
+    else:
+        render(result)
+
+
+def render(result: CopyResult) -> None:
+    """The final summary: digest, what moved, how long."""
+    out = console()
+    stats = result.stats
+    moved = stats.bytes[BlobAction.COPIED]
+    rate = f", {human_size(int(moved / result.seconds))}/s" if moved and result.seconds > 0 else ""
+    out.print(f"{result.destination} -> {result.digest}")
+    if result.filtered:
+        out.print(f"  sub-index of {result.source_digest} ({', '.join(result.platforms)})")
+    out.print(
+        f"  blobs: {stats.blobs[BlobAction.COPIED]} copied ({human_size(moved)}), "
+        f"{stats.blobs[BlobAction.MOUNTED]} mounted, {stats.blobs[BlobAction.SKIPPED]} skipped; "
+        f"manifests: {stats.manifests_pushed} pushed, {stats.manifests_present} present; "
+        f"{result.seconds:.2f} s{rate}"
+    )
+    if result.referrers:
+        pushed = sum(r.status != "present" for r in result.referrers)
+        out.print(f"  referrers: {len(result.referrers)} ({pushed} written)")

@@ -1,0 +1,8 @@
+"""The domain floor: what the OCI and Docker formats mean, with no I/O.
+
+References and locations (:mod:`.reference`, :mod:`.location`), digests (:mod:`.digest`),
+media types (:mod:`.mediatype`), platforms with containerd's rules (:mod:`.platform`),
+descriptors (:mod:`.descriptor`), and manifests, indexes and configs parsed from the exact
+bytes that name them (:mod:`.manifest`). Every floor above builds on these; they import
+only :mod:`polyarch.errors`.
+"""

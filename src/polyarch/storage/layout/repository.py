@@ -1,0 +1,408 @@
+"""The OCI image layout backend: a directory on disk seen as a :class:`Repository`.
+
+An OCI image layout (image-spec ``image-layout.md``) is ``oci-layout`` (the version
+marker), ``index.json`` (an OCI index whose entries carry the tags as
+``org.opencontainers.image.ref.name`` annotations) and ``blobs/<alg>/<hex>``. It lets
+polyarch read what ``buildx --output type=oci``, ``skopeo``, ``crane`` or ``regctl``
+wrote, and write something they read, with the same semantics as a registry repository.
+
+**Tags** (one rule for reading and writing, see docs/layouts.md):
+
+* ``oci:DIR:TAG`` reads and writes the entry whose ``ref.name`` is ``TAG``;
+* ``oci:DIR`` written: the tag the operation gives it (``copy``: the source's tag, else
+  ``latest``; ``create``: ``latest``), as regctl's ``ocidir://`` defaults to ``latest``;
+* ``oci:DIR`` read: the entry tagged ``latest`` (regctl), else, when the layout holds
+  exactly one image, that image (skopeo's ``oci:`` transport and crane read a layout
+  of one image without a name); otherwise an error listing the layout's tags.
+
+**Errors** name what is wrong: a missing (or empty) directory is
+:class:`LayoutNotFound` ("not an OCI image layout"), a directory with other content is
+refused, a tag that is absent lists the tags present, and a path inside the layout that
+is not what it must be (a link, a FIFO, a directory where a blob must be) is named.
+
+**Writes** create only the layout directory itself, never missing parents (skopeo,
+crane and regctl create the whole path; a typo in a parent is then silently a new
+tree, so polyarch refuses it). Files are touched through
+:mod:`polyarch.storage.layout.files`: atomic writes, no links followed, regular files only,
+stale temporary files of dead writers removed by the next writer, ``index.json``
+read-modify-writes under a ``flock`` on the directory (no lock file in the layout).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from functools import partial
+from typing import Any, BinaryIO, Final
+
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.location import DEFAULT_TAG, TAG_RULE, is_valid_tag
+from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from polyarch.errors import (
+    BlobUnknown,
+    InvalidInput,
+    InvalidReference,
+    ManifestTooLarge,
+    ManifestUnknown,
+    SizeMismatch,
+)
+from polyarch.storage.layout import files as layoutfs
+from polyarch.storage.layout import referrers as layout_referrers
+from polyarch.storage.layout.directory import LayoutDirectory, LayoutNotFound
+from polyarch.storage.layout.files import LEGACY_LOCK_FILE
+from polyarch.storage.layout.index import (
+    INDEX_FILE,
+    LAYOUT_FILE,
+    MAX_INDEX_SIZE,
+    REF_NAME,
+    dump,
+    empty_index,
+    manifest_unknown,
+    parse_index,
+    sole_image,
+    tag_unknown,
+    tags_of,
+)
+from polyarch.storage.repository import Repository
+from polyarch.storage.stream import CHUNK_SIZE, BlobReader, VerifyingStream
+
+__all__ = [
+    "INDEX_FILE",
+    "LAYOUT_FILE",
+    "LOCK_FILE",
+    "REF_NAME",
+    "LayoutNotFound",
+    "LayoutRepository",
+]
+
+
+#: The lock file of earlier versions: tolerated in a layout, no longer created.
+LOCK_FILE: Final = LEGACY_LOCK_FILE
+_BLOBS: Final = "blobs"
+
+
+def _is_digest(identifier: str) -> bool:
+    return ":" in identifier
+
+
+def _rel(digest: Digest) -> str:
+    return f"{_BLOBS}/{digest.algorithm}/{digest.hex}"
+
+
+class _FileBlobReader(BlobReader):
+    def __init__(self, file: BinaryIO, descriptor: Descriptor, what: str) -> None:
+        self.descriptor = descriptor
+        self._file = file
+        chunks = iter(partial(file.read, CHUNK_SIZE), b"")
+        self._stream = VerifyingStream(chunks, descriptor, what=what)
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._stream
+        finally:
+            self._file.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class LayoutRepository(Repository):
+    """An OCI image layout directory; tags are ``ref.name`` annotations in ``index.json``.
+
+    >>> repo = LayoutRepository("./out")
+    >>> repo.name
+    'oci:./out'
+
+    ``put_manifest(m, tag)`` writes the manifest blob and points the ``index.json``
+    entry named ``tag`` at it (replacing any entry of that name); without a tag only
+    the blob is written (it is then reachable only from the manifests that name it).
+
+    ``implicit_tag``: the location named no tag (``oci:DIR``), so a read of
+    ``latest`` that finds no such tag falls back to the layout's only image (see the
+    module docstring). :meth:`head_manifest` never falls back: it answers whether
+    the tag itself is there.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, implicit_tag: bool = False) -> None:
+        self.path = os.fspath(path)
+        if not self.path or "\0" in self.path:
+            raise InvalidInput(f"invalid OCI layout path {self.path!r}")
+        self.name = f"oci:{self.path}"
+        self.implicit_tag = implicit_tag
+        self._dir = LayoutDirectory(self.path, self.name)
+
+    def __repr__(self) -> str:
+        return f"LayoutRepository({self.path!r})"
+
+    # Manifests ---------------------------------------------------------------------
+
+    def get_manifest(self, identifier: str) -> Manifest:
+        """Read and verify a manifest or index by tag or digest.
+
+        Raises :class:`LayoutNotFound` when the directory is missing or empty, and
+        :class:`ManifestUnknown` listing the layout's tags when the tag is absent.
+        """
+        return self._get(identifier, fallback=self.implicit_tag)
+
+    def _get(self, identifier: str, *, fallback: bool) -> Manifest:
+        where = self._where(identifier)
+        with self._dir.root() as root:
+            if root is None:
+                raise self._dir.not_found()
+            entries = self._index(root)[1]
+            entry = self._lookup(entries, identifier)
+            implicit = fallback and identifier == DEFAULT_TAG
+            if entry is None and implicit:
+                entry = sole_image(entries)
+            if entry is None and not _is_digest(identifier):
+                shown = f"{where} (the default when no tag is given)" if implicit else where
+                raise tag_unknown(shown, entries, self.name)
+            digest = entry.digest if entry is not None else Digest(identifier)
+            file = self._open_blob_file(root, digest)
+            if file is None:
+                raise manifest_unknown(where)
+            with file:
+                raw = file.read(MAX_MANIFEST_SIZE + 1)
+        if len(raw) > MAX_MANIFEST_SIZE:
+            raise ManifestTooLarge(f"manifest {where} is over the 4 MiB limit")
+        digest.verify(raw, what=f"manifest {where}")
+        if entry is not None and entry.size != len(raw):
+            raise SizeMismatch(f"manifest {where}: {len(raw)} bytes, index.json says {entry.size}")
+        media_type = entry.media_type if entry is not None else None
+        return parse_manifest(raw, media_type, what=f"manifest {where}")
+
+    def head_manifest(self, identifier: str) -> Descriptor | None:
+        """The descriptor of a manifest by tag or digest, or None when absent.
+
+        A file is cheap to read, so this reads and verifies the manifest. A missing
+        directory holds nothing: None. Never falls back from ``latest`` to another tag.
+        """
+        try:
+            manifest = self._get(identifier, fallback=False)
+        except (ManifestUnknown, LayoutNotFound):
+            return None
+        return Descriptor(manifest.media_type, manifest.digest, manifest.size)
+
+    def put_manifest(self, manifest: Manifest, tag: str | None = None) -> None:
+        """Write a manifest's exact bytes as a blob and, with ``tag``, tag it in index.json."""
+        if tag is not None:
+            self._check_tag(tag)
+        descriptor = Descriptor(manifest.media_type, manifest.digest, manifest.size)
+        self.put_blob(descriptor, [manifest.raw])
+        if tag is None:
+            return
+        entry = Descriptor(
+            manifest.media_type, manifest.digest, manifest.size, annotations={REF_NAME: tag}
+        ).to_json()
+        with self._dir.root(write=True) as root:
+            assert root is not None
+            with layoutfs.locked(root):
+                doc, entries = self._index(root)
+                names = [e.annotations.get(REF_NAME) for e in entries]
+                kept = [i for i, n in zip(doc["manifests"], names, strict=True) if n != tag]
+                # The first entry of that name is replaced in place, others dropped.
+                kept.insert(names.index(tag) if tag in names else len(kept), entry)
+                doc["manifests"] = kept
+                layoutfs.write_atomic(root, INDEX_FILE, dump(doc))
+
+    def delete_manifest(self, digest: Digest) -> None:
+        """Remove a manifest: its index.json entries (its tags), then its blob."""
+        digest = Digest(digest)
+        where = self._where(digest)
+        with self._dir.root() as root:
+            if root is None:
+                raise self._dir.not_found()
+            with layoutfs.locked(root):
+                doc, entries = self._index(root)
+                kept = [
+                    i for i, e in zip(doc["manifests"], entries, strict=True) if e.digest != digest
+                ]
+                untagged = len(kept) != len(entries)
+                if untagged:
+                    doc["manifests"] = kept
+                    layoutfs.write_atomic(root, INDEX_FILE, dump(doc))
+                if not self._unlink_blob(root, digest) and not untagged:
+                    raise manifest_unknown(where)
+
+    # Blobs -------------------------------------------------------------------------
+
+    def blob_size(self, digest: Digest) -> int | None:
+        """The size of the blob file, or None when absent."""
+        digest = Digest(digest)
+        with self._dir.root() as root, self._blob_dir(root, digest) as blobs:
+            if blobs is None:
+                return None
+            try:
+                st = os.stat(digest.hex, dir_fd=blobs, follow_symlinks=False)
+            except FileNotFoundError:
+                return None
+        if not stat.S_ISREG(st.st_mode):
+            raise layoutfs.refused(self.name, _rel(digest))
+        return st.st_size
+
+    def open_blob(self, descriptor: Descriptor) -> BlobReader:
+        """Open a blob file as a stream of chunks verified against ``descriptor``."""
+        digest = Digest(descriptor.digest)  # validated before it names a file
+        where = f"blob {self.name}@{digest}"
+        with self._dir.root() as root:
+            file = self._open_blob_file(root, digest)
+        if file is None:
+            raise BlobUnknown(f"{where} not found", hint="copy the blob into this layout first")
+        return _FileBlobReader(file, descriptor, where)
+
+    def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
+        """Stream a blob into a temp file, verify it, then rename it into place.
+
+        A blob already present with the right size is left alone. On a digest or size
+        mismatch the temp file is removed and nothing is committed.
+        """
+        digest = Digest(descriptor.digest)  # validated before it names a file
+        where = f"blob {self.name}@{digest}"
+        with self._dir.root(write=True) as root, self._blob_dir(root, digest, create=True) as blobs:
+            assert blobs is not None
+            with suppress(FileNotFoundError):
+                st = os.stat(digest.hex, dir_fd=blobs, follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode) and st.st_size == descriptor.size:
+                    return
+            layoutfs.write_atomic(
+                blobs, digest.hex, VerifyingStream(chunks, descriptor, what=where)
+            )
+
+    def same_as(self, other: Repository) -> bool:
+        """Same directory, once symbolic links and relative paths are resolved."""
+        if not isinstance(other, LayoutRepository):
+            return False
+        return os.path.realpath(other.path) == os.path.realpath(self.path)
+
+    def delete_blob(self, digest: Digest) -> None:
+        """Delete a blob file."""
+        digest = Digest(digest)
+        with self._dir.root() as root:
+            if root is None or not self._unlink_blob(root, digest):
+                raise BlobUnknown(f"blob {self.name}@{digest} not found")
+
+    # Tags --------------------------------------------------------------------------
+
+    def delete_tag(self, tag: str) -> bool:
+        """Remove the ``index.json`` entries named ``tag``; the manifest blob stays.
+
+        Always True: the tag is gone (or was never there).
+        """
+        self._check_tag(tag)
+        with self._dir.root() as root:
+            if root is None:
+                return True
+            with layoutfs.locked(root):
+                doc, entries = self._index(root)
+                kept = [
+                    item
+                    for item, entry in zip(doc["manifests"], entries, strict=True)
+                    if entry.annotations.get(REF_NAME) != tag
+                ]
+                if len(kept) != len(entries):
+                    doc["manifests"] = kept
+                    layoutfs.write_atomic(root, INDEX_FILE, dump(doc))
+        return True
+
+    def list_tags(self) -> list[str]:
+        """The ``ref.name`` annotations of index.json that are valid tags, in its order.
+
+        Raises :class:`LayoutNotFound` (a :class:`NameUnknown`) when the directory does
+        not exist, as a registry does for an unknown repository; an empty directory
+        has no tags.
+        """
+        with self._dir.root() as root:
+            if root is None:
+                if not os.path.isdir(self.path):
+                    raise self._dir.not_found()
+                return []
+            return tags_of(self._index(root)[1])
+
+    def index_entries(self) -> list[Descriptor]:
+        """Every entry of index.json, tagged or not (none when the layout is empty)."""
+        with self._dir.root() as root:
+            return [] if root is None else self._index(root)[1]
+
+    def list_referrers(self, digest: Digest, artifact_type: str | None = None) -> list[Descriptor]:
+        """The tag schema index, plus index.json entries naming ``digest`` as subject (oras).
+
+        The reading lives in storage/layout/referrers.py.
+        """
+        return layout_referrers.list_referrers(
+            self.get_manifest, self.index_entries(), digest, artifact_type
+        )
+
+    # The layout --------------------------------------------------------------------
+
+    def _index(self, root: int) -> tuple[dict[str, Any], list[Descriptor]]:
+        """index.json as a document (to rewrite) and its validated entries."""
+        try:
+            raw = layoutfs.read_file(
+                root, INDEX_FILE, where=self.name, label=INDEX_FILE, limit=MAX_INDEX_SIZE
+            )
+        except FileNotFoundError:
+            return empty_index(), []
+        return parse_index(raw, what=f"{self.name}: {INDEX_FILE}")
+
+    def _lookup(self, entries: list[Descriptor], identifier: str) -> Descriptor | None:
+        """The index.json entry for a tag (the first of that name) or a digest."""
+        if _is_digest(identifier):
+            digest = Digest(identifier)
+            return next((e for e in entries if e.digest == digest), None)
+        self._check_tag(identifier)
+        return next((e for e in entries if e.annotations.get(REF_NAME) == identifier), None)
+
+    # Files -------------------------------------------------------------------------
+
+    @contextmanager
+    def _blob_dir(
+        self, root: int | None, digest: Digest, *, create: bool = False
+    ) -> Iterator[int | None]:
+        """The fd of ``blobs/<alg>`` (links refused), or None when absent."""
+        fds: list[int] = []
+        try:
+            parent = root
+            for part, label in (
+                (_BLOBS, _BLOBS),
+                (digest.algorithm, f"{_BLOBS}/{digest.algorithm}"),
+            ):
+                parent = layoutfs.open_dir(
+                    parent, part, where=self.name, label=label, create=create
+                )
+                if parent is None:
+                    break
+                fds.append(parent)
+            yield parent
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _open_blob_file(self, root: int | None, digest: Digest) -> BinaryIO | None:
+        with self._blob_dir(root, digest) as blobs, suppress(FileNotFoundError):
+            if blobs is None:
+                return None
+            return layoutfs.open_file(blobs, digest.hex, where=self.name, label=_rel(digest))
+        return None
+
+    def _unlink_blob(self, root: int, digest: Digest) -> bool:
+        with self._blob_dir(root, digest) as blobs:
+            if blobs is None:
+                return False
+            try:
+                os.unlink(digest.hex, dir_fd=blobs)
+            except FileNotFoundError:
+                return False
+            return True
+
+    # Helpers -----------------------------------------------------------------------
+
+    def _check_tag(self, tag: str) -> None:
+        if not is_valid_tag(tag):
+            raise InvalidReference(f"invalid tag {tag!r} for {self.name}", hint=TAG_RULE)
+
+    def _where(self, identifier: str) -> str:
+        sep = "@" if _is_digest(identifier) else ":"
+        return f"{self.name}{sep}{identifier}"

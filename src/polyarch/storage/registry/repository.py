@@ -1,0 +1,347 @@
+"""The registry backend: a repository reached over the OCI Distribution API.
+
+Every manifest is read whole (capped at 4 MiB) and verified against the digest it
+was requested by and the ``Docker-Content-Digest`` the registry announced. Blobs are
+streamed and hashed while read; uploads are verified before the final ``PUT`` commits
+them, so a bad stream never becomes a blob in the repository.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from polyarch.errors import (
+    BlobUnknown,
+    DigestMismatch,
+    InvalidDigest,
+    ManifestTooLarge,
+    NotFound,
+)
+from polyarch.storage.registry.bodies import (
+    BODY_ERRORS,
+    BodyInterrupted,
+    RegistryBlobReader,
+    body_error,
+)
+from polyarch.storage.registry.endpoint import Endpoint
+from polyarch.storage.registry.referrers import ReferrersAPI
+from polyarch.storage.registry.tags import DEFAULT_PAGE_SIZE, list_tags
+from polyarch.storage.registry.uploads import Uploads
+from polyarch.storage.repository import (
+    MAX_SMALL_BLOB,
+    BlobMounting,
+    ReferrersIndexing,
+    Repository,
+    TagPaging,
+)
+from polyarch.storage.stream import CHUNK_SIZE, BlobReader
+from polyarch.transport.client import RegistryClient
+
+__all__ = ["RegistryRepository"]
+
+log = logging.getLogger("polyarch.storage")
+
+_T = TypeVar("_T")
+
+
+def _is_digest(identifier: str) -> bool:
+    return ":" in identifier
+
+
+class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
+    """One repository in one registry: every storage ability a registry has.
+
+    >>> from polyarch.transport.client import RegistryClient
+    >>> repo = RegistryRepository(RegistryClient(), "127.0.0.1:5000", "metrics-api")
+    >>> repo.name
+    '127.0.0.1:5000/metrics-api'
+    """
+
+    def __init__(self, client: RegistryClient, registry: str, repository: str) -> None:
+        self.endpoint = Endpoint(client, registry, repository)
+        self.client = client
+        self.registry = registry
+        self.repository = repository
+        self.name = self.endpoint.name
+        self._uploads = Uploads(self.endpoint)
+        self._referrers = ReferrersAPI(self.endpoint, self.get_manifest)
+        self.tag_page_size = DEFAULT_PAGE_SIZE
+
+    def __repr__(self) -> str:
+        return f"RegistryRepository({self.name!r})"
+
+    # Manifests ---------------------------------------------------------------------
+
+    def get_manifest(self, identifier: str) -> Manifest:
+        """Fetch and verify a manifest or index by tag or digest.
+
+        A body cut off by a dropped connection is fetched again, as the client's retry
+        policy allows (the client itself only retries what it reads whole).
+        """
+        return self._reading(lambda: self._get_manifest_once(identifier))
+
+    def _get_manifest_once(self, identifier: str) -> Manifest:
+        where = self._where(identifier)
+        try:
+            response = self.client.request(
+                "GET",
+                self.registry,
+                self.endpoint.path("manifests", identifier),
+                scopes=self.endpoint.pull,
+                headers={"Accept": mediatype.ACCEPT_MANIFESTS},
+                stream=True,
+                what=f"GET manifest {where}",
+            )
+        except NotFound as exc:
+            raise self._not_found(exc, where) from None
+        try:
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > MAX_MANIFEST_SIZE:
+                raise ManifestTooLarge(f"manifest {where} is {length} bytes, over the 4 MiB limit")
+            body = bytearray()
+            for chunk in response.iter_bytes(CHUNK_SIZE):
+                body += chunk
+                if len(body) > MAX_MANIFEST_SIZE:
+                    raise ManifestTooLarge(f"manifest {where} is over the 4 MiB limit")
+        except BODY_ERRORS as exc:
+            raise body_error(self.client, self.registry, exc, f"GET manifest {where}") from None
+        finally:
+            response.close()
+        raw = bytes(body)
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip() or None
+        announced = response.headers.get("Docker-Content-Digest")
+        if _is_digest(identifier):
+            Digest(identifier).verify(raw, what=f"manifest {where}")
+        if announced:
+            try:
+                Digest(announced).verify(raw, what=f"manifest {where} (Docker-Content-Digest)")
+            except InvalidDigest:
+                raise DigestMismatch(
+                    f"manifest {where}: registry announced an invalid digest {announced!r}"
+                ) from None
+        return parse_manifest(raw, content_type, what=f"manifest {where}")
+
+    def head_manifest(self, identifier: str) -> Descriptor | None:
+        """The descriptor of a manifest by tag or digest, or None when absent."""
+        where = self._where(identifier)
+        response = self.client.request(
+            "HEAD",
+            self.registry,
+            self.endpoint.path("manifests", identifier),
+            scopes=self.endpoint.pull,
+            headers={"Accept": mediatype.ACCEPT_MANIFESTS},
+            expect=(200, 404),
+            what=f"HEAD manifest {where}",
+        )
+        if response.status_code == 404:
+            return None
+        announced = response.headers.get("Docker-Content-Digest")
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        length = response.headers.get("Content-Length", "")
+        if not announced or not length.isdigit() or not mediatype.is_manifest(media_type):
+            # Some registries answer HEAD incompletely; the GET is authoritative.
+            manifest = self.get_manifest(identifier)
+            return Descriptor(manifest.media_type, manifest.digest, manifest.size)
+        try:
+            digest = Digest(announced)
+        except InvalidDigest:
+            raise DigestMismatch(
+                f"manifest {where}: registry announced an invalid digest {announced!r}"
+            ) from None
+        if _is_digest(identifier) and digest != identifier:
+            raise DigestMismatch(f"manifest {where}: registry announced {digest}")
+        return Descriptor(media_type, digest, int(length))
+
+    def put_manifest(self, manifest: Manifest, tag: str | None = None) -> None:
+        """PUT a manifest's exact bytes, under ``tag`` or by digest."""
+        identifier = tag or str(manifest.digest)
+        where = self._where(identifier)
+        response = self.client.request(
+            "PUT",
+            self.registry,
+            self.endpoint.path("manifests", identifier),
+            scopes=self.endpoint.push,
+            headers={"Content-Type": manifest.media_type},
+            content=manifest.raw,
+            expect=(200, 201),
+            what=f"PUT manifest {where}",
+        )
+        announced = response.headers.get("Docker-Content-Digest")
+        if announced and announced != manifest.digest:
+            raise DigestMismatch(
+                f"PUT manifest {where}: registry stored {announced}, expected {manifest.digest}"
+            )
+
+    def delete_manifest(self, digest: Digest) -> None:
+        """DELETE a manifest by digest (the registry must allow deletes)."""
+        where = self._where(digest)
+        try:
+            self.client.request(
+                "DELETE",
+                self.registry,
+                self.endpoint.path("manifests", digest),
+                scopes=self.endpoint.delete,
+                expect=(200, 202),
+                what=f"DELETE manifest {where}",
+            )
+        except NotFound as exc:
+            raise self._not_found(exc, where) from None
+
+    # Blobs -------------------------------------------------------------------------
+
+    def blob_size(self, digest: Digest) -> int | None:
+        """HEAD a blob: its size when present, None when absent."""
+        response = self.client.request(
+            "HEAD",
+            self.registry,
+            self.endpoint.path("blobs", digest),
+            scopes=self.endpoint.pull,
+            expect=(200, 404),
+            what=f"HEAD blob {self.name}@{digest}",
+        )
+        if response.status_code == 404:
+            return None
+        length = response.headers.get("Content-Length", "")
+        return int(length) if length.isdigit() else -1
+
+    def open_blob(self, descriptor: Descriptor) -> BlobReader:
+        """GET a blob as a verified stream of chunks."""
+        where = f"blob {self.name}@{descriptor.digest}"
+        try:
+            response = self.client.request(
+                "GET",
+                self.registry,
+                self.endpoint.path("blobs", descriptor.digest),
+                scopes=self.endpoint.pull,
+                stream=True,
+                what=f"GET {where}",
+            )
+        except NotFound:
+            raise BlobUnknown(
+                f"{where} not found", hint="push or copy the blob into this repository"
+            ) from None
+        return RegistryBlobReader(response, descriptor, where, self.client, self.registry)
+
+    def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
+        """Upload a blob: one request when small and given whole, else a streamed PATCH.
+
+        The content is hashed as it goes out; a mismatch aborts the upload session before
+        the final PUT, so nothing unverified is ever committed (see
+        :class:`~polyarch.storage.registry.uploads.Uploads`).
+        """
+        self._uploads.put_blob(descriptor, chunks)
+
+    def can_mount_from(self, source: Repository) -> bool:
+        """Mounts work between repositories of the same registry."""
+        return isinstance(source, RegistryRepository) and source.registry == self.registry
+
+    def same_as(self, other: Repository) -> bool:
+        """Same registry, same repository name."""
+        return (
+            isinstance(other, RegistryRepository)
+            and other.registry == self.registry
+            and other.repository == self.repository
+        )
+
+    def blob_home(self) -> tuple[str, str]:
+        """This registry and repository: blobs here can be mounted into its siblings."""
+        return (self.registry, self.repository)
+
+    def sibling(self, repository: str) -> Repository:
+        """Another repository of this registry, through the same client (tokens, pool)."""
+        return RegistryRepository(self.client, self.registry, repository)
+
+    def mount_blob(self, descriptor: Descriptor, source: Repository) -> bool:
+        """Cross-repository mount (``?mount=&from=``) within the same registry."""
+        if not self.can_mount_from(source):
+            return False
+        if self.same_as(source):
+            return True
+        assert isinstance(source, RegistryRepository)
+        return self._uploads.mount(descriptor, source.repository, source.name)
+
+    def read_blob(self, descriptor: Descriptor, *, max_size: int = MAX_SMALL_BLOB) -> bytes:
+        """Read a small blob (a config) whole, verified; read again if its body is cut off."""
+        return self._reading(lambda: Repository.read_blob(self, descriptor, max_size=max_size))
+
+    def delete_blob(self, digest: Digest) -> None:
+        """DELETE a blob by digest (the registry must allow deletes)."""
+        where = f"blob {self.name}@{digest}"
+        try:
+            self.client.request(
+                "DELETE",
+                self.registry,
+                self.endpoint.path("blobs", digest),
+                scopes=self.endpoint.delete,
+                expect=(200, 202),
+                what=f"DELETE {where}",
+            )
+        except NotFound:
+            raise BlobUnknown(f"{where} not found") from None
+
+    # Tags --------------------------------------------------------------------------
+
+    def delete_tag(self, tag: str) -> bool:
+        """DELETE ``/v2/NAME/manifests/TAG``: the OCI 1.1 tag deletion, where supported.
+
+        202 (or 200): the tag is gone, the manifest stays; 404: the tag was absent. A
+        registry that can only delete by digest refuses the request without changing
+        anything (distribution 2.8 answers 400 ``DIGEST_INVALID`` when deletes are
+        enabled, 405 ``UNSUPPORTED`` when not): False. Other failures raise.
+        """
+        if _is_digest(tag):
+            raise InvalidDigest(f"delete_tag needs a tag, not the digest {tag}")
+        response = self.client.request(
+            "DELETE",
+            self.registry,
+            self.endpoint.path("manifests", tag),
+            scopes=self.endpoint.delete,
+            expect=(200, 202, 400, 404, 405),
+            what=f"DELETE tag {self._where(tag)}",
+        )
+        if response.status_code == 404:
+            log.debug("tag %s was already absent", self._where(tag))
+        return response.status_code in (200, 202, 404)
+
+    def list_tags(self) -> list[str]:
+        """All tags, following ``Link`` pagination (storage/registry/tags.py)."""
+        return list_tags(self.endpoint, self.tag_page_size)
+
+    # Referrers (the API client lives in storage/registry/referrers.py) -------------
+
+    def referrers_api(self) -> bool:
+        """True when the registry answers ``GET /v2/NAME/referrers/DIGEST`` (asked once)."""
+        return self._referrers.available()
+
+    def list_referrers(self, digest: Digest, artifact_type: str | None = None) -> list[Descriptor]:
+        """The referrers API when the registry has it, else the referrers tag schema."""
+        return self._referrers.find(digest, artifact_type)
+
+    # Helpers -----------------------------------------------------------------------
+
+    def _reading(self, read: Callable[[], _T]) -> _T:
+        """``read()``, called again when a response body it reads is cut off.
+
+        As often as the client's retry policy allows (transport/retry.py: attempts, total
+        time, backoff, the operation's budget); the last error is raised. Only for reads:
+        they are idempotent and re-sent whole.
+        """
+        tries = self.client.retrier.tries()
+        while True:
+            try:
+                return read()
+            except BodyInterrupted as cut:
+                if not tries.read_again(cut.cause):
+                    raise
+
+    def _where(self, identifier: str) -> str:
+        return self.endpoint.where(identifier)
+
+    def _not_found(self, exc: NotFound, where: str) -> NotFound:
+        return self.endpoint.not_found(exc, where)
