@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 
 from polyarch import Context, Reference, TransportSettings
-from polyarch.manifest import ImageManifest
-from polyarch.storage.layout import LayoutRepository
+from polyarch.domain.manifest import ImageManifest
+from polyarch.storage.layout.repository import LayoutRepository
 from support.cli import Result, assert_one_line_error, run_cli
 from support.measured import run_measured
 from support.random_blobs import push_random_image

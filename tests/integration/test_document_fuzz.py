@@ -44,8 +44,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from polyarch import Context, Digest, Reference, TransportSettings, mediatype
+from polyarch import Context, Digest, Reference, TransportSettings
 from polyarch.cli.main import main
+from polyarch.domain import mediatype
 from support.cli import run_cli
 from support.documents import TEMPLATES, TEXT, mutated, raw
 from support.gateproxy import GateProxy, Refuse

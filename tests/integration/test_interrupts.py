@@ -36,9 +36,9 @@ from typing import Any
 import pytest
 
 from polyarch import Context, CopyRequest, Reference, TransportSettings, copy_image
-from polyarch.manifest import ImageManifest
-from polyarch.platform import Platform
-from polyarch.storage.layout import LayoutRepository
+from polyarch.domain.manifest import ImageManifest
+from polyarch.domain.platform import Platform
+from polyarch.storage.layout.repository import LayoutRepository
 from support.measured import Measured, Started, exited_within, finish, signal_group, start_cli
 from support.random_blobs import push_image_manifest, push_random_blob
 from support.registry import RegistryServer

@@ -32,10 +32,10 @@ from typing import Any
 import pytest
 
 from polyarch import list_tags
-from polyarch import mediatype as mt
-from polyarch.manifest import ImageManifest, build_index
-from polyarch.platform import Platform
-from polyarch.storage.layout import LayoutRepository
+from polyarch.domain import mediatype as mt
+from polyarch.domain.manifest import ImageManifest, build_index
+from polyarch.domain.platform import Platform
+from polyarch.storage.layout.repository import LayoutRepository
 from support.measured import run_counting_opens
 from support.random_blobs import push_random_image
 

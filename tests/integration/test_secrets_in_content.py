@@ -26,11 +26,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from polyarch import Context, Reference, TransportSettings, mediatype
-from polyarch.descriptor import Descriptor
-from polyarch.digest import Digest
-from polyarch.manifest import parse_manifest
-from polyarch.platform import Platform
+from polyarch import Context, Reference, TransportSettings
+from polyarch.domain import mediatype
+from polyarch.domain.descriptor import Descriptor
+from polyarch.domain.digest import Digest
+from polyarch.domain.manifest import parse_manifest
+from polyarch.domain.platform import Platform
 from support.cli import run_cli
 from support.random_blobs import push_image_manifest, push_random_blob
 from support.registry import BasicAuthRegistry

@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from polyarch import mediatype
+from polyarch.domain import mediatype
 
 __all__ = [
     "DESCRIPTOR",

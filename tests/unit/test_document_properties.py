@@ -29,8 +29,8 @@ from polyarch import (
     parse_config,
     parse_manifest,
 )
-from polyarch.storage.layoutindex import check_marker, parse_index
-from polyarch.transport.challenge import parse_challenges
+from polyarch.storage.layout.index import check_marker, parse_index
+from polyarch.transport.auth.challenge import parse_challenges
 from polyarch.transport.retry import parse_retry_after
 from support.documents import DESCRIPTOR, JSON, PLATFORM, TEMPLATES, TEXT, mutated, raw
 
