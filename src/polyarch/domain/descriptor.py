@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from polyarch.domain import mediatype
 from polyarch.domain.digest import Digest
+from polyarch.domain.document import refuse_lone_surrogates
 from polyarch.domain.platform import Platform
 from polyarch.errors import InvalidDigest, InvalidManifest, InvalidPlatform
 
@@ -68,6 +69,7 @@ class Descriptor:
         """Build a descriptor from its JSON object; :class:`InvalidManifest` if malformed."""
         if not isinstance(data, Mapping):
             raise InvalidManifest(f"{where}: expected a JSON object")
+        refuse_lone_surrogates(data, where)
         media_type = data.get("mediaType")
         if not isinstance(media_type, str) or not media_type:
             raise InvalidManifest(f"{where}: missing or invalid mediaType")

@@ -16,11 +16,12 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
+from polyarch.domain.document import load_json
 from polyarch.domain.platform import Platform
 from polyarch.errors import InvalidManifest, InvalidPlatform, ManifestTooLarge
 
@@ -41,15 +42,12 @@ MAX_MANIFEST_SIZE: Final = 4 * 1024 * 1024
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
-def _load_json(raw: bytes, what: str) -> dict[str, Any]:
+def _load_json(
+    raw: bytes, what: str, surrogates: Literal["refuse", "escape"] = "refuse"
+) -> dict[str, Any]:
     if len(raw) > MAX_MANIFEST_SIZE:
         raise ManifestTooLarge(f"{what} is {len(raw)} bytes, over the 4 MiB limit")
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        # RecursionError: deeply nested JSON from a hostile registry.
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
-        raise InvalidManifest(f"{what} is {reason}") from None
+    data = load_json(raw, what=what, surrogates=surrogates)
     if not isinstance(data, dict):
         raise InvalidManifest(f"{what} is not a JSON object")
     return data
@@ -261,8 +259,13 @@ class ImageConfig:
 
 
 def parse_config(raw: bytes, *, what: str = "image config") -> ImageConfig:
-    """Parse an image config blob (OCI or Docker); ``platform`` is None if it names none."""
-    data = _load_json(raw, what)
+    """Parse an image config blob (OCI or Docker); ``platform`` is None if it names none.
+
+    A lone surrogate (a ``\\udXXX`` escape that is not half of a pair) in a config is kept
+    as that visible text in the parsed fields, not refused: the configs of real images must
+    stay usable (:func:`~polyarch.domain.document.load_json`).
+    """
+    data = _load_json(raw, what, surrogates="escape")
     platform: Platform | None = None
     if data.get("os") or data.get("architecture"):
         try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from polyarch._version import __version__
+from polyarch.domain.document import ascii_int
 from polyarch.errors import InvalidInput
 from polyarch.transport.retry import RetryPolicy
 
@@ -148,10 +149,11 @@ def split_host(netloc: str) -> tuple[str, int | None]:
         if end != -1:
             host, rest = netloc[: end + 1], netloc[end + 1 :]
             port = rest[1:] if rest.startswith(":") else ""
-            return host, int(port) if port.isdigit() else None
+            return host, ascii_int(port)
     host, sep, port = netloc.rpartition(":")
-    if sep and port.isdigit() and ":" not in host:
-        return host, int(port)
+    number = ascii_int(port)
+    if sep and number is not None and ":" not in host:
+        return host, number
     return netloc, None
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from polyarch.domain.digest import Digest
+from polyarch.domain.document import ascii_int
 
 if TYPE_CHECKING:
     # rich (~40 ms to import) is loaded only when something is rendered: -q and --json
@@ -112,8 +113,8 @@ def terminal_width(out: Console) -> int | None:
     """The width tables fit in: the terminal's, else ``$COLUMNS``, else unlimited."""
     if out.file.isatty():
         return out.width
-    columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() and int(columns) > 0 else None
+    columns = ascii_int(os.environ.get("COLUMNS", ""))
+    return columns if columns else None
 
 
 def print_field(out: Console, label: str, value: str) -> None:

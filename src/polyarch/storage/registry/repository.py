@@ -15,6 +15,7 @@ from typing import TypeVar
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
+from polyarch.domain.document import ascii_int
 from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from polyarch.errors import (
     BlobUnknown,
@@ -101,8 +102,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         except NotFound as exc:
             raise self._not_found(exc, where) from None
         try:
-            length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > MAX_MANIFEST_SIZE:
+            length = ascii_int(response.headers.get("Content-Length"))
+            if length is not None and length > MAX_MANIFEST_SIZE:
                 raise ManifestTooLarge(f"manifest {where} is {length} bytes, over the 4 MiB limit")
             body = bytearray()
             for chunk in response.iter_bytes(CHUNK_SIZE):
@@ -143,8 +144,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             return None
         announced = response.headers.get("Docker-Content-Digest")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-        length = response.headers.get("Content-Length", "")
-        if not announced or not length.isdigit() or not mediatype.is_manifest(media_type):
+        length = ascii_int(response.headers.get("Content-Length"))
+        if not announced or length is None or not mediatype.is_manifest(media_type):
             # Some registries answer HEAD incompletely; the GET is authoritative.
             manifest = self.get_manifest(identifier)
             return Descriptor(manifest.media_type, manifest.digest, manifest.size)
@@ -156,7 +157,7 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             ) from None
         if _is_digest(identifier) and digest != identifier:
             raise DigestMismatch(f"manifest {where}: registry announced {digest}")
-        return Descriptor(media_type, digest, int(length))
+        return Descriptor(media_type, digest, length)
 
     def put_manifest(self, manifest: Manifest, tag: str | None = None) -> None:
         """PUT a manifest's exact bytes, under ``tag`` or by digest."""
@@ -207,8 +208,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         )
         if response.status_code == 404:
             return None
-        length = response.headers.get("Content-Length", "")
-        return int(length) if length.isdigit() else -1
+        length = ascii_int(response.headers.get("Content-Length"))
+        return length if length is not None else -1
 
     def open_blob(self, descriptor: Descriptor) -> BlobReader:
         """GET a blob as a verified stream of chunks."""
