@@ -35,7 +35,7 @@ from polyarch.domain.digest import Digest
 from polyarch.domain.location import Location, parse_location
 from polyarch.domain.manifest import Index
 from polyarch.errors import InvalidInput, ManifestUnknown, Unsupported
-from polyarch.storage.repository import Repository
+from polyarch.storage.repository import Repository, TagIndexing
 
 __all__ = ["DELETE_SCHEMA", "DeletePlan", "TagDeleteUnsupported", "delete", "plan_delete"]
 
@@ -88,7 +88,10 @@ class DeletePlan:
 
 
 def _tags_of(repo: Repository, digest: Digest) -> tuple[tuple[str, ...], bool]:
-    """The tags pointing at ``digest`` (at most MAX_TAGS_CHECKED looked at)."""
+    """The tags pointing at ``digest``: all of them where one read tells (a layout's
+    index.json), else at most MAX_TAGS_CHECKED looked at (one HEAD each)."""
+    if isinstance(repo, TagIndexing):
+        return tuple(sorted(t for t, d in repo.tag_digests().items() if d == digest)), True
     try:
         tags = repo.list_tags()
     except ManifestUnknown:
