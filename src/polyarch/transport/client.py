@@ -31,6 +31,7 @@ from polyarch.transport.auth.scopes import SCOPES_EXTENSION
 from polyarch.transport.auth.tokens import TOKEN_EXTENSION, TransientTokenFailure
 from polyarch.transport.deadline import attach_deadline
 from polyarch.transport.errors import final_error, status_error
+from polyarch.transport.limits import BODY_LIMIT_EXTENSION, DRAIN, BodyLimit, cap_body
 from polyarch.transport.masking import remember, request_secrets
 from polyarch.transport.retry import (
     READ_RETRY_STATUSES,
@@ -153,6 +154,8 @@ class RegistryClient:
         idempotent: bool | None = None,
         stream: bool = False,
         what: str | None = None,
+        body_limit: int | None = None,
+        body_kind: str = "this answer",
     ) -> httpx.Response:
         """Send ``method`` to ``path`` (``/v2/...``) on ``registry`` and return the response.
 
@@ -162,6 +165,11 @@ class RegistryClient:
         (GET, HEAD, DELETE and manifest PUT are retried on transient failures; nothing
         else is). With ``stream=True`` the response is returned open: the caller must
         close it or consume ``iter_bytes()``. ``what`` names the operation in errors.
+
+        ``body_limit``: the body is wanted, at most that many bytes of ``body_kind``
+        (:mod:`polyarch.transport.limits`: more is :class:`~polyarch.errors.BodyTooLarge`,
+        final). Without it an unstreamed answer's body is not wanted: at most 64 KiB of it
+        is read, then the connection is closed, and ``response.content`` is not to be used.
         """
         if not path.startswith("/"):
             path = "/" + path
@@ -178,6 +186,8 @@ class RegistryClient:
             idempotent=idempotent,
             stream=stream,
             what=what,
+            body_limit=body_limit,
+            body_kind=body_kind,
         )
 
     def request_url(
@@ -194,6 +204,8 @@ class RegistryClient:
         idempotent: bool | None = None,
         stream: bool = False,
         what: str | None = None,
+        body_limit: int | None = None,
+        body_kind: str = "this answer",
     ) -> httpx.Response:
         """Like :meth:`request`, for an absolute URL a registry handed out.
 
@@ -217,6 +229,8 @@ class RegistryClient:
             idempotent=idempotent,
             stream=stream,
             what=what,
+            body_limit=body_limit,
+            body_kind=body_kind,
         )
 
     def ensure_auth(self, registry: str, scopes: Sequence[str]) -> None:
@@ -256,6 +270,8 @@ class RegistryClient:
         idempotent: bool | None,
         stream: bool,
         what: str | None,
+        body_limit: int | None,
+        body_kind: str,
     ) -> httpx.Response:
         method = method.upper()
         if what is None:
@@ -267,6 +283,10 @@ class RegistryClient:
         replayable = content is None or isinstance(content, bytes | bytearray)
         may_retry = idempotent and replayable
         extensions: dict[str, object] = {REGISTRY_EXTENSION: registry}
+        if body_limit is not None:
+            extensions[BODY_LIMIT_EXTENSION] = BodyLimit(body_limit, body_kind, what)
+        elif not stream:
+            extensions[BODY_LIMIT_EXTENSION] = DRAIN
         if scopes is not None:
             extensions[SCOPES_EXTENSION] = list(scopes)
         url = append_query(url, params)
@@ -342,6 +362,9 @@ class RegistryClient:
                     response.close()
                     self._again_or_raise(tries, exc, may_retry, registry, what, request)
                     continue
+                except BaseException:  # BodyTooLarge (final), an interrupt
+                    response.close()
+                    raise
             return response
 
     def _again_or_raise(
@@ -382,13 +405,15 @@ class RegistryClient:
     def _on_response(self, response: httpx.Response) -> None:
         request = response.request
         self.stats.count(request.method, token=bool(request.extensions.get(TOKEN_EXTENSION)))
-        # Every body (token responses read by the auth flow included) gets a deadline.
+        # Every body (token responses read by the auth flow included) gets a deadline,
+        # and the cap its request asked for (transport/limits.py).
         attach_deadline(
             response,
             window=self.settings.timeout,
             min_speed=self.settings.min_speed,
             clock=self._clock,
         )
+        cap_body(response)
         if logger.isEnabledFor(logging.DEBUG):
             status = response.status_code
             logger.debug("%s %s -> %d", request.method, safe_url(request.url), status)

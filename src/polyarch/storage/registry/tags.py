@@ -8,8 +8,10 @@ link back to one already read, or never end, are stopped (:meth:`Endpoint.pages
 
 from __future__ import annotations
 
+from polyarch.domain.document import load_json
 from polyarch.errors import InvalidManifest, NotFound
 from polyarch.storage.registry.endpoint import MAX_PAGES, Endpoint
+from polyarch.transport.limits import TAG_PAGE_LIMIT
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_TAG_PAGES", "list_tags"]
 
@@ -30,11 +32,11 @@ def list_tags(endpoint: Endpoint, page_size: int = DEFAULT_PAGE_SIZE) -> list[st
     what = f"tag list of {endpoint.name}"
     first = f"/v2/{endpoint.repository}/tags/list?n={page_size}"
     try:
-        for response in endpoint.pages(first, what=what):
-            try:
-                page = response.json()
-            except (ValueError, RecursionError):
-                raise InvalidManifest(f"{what} is not valid JSON") from None
+        pages = endpoint.pages(
+            first, what=what, body_limit=TAG_PAGE_LIMIT, body_kind="a tag-list page"
+        )
+        for response in pages:
+            page = load_json(response.content, what=what, error=InvalidManifest)
             page_tags = page.get("tags") if isinstance(page, dict) else None
             if page_tags is None:
                 continue
