@@ -17,6 +17,7 @@ speaks the Distribution API:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from types import TracebackType
@@ -24,7 +25,7 @@ from typing import Self
 
 import httpx
 
-from polyarch.errors import PolyarchError
+from polyarch.errors import Interrupted, PolyarchError
 from polyarch.transport.auth.credentials import CredentialResolver
 from polyarch.transport.auth.flow import REGISTRY_EXTENSION, RegistryAuth
 from polyarch.transport.auth.scopes import SCOPES_EXTENSION
@@ -96,6 +97,7 @@ class RegistryClient:
         remember(self.settings.password)
         self._clock = clock
         self._endpoints = Endpoints(self.settings)
+        self._cancelled = threading.Event()
 
         self._http = httpx.Client(
             auth=self.auth,
@@ -124,6 +126,19 @@ class RegistryClient:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    # -- stopping ----------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """The operation is being stopped: from now on no request is sent (each raises
+        :class:`~polyarch.errors.Interrupted`), except the ``cleanup`` requests that cancel
+        what was started. Requests already under way are not interrupted."""
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._cancelled.is_set()
 
     # -- URLs --------------------------------------------------------------------------
 
@@ -206,6 +221,7 @@ class RegistryClient:
         what: str | None = None,
         body_limit: int | None = None,
         body_kind: str = "this answer",
+        cleanup: float | None = None,
     ) -> httpx.Response:
         """Like :meth:`request`, for an absolute URL a registry handed out.
 
@@ -215,6 +231,10 @@ class RegistryClient:
         ``Location`` on another host is refused, so credentials and upload bodies only go
         where the user pointed polyarch. Redirects answered by the registry are still
         followed (httpx drops ``Authorization`` when they leave the origin).
+
+        ``cleanup`` (seconds) makes this a request that gives up something started (an
+        upload session's ``DELETE``): it is sent even once the client is cancelled, once,
+        with that timeout.
         """
         registry, target = self._endpoints.resolve(method, url, registry)
         return self._send(
@@ -231,6 +251,7 @@ class RegistryClient:
             what=what,
             body_limit=body_limit,
             body_kind=body_kind,
+            cleanup=cleanup,
         )
 
     def ensure_auth(self, registry: str, scopes: Sequence[str]) -> None:
@@ -272,6 +293,7 @@ class RegistryClient:
         what: str | None,
         body_limit: int | None,
         body_kind: str,
+        cleanup: float | None = None,
     ) -> httpx.Response:
         method = method.upper()
         if what is None:
@@ -281,7 +303,7 @@ class RegistryClient:
                 method == "PUT" and "/manifests/" in url.path
             )
         replayable = content is None or isinstance(content, bytes | bytearray)
-        may_retry = idempotent and replayable
+        may_retry = idempotent and replayable and cleanup is None
         extensions: dict[str, object] = {REGISTRY_EXTENSION: registry}
         if body_limit is not None:
             extensions[BODY_LIMIT_EXTENSION] = BodyLimit(body_limit, body_kind, what)
@@ -295,13 +317,20 @@ class RegistryClient:
         # redirect that signs GET only), the same question is asked with a GET.
         head_via_get = False
         while True:
+            if cleanup is None and self._cancelled.is_set():
+                raise Interrupted(f"{what}: not sent, the operation was interrupted")
             tries.begin()
+            timeouts = (
+                self._endpoints.timeout_for(registry, url)
+                if cleanup is None
+                else httpx.Timeout(cleanup).as_dict()
+            )
             request = self._http.build_request(
                 "GET" if head_via_get else method,
                 url,
                 headers=dict(headers) if headers else None,
                 content=content,
-                extensions={**extensions, "timeout": self._endpoints.timeout_for(registry, url)},
+                extensions={**extensions, "timeout": timeouts},
             )
             try:
                 response = self._http.send(request, stream=True)
