@@ -37,6 +37,7 @@ from polyarch.storage.registry.uploads import Uploads
 from polyarch.storage.repository import (
     MAX_SMALL_BLOB,
     BlobMounting,
+    CheckedStore,
     ReferrersIndexing,
     Repository,
     TagPaging,
@@ -55,7 +56,7 @@ def _is_digest(identifier: str) -> bool:
     return ":" in identifier
 
 
-class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
+class RegistryRepository(BlobMounting, CheckedStore, ReferrersIndexing, TagPaging):
     """One repository in one registry: every storage ability a registry has.
 
     >>> from polyarch.transport.client import RegistryClient
@@ -249,6 +250,13 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             and other.registry == self.registry
             and other.repository == self.repository
         )
+
+    def interrupt(self, timeout: float) -> None:
+        """Send nothing more through this repository's client (it is the operation's, so no
+        request of the operation is sent any more) and cancel its open upload sessions
+        (``DELETE``, in parallel, within ``timeout`` seconds, best effort)."""
+        self.client.cancel()
+        self._uploads.cancel_open(timeout)
 
     def blob_home(self) -> tuple[str, str]:
         """This registry and repository: blobs here can be mounted into its siblings."""
