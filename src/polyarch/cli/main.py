@@ -32,6 +32,7 @@ import click
 
 from polyarch._version import __version__
 from polyarch.cli.options import GlobalOptions, common_options, examples
+from polyarch.cli.render.streams import guarded_streams
 from polyarch.errors import PolyarchError
 
 __all__ = ["cli", "main"]
@@ -155,11 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     verbose = any(a in ("-v", "-vv", "-vvv", "--verbose") for a in args)
     # Known before parsing: a usage error is a JSON error too when --json was asked for.
     as_json = "--json" in (args[: args.index("--")] if "--" in args else args)
-    try:
-        with _stopping_on_signals():
-            return _main(args, verbose, as_json)
-    except _Stop as stop:  # a signal during the failure report itself
-        return _stopped(stop, as_json)
+    # Everything printed is masked and printable, whatever prints it (render/streams.py).
+    with guarded_streams():
+        try:
+            with _stopping_on_signals():
+                return _main(args, verbose, as_json)
+        except _Stop as stop:  # a signal during the failure report itself
+            return _stopped(stop, as_json)
 
 
 def _stopped(stop: _Stop, as_json: bool) -> int:

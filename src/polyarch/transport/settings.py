@@ -75,6 +75,14 @@ class TransportSettings:
         # Accept any iterable of hosts (a list from argparse/click) and normalise case.
         hosts: Iterable[str] = self.insecure
         object.__setattr__(self, "insecure", frozenset(h.strip().lower() for h in hosts if h))
+        for host in self.insecure:
+            name, port = split_host(host)
+            if port is None and ":" in name.strip("[]") and not name.startswith("["):
+                # A port that is not ASCII digits ("127.0.0.1:¹"): no registry is there.
+                raise InvalidInput(
+                    f"insecure registry {host!r}: not host[:port] (a port is ASCII digits)",
+                    parameter="insecure",
+                )
         for name, value in (("user name", self.username), ("password", self.password)):
             try:
                 if value is not None:

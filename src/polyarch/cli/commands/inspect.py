@@ -15,6 +15,7 @@ from polyarch.cli.render.output import (
     no_trunc_option,
     print_field,
     print_json,
+    styled,
 )
 from polyarch.cli.render.table import Column, print_table
 from polyarch.content.referrers import Referrer
@@ -122,7 +123,7 @@ def render_referrers(result: InspectResult) -> None:
     names = {e.digest: str(e.platform or e.kind or "") for e in result.entries}
     names[result.digest] = "this " + ("index" if result.entries else "manifest")
     out.print()
-    out.print("[bold]REFERRERS[/bold]")
+    out.print(styled(("REFERRERS", "bold")))
 
     def lines(found: tuple[Referrer, ...], depth: int) -> None:
         for r in found:
