@@ -6,6 +6,9 @@ What it imitates, each seen in the field or in issue 25's probes:
 * a slow network or a loaded registry: a request (an upload ``PATCH``, a blob ``GET``, a
   manifest ``GET``) that gets no answer until the test says so (:class:`Hold`), so that a
   test can interrupt a command while it is provably in the middle of its work;
+* a connection that drops after the registry acted: the request is forwarded, the
+  registry does what it asks, and its answer is lost (:class:`Lose`, a TCP reset instead
+  of the answer), as a load balancer that times out or a network that fails may do;
 * a hostile or broken registry or token service: the real answer's status and headers, then
   a body that never ends (:class:`Endless`), on the answers a client reads into memory (a
   token, a tag-list page, a referrers page, an upload ``POST``/``PATCH``/``PUT`` answer, a
@@ -37,9 +40,18 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 from urllib.parse import parse_qsl, urlsplit
 
-from support.faultproxy import _HOP, CHUNK, FaultProxy, _body, _frame, _read_request, _Request
+from support.faultproxy import (
+    _HOP,
+    CHUNK,
+    FaultProxy,
+    _body,
+    _frame,
+    _read_request,
+    _Request,
+    _Reset,
+)
 
-__all__ = ["ENDLESS_LIMIT", "Action", "Endless", "Hold", "Seen", "TamperProxy"]
+__all__ = ["ENDLESS_LIMIT", "Action", "Endless", "Hold", "Lose", "Seen", "TamperProxy"]
 
 #: An endless body stops here whatever the client does (far above any sensible cap).
 ENDLESS_LIMIT = 256 * 1024 * 1024
@@ -81,6 +93,12 @@ class Endless(Action):
     filler: bytes = b" "
     prefix: bytes = b""
     length: int | None = None
+
+
+@dataclass(frozen=True)
+class Lose(Action):
+    """Forward the request (the registry acts on it) and reset the connection instead of
+    answering: the client cannot know whether it was done."""
 
 
 Rule = Callable[[Seen], Action | None]
@@ -184,6 +202,10 @@ class TamperProxy(FaultProxy):
         try:
             self._forward(upstream, request, rfile)
             response = upstream.getresponse()
+            if isinstance(action, Lose):
+                while response.read(CHUNK):  # the registry's answer, never shown
+                    pass
+                raise _Reset("answer lost")
             if isinstance(action, Endless):
                 self._endless(sock, response, action)
             else:

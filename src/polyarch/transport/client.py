@@ -379,6 +379,17 @@ class RegistryClient:
                         response.close()
                         self.retrier.pause(delay)
                         continue
+                if method == "DELETE" and status == 404 and tries.failures:
+                    # An earlier attempt failed after it may have reached the registry (its
+                    # answer was lost): "not found" now means that attempt deleted it. What
+                    # was asked for is done; the caller sees the success it expects.
+                    logger.info(
+                        "%s: not found after an attempt whose answer was lost: that attempt "
+                        "did it",
+                        what,
+                    )
+                    response.close()
+                    return response
                 secrets = self._secrets(response.request)
                 raise status_error(response, registry, url, what, secrets)
             if head_via_get:
