@@ -108,8 +108,24 @@ def read_output(
     given up: a credential helper may leave a daemon behind holding its stdout).
 
     Returns ``(stdout, stderr)`` as kept. Raises :class:`subprocess.TimeoutExpired`
-    (``proc`` killed, what it wrote attached) after ``timeout`` seconds.
+    (``proc`` killed, what it wrote attached) after ``timeout`` seconds. Whatever else ends
+    the reading (an interrupt: Ctrl-C, SIGTERM) kills ``proc`` too: nobody would read it.
     """
+    try:
+        return _read(proc, input, limit, timeout, stop_over_limit, grace)
+    except BaseException:
+        proc.kill()
+        raise
+
+
+def _read(
+    proc: subprocess.Popen[bytes],
+    input: bytes | None,
+    limit: int,
+    timeout: float,
+    stop_over_limit: bool,
+    grace: float | None,
+) -> tuple[bytes, bytes]:
     deadline = time.monotonic() + timeout
     kept: dict[int, Captured] = {}
     pending = memoryview(input or b"")

@@ -11,8 +11,9 @@ registry with Basic auth (``basic_registry``: the password is known to polyarch 
 ``POLYARCH_PASSWORD``), every command that prints content, plain and ``--json``, must
 show neither.
 
-``config --raw`` prints a config's exact bytes, which cannot be masked without changing
-them: when they hold a known secret it prints nothing and fails in one line (exit 1).
+``config --raw`` and ``inspect --raw`` print exact bytes, which cannot be masked without
+changing them: when they hold a known secret they print nothing and fail in one line (exit
+1).
 
 Measured before the fix: ``config`` printed the ``Env`` entry and the labels with the
 password; ``inspect --json``, ``inspect --referrers``, ``verify --json``, ``create --json``
@@ -136,6 +137,7 @@ COMMANDS: dict[str, Callable[[Leaky], list[str]]] = {
     "config": lambda s: ["config", s.image],
     "config --json": lambda s: ["--json", "config", s.image],
     "config --raw": lambda s: ["config", "--raw", s.image],
+    "inspect --raw": lambda s: ["inspect", "--raw", s.image],
     "tags": lambda s: ["tags", s.image.rsplit(":", 1)[0]],
     "tags --json": lambda s: ["--json", "tags", s.image.rsplit(":", 1)[0]],
     "verify": lambda s: ["verify", s.index],
@@ -164,7 +166,7 @@ def test_content_polyarch_prints_never_shows_a_secret(
         "DOCKER_CONFIG": "/nonexistent",
     }
     result = run_cli(*COMMANDS[command](leaky), env=env)
-    if command == "config --raw":
+    if command in ("config --raw", "inspect --raw"):
         # Exact bytes cannot be masked without changing them: the lead's decision (issue
         # 25) is to print none of them, in one line saying why.
         assert_one_line_error(result, 1, "holds a secret")

@@ -105,10 +105,14 @@ def run_process(
         return ProcessResult(127, message)
     assert isinstance(proc.stdout, BufferedReader)
     with proc:
-        for line in _lines(proc.stdout, LINE_LIMIT):
-            tail.append(line)
-            if on_line is not None:
-                on_line(line)
+        try:
+            for line in _lines(proc.stdout, LINE_LIMIT):
+                tail.append(line)
+                if on_line is not None:
+                    on_line(line)
+        except BaseException:  # an interrupt: the build is not waited for
+            proc.kill()
+            raise
     return ProcessResult(proc.wait(), "\n".join(tail))
 
 

@@ -384,8 +384,7 @@ class RegistryClient:
                     # answer was lost): "not found" now means that attempt deleted it. What
                     # was asked for is done; the caller sees the success it expects.
                     logger.info(
-                        "%s: not found after an attempt whose answer was lost: that attempt "
-                        "did it",
+                        "%s: not found after an attempt whose answer was lost: that attempt did it",
                         what,
                     )
                     response.close()

@@ -8,8 +8,8 @@ import click
 
 from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render.output import console, print_json, styled
-from polyarch.cli.render.streams import binary_stdout, holds_secret
-from polyarch.errors import InvalidInput, PolyarchError
+from polyarch.cli.render.streams import write_exact
+from polyarch.errors import InvalidInput
 from polyarch.operations.config import ImageConfigResult, image_config
 
 
@@ -41,16 +41,7 @@ def config_command(ref: str, platform: str | None, raw: bool, as_json: bool, **k
     with make_context(options) as ctx:
         result = image_config(ref, ctx, platform=platform)
     if raw:
-        if holds_secret(result.raw):
-            # Exact bytes cannot be masked without changing them: print none of them.
-            raise PolyarchError(
-                f"config {result.digest} of {result.reference} holds a secret polyarch knows "
-                "(a password or token in use); --raw prints exact bytes, so it prints nothing",
-                hint="polyarch config REF shows the config with the secret masked",
-            )
-        out = binary_stdout()
-        out.write(result.raw)
-        out.flush()
+        write_exact(result.raw, f"config {result.digest} of {result.reference}")
     elif as_json:
         print_json(result.to_json())
     elif options.quiet:

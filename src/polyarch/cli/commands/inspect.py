@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -17,6 +16,7 @@ from polyarch.cli.render.output import (
     print_json,
     styled,
 )
+from polyarch.cli.render.streams import write_exact
 from polyarch.cli.render.table import Column, print_table
 from polyarch.content.referrers import Referrer
 from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
@@ -67,8 +67,7 @@ def inspect_command(
     with make_context(options) as ctx:
         result = inspect(ref, ctx, platform=platform, referrers=referrers)
     if raw:
-        sys.stdout.buffer.write(result.raw)
-        sys.stdout.buffer.flush()
+        write_exact(result.raw, f"manifest {result.digest} of {result.reference}")
     elif as_json:
         print_json(result.to_json())
     elif options.quiet:

@@ -15,8 +15,8 @@ click, ``json.dumps``, a log handler) and whatever the text holds:
   output the escape is a valid JSON one.
 
 A guarded stream has no binary ``buffer`` (click would write around the guard through
-it): bytes (``config --raw``) go to :func:`binary_stdout`, checked by the caller first
-(:func:`holds_secret`).
+it): exact bytes (``inspect --raw``, ``config --raw``) go through :func:`write_exact`, which
+prints none of them when they hold a known secret.
 """
 
 from __future__ import annotations
@@ -27,7 +27,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import BinaryIO, TextIO
 
-__all__ = ["GuardedStream", "binary_stdout", "guarded_streams", "holds_secret", "masked"]
+from polyarch.errors import PolyarchError
+
+__all__ = [
+    "GuardedStream",
+    "binary_stdout",
+    "guarded_streams",
+    "holds_secret",
+    "masked",
+    "write_exact",
+]
 
 _MASKING = "polyarch.transport.masking"
 
@@ -124,6 +133,23 @@ def binary_stdout() -> BinaryIO:
         stream.flush()
         stream = stream.wrapped
     return stream.buffer
+
+
+def write_exact(data: bytes, what: str) -> None:
+    """Write ``data`` (``what``: a manifest's or a config's exact bytes) to stdout as it is.
+
+    Exact bytes cannot be masked without changing them: when they hold a known secret,
+    none of them is written, and :class:`~polyarch.errors.PolyarchError` says why.
+    """
+    if holds_secret(data):
+        raise PolyarchError(
+            f"{what} holds a secret polyarch knows (a password or token in use); --raw "
+            "prints exact bytes, so it prints nothing",
+            hint="leave out --raw to see it with the secret masked",
+        )
+    out = binary_stdout()
+    out.write(data)
+    out.flush()
 
 
 @contextmanager
