@@ -53,6 +53,17 @@ def has_lone_surrogate(value: object) -> bool:
     >>> has_lone_surrogate({"a": ["ok", "\\ud800"]}), has_lone_surrogate({"a": "😀"})
     (True, False)
     """
+    if isinstance(value, Mapping | list):
+        # The C encoder answers for a whole document at once: only a lone surrogate makes
+        # UTF-8 encoding fail. What it cannot serialize is walked below.
+        try:
+            json.dumps(value, ensure_ascii=False, check_circular=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        except (TypeError, ValueError, RecursionError):
+            pass
+        else:
+            return False
     stack = [value]
     while stack:
         item = stack.pop()

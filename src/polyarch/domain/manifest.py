@@ -65,7 +65,7 @@ def _annotations(data: Mapping[str, Any], what: str) -> Mapping[str, str]:
 def _optional_descriptor(data: Mapping[str, Any], key: str, what: str) -> Descriptor | None:
     if data.get(key) is None:
         return None
-    return Descriptor.from_json(data[key], where=f"{what} {key}")
+    return Descriptor.from_json(data[key], where=f"{what} {key}", text_checked=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +229,8 @@ def parse_manifest(
         if not isinstance(entries, list):
             raise InvalidManifest(f"{what}: manifests must be a list")
         manifests = tuple(
-            Descriptor.from_json(e, where=f"{what} manifests[{i}]") for i, e in enumerate(entries)
+            Descriptor.from_json(e, where=f"{what} manifests[{i}]", text_checked=True)
+            for i, e in enumerate(entries)
         )
         return Index(raw, computed, kind, manifests, subject, artifact_type, annotations)
     config = _optional_descriptor(data, "config", what)
@@ -239,7 +240,8 @@ def parse_manifest(
     if not isinstance(layers_data, list):
         raise InvalidManifest(f"{what}: layers must be a list")
     layers = tuple(
-        Descriptor.from_json(e, where=f"{what} layers[{i}]") for i, e in enumerate(layers_data)
+        Descriptor.from_json(e, where=f"{what} layers[{i}]", text_checked=True)
+        for i, e in enumerate(layers_data)
     )
     return ImageManifest(raw, computed, kind, config, layers, subject, artifact_type, annotations)
 

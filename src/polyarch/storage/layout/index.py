@@ -97,7 +97,10 @@ def parse_index(raw: bytes, *, what: str) -> tuple[dict[str, Any], list[Descript
     if not isinstance(items, list):
         raise InvalidInput(f"{what}: manifests must be a list")
     try:
-        entries = [Descriptor.from_json(e, where=f"manifests[{i}]") for i, e in enumerate(items)]
+        entries = [
+            Descriptor.from_json(e, where=f"manifests[{i}]", text_checked=True)
+            for i, e in enumerate(items)
+        ]
     except InvalidManifest as exc:
         raise InvalidInput(f"{what}: {exc}") from None
     return doc, entries
