@@ -19,6 +19,15 @@ repeated blindly. Content that does not match its digest is never retried. The f
 blob that fails for good ends the transfer: blobs not started are cancelled, the others
 are not started over.
 
+Presence is trusted only in a :class:`~polyarch.storage.repository.CheckedStore` (a
+registry, which verifies what it stores): in an ``oci:`` layout a blob counts as present
+when its file has the descriptor's size, a manifest there does not vouch for its blobs, and
+a blob of the very layout a new tag is written to is read through and hashed first.
+
+Blobs move on a :class:`~polyarch.content.pool.WorkerPool`: an interrupt (Ctrl-C, SIGTERM)
+starts no further blob, stops those in flight at their next chunk (none is committed after
+it), and has each repository give up what it started (:meth:`Transfer.interrupt`).
+
 A dry run asks the same HEAD questions and records what it *would* do.
 """
 

@@ -11,6 +11,8 @@ speaks the Distribution API:
   :class:`~polyarch.errors.TransportError` with a hint, unexpected statuses become the
   :class:`~polyarch.errors.RegistryError` subclass picked by the registry's error code;
 * redirects (followed by httpx, which drops ``Authorization`` when leaving the origin);
+* how much of each answer is read (:mod:`polyarch.transport.limits`), and stopping: once
+  :meth:`RegistryClient.cancel` was called, only cleanup requests are sent;
 * request counting (for benchmarks) and DEBUG logging without headers or query strings.
 """
 
@@ -134,11 +136,6 @@ class RegistryClient:
         :class:`~polyarch.errors.Interrupted`), except the ``cleanup`` requests that cancel
         what was started. Requests already under way are not interrupted."""
         self._cancelled.set()
-
-    @property
-    def cancelled(self) -> bool:
-        """Whether :meth:`cancel` was called."""
-        return self._cancelled.is_set()
 
     # -- URLs --------------------------------------------------------------------------
 
