@@ -3,7 +3,11 @@
 * :func:`run_measured` runs ``python -m polyarch ARGS`` and reports the child's own peak
   resident set (``wait4(2)``'s ``ru_maxrss``, so no other process counts), with an
   address-space limit as a safety net: a child that would read a body without bound
-  fails inside the limit instead of filling the machine;
+  fails inside the limit instead of filling the machine. Linux carries a process's peak
+  over ``exec`` from the memory it was forked from (``exec_mmap`` keeps the old mm's high
+  water mark), so a child forked from the test process would start at the test process's
+  RSS (over 300 MiB late in a full run): the CLI is spawned by a small launcher
+  (:data:`_LAUNCH`, about 10 MiB) that reports the CLI's own peak;
 * :func:`start_cli` starts it in its own session (a process group, as a shell's job), so
   that :func:`signal_group` delivers a signal the way a terminal's Ctrl-C does;
 * :func:`run_counting_opens` runs it with a ``sys.addaudithook`` hook that writes one line
@@ -35,6 +39,7 @@ __all__ = [
     "Measured",
     "exited_within",
     "finish",
+    "peak_rss_of_python",
     "run_counting_opens",
     "run_measured",
     "signal_group",
@@ -92,6 +97,33 @@ run()
 """
 
 
+#: ``python -c`` launcher: argv[1] the file the CLI's peak RSS (KiB) goes to, then the
+#: CLI's interpreter arguments. It spawns them (``posix_spawn``: the child starts from this
+#: small process's memory), takes no SIGINT or SIGTERM itself (they reach the CLI, in the
+#: same process group, reset to their defaults), and exits as the CLI did.
+_LAUNCH = """
+import os, signal, sys
+stopping = (signal.SIGINT, signal.SIGTERM)
+for signum in stopping:
+    signal.signal(signum, signal.SIG_IGN)
+pid = os.posix_spawn(sys.executable, [sys.executable, *sys.argv[2:]], os.environ,
+                     setsigdef=stopping)
+while True:
+    try:
+        _, status, usage = os.wait4(pid, 0)
+        break
+    except InterruptedError:
+        pass
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+if code < 0:
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
 def _command(
     args: Sequence[str],
     *,
@@ -99,10 +131,12 @@ def _command(
     names: Sequence[str] = (),
     log: str = "",
     stop: int = 0,
+    rss_file: str | None = None,
 ) -> list[str]:
     shown = ",".join(f"{name}={value}" for name, value in (limits or {}).items())
     boot = [shown, ",".join(names), log or os.devnull, str(stop)]
-    return [sys.executable, "-c", _BOOT, *boot, *args]
+    launch = [sys.executable, "-c", _LAUNCH, rss_file] if rss_file else [sys.executable]
+    return [*launch, "-c", _BOOT, *boot, *args]
 
 
 @dataclass
@@ -112,6 +146,8 @@ class Started:
     proc: subprocess.Popen[bytes]
     out_path: Path
     err_path: Path
+    #: Where the launcher writes the CLI's peak RSS (KiB).
+    rss_path: Path
 
 
 def start_cli(
@@ -132,17 +168,18 @@ def start_cli(
         limits["AS"] = ADDRESS_SPACE_LIMIT
     directory = Path(tempfile.mkdtemp(prefix="polyarch-cli-"))
     out_path, err_path, in_path = directory / "stdout", directory / "stderr", directory / "stdin"
+    rss_path = directory / "rss"
     in_path.write_bytes(stdin)
     with out_path.open("wb") as out, err_path.open("wb") as err, in_path.open("rb") as given:
         proc = subprocess.Popen(
-            _command(args, limits=limits),
+            _command(args, limits=limits, rss_file=str(rss_path)),
             stdin=given,
             stdout=out,
             stderr=err,
             env=_env(env),
             start_new_session=True,
         )
-    return Started(proc, out_path, err_path)
+    return Started(proc, out_path, err_path, rss_path)
 
 
 def signal_group(started: Started, signum: int) -> None:
@@ -158,8 +195,12 @@ def finish(started: Started, timeout: float) -> Measured:
     proc.returncode = os.waitstatus_to_exitcode(status)
     out = started.out_path.read_text(errors="replace")
     err = started.err_path.read_text(errors="replace")
+    try:  # the CLI's own peak, reported by the launcher
+        peak = int(started.rss_path.read_text())
+    except (OSError, ValueError):  # the launcher was killed (the hang guard): its figure
+        peak = usage.ru_maxrss
     shutil.rmtree(started.out_path.parent, ignore_errors=True)
-    return Measured(proc.returncode, out, err, usage.ru_maxrss * 1024)
+    return Measured(proc.returncode, out, err, peak * 1024)
 
 
 def exited_within(started: Started, seconds: float) -> bool:
@@ -207,6 +248,16 @@ def run_measured(
     """Run ``python -m polyarch ARGS`` to its end; its result and peak RSS."""
     started = start_cli(*args, env=env, limit_memory=True, stdin=stdin, limits=limits)
     return finish(started, timeout)
+
+
+def peak_rss_of_python(code: str, timeout: float = 300) -> tuple[int, int]:
+    """Run ``python -c CODE`` through the launcher: its exit code and peak RSS in bytes."""
+    with tempfile.TemporaryDirectory(prefix="polyarch-rss-") as directory:
+        rss = Path(directory) / "rss"
+        done = subprocess.run(
+            [sys.executable, "-c", _LAUNCH, str(rss), "-c", code], timeout=timeout, check=False
+        )
+        return done.returncode, int(rss.read_text()) * 1024
 
 
 def run_counting_opens(
