@@ -11,21 +11,25 @@ from pathlib import Path
 NOBODY = 65534
 
 
-#: Where scripts/trixie.sh unpacks Debian 13 tools (docker-buildx 0.13, skopeo 1.18, ...).
-TRIXIE_PREFIX = Path(os.environ.get("POLYARCH_TRIXIE_PREFIX", "/opt/polyarch-trixie"))
-TRIXIE_BIN = TRIXIE_PREFIX / "bin"
-#: Debian 13's skopeo 1.18 and podman 5, runnable on Debian 12 too
-#: (``scripts/trixie.sh glibc skopeo podman``: started by Debian 13 glibc's loader).
-TRIXIE_GLIBC_BIN = TRIXIE_PREFIX / "glibc-bin"
+def suite_prefix(suite: str) -> Path:
+    """Where ``scripts/debian.sh SUITE`` unpacks a Debian suite's tools (trixie, sid)."""
+    default = f"/opt/polyarch-{suite}"
+    return Path(os.environ.get(f"POLYARCH_{suite.upper()}_PREFIX", default))
 
-#: The peers, strongest first: name -> (executable, arguments that print its version).
-PEERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "buildx imagetools": ("docker-buildx", ("version",)),
-    "crane": ("crane", ("version",)),
-    "regctl": ("regctl", ("version",)),
-    "skopeo": ("skopeo", ("--version",)),
-    "docker manifest": ("docker", ("--version",)),
-    "podman": ("podman", ("--version",)),
+
+#: Where each peer is looked for, in order: ``SUITE:bin`` (``scripts/debian.sh SUITE install``),
+#: ``SUITE:glibc-bin`` (``scripts/debian.sh SUITE glibc``: sid's skopeo 1.22 and podman 5.8,
+#: trixie's skopeo 1.18 and podman 5.4, runnable on Debian 12 with their suite's glibc), or
+#: ``PATH``. The two buildx peers are looked for in their own suite only: 0.29 (Debian sid, what
+#: Docker 28/29 users run) and 0.13 (Debian 13).
+PEERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "buildx imagetools 0.29": ("docker-buildx", ("version",), ("sid:bin",)),
+    "buildx imagetools 0.13": ("docker-buildx", ("version",), ("trixie:bin",)),
+    "crane": ("crane", ("version",), ("sid:bin", "PATH")),
+    "regctl": ("regctl", ("version",), ("PATH",)),
+    "skopeo": ("skopeo", ("--version",), ("sid:glibc-bin", "trixie:glibc-bin", "PATH")),
+    "docker manifest": ("docker", ("--version",), ("PATH",)),
+    "podman": ("podman", ("--version",), ("sid:glibc-bin", "trixie:glibc-bin", "PATH")),
 }
 
 
@@ -40,24 +44,41 @@ def polyarch_env(blob_cache: Path | None = None) -> dict[str, str]:
     return env
 
 
+def _candidates(executable: str, places: Sequence[str]) -> list[tuple[str, str | None]]:
+    """(path, suite or None) for each place a peer may be, in order."""
+    found: list[tuple[str, str | None]] = []
+    for place in places:
+        if place == "PATH":
+            path = shutil.which(executable)
+            if path:
+                found.append((path, None))
+            continue
+        suite, _, where = place.partition(":")
+        found.append((str(suite_prefix(suite) / where / executable), suite))
+    return found
+
+
+def _package_version(suite: str, executable: str) -> str | None:
+    """The Debian version of the package ``scripts/debian.sh`` unpacked ``executable`` from."""
+    stamp = suite_prefix(suite) / "stamps" / executable
+    try:
+        return stamp.read_text().split("_")[1].replace("%3a", ":")
+    except (OSError, IndexError):
+        return None
+
+
 def find_tool(name: str) -> tuple[str | None, str]:
     """The path of peer ``name`` that runs here, and its version line or why it is missing.
 
-    Looks first among the Debian 13 builds made runnable by ``scripts/trixie.sh glibc``
-    (skopeo 1.18 and podman 5: the newest, so the strongest), then on PATH, then in
-    scripts/trixie.sh's prefix. A binary that is found but does not run (e.g. Debian 13's
-    skopeo unwrapped needs glibc 2.38, which Debian 12 lacks) is missing, with its own
-    error as the reason: a peer is never silently dropped from the report.
+    Looks in the places :data:`PEERS` names, in order. A binary that is found but does not run
+    (e.g. a suite's skopeo without its glibc) is missing, with its own error as the reason: a
+    peer is never silently dropped from the report. A peer from a suite's prefix also names its
+    Debian package version (Debian's crane prints no version of its own).
     """
-    executable, version_args = PEERS[name]
+    executable, version_args, places = PEERS[name]
     reasons = []
-    candidates = (
-        str(TRIXIE_GLIBC_BIN / executable),
-        shutil.which(executable),
-        str(TRIXIE_BIN / executable),
-    )
-    for candidate in candidates:
-        if not candidate or not os.access(candidate, os.X_OK):
+    for candidate, suite in _candidates(executable, places):
+        if not os.access(candidate, os.X_OK):
             continue
         try:
             result = subprocess.run(
@@ -68,9 +89,16 @@ def find_tool(name: str) -> tuple[str | None, str]:
             continue
         text = (result.stdout or result.stderr).strip().splitlines()
         if result.returncode == 0:
-            return candidate, text[0] if text else "unknown version"
+            line = text[0] if text else "unknown version"
+            package = _package_version(suite, executable) if suite else None
+            return candidate, f"{line} (Debian {suite}: {package})" if package else line
         reasons.append(f"{candidate}: {text[-1] if text else f'exit {result.returncode}'}")
-    return None, "missing: " + ("; ".join(reasons) or f"{executable} not installed")
+    if not reasons:
+        where = ", ".join(places)
+        reasons.append(
+            f"{executable} not installed ({where})" if name != "regctl" else "not packaged"
+        )
+    return None, "missing: " + "; ".join(reasons)
 
 
 def skopeo_cmd(cache: Path, args: Sequence[str]) -> tuple[list[str], dict[str, str]]:
@@ -118,13 +146,19 @@ def podman_cmd(home: Path, insecure: Sequence[str]) -> tuple[list[str], dict[str
     podman keeps images and manifest lists in a local store: here ``home`` (``--root``,
     ``--runroot``), so that nothing outside the temp dir is touched. ``insecure``: the
     registries (host:port) it may reach over plain HTTP (a registries.conf of its own).
-    Debian 13's podman checks at start for its network helper (netavark, which
-    ``scripts/trixie.sh glibc podman`` unpacks) and for conmon (Debian's ``conmon``).
+    A suite's podman checks at start for its network helper (netavark, which
+    ``scripts/debian.sh SUITE glibc podman`` unpacks beside it) and for conmon (Debian's
+    ``conmon``).
     """
     home.mkdir(parents=True, exist_ok=True)
     conf = home / "containers.conf"
-    helpers = TRIXIE_PREFIX / "root" / "usr" / "lib" / "podman"
-    conf.write_text(f'[engine]\nhelper_binaries_dir = ["{helpers}"]\n')
+    podman = find_tool("podman")[0] or "podman"
+    helpers = [
+        str(suite_prefix(suite) / "root" / "usr" / "lib" / "podman")
+        for suite in ("sid", "trixie")
+        if podman.startswith(str(suite_prefix(suite)) + "/")
+    ]
+    conf.write_text(f"[engine]\nhelper_binaries_dir = {helpers!r}\n".replace("'", '"'))
     registries = home / "registries.conf"
     registries.write_text(
         "".join(f'[[registry]]\nlocation = "{host}"\ninsecure = true\n\n' for host in insecure)
@@ -135,5 +169,4 @@ def podman_cmd(home: Path, insecure: Sequence[str]) -> tuple[list[str], dict[str
         "CONTAINERS_REGISTRIES_CONF": str(registries),
         "PODMAN_IGNORE_CGROUPSV1_WARNING": "1",
     }
-    podman = find_tool("podman")[0] or "podman"
     return [podman, "--root", str(home / "root"), "--runroot", str(home / "run")], env

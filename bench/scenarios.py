@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -65,10 +66,13 @@ def scenario_create(bench: Bench, sizes: Sequence[int]) -> list[Case]:
     progress(f"pushing {max(sizes)} single-platform images to {reg.host}/{repo_name}")
     with Context() as ctx:
         repo = ctx.repository(Reference.parse(f"{reg.host}/{repo_name}:p0"))
-        for i, plat in enumerate(platforms(max(sizes))):
-            push_image(repo, plat, tag=f"p{i}", docker=True)
+        for k, plat in enumerate(platforms(max(sizes))):
+            push_image(repo, plat, tag=f"p{k}", docker=True)
     docker_config = bench.tempdir("docker-config")
-    buildx, _ = find_tool("buildx imagetools")
+    buildxes = {
+        version: find_tool(f"buildx imagetools {version}")[0] for version in ("0.29", "0.13")
+    }
+    crane, _ = find_tool("crane")
     podman, _ = find_tool("podman")
     podman_home = bench.tempdir("podman")
     cases: list[Case] = []
@@ -93,7 +97,10 @@ def scenario_create(bench: Bench, sizes: Sequence[int]) -> list[Case]:
         sources = [f"{reg.host}/{repo_name}:p{i}" for i in range(n)]
         label = f"N={n}"
         docker_case = Case("1 create index", label, "docker manifest create+push", baseline=True)
-        buildx_case = Case("1 create index", label, "buildx imagetools create")
+        buildx_cases = {
+            v: Case("1 create index", label, f"buildx {v} imagetools create") for v in buildxes
+        }
+        crane_case = Case("1 create index", label, "crane index append")
         podman_case = Case("1 create index", label, "podman manifest create+push")
         podman_case.note = "push --all=false: the images are in the target repository already"
         cli_case = Case("1 create index", label, "polyarch create (CLI)", polyarch=True)
@@ -130,11 +137,25 @@ def scenario_create(bench: Bench, sizes: Sequence[int]) -> list[Case]:
             verify_index(target, n)
             return sample(seconds, requests, client_requests=client_requests, cpu_seconds=cpu)
 
-        def run_buildx(i: int, n: int = n, sources: list[str] = sources) -> Sample:
-            assert buildx is not None
-            target = f"{reg.host}/{repo_name}:buildx-{n}-{i}"
+        def run_buildx(
+            i: int, version: str, buildx: str, n: int = n, sources: list[str] = sources
+        ) -> Sample:
+            target = f"{reg.host}/{repo_name}:buildx-{version}-{n}-{i}"
             env = {**os.environ, "DOCKER_CONFIG": str(docker_config)}
             argv = [buildx, "imagetools", "create", "--progress", "quiet", "-t", target, *sources]
+            bench.mark(reg)
+            r = checked(run_process(argv, env=env), argv)
+            requests = bench.take(reg)
+            verify_index(target, n)
+            return of_process(r, requests)
+
+        def run_crane(i: int, n: int = n, sources: list[str] = sources) -> Sample:
+            assert crane is not None
+            # The sources are Docker schema2 images: a Docker manifest list, as docker makes.
+            target = f"{reg.host}/{repo_name}:crane-{n}-{i}"
+            argv = [crane, "--insecure", "index", "append", "--docker-empty-base", "-t", target]
+            argv += [arg for source in sources for arg in ("-m", source)]
+            env = {**os.environ, "DOCKER_CONFIG": str(docker_config)}
             bench.mark(reg)
             r = checked(run_process(argv, env=env), argv)
             requests = bench.take(reg)
@@ -154,8 +175,12 @@ def scenario_create(bench: Bench, sizes: Sequence[int]) -> list[Case]:
         tools = [(docker_case, run_docker), (cli_case, run_cli), (lib_case, run_library)]
         if podman is not None:
             tools.insert(1, (podman_case, run_podman))
-        if buildx is not None:
-            tools.insert(1, (buildx_case, run_buildx))
+        if crane is not None:
+            tools.insert(1, (crane_case, run_crane))
+        for version, buildx in reversed(buildxes.items()):
+            if buildx is not None:
+                runner = functools.partial(run_buildx, version=version, buildx=buildx)
+                tools.insert(1, (buildx_cases[version], runner))
         alternate(bench.runs, tools, f"create {label}")
         cases += [case for case, _ in tools]
     return cases
@@ -208,13 +233,25 @@ def scenario_copy(
     skopeo_case.note = "fresh blob-info cache every run"
     default_case = Case(scenario, label, f"polyarch copy (--jobs {DEFAULT_JOBS})", polyarch=True)
     jobs1_case = Case(scenario, label, "polyarch copy --jobs 1", polyarch=True)
+    crane_case = Case(scenario, label, "crane copy")
+    crane, _ = find_tool("crane")
     floor_case = Case(scenario, label, "floor: curl -T, 2 parallel")
     floor_case.note = (
         "the registry's ingest rate: upload only, from local files (no download, no manifests)"
     )
-    for case in (skopeo_case, default_case, jobs1_case, floor_case):
+    for case in (skopeo_case, crane_case, default_case, jobs1_case, floor_case):
         case.payload = payload
         case.transfer = True
+
+    def run_crane(i: int) -> Sample:
+        assert crane is not None
+        target = f"{b.host}/{tag}-crane-{i}/app:v1"
+        argv = [crane, "--insecure", "copy", source, target]
+        bench.mark(a, b)
+        r = checked(run_process(argv, env=polyarch_env()), argv)
+        requests = bench.take(a, b)
+        check_copy(target, index.digest)
+        return of_process(r, requests)
 
     def run_skopeo(i: int) -> Sample:
         target = f"{b.host}/{tag}-skopeo-{i}/app:v1"
@@ -264,6 +301,8 @@ def scenario_copy(
         (jobs1_case, with_registry_cpu(polyarch_runner("polyarch-j1", ["--jobs", "1"]))),
         (floor_case, with_registry_cpu(run_floor)),
     ]
+    if crane is not None:
+        tools.insert(1, (crane_case, with_registry_cpu(run_crane)))
     alternate(bench.runs, tools, "copy A→B")
     return [case for case, _ in tools]
 

@@ -4,7 +4,9 @@
 #   ./scripts/demo.sh
 #
 # Sets up polyarch (scripts/setup.sh), installs and starts a Docker engine with QEMU
-# (scripts/engine.sh; an engine that already runs is reused), starts a docker-registry on
+# (scripts/engine.sh's docker28: Docker 28.5, buildx 0.29, containerd 2.1 from Debian unstable;
+# DEMO_ENGINE=docker26 for Debian 13's Docker 26; an engine that already runs is reused),
+# starts a docker-registry on
 # a free 127.0.0.1 port, copies examples/metrics-api to demo-work/ and points its spec at
 # that registry, then does what CI does for the seeds' metrics-api:
 #
@@ -29,6 +31,7 @@ show() {
   "$@"
 }
 
+ENGINE="${DEMO_ENGINE:-docker28}"
 REGISTRY_PID=""
 STARTED_ENGINE=""
 HOST=""
@@ -49,7 +52,7 @@ cleanup() {
     echo "demo: registry stopped"
   fi
   if [ -n "$STARTED_ENGINE" ]; then
-    bash "$ROOT/scripts/engine.sh" stop
+    bash "$ROOT/scripts/engine.sh" stop "$ENGINE"
   fi
   if [ "$rc" -ne 0 ]; then
     echo "demo: FAILED (exit code $rc)" >&2
@@ -60,12 +63,13 @@ trap cleanup EXIT
 
 say "Set up polyarch, a Docker engine and QEMU"
 ./scripts/setup.sh
-bash scripts/engine.sh install
-if ! bash scripts/engine.sh running; then
+bash scripts/engine.sh install "$ENGINE"
+if ! bash scripts/engine.sh running "$ENGINE"; then
   STARTED_ENGINE=yes # stopped at the end, and the QEMU handlers put back as they were
 fi
-bash scripts/engine.sh start
-eval "$(bash scripts/engine.sh env)" # DOCKER_HOST, DOCKER_CONFIG: that engine and its buildx
+bash scripts/engine.sh start "$ENGINE"
+# DOCKER_HOST, DOCKER_CONFIG, PATH: that engine, its buildx and its docker CLI
+eval "$(bash scripts/engine.sh env "$ENGINE")"
 
 say "Start a registry on 127.0.0.1"
 rm -rf "$WORK"

@@ -16,6 +16,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -29,6 +30,9 @@ from support.registry import (
 )
 from support.require import missing
 from support.token_issuer import TokenIssuer, User
+
+if TYPE_CHECKING:
+    from support.engine import Engine
 
 # The CLI keeps a blob-info cache in ~/.cache by default (content/blobinfo.py). Tests
 # share registries and push identical blobs, so a cache would turn the copies some tests
@@ -77,6 +81,17 @@ def registry2(
     """A second plain registry with its own storage, for cross-registry tests."""
     workdir = tmp_path_factory.mktemp("registry2")
     yield from _serve(RegistryServer(binary=registry_binary, workdir=workdir))
+
+
+@pytest.fixture(scope="session")
+def no_delete_registry(
+    registry_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RegistryServer]:
+    """A registry that refuses every DELETE: ``storage.delete.enabled: false``, distribution's
+    default (``405 UNSUPPORTED``)."""
+    workdir = tmp_path_factory.mktemp("no-delete")
+    extra = {"storage": {"delete": {"enabled": False}}}
+    yield from _serve(RegistryServer(binary=registry_binary, workdir=workdir, extra_config=extra))
 
 
 @pytest.fixture(scope="session")
@@ -157,19 +172,33 @@ def token_registry(
 # --- the Docker engine (e2e tests) -----------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def docker_engine() -> str:
-    """Server version of the local Docker engine.
+def _e2e_engines() -> tuple[str, ...]:
+    from support.engine import e2e_engines
 
-    Skips, loudly, when no engine answers ``docker version`` (fails under CI): start
-    one with ``./scripts/engine.sh start`` (see ``.ci/run``).
+    return e2e_engines()
+
+
+@pytest.fixture(scope="session", params=_e2e_engines())
+def docker_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """One engine of ``scripts/engine.sh``, active (DOCKER_HOST, DOCKER_CONFIG, PATH) meanwhile.
+
+    Every test that uses it runs once per engine: ``[docker26]`` (Debian 13: Docker 26, buildx
+    0.13, containerd 1.7) and ``[docker28]`` (Debian unstable: Docker 28.5, buildx 0.29,
+    containerd 2.1); pytest groups the tests by engine, so each engine is activated once.
+    Skips, loudly, when the engine does not answer (fails under CI): ``./scripts/test.sh``
+    starts both.
     """
-    from support.engine import EngineSetupError, require_engine
+    from support.engine import EngineSetupError, activated
 
+    context = activated(request.param)
     try:
-        return require_engine()
+        engine = context.__enter__()
     except EngineSetupError as exc:
         missing(str(exc))
+    try:
+        yield engine
+    finally:
+        context.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
@@ -187,3 +216,39 @@ def busybox_rootfs() -> dict[str, Path]:
         return {platform: fetch(platform) for platform in ("linux/amd64", "linux/arm64")}
     except EngineSetupError as exc:
         missing(str(exc))
+
+
+# --- time and outcome per tier (printed at the end of the run; scripts/test.sh relies on it) --
+
+TIERS = ("unit", "integration", "e2e")
+_tier_seconds: dict[str, float] = dict.fromkeys(TIERS, 0.0)
+_tier_outcomes: dict[str, dict[str, int]] = {tier: {} for tier in TIERS}
+
+
+def tier_of(nodeid: str) -> str:
+    """The tier of a test: its folder under tests/; the doctests in src/ are unit tests."""
+    for tier in ("integration", "e2e"):
+        if nodeid.startswith(f"tests/{tier}/"):
+            return tier
+    return "unit"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    tier = tier_of(report.nodeid)
+    # setup + call + teardown: session and module fixtures (registries, engines' images) are
+    # paid by the first test that asks for them, so the sum is the tier's wall time.
+    _tier_seconds[tier] += report.duration
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        outcome = "error" if report.when == "setup" and report.failed else report.outcome
+        counts = _tier_outcomes[tier]
+        counts[outcome] = counts.get(outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    ran = [tier for tier in TIERS if _tier_outcomes[tier]]
+    if not ran:
+        return
+    terminalreporter.write_sep("-", "time per tier")
+    for tier in ran:
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(_tier_outcomes[tier].items()))
+        terminalreporter.write_line(f"{tier}: {_tier_seconds[tier]:.0f} s ({counts})")

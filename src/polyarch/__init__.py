@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from polyarch.content.context import (
         Context,
     )
+    from polyarch.content.reach import (
+        ReachUnknown,
+    )
     from polyarch.content.record_evidence import (
         record_sources,
         resolve_record,
@@ -89,6 +92,7 @@ if TYPE_CHECKING:
         CredentialError,
         Denied,
         DigestMismatch,
+        ImmutableTag,
         Interrupted,
         InvalidDigest,
         InvalidInput,
@@ -131,6 +135,7 @@ if TYPE_CHECKING:
     )
     from polyarch.operations.delete import (
         DeletePlan,
+        ReachedManifest,
         TagDeleteUnsupported,
         delete,
         plan_delete,
@@ -144,6 +149,11 @@ if TYPE_CHECKING:
         LoginResult,
         login,
         logout,
+    )
+    from polyarch.operations.prune import (
+        PrunePlan,
+        plan_prune,
+        prune,
     )
     from polyarch.operations.resolve import (
         resolve,
@@ -182,14 +192,8 @@ if TYPE_CHECKING:
         RecordMismatch,
         publish,
     )
-    from polyarch.pipeline.specfile import (
-        Spec,
-        SpecError,
-        Variant,
-        VerifySpec,
-        find_spec,
-        load_spec,
-    )
+    from polyarch.pipeline.specfile import find_spec, load_spec
+    from polyarch.pipeline.specfile.model import Spec, SpecError, Variant, VerifySpec
     from polyarch.storage.layout.repository import (
         LayoutNotFound,
         LayoutRepository,
@@ -240,6 +244,7 @@ __all__ = [
     "ImageConfig",
     "ImageConfigResult",
     "ImageManifest",
+    "ImmutableTag",
     "Index",
     "InspectEntry",
     "InspectResult",
@@ -264,10 +269,13 @@ __all__ = [
     "PlatformChange",
     "PlatformNotFound",
     "PolyarchError",
+    "PrunePlan",
     "PublishFailed",
     "PublishRequest",
     "PublishResult",
     "PublishedVariant",
+    "ReachUnknown",
+    "ReachedManifest",
     "Record",
     "RecordMismatch",
     "Reference",
@@ -316,6 +324,8 @@ __all__ = [
     "parse_location",
     "parse_manifest",
     "plan_delete",
+    "plan_prune",
+    "prune",
     "publish",
     "record_sources",
     "resolve",
@@ -327,6 +337,7 @@ __all__ = [
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "polyarch.content.attestations": ("link_problem",),
     "polyarch.content.context": ("Context",),
+    "polyarch.content.reach": ("ReachUnknown",),
     "polyarch.content.record_evidence": ("record_sources", "resolve_record"),
     "polyarch.content.records": ("Record", "load_records"),
     "polyarch.content.referrers": ("Referrer", "discover_referrers"),
@@ -355,6 +366,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "CredentialError",
         "Denied",
         "DigestMismatch",
+        "ImmutableTag",
         "InvalidDigest",
         "InvalidInput",
         "InvalidManifest",
@@ -386,9 +398,16 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "create_index",
     ),
     "polyarch.operations.create.sources": ("Source",),
-    "polyarch.operations.delete": ("DeletePlan", "TagDeleteUnsupported", "delete", "plan_delete"),
+    "polyarch.operations.delete": (
+        "DeletePlan",
+        "ReachedManifest",
+        "TagDeleteUnsupported",
+        "delete",
+        "plan_delete",
+    ),
     "polyarch.operations.inspect": ("InspectEntry", "InspectResult", "inspect"),
     "polyarch.operations.login": ("LoginResult", "login", "logout"),
+    "polyarch.operations.prune": ("PrunePlan", "plan_prune", "prune"),
     "polyarch.operations.resolve": ("resolve",),
     "polyarch.operations.tags": ("TagList", "list_tags"),
     "polyarch.operations.verify": ("verify",),
@@ -412,14 +431,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "RecordMismatch",
         "publish",
     ),
-    "polyarch.pipeline.specfile": (
-        "Spec",
-        "SpecError",
-        "Variant",
-        "VerifySpec",
-        "find_spec",
-        "load_spec",
-    ),
+    "polyarch.pipeline.specfile": ("find_spec", "load_spec"),
+    "polyarch.pipeline.specfile.model": ("Spec", "SpecError", "Variant", "VerifySpec"),
     "polyarch.storage.layout.repository": ("LayoutNotFound", "LayoutRepository"),
     "polyarch.storage.registry.repository": ("RegistryRepository",),
     "polyarch.storage.repository": ("Repository",),

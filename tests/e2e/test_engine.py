@@ -17,7 +17,7 @@ import pytest
 from polyarch.domain.platform import Platform, compatible
 from polyarch.engine.runner import DockerRunner
 from support.cli import run_cli
-from support.engine import build_and_push
+from support.engine import Engine, build_and_push
 from support.registry import RegistryServer
 from support.require import missing
 
@@ -40,7 +40,7 @@ class Images:
 
 @pytest.fixture(scope="module")
 def images(
-    docker_engine: str, busybox_rootfs: dict[str, Path], registry: RegistryServer
+    docker_engine: Engine, busybox_rootfs: dict[str, Path], registry: RegistryServer
 ) -> Iterator[Images]:
     """The busybox images, built and pushed once for this module (local copies removed)."""
     host = registry.host
@@ -60,7 +60,7 @@ def images(
 
 
 @pytest.fixture
-def runner(docker_engine: str) -> DockerRunner:
+def runner(docker_engine: Engine) -> DockerRunner:
     """A runner on the local engine."""
     return DockerRunner(timeout=120)
 
@@ -75,7 +75,7 @@ def _need_emulator(runner: DockerRunner, platform: Platform) -> None:
 def test_pushed_tag_is_a_buildkit_wrapper_around_an_image_of_its_platform(
     images: Images, registry: RegistryServer, platform: Platform, tag: str
 ) -> None:
-    # The engine of scripts/engine.sh (Docker 26, containerd image store) builds with
+    # Each engine of scripts/engine.sh (Docker 26 and 28.5, containerd image store) builds with
     # BuildKit: `docker push` of a tag pushes a wrapper index (the OCI image manifest and
     # an unknown/unknown provenance attestation manifest), as Docker 29 does by default.
     pinned = getattr(images, tag)
@@ -137,7 +137,7 @@ def test_pull_failure_is_an_error_not_an_exit_code(
     assert result.error.startswith(f"cannot pull {absent} for linux/amd64: "), result.error
 
 
-def test_timeout_removes_the_container(images: Images, docker_engine: str) -> None:
+def test_timeout_removes_the_container(images: Images, docker_engine: Engine) -> None:
     result = DockerRunner(timeout=3).run(images.amd64, AMD64, ["sleep", "60"])
     assert result.exit_code is None
     assert result.error == f"{images.amd64} for linux/amd64 did not finish in 3 s"

@@ -1,12 +1,14 @@
-"""scripts/engine.sh: a second engine beside the running one, and stop puts binfmt_misc back.
+"""scripts/engine.sh: engines beside the running ones, and stop puts binfmt_misc back.
 
-The demo and .ci/run start the engine with ``scripts/engine.sh start`` and stop it with
-``stop``; ``start`` enables every QEMU handler binfmt-support knows (29 on Debian 12),
+The demo and scripts/test.sh start engines with ``scripts/engine.sh start`` and stop them
+with ``stop``; ``start`` enables every QEMU handler binfmt-support knows (29 on Debian 12),
 ``stop`` must leave them as they were before (issue: the demo left all 29 enabled where 1
-was). Here a second engine runs in its own directory beside the tests' engine (its own
-sockets, data and exec roots), with two handlers set aside first: one disabled, one
-absent; after ``stop`` they are disabled and absent again, the others untouched, and
-nothing of the second engine is left mounted or running. Needs root (as in CI).
+was). Here another engine of the same kind as the tests' one runs in its own directory beside
+it (its own sockets, data and exec roots), with two handlers set aside first: one disabled,
+one absent; after ``stop`` they are disabled and absent again, the others untouched, and
+nothing of that engine is left mounted or running. With both engines in one directory, the
+state is recorded once (first start) and put back once (when the last one stops). Needs root
+(as in CI).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from support.engine import Engine
 from support.require import missing
 
 pytestmark = pytest.mark.e2e
@@ -58,10 +61,13 @@ def states() -> dict[str, str]:
 
 
 @pytest.fixture
-def handlers_set_aside(docker_engine: str) -> Iterator[dict[str, str]]:
+def handlers_set_aside() -> Iterator[dict[str, str]]:
     """binfmt_misc with DISABLED disabled and ABSENT removed; as found afterwards."""
     if os.geteuid() != 0:
         missing("scripts/engine.sh needs root")
+    versions = engine_sh(Path("/nonexistent"), "versions").stdout
+    if "not installed" in versions:
+        missing(f"engines not installed ({versions.strip()}): bash scripts/engine.sh install")
     if not (BINFMT / "status").exists() or not Path("/usr/share/binfmts", ABSENT).exists():
         missing("binfmt_misc or qemu-user-static missing: scripts/engine.sh install, start")
     found = states()
@@ -120,8 +126,9 @@ def binfmt_d_line(name: str) -> str:
 
 @pytest.mark.parametrize("source", ["binfmt-support", "binfmt.d"])
 def test_a_second_engine_starts_beside_and_stop_restores_binfmt(
-    handlers_set_aside: dict[str, str], short_dir: Path, source: str
+    docker_engine: Engine, handlers_set_aside: dict[str, str], short_dir: Path, source: str
 ) -> None:
+    name = docker_engine.name
     before = handlers_set_aside
     assert (before[DISABLED], before[ABSENT]) == ("disabled", "absent")
     home = short_dir / "engine"
@@ -139,7 +146,7 @@ def test_a_second_engine_starts_beside_and_stop_restores_binfmt(
             "POLYARCH_BINFMT_D_DIR": str(short_dir / "binfmt.d"),
         }
     try:
-        started = engine_sh(home, "start", env=env)
+        started = engine_sh(home, "start", name, env=env)
         assert started.returncode == 0, started.stdout + started.stderr
         assert "is up" in started.stdout, started.stdout
         assert "default builder's driver: docker" in started.stdout
@@ -148,26 +155,60 @@ def test_a_second_engine_starts_beside_and_stop_restores_binfmt(
         if source == "binfmt.d":
             assert f"QEMU handlers enabled: {ABSENT.removeprefix('qemu-')}\n" in started.stdout
             assert "flags: PF" in (BINFMT / ABSENT).read_text()
-        assert engine_sh(home, "running").returncode == 0
-        exported = engine_sh(home, "env").stdout
+        assert engine_sh(home, "running", name).returncode == 0
+        exported = engine_sh(home, "env", name).stdout
+        state_dir = home / name
         assert exported == (
-            f"export DOCKER_HOST=unix://{home}/docker.sock\n"
-            f"export DOCKER_CONFIG={home}/docker-config\n"
+            f"export DOCKER_HOST=unix://{state_dir}/docker.sock\n"
+            f"export DOCKER_CONFIG={state_dir}/docker-config\n"
+            f"export PATH={state_dir}/bin:$PATH\n"
         )
         info = subprocess.run(
-            ["docker", "info", "--format", "{{.DockerRootDir}} {{.Driver}}"],
+            ["docker", "info", "--format", "{{.DockerRootDir}} {{.Driver}} {{.ServerVersion}}"],
             capture_output=True,
             text=True,
-            env={**os.environ, "DOCKER_HOST": f"unix://{home}/docker.sock"},
+            env={**os.environ, "DOCKER_HOST": f"unix://{state_dir}/docker.sock"},
             check=True,
         )
-        # Its own data root; the containerd image store (snapshotter overlayfs).
-        assert info.stdout.split() == [str(home / "data"), "overlayfs"]
+        # Its own data root; the containerd image store (snapshotter overlayfs); the same
+        # dockerd as the tests' engine of that name.
+        assert info.stdout.split() == [str(state_dir / "data"), "overlayfs", docker_engine.version]
     finally:
-        stopped = engine_sh(home, "stop", env=env)
+        stopped = engine_sh(home, "stop", name, env=env)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert states() == before
-    assert engine_sh(home, "running").returncode != 0
+    assert engine_sh(home, "running", name).returncode != 0
     mounts = Path("/proc/self/mounts").read_text()
     assert str(home) not in mounts
-    assert not (home / "dockerd.pid").exists()
+    assert not (state_dir / "dockerd.pid").exists()
+
+
+def test_two_engines_record_binfmt_once_and_the_last_stop_restores_it(
+    handlers_set_aside: dict[str, str], short_dir: Path
+) -> None:
+    # The state before the first start is the one put back, and only when no engine of that
+    # directory runs any more: stopping one engine must not take QEMU away from the other.
+    before = handlers_set_aside
+    home = short_dir / "engines"
+    try:
+        started = engine_sh(home, "start", "docker26", "docker28")
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert started.stdout.count(" is up ") == 2, started.stdout
+        recorded = (home / "binfmt.before").read_text()
+        assert f"{ABSENT} absent\n" in recorded and f"{DISABLED} disabled\n" in recorded
+        assert (state(DISABLED), state(ABSENT)) == ("enabled", "enabled")
+        again = engine_sh(home, "start", "docker28")  # reused: records nothing new
+        assert "answers already" in again.stdout, again.stdout
+        assert (home / "binfmt.before").read_text() == recorded
+        first = engine_sh(home, "stop", "docker26")
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "an engine of ours still runs: the QEMU handlers stay as they are" in first.stdout
+        assert (state(DISABLED), state(ABSENT)) == ("enabled", "enabled")
+        assert engine_sh(home, "running", "docker28").returncode == 0
+    finally:
+        last = engine_sh(home, "stop")
+    assert last.returncode == 0, last.stdout + last.stderr
+    assert "QEMU handlers put back as before the first start" in last.stdout
+    assert states() == before
+    assert not (home / "binfmt.before").exists()
+    assert str(home) not in Path("/proc/self/mounts").read_text()

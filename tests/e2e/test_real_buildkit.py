@@ -1,17 +1,19 @@
 """The seed lab for real: two codebases, a real BuildKit, one tag, each platform pulled and run.
 
-The engine is the one of scripts/engine.sh: Docker 26 (Debian 13's dockerd, containerd 1.7
-image store) with buildx 0.13 and its default builder, the ``docker`` driver, as on a stock
-docker-ce or Docker Desktop. examples/metrics-api holds the two codebases: a "Go" service
-for linux/amd64 (one stage) and a multi-stage "legacy Python" service for linux/arm64
-(``--target runtime``), each ``FROM scratch`` plus Debian's static busybox. They are built
-separately, the way the seeds' two CI runners do, each pushed to its per-platform tag by
-the engine as a real BuildKit wrapper (image manifest + ``unknown/unknown`` provenance
-attestation manifest): amd64 with ``docker buildx build --provenance=true --push``, arm64
-with plain ``docker build`` + ``docker push``. Then ``polyarch create``, ``polyarch verify
---run``, and what a user finally does: ``docker pull --platform`` and ``docker run`` of
-each platform. Then the builder choice (``--builder``, ``--buildx-builder``) on that real
-default builder.
+Once per engine of scripts/engine.sh: ``[docker26]`` Docker 26 (Debian 13's dockerd, containerd
+1.7 image store) with buildx 0.13, ``[docker28]`` Docker 28.5 (Debian unstable's, containerd 2.1
+image store) with buildx 0.29; each with its default builder, the ``docker`` driver, as on a
+stock docker-ce or Docker Desktop; the docker CLI is the engine's own. examples/metrics-api
+holds the two codebases: a "Go" service for linux/amd64 (one stage) and a multi-stage "legacy
+Python" service for linux/arm64 (``--target runtime``), each ``FROM scratch`` plus Debian's
+static busybox. They are built separately, the way the seeds' two CI runners do, each pushed to
+its per-platform tag by the engine as a real BuildKit wrapper (image manifest +
+``unknown/unknown`` provenance attestation manifest): amd64 with ``docker buildx build
+--provenance=true --push``, arm64 with plain ``docker build`` + ``docker push``. Then ``polyarch
+create``, ``polyarch verify --run``, and what a user finally does: ``docker pull --platform``
+and ``docker run`` of each platform. Then the newest readers (crane, oras, skopeo 1.22, podman
+5.8) read the published index byte for byte. Then the builder choice (``--builder``, ``--buildx-
+builder``) on that real default builder.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ import pytest
 from polyarch import Context, Index, Reference, TransportSettings
 from polyarch.domain.manifest import ImageManifest
 from support.cli import assert_one_line_error, run_cli
+from support.engine import Engine, docker
 from support.example import prepare_example
+from support.readers import Readers
 from support.registry import RegistryServer
+from support.require import missing
 
 pytestmark = pytest.mark.e2e
 
@@ -39,15 +44,6 @@ OUTPUT = {
     "linux/arm64": "metrics-api (python, production) ok on aarch64",
 }
 MACHINE = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
-
-
-def docker(*args: str | Path, timeout: float = 300) -> str:
-    """Run the docker CLI (DOCKER_HOST: the test engine); its stdout, or fail with stderr."""
-    proc = subprocess.run(
-        ["docker", *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    assert proc.returncode == 0, f"docker {' '.join(map(str, args))}: {proc.stderr[-3000:]}"
-    return proc.stdout
 
 
 @dataclass(frozen=True)
@@ -63,7 +59,7 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(
-    docker_engine: str,
+    docker_engine: Engine,
     registry: RegistryServer,
     busybox_rootfs: dict[str, Path],
     tmp_path_factory: pytest.TempPathFactory,
@@ -143,13 +139,22 @@ def seeds(lab: Lab) -> dict[str, str]:
     }
 
 
-def test_the_seed_lab_create_verify_pull_and_run(lab: Lab, seeds: dict[str, str]) -> None:
+@pytest.fixture(scope="module")
+def published(lab: Lab, seeds: dict[str, str]) -> Index:
+    """``polyarch create`` of the two wrappers into ``v1``: the index as the registry serves it."""
     target = lab.ref("v1")
     created = run_cli("create", "-t", target, lab.ref("v1-amd64"), lab.ref("v1-arm64"))
     assert created.code == 0, created.err
-
     index = _get(target)
     assert isinstance(index, Index)
+    return index
+
+
+def test_the_seed_lab_create_verify_pull_and_run(
+    lab: Lab, seeds: dict[str, str], published: Index
+) -> None:
+    target = lab.ref("v1")
+    index = published
     assert {str(d.platform): str(d.digest) for d in index.images} == seeds
     # The provenance of each variant travels with it, attached to its image.
     for digest in seeds.values():
@@ -177,6 +182,26 @@ def test_the_seed_lab_create_verify_pull_and_run(lab: Lab, seeds: dict[str, str]
         machine = docker("run", "--rm", "--network", "none", "--platform", platform, target,
                          "/bin/busybox", "uname", "-m")  # fmt: skip
         assert machine.strip() == MACHINE[platform]
+
+
+def test_the_newest_readers_read_the_published_index_byte_identical(
+    lab: Lab, seeds: dict[str, str], published: Index, tmp_path: Path
+) -> None:
+    readers, reason = Readers.find(tmp_path / "readers")
+    if readers is None:
+        missing(reason)
+    target = lab.ref("v1")
+    raw = published.raw
+    # crane 0.20.7, oras 1.3, skopeo 1.22 (Debian sid): the exact bytes we published.
+    assert readers.crane_manifest(target) == raw
+    assert readers.oras_manifest(target) == raw
+    assert readers.skopeo_raw(target) == raw
+    # podman 5.8 resolves the index to each platform's image and records the index digest.
+    for platform, digest in seeds.items():
+        image = readers.podman_pull(target, platform)
+        assert image["Digest"] == digest, (platform, readers.version("podman"))
+        assert f"{lab.repository}@{published.digest}" in image["RepoDigests"]  # type: ignore[operator]
+        assert f"{image['Os']}/{image['Architecture']}" == platform
 
 
 # --- the builder choice on the real default builder (docker driver) -----------------------

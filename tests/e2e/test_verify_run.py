@@ -13,7 +13,7 @@ import pytest
 
 from polyarch import Context, CreateRequest, Reference, TransportSettings, create_index
 from support.cli import run_cli
-from support.engine import build_and_push
+from support.engine import Engine, build_and_push
 from support.measured import MIB, finish, start_cli
 
 pytestmark = pytest.mark.e2e
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def release(
-    docker_engine: str, busybox_rootfs: dict[str, Path], registry: Any
+    docker_engine: Engine, busybox_rootfs: dict[str, Path], registry: Any
 ) -> Iterator[dict[str, Any]]:
     """Two good variants and a broken amd64 one, assembled into two indexes."""
     repo = f"e2e-verify-{uuid.uuid4().hex[:6]}/metrics-api"

@@ -30,7 +30,8 @@ from polyarch.engine.runner import DockerRunner
 from polyarch.pipeline.builds.request import BuildRequest
 from polyarch.pipeline.builds.variants import build_variants
 from polyarch.pipeline.publish.run import NOT_DELETED, EngineUnavailable, PublishRequest, publish
-from polyarch.pipeline.specfile import Spec, load_spec
+from polyarch.pipeline.specfile import load_spec
+from polyarch.pipeline.specfile.model import Spec
 from support.images import push_image, push_wrapper
 from support.registry import RegistryServer
 

@@ -35,7 +35,7 @@ SIG = "application/vnd.dev.cosign.simplesigning.v1+json"
 
 @pytest.fixture(scope="module")
 def tools(tmp_path_factory: pytest.TempPathFactory) -> SigTools:
-    """cosign and oras with a fresh key pair (installed by scripts/trixie.sh if missing)."""
+    """cosign and oras with a fresh key pair (installed by scripts/debian.sh trixie if missing)."""
     bin_dir, reason = find_tools()
     if bin_dir is None:
         missing(reason)

@@ -6,7 +6,11 @@ decoded, the rest kept as strings) and writes it with Go's ``json.MarshalIndent(
 on (the default provenance of buildx >= 0.10 on a registry push) ``containerimage.digest``
 and ``containerimage.descriptor`` name the *wrapper* index and the descriptor has no
 platform; ``containerimage.config.digest`` and a descriptor ``platform`` appear only when
-there is no wrapper. ``docker buildx bake --metadata-file`` writes one such object per
+there is no wrapper. Measured on the real engines (tests/e2e/test_buildkit_versions.py): buildx
+0.13 on the ``docker`` driver writes ``containerimage.config.digest`` with a wrapper too, naming
+the wrapper (not a config); buildx 0.29 does not, and adds ``buildx.build.provenance`` (the
+min-mode provenance predicate). polyarch reads only ``containerimage.digest``.
+``docker buildx bake --metadata-file`` writes one such object per
 target, keyed by target name, plus ``buildx.build.warnings`` when there are warnings.
 """
 

@@ -8,7 +8,7 @@ need neither apt nor the network. A foreign architecture is added to dpkg
 (``dpkg --add-architecture``) and the package lists updated only when its package is
 not downloadable yet (that needs root, as in CI).
 
-Images are built by the engine (BuildKit on the engine of ``scripts/engine.sh``) without any
+Images are built by an engine (BuildKit on an engine of ``scripts/engine.sh``) without any
 ``RUN`` step, so building a foreign platform's image needs no emulator; running it does
 (QEMU via binfmt_misc).
 """
@@ -23,17 +23,24 @@ import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from polyarch.domain.platform import Platform
 from polyarch.engine.runner import DockerRunner
 from support.cli import run_cli
 
-#: How to get an engine, for skip and failure messages.
+#: How to get the engines, for skip and failure messages.
 ENGINE_HINT = (
-    "as root: `./scripts/engine.sh install && ./scripts/engine.sh start` starts a Docker 26"
-    " engine with BuildKit and buildx (see .ci/run)"
+    "as root, ./scripts/test.sh starts them (or `bash scripts/engine.sh install && bash"
+    " scripts/engine.sh start`: Docker 26 and Docker 28.5 with BuildKit and buildx)"
 )
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE_SH = ROOT / "scripts" / "engine.sh"
+#: The engines of scripts/engine.sh (``engine.sh names``): Debian 13's Docker 26 with buildx
+#: 0.13 and containerd 1.7, Debian unstable's Docker 28.5 with buildx 0.29 and containerd 2.1.
+ENGINES = ("docker26", "docker28")
 
 #: Debian architecture of each platform the tests can build a busybox image for.
 DEB_ARCH = {
@@ -79,44 +86,83 @@ def _run(argv: Sequence[str | Path], *, cwd: Path | None = None, timeout: float 
     return proc.stdout
 
 
-# --- the engine ------------------------------------------------------------------------
+# --- the engines ------------------------------------------------------------------------
 
 
-def engine_dir() -> Path:
-    """Where ``scripts/engine.sh`` keeps its engine (``$POLYARCH_ENGINE_DIR``)."""
-    return Path(os.environ.get("POLYARCH_ENGINE_DIR") or "/tmp/polyarch-engine")
+def e2e_engines() -> tuple[str, ...]:
+    """The engines the e2e tier runs on: all, or those ``$POLYARCH_E2E_ENGINES`` names.
 
-
-def use_script_engine() -> bool:
-    """Point ``docker`` at the engine of ``scripts/engine.sh`` when DOCKER_HOST names none.
-
-    Sets ``DOCKER_HOST`` (its socket) and ``DOCKER_CONFIG`` (its buildx plugin and state) in
-    this process's environment, as ``eval "$(scripts/engine.sh env)"`` does in a shell, so
-    that the tests, the CLI they run in-process and every ``docker`` they start use it. An
-    explicit ``DOCKER_HOST`` wins. True when the script's engine is the one now used.
+    ``POLYARCH_E2E_ENGINES=docker28`` (comma-separated) runs the tier on a subset locally.
     """
-    if os.environ.get("DOCKER_HOST"):
-        return False
-    home = engine_dir()
-    if not (home / "docker.sock").is_socket():
-        return False
-    os.environ["DOCKER_HOST"] = f"unix://{home / 'docker.sock'}"
-    if (home / "docker-config").is_dir() and not os.environ.get("DOCKER_CONFIG"):
-        os.environ["DOCKER_CONFIG"] = str(home / "docker-config")
-    return True
+    chosen = os.environ.get("POLYARCH_E2E_ENGINES", "").replace(",", " ").split()
+    unknown = sorted(set(chosen) - set(ENGINES))
+    if unknown:
+        raise ValueError(f"POLYARCH_E2E_ENGINES names unknown engines {unknown}: {ENGINES}")
+    return tuple(e for e in ENGINES if e in chosen) if chosen else ENGINES
 
 
-def require_engine(docker: str = "docker") -> str:
-    """The server version of the local Docker engine, or :class:`EngineSetupError`.
+@dataclass(frozen=True)
+class Engine:
+    """One engine of ``scripts/engine.sh``, active in this process's environment."""
 
-    The engine of ``scripts/engine.sh`` is used when DOCKER_HOST names none
-    (:func:`use_script_engine`).
+    name: str
+    #: ``docker version``'s server version, e.g. ``28.5.2+dfsg4``.
+    version: str
+    #: What ``engine.sh env NAME`` exports: DOCKER_HOST, DOCKER_CONFIG, PATH (its docker CLI).
+    env: dict[str, str]
+
+    @property
+    def major(self) -> int:
+        """The Docker major version (26, 28)."""
+        return int(self.version.split(".", 1)[0])
+
+
+def engine_env(name: str) -> dict[str, str]:
+    """The environment ``eval "$(scripts/engine.sh env NAME)"`` would set, from this one."""
+    out = _run(["bash", ENGINE_SH, "env", name], timeout=30)
+    env: dict[str, str] = {}
+    for line in out.splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        env[key] = value.replace("$PATH", os.environ.get("PATH", "/usr/bin:/bin"))
+    return env
+
+
+@contextmanager
+def activated(name: str) -> Iterator[Engine]:
+    """Point ``docker`` (and polyarch, in-process and in subprocesses) at engine ``name``.
+
+    Sets DOCKER_HOST, DOCKER_CONFIG (its own buildx plugin and state) and PATH (its own docker
+    CLI first) in ``os.environ`` while the context lasts, as ``eval "$(scripts/engine.sh env
+    NAME)"`` does in a shell; puts them back afterwards. Raises :class:`EngineSetupError` when
+    the engine does not answer.
     """
-    use_script_engine()
-    reason = DockerRunner(docker).engine_available()
-    if reason is not None:
-        raise EngineSetupError(f"{reason}: {ENGINE_HINT}")
-    return _run([docker, "version", "--format", "{{.Server.Version}}"], timeout=30).strip()
+    try:
+        env = engine_env(name)
+    except CommandFailed as exc:
+        raise EngineSetupError(f"engine {name}: {exc}: {ENGINE_HINT}") from exc
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        reason = DockerRunner("docker").engine_available()
+        if reason is not None:
+            raise EngineSetupError(f"engine {name}: {reason}: {ENGINE_HINT}")
+        version = _run(["docker", "version", "--format", "{{.Server.Version}}"], timeout=30)
+        yield Engine(name, version.strip(), env)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def docker(*args: str | Path, timeout: float = 300) -> str:
+    """Run the docker CLI of the active engine; its stdout, or fail the test with its stderr."""
+    proc = subprocess.run(
+        ["docker", *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert proc.returncode == 0, f"docker {' '.join(map(str, args))}: {proc.stderr[-3000:]}"
+    return proc.stdout
 
 
 # --- busybox from Debian ---------------------------------------------------------------

@@ -1,13 +1,13 @@
-"""Validate what polyarch writes against the OCI image-spec JSON schemas in ../shared.
+"""Validate what polyarch writes against the OCI image-spec JSON schemas.
 
-The schemas are draft-04 with relative ``$ref``s resolved against nested ``id``s;
-each file is pre-registered under the URIs it is reached by (see the schemas' README).
+The schemas (image-spec v1.1.1, ``tests/data/oci-schema/``, see its README for source, licence
+and hashes) are draft-04 with relative ``$ref``s resolved against nested ``id``s; each file is
+pre-registered under the URIs it is reached by, as image-spec's own validator does.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,12 +43,13 @@ ROOTS = {
 }
 
 
+#: The schema files, in the repository (nothing outside the clone is read).
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "data" / "oci-schema"
+
+
 def schema_dir() -> Path:
-    """Where the shared schemas are: $POLYARCH_OCI_SCHEMA or ../shared/oci-schema."""
-    env = os.environ.get("POLYARCH_OCI_SCHEMA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "oci-schema"
+    """Where the schema files are: ``tests/data/oci-schema`` of this repository."""
+    return SCHEMA_DIR
 
 
 @cache

@@ -1,6 +1,6 @@
-"""Real cosign and oras (Debian 13 packages, unpacked by scripts/trixie.sh) for tests.
+"""Real cosign and oras (Debian 13 packages, unpacked by ``scripts/debian.sh trixie``) for tests.
 
-:func:`find_tools` installs them with ``scripts/trixie.sh install cosign oras`` when
+:func:`find_tools` installs them with ``scripts/debian.sh trixie install cosign oras`` when
 they are missing (CI machines are fresh); when that fails the caller gets ``None`` and
 reports it through :func:`support.require.missing` (a failure under CI, a loud skip
 elsewhere). :class:`SigTools` runs them against loopback registries over plain HTTP,
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-TRIXIE = ROOT / "scripts" / "trixie.sh"
+DEBIAN = ROOT / "scripts" / "debian.sh"
 TOOLS = ("cosign", "oras")
 #: The key pair's passphrase (a test secret: the key signs nothing but test images).
 PASSWORD = "polyarch-test-key"
@@ -25,7 +25,11 @@ PASSWORD = "polyarch-test-key"
 
 def _bin_dir() -> Path:
     out = subprocess.run(
-        ["bash", str(TRIXIE), "bin"], capture_output=True, text=True, check=True, timeout=30
+        ["bash", str(DEBIAN), "trixie", "bin"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     )
     return Path(out.stdout.strip())
 
@@ -39,7 +43,7 @@ def find_tools() -> tuple[Path | None, str]:
         bin_dir = _bin_dir()
         if not all(os.access(bin_dir / t, os.X_OK) for t in TOOLS):
             subprocess.run(
-                ["bash", str(TRIXIE), "install", *TOOLS],
+                ["bash", str(DEBIAN), "trixie", "install", *TOOLS],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -48,10 +52,10 @@ def find_tools() -> tuple[Path | None, str]:
     except (OSError, subprocess.SubprocessError) as exc:
         return (
             None,
-            f"cosign/oras not available (bash scripts/trixie.sh install cosign oras): {exc}",
+            f"cosign/oras not available (bash scripts/debian.sh trixie install cosign oras): {exc}",
         )
     if not all(os.access(bin_dir / t, os.X_OK) for t in TOOLS):
-        return None, f"cosign/oras not found in {bin_dir} after scripts/trixie.sh install"
+        return None, f"cosign/oras not found in {bin_dir} after scripts/debian.sh trixie install"
     return bin_dir, ""
 
 

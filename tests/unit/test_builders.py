@@ -25,7 +25,8 @@ from polyarch.engine.process import ProcessResult
 from polyarch.errors import InvalidInput
 from polyarch.pipeline.builds.request import BuildRequest
 from polyarch.pipeline.builds.variants import build_variants
-from polyarch.pipeline.specfile import Spec, load_spec
+from polyarch.pipeline.specfile import load_spec
+from polyarch.pipeline.specfile.model import Spec
 
 WRAPPER = "sha256:" + "ab" * 32
 

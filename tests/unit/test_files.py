@@ -27,7 +27,8 @@ from polyarch.files import (
     read_bytes,
     read_text,
 )
-from polyarch.pipeline.specfile import SpecError, load_spec
+from polyarch.pipeline.specfile import load_spec
+from polyarch.pipeline.specfile.model import SpecError
 from polyarch.storage.layout.repository import LayoutRepository
 from polyarch.transport.auth.credentials import CredentialResolver
 

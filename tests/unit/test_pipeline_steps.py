@@ -39,7 +39,8 @@ from polyarch.pipeline.builds.request import BuildFailed, BuildRequest, record_f
 from polyarch.pipeline.builds.variants import build_variants
 from polyarch.pipeline.publish.result import CleanupOutcome, PublishedVariant, PublishResult
 from polyarch.pipeline.publish.run import RecordMismatch, match_records
-from polyarch.pipeline.specfile import Spec, load_spec
+from polyarch.pipeline.specfile import load_spec
+from polyarch.pipeline.specfile.model import Spec
 
 AMD64 = Platform.parse("linux/amd64")
 ARM64 = Platform.parse("linux/arm64")

@@ -16,15 +16,8 @@ import pytest
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
 from polyarch.errors import InvalidInput
-from polyarch.pipeline.specfile import (
-    DEFAULT_TAGS,
-    Spec,
-    SpecError,
-    Variant,
-    VerifySpec,
-    find_spec,
-    load_spec,
-)
+from polyarch.pipeline.specfile import find_spec, load_spec
+from polyarch.pipeline.specfile.model import DEFAULT_TAGS, Spec, SpecError, Variant, VerifySpec
 
 GOOD = """\
 image: registry.example.com/metrics-api

@@ -57,6 +57,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "polyarch.cli.commands.inspect:inspect_command",
     "login": "polyarch.cli.commands.login:login_command",
     "logout": "polyarch.cli.commands.login:logout_command",
+    "prune": "polyarch.cli.commands.prune:prune_command",
     "publish": "polyarch.cli.commands.publish:publish_command",
     "release": "polyarch.cli.commands.release:release_command",
     "resolve": "polyarch.cli.commands.resolve:resolve_command",
@@ -196,6 +197,8 @@ def _main(args: list[str], verbose: bool, as_json: bool) -> int:
         flag = _option_for(args, exc.parameter)
         if flag is not None:
             # The library speaks of its own arguments; name the option that sets this one.
+            if exc.value is not None:
+                flag = f"{flag} {exc.value}"
             hint = f"{hint}; see {flag}" if hint else f"see {flag}"
         line = message + (f" ({' '.join(hint.split())})" if hint else "")
         return _fail(message, hint, exc.exit_code, type(exc).__name__, as_json, line)
@@ -215,7 +218,11 @@ def _main(args: list[str], verbose: bool, as_json: bool) -> int:
 
 
 #: Library argument names whose CLI option has another name.
-_OPTION_NAMES = {"explicit": "spec_path", "format": "index_format"}
+_OPTION_NAMES = {
+    "explicit": "spec_path",
+    "format": "index_format",
+    "keep_newer_than": "keep_untagged_newer_than",
+}
 
 
 def _option_for(args: list[str], parameter: str | None) -> str | None:

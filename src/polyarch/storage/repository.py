@@ -14,6 +14,8 @@ small interface of its own that a backend also implements, asked for with
 * :class:`ReferrersIndexing`: the backend indexes ``subject`` itself (the OCI 1.1
   referrers API), so writers need not maintain the referrers tag schema;
 * :class:`TagPaging`: the tag list comes in pages whose size the caller may ask for;
+* :class:`ManifestListing`: the backend can list every manifest it holds, tagged or not
+  (an OCI layout; the distribution spec has no such request: a registry lists tags only).
 * :class:`TagIndexing`: every tag's digest is known from one read (a layout's
   ``index.json``), where a registry needs a request per tag;
 * :class:`CheckedStore`: the backend checks what is stored in it (a registry), so a
@@ -36,6 +38,7 @@ __all__ = [
     "MAX_SMALL_BLOB",
     "BlobMounting",
     "CheckedStore",
+    "ManifestListing",
     "ReferrersIndexing",
     "Repository",
     "TagIndexing",
@@ -209,6 +212,24 @@ class TagPaging(Repository):
 
     #: Tags asked for per page of the tag list (the backend may return fewer).
     tag_page_size: int
+
+
+class ManifestListing(Repository):
+    """A backend that can list every manifest it holds, tagged or not: an OCI layout.
+
+    The distribution spec lists a repository's tags, never its manifests, so a registry
+    cannot be this (vendors' own APIs can: ECR ``ListImages``, the GitHub packages API).
+    """
+
+    @abc.abstractmethod
+    def list_manifests(self) -> list[Digest]:
+        """The digest of every manifest held, each once."""
+
+    @abc.abstractmethod
+    def untagged_entries(self) -> list[Digest]:
+        """Manifests the backend holds by an entry of their own but without a tag (a
+        layout's unnamed ``index.json`` entries): what ``crane pull`` and ``buildx
+        --output type=oci`` write, as much a root as a tag."""
 
 
 class TagIndexing(Repository):

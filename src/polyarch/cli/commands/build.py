@@ -26,7 +26,8 @@ from polyarch.pipeline.builds.request import (
     BuildResult,
 )
 from polyarch.pipeline.builds.variants import build_variants
-from polyarch.pipeline.specfile import Spec, find_spec, load_spec
+from polyarch.pipeline.specfile import find_spec, load_spec
+from polyarch.pipeline.specfile.model import Spec
 
 __all__ = [
     "BuildOutput",

@@ -21,6 +21,7 @@ from polyarch.cli.render.output import (
 from polyarch.cli.render.table import Column, print_table
 from polyarch.content.context import Context
 from polyarch.content.transfer import BlobAction
+from polyarch.domain import mediatype
 from polyarch.operations.create import CreateRequest, CreateResult, create_index
 
 
@@ -61,9 +62,10 @@ from polyarch.operations.create import CreateRequest, CreateResult, create_index
     "--format",
     "index_format",
     type=click.Choice(["oci", "docker"]),
-    default="oci",
-    show_default=True,
-    help="OCI image index, or Docker manifest list.",
+    default=None,
+    help="OCI image index, or Docker manifest list. Default: OCI for a new index; with "
+    "--append the format of the index edited, while every entry fits it (a conversion "
+    "is named in the plan).",
 )
 @click.option(
     "--annotation",
@@ -103,7 +105,7 @@ def create_command(
     targets: tuple[str, ...],
     platforms: tuple[str, ...],
     attestations: str,
-    index_format: str,
+    index_format: str | None,
     annotations: tuple[str, ...],
     records: tuple[str, ...],
     append: bool,
@@ -146,6 +148,13 @@ def create_command(
         render(result, no_trunc=no_trunc)
 
 
+#: How the plan names the index media types.
+_FORMAT_NAMES = {
+    mediatype.DOCKER_MANIFEST_LIST: "Docker manifest list",
+    mediatype.OCI_INDEX: "OCI image index",
+}
+
+
 def _plan_line(result: CreateResult, i: int) -> str:
     target = result.targets[i]
     stats = target.transfer
@@ -180,6 +189,16 @@ def render(result: CreateResult, *, no_trunc: bool = False) -> None:
         for entry in result.entries
     ]
     print_table(out, columns, rows)
+    if result.conversion is not None:
+        converted = result.conversion
+        because = {"format": "as asked (--format)", "index annotations": "it has annotations"}
+        why = because.get(converted.because, f"{converted.because} does not fit the old format")
+        out.print(
+            f"format: {_FORMAT_NAMES.get(converted.from_type, converted.from_type)} -> "
+            f"{_FORMAT_NAMES.get(converted.to_type, converted.to_type)} ({why})",
+            markup=False,
+            highlight=False,
+        )
     for i, target in enumerate(result.targets):
         was = target.previous.short if target.previous else "(new tag)"
         verb = "would move" if result.dry_run and target.status != "unchanged" else target.status

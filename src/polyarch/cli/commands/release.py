@@ -21,7 +21,7 @@ from polyarch.cli.render.output import err_console
 from polyarch.pipeline.builds.request import BuildRequest
 from polyarch.pipeline.builds.variants import build_variants
 from polyarch.pipeline.publish.run import PublishRequest, publish
-from polyarch.pipeline.specfile import Spec
+from polyarch.pipeline.specfile.model import Spec
 
 
 def _only(spec: Spec, request: BuildRequest) -> Spec:

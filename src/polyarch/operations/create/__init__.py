@@ -33,15 +33,17 @@ from polyarch.content.selection import EntryPlatforms, platform_key
 from polyarch.content.transfer import Transfer
 from polyarch.domain.location import Location
 from polyarch.domain.manifest import Index, Manifest
-from polyarch.errors import InvalidInput, PolyarchError
+from polyarch.errors import ImmutableTag, InvalidInput, PolyarchError
 from polyarch.operations.create.parts import AppendParts, Part
 from polyarch.operations.create.plan import (
     Contribution,
+    Conversion,
     Item,
     annotate,
     assemble,
     attestation_descriptor,
     check_new_duplicates,
+    conversion,
     entries_of,
     existing_items,
 )
@@ -150,6 +152,7 @@ def _create(request: CreateRequest, ctx: Context) -> CreateResult:
     if not items:
         raise InvalidInput(f"nothing to publish: no source and no index at {base}")
     entries = entries_of(items)
+    changed = conversion(previous[base], index, items, request.format) if request.append else None
     if not request.append or request.dry_run or index.digest == digest_of(previous[base]):
         results = publish(
             index,
@@ -164,8 +167,8 @@ def _create(request: CreateRequest, ctx: Context) -> CreateResult:
         if not request.append and not request.dry_run:
             for target in request.targets:
                 _reset_parts(repos[target], target.tag or "latest", request.part_horizon)
-        return CreateResult(index, entries, results, request.dry_run)
-    return _append(request, ctx, own, repos, previous)
+        return CreateResult(index, entries, results, request.dry_run, conversion=changed)
+    return _append(request, ctx, own, repos, previous, changed)
 
 
 def _reset_parts(repo: Repository, tag: str, horizon: float) -> None:
@@ -199,8 +202,13 @@ def _append(
     own: Contribution,
     repos: dict[Location, Repository],
     previous: dict[Location, Manifest | None],
+    planned: Conversion | None,
 ) -> CreateResult:
-    """Publish a part, assemble the tag from it and every other part until stable."""
+    """Publish a part, assemble the tag from it and every other part until stable.
+
+    ``planned`` is the conversion the first assembly made (it names the source that did
+    not fit: once written, that source is part of the index at the tag).
+    """
     base = request.targets[0]
     tag = base.tag or "latest"
     repo = repos[base]
@@ -219,8 +227,15 @@ def _append(
     ]
     parts.publish(own, attestations)
     try:
-        index, items, writes = _converge(request, repo, base, parts)
-        parts.finish(lambda live: _stable(request, repo, base, live))
+        index, items, writes, final = _converge(request, repo, base, parts, previous[base])
+
+        def stable(live: Sequence[Part]) -> bool:
+            return _stable(request, repo, base, live)
+
+        if final:
+            parts.abandon(stable)  # the tag takes no more parts: ours need no "done" state
+        else:
+            parts.finish(stable)
     except BaseException:
         parts.abandon()
         raise
@@ -251,13 +266,25 @@ def _append(
             referrers=request.referrers,
             blob_cache=ctx.blob_cache,
         )
-    return CreateResult(index, entries, tuple(results), False, max(writes, 1))
+    changed = conversion(previous[base], index, items, request.format)
+    if changed is not None and planned is not None and planned.to_type == changed.to_type:
+        changed = planned
+    return CreateResult(index, entries, tuple(results), False, max(writes, 1), changed)
 
 
 def _converge(
-    request: CreateRequest, repo: Repository, base: Location, parts: AppendParts
-) -> tuple[Index, list[Item], int]:
-    """Write the tag until it is what the index there plus every part assembles to."""
+    request: CreateRequest,
+    repo: Repository,
+    base: Location,
+    parts: AppendParts,
+    first: Manifest | None,
+) -> tuple[Index, list[Item], int, bool]:
+    """Write the tag until it is what the index there plus every part assembles to.
+
+    Returns the index, its items, the writes made and whether the tag turned out
+    immutable (written once, by this writer or another, holding this writer's entries).
+    Raises :class:`~polyarch.errors.ImmutableTag` when it is immutable and lacks them.
+    """
     tag = base.tag or "latest"
     # Every write is followed by a check, the last one included.
     for writes in range(request.guard_attempts + 1):
@@ -265,17 +292,53 @@ def _converge(
         live = parts.parts()
         index, items = _assemble(request, repo, base, current, [p.contribution(repo) for p in live])
         if index.digest == digest_of(current):
-            return index, items, writes
+            return index, items, writes, False
         if writes == request.guard_attempts:
             break
         if writes:
             log.info("%s lacks another writer's part; assembling again", base)
-        repo.put_manifest(index, tag)
+        try:
+            repo.put_manifest(index, tag)
+        except ImmutableTag as refused:
+            held = _held(request, repo, base, parts, first, refused)
+            return held[0], held[1], writes, True
     raise LostUpdate(
         f"gave up after {request.guard_attempts} writes: concurrent writers kept rewriting "
         f"{base} (our platforms: {', '.join(str(e.platform) for e in _own_entries(parts))})",
         hint="run the command again, or serialize the jobs that append to this tag",
     )
+
+
+def _held(
+    request: CreateRequest,
+    repo: Repository,
+    base: Location,
+    parts: AppendParts,
+    first: Manifest | None,
+    refused: ImmutableTag,
+) -> tuple[Index, list[Item]]:
+    """The immutable tag as it is, when it holds this writer's entries; else the refusal.
+
+    Parallel ``--append`` to an immutable tag (docs/create.md): the first write of the
+    tag is final, so a writer whose entries it holds has succeeded (another writer may
+    have written them), and one whose entries it lacks fails, saying so.
+    """
+    current = read_tag(repo, base.tag or "latest")
+    own = _own_entries(parts)
+    if isinstance(current, Index):
+        present = {d.digest for d in current.manifests}
+        if all(e.descriptor.digest in present for e in own):
+            return current, existing_items(repo, base, current)[1]
+    if digest_of(current) == digest_of(first):
+        raise refused  # nobody else wrote it: the tag existed and is immutable
+    platforms = ", ".join(str(e.platform) for e in own)
+    raise ImmutableTag(
+        f"{base} is an immutable tag and another writer wrote it first, without the entries "
+        f"of this one ({platforms}); nothing of this writer was added",
+        code=refused.code,
+        status=refused.status,
+        hint="publish under a new tag, or let one job create the tag from every variant",
+    ) from None
 
 
 def _own_entries(parts: AppendParts) -> tuple[Entry, ...]:

@@ -38,7 +38,8 @@ class CreateRequest:
     sources: tuple[Source, ...]
     platforms: tuple[Platform, ...] = ()
     attestations: AttestationMode = "keep"
-    format: IndexFormat = "oci"
+    #: None: keep the existing index's format with ``append`` (else OCI), see docs/create.md.
+    format: IndexFormat | None = None
     annotations: AnnotationSpec = field(default_factory=AnnotationSpec)
     append: bool = False
     dry_run: bool = False
@@ -57,7 +58,7 @@ class CreateRequest:
         *,
         platforms: Sequence[str | Platform] | str | Platform = (),
         attestations: str = "keep",
-        format: str = "oci",
+        format: str | None = None,
         annotations: Mapping[str, str] | Sequence[str] = (),
         append: bool = False,
         dry_run: bool = False,
@@ -73,7 +74,9 @@ class CreateRequest:
                 objects; a single string is one source. May be empty with ``append``.
             platforms: ``--platform`` filters for multi-platform sources.
             attestations: ``"keep"`` or ``"drop"``.
-            format: ``"oci"`` (image index) or ``"docker"`` (manifest list).
+            format: ``"oci"`` (image index) or ``"docker"`` (manifest list); None (the
+                default) keeps the format of the index ``append`` edits when every entry
+                fits it (a new index is OCI).
             annotations: buildx-syntax ``[TYPE[PLATFORM]:]KEY=VALUE`` strings, or a mapping
                 of index annotations (see :mod:`polyarch.operations.create.annotations`).
             append: merge into the index at the first target (``--append``).
@@ -113,7 +116,7 @@ class CreateRequest:
                 f"attestations must be 'keep' or 'drop', not {attestations!r}",
                 parameter="attestations",
             )
-        if format not in ("oci", "docker"):
+        if format not in ("oci", "docker", None):
             raise InvalidInput(
                 f"format must be 'oci' or 'docker', not {format!r}", parameter="format"
             )
@@ -136,7 +139,7 @@ class CreateRequest:
             srcs,
             plats,
             "keep" if attestations == "keep" else "drop",
-            "oci" if format == "oci" else "docker",
+            None if format is None else "oci" if format == "oci" else "docker",
             notes,
             append,
             dry_run,

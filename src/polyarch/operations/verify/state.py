@@ -64,6 +64,9 @@ class VerifyState:
         self.entry_platforms = EntryPlatforms(self.repo)
         #: The index as read, before nested indexes are flattened (what a host pulls from).
         self.original: Index | None = None
+        #: Manifests the index names that a host cannot pull, and why ("is missing from
+        #: REPO"): recorded by the children check, judged by the pull and run checks.
+        self.broken: dict[Digest, str] = {}
         self._labels: dict[Digest, str] = {}
         # Small blobs (in-toto statements) read by several checks: read once per run.
         self._blobs: dict[Digest, bytes] = {}

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polyarch.pipeline.specfile import Variant
+from polyarch.pipeline.specfile.model import Variant
 
 __all__ = ["buildx_build_argv", "docker_build_argv"]
 

@@ -18,7 +18,7 @@ from polyarch.content.records import Record
 from polyarch.domain.platform import Platform
 from polyarch.engine.builders import BuilderChoice
 from polyarch.errors import InvalidInput, InvalidPlatform, PolyarchError
-from polyarch.pipeline.specfile import Spec, Variant
+from polyarch.pipeline.specfile.model import Spec, Variant
 
 __all__ = [
     "BUILDERS",

@@ -64,7 +64,7 @@ from polyarch.pipeline.builds.request import (
     BuildResult,
     record_file_name,
 )
-from polyarch.pipeline.specfile import Variant
+from polyarch.pipeline.specfile.model import Variant
 
 __all__ = ["build_variants"]
 

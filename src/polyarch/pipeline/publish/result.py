@@ -19,7 +19,7 @@ from polyarch.errors import PolyarchError
 from polyarch.operations.create import CreateResult
 from polyarch.operations.verify.request import Check, VerifyReport
 from polyarch.pipeline.builds.request import record_file_name
-from polyarch.pipeline.specfile import Spec, Variant
+from polyarch.pipeline.specfile.model import Spec, Variant
 
 __all__ = [
     "PUBLISH_SCHEMA",

@@ -40,7 +40,7 @@ from polyarch.pipeline.publish.result import (
     PublishedVariant,
     PublishResult,
 )
-from polyarch.pipeline.specfile import Spec
+from polyarch.pipeline.specfile.model import Spec
 
 __all__ = ["EngineUnavailable", "PublishRequest", "RecordMismatch", "match_records", "publish"]
 

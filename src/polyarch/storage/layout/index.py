@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -18,7 +18,7 @@ from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
 from polyarch.domain.document import load_json
-from polyarch.domain.location import is_valid_tag
+from polyarch.domain.location import is_valid_layout_name
 from polyarch.domain.manifest import ImageManifest, Manifest
 from polyarch.errors import InvalidInput, InvalidManifest, ManifestUnknown
 
@@ -34,6 +34,7 @@ __all__ = [
     "check_marker",
     "dump",
     "empty_index",
+    "is_entry_tagged",
     "manifest_unknown",
     "parse_index",
     "referrer_descriptor",
@@ -106,12 +107,19 @@ def parse_index(raw: bytes, *, what: str) -> tuple[dict[str, Any], list[Descript
     return doc, entries
 
 
+def is_entry_tagged(entry: Descriptor) -> bool:
+    """True when ``entry`` carries a ``ref.name`` that is a valid name (a tag, or a full
+    reference as skopeo and crane write them: image-spec annotations.md)."""
+    return is_valid_layout_name(entry.annotations.get(REF_NAME))
+
+
 def tags_of(entries: Iterable[Descriptor]) -> list[str]:
-    """The valid tags of ``entries``, first occurrence first (linear: a dict remembers them)."""
+    """The names (tags and full references) of ``entries``, first occurrence first (linear:
+    a dict remembers the names seen)."""
     tags: dict[str, None] = {}
     for entry in entries:
         tag = entry.annotations.get(REF_NAME)
-        if tag is not None and tag not in tags and is_valid_tag(tag):
+        if tag is not None and tag not in tags and is_valid_layout_name(tag):
             tags[tag] = None
     return list(tags)
 
@@ -154,8 +162,8 @@ class LayoutIndex:
         return tags_of(self.entries)
 
     def tag_digests(self) -> dict[str, Digest]:
-        """Every valid tag and the digest its first entry names."""
-        return {t: e.digest for t, e in self.by_tag.items() if is_valid_tag(t)}
+        """Every valid name (tag or full reference) and the digest its first entry names."""
+        return {t: e.digest for t, e in self.by_tag.items() if is_valid_layout_name(t)}
 
     def manifests_by_subject(
         self, get_manifest: Callable[[str], Manifest]
@@ -226,17 +234,20 @@ def referrer_descriptor(manifest: Manifest) -> Descriptor:
     )
 
 
-def sole_image(entries: list[Descriptor]) -> Descriptor | None:
-    """The entry when every entry of index.json names one and the same manifest."""
-    digests = {e.digest for e in entries}
-    return entries[0] if len(digests) == 1 else None
+def sole_image(entries: list[Descriptor], children: Collection[Digest] = ()) -> Descriptor | None:
+    """The one image ``oci:DIR`` stands for: the entry when every entry of index.json
+    names the same manifest, or is one of ``children`` (manifests another entry's index
+    names: oras adds an unnamed entry for each child it copied)."""
+    own = [e for e in entries if e.digest not in children]
+    digests = {e.digest for e in own}
+    return own[0] if len(digests) == 1 else None
 
 
 def tag_unknown(where: str, entries: list[Descriptor], name: str) -> ManifestUnknown:
     """The error for a tag ``where`` absent from ``entries``, listing the tags present."""
     tags = tags_of(entries)
-    untagged = sum(1 for e in entries if e.annotations.get(REF_NAME) is None)
-    if not tags and not untagged:
+    untagged = sum(1 for e in entries if not is_entry_tagged(e))
+    if not entries:
         return ManifestUnknown(
             f"manifest {where} not found: the layout holds no image yet",
             hint="write the image first",

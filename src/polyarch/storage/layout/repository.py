@@ -38,12 +38,14 @@ from contextlib import contextmanager, suppress
 from functools import partial
 from typing import Any, BinaryIO, Final
 
+from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
-from polyarch.domain.digest import Digest
-from polyarch.domain.location import DEFAULT_TAG, TAG_RULE, is_valid_tag
-from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from polyarch.domain.digest import ALGORITHMS, Digest
+from polyarch.domain.location import DEFAULT_TAG, NAME_RULE, is_valid_layout_name
+from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Index, Manifest, parse_manifest
 from polyarch.errors import (
     BlobUnknown,
+    ContentError,
     Interrupted,
     InvalidInput,
     InvalidReference,
@@ -65,11 +67,13 @@ from polyarch.storage.layout.index import (
     LayoutIndex,
     dump,
     empty_index,
+    is_entry_tagged,
     manifest_unknown,
     sole_image,
     tag_unknown,
 )
-from polyarch.storage.repository import Repository, TagIndexing
+from polyarch.storage.layout.inventory import manifest_digests
+from polyarch.storage.repository import ManifestListing, Repository, TagIndexing
 from polyarch.storage.stream import CHUNK_SIZE, BlobReader, VerifyingStream
 
 __all__ = [
@@ -88,7 +92,11 @@ _BLOBS: Final = "blobs"
 
 
 def _is_digest(identifier: str) -> bool:
-    return ":" in identifier
+    """A digest, not an entry's name: names may hold ":" too (``rancher/pause:3.6``)."""
+    algorithm, colon, _ = identifier.partition(":")
+    if not colon:
+        return False
+    return algorithm in ALGORITHMS or not is_valid_layout_name(identifier)
 
 
 def _rel(digest: Digest) -> str:
@@ -125,7 +133,7 @@ class _FileBlobReader(BlobReader):
         self._file.close()
 
 
-class LayoutRepository(TagIndexing):
+class LayoutRepository(ManifestListing, TagIndexing):
     """An OCI image layout directory; tags are ``ref.name`` annotations in ``index.json``.
 
     >>> repo = LayoutRepository("./out")
@@ -173,7 +181,7 @@ class LayoutRepository(TagIndexing):
             entry = self._lookup(index, identifier)
             implicit = fallback and identifier == DEFAULT_TAG
             if entry is None and implicit:
-                entry = sole_image(index.entries)
+                entry = sole_image(index.entries, self._children(root, index.entries))
             if entry is None and not _is_digest(identifier):
                 shown = f"{where} (the default when no tag is given)" if implicit else where
                 raise tag_unknown(shown, index.entries, self.name)
@@ -364,6 +372,16 @@ class LayoutRepository(TagIndexing):
         with self._failures(INDEX_FILE), self._dir.root() as root:
             return [] if root is None else list(self._index(root).entries)
 
+    def list_manifests(self) -> list[Digest]:
+        """Every manifest of the layout: index.json entries, then manifest blobs nothing
+        there names (storage/layout/inventory.py)."""
+        entries = [e.digest for e in self.index_entries()]
+        return manifest_digests(self.path, entries, self.get_manifest)
+
+    def untagged_entries(self) -> list[Digest]:
+        """The index.json entries that carry no tag (``crane pull``, ``buildx`` output)."""
+        return [e.digest for e in self.index_entries() if not is_entry_tagged(e)]
+
     def list_referrers(self, digest: Digest, artifact_type: str | None = None) -> list[Descriptor]:
         """The tag schema index, plus index.json entries naming ``digest`` as subject (oras).
 
@@ -421,6 +439,29 @@ class LayoutRepository(TagIndexing):
             return index.by_digest.get(Digest(identifier))
         self._check_tag(identifier)
         return index.by_tag.get(identifier)
+
+    def _children(self, root: int, entries: list[Descriptor]) -> set[Digest]:
+        """The manifests the indexes among ``entries`` name (oras lists them as entries
+        of their own); read only when the entries name more than one manifest."""
+        if len({e.digest for e in entries}) <= 1:
+            return set()
+        children: set[Digest] = set()
+        for entry in entries:
+            if not mediatype.is_index(entry.media_type):
+                continue
+            file = self._open_blob_file(root, entry.digest)
+            if file is None:
+                continue
+            with file:
+                raw = file.read(MAX_MANIFEST_SIZE + 1)
+            try:
+                entry.digest.verify(raw, what=f"manifest {self._where(str(entry.digest))}")
+                found = parse_manifest(raw, entry.media_type)
+            except ContentError:
+                continue  # read (and reported) when it is asked for itself
+            if isinstance(found, Index):
+                children.update(d.digest for d in found.manifests)
+        return children
 
     # Files -------------------------------------------------------------------------
 
@@ -498,8 +539,8 @@ class LayoutRepository(TagIndexing):
             yield chunk
 
     def _check_tag(self, tag: str) -> None:
-        if not is_valid_tag(tag):
-            raise InvalidReference(f"invalid tag {tag!r} for {self.name}", hint=TAG_RULE)
+        if not is_valid_layout_name(tag):
+            raise InvalidReference(f"invalid tag {tag!r} for {self.name}", hint=NAME_RULE)
 
     def _where(self, identifier: str) -> str:
         sep = "@" if _is_digest(identifier) else ":"
