@@ -20,11 +20,13 @@ from __future__ import annotations
 __all__ = [
     "AuthError",
     "BlobUnknown",
+    "BodyTooLarge",
     "ContentError",
     "CredentialError",
     "Denied",
     "DigestMismatch",
     "ImmutableTag",
+    "Interrupted",
     "InvalidDigest",
     "InvalidInput",
     "InvalidManifest",
@@ -38,6 +40,7 @@ __all__ = [
     "PolyarchError",
     "RegistryError",
     "SizeMismatch",
+    "StorageError",
     "TooManyRequests",
     "TransportError",
     "Unauthorized",
@@ -129,6 +132,21 @@ class TransportError(PolyarchError):
     """The registry could not be reached or the connection failed; check the address and network."""
 
 
+class StorageError(PolyarchError):
+    """The file system under an OCI layout or a config file failed (full, read-only, out
+    of file descriptors, over a size limit); the message names the file, the hint what to do.
+    """
+
+
+class Interrupted(PolyarchError):
+    """The user stopped the operation (Ctrl-C, SIGTERM) before it was done.
+
+    Nothing half-done was committed and no tag moved; run the same command again to finish.
+    """
+
+    exit_code = 130
+
+
 class CredentialError(PolyarchError):
     """Credentials could not be read (a credential helper failed or a config file is broken)."""
 
@@ -189,6 +207,13 @@ class TooManyRequests(RegistryError):
 
 class Unsupported(RegistryError):
     """The registry does not support this operation or media type."""
+
+
+class BodyTooLarge(RegistryError):
+    """A registry or token service sent an answer larger than polyarch reads for that kind
+    of answer (docs/guarantees.md, "Every body has a bound"): it, or something between
+    polyarch and it, misbehaves. Never retried.
+    """
 
 
 class ImmutableTag(RegistryError):

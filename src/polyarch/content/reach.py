@@ -45,7 +45,7 @@ from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import Index, Manifest
 from polyarch.errors import ManifestUnknown, NameUnknown, PolyarchError
 from polyarch.storage.referrers_tag import referrers_tag
-from polyarch.storage.repository import ReferrersIndexing, Repository
+from polyarch.storage.repository import ReferrersIndexing, Repository, TagIndexing
 
 __all__ = [
     "Edge",
@@ -348,8 +348,16 @@ def walk(
         if found is not None and found.subject is None:
             anchors.add(entry)
             queue.append(entry)
+    # Where one read names every tag's digest (a layout's index.json), a tag costs no read
+    # of its own: the manifests are read below, each distinct one once (issue 25).
+    indexed = _tag_digests(repo, walker) if tags is None and listed is not None else None
     for tag in sorted(listed or ()):
         if is_referrer_tag(tag):
+            continue
+        if indexed is not None:
+            if tag in indexed:
+                roots[tag] = indexed[tag]
+                queue.append(indexed[tag])
             continue
         try:
             head = repo.head_manifest(tag)
@@ -385,3 +393,14 @@ def walk(
         problems=tuple(walker.problems),
         tags=listed,
     )
+
+
+def _tag_digests(repo: Repository, walker: _Walker) -> dict[str, Digest] | None:
+    """Every tag's digest from one read, where the backend can (:class:`TagIndexing`)."""
+    if not isinstance(repo, TagIndexing):
+        return None
+    try:
+        return repo.tag_digests()
+    except PolyarchError as exc:
+        walker.fail(f"the tags of {repo.name} cannot be read: {exc.one_line()}")
+        return {}

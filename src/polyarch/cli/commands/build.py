@@ -11,7 +11,13 @@ from typing import Any, TypeVar
 import click
 
 from polyarch.cli.options import common_options, examples, make_context, pop_global
-from polyarch.cli.render.output import console, format_digest, no_trunc_option, print_json
+from polyarch.cli.render.output import (
+    console,
+    format_digest,
+    no_trunc_option,
+    print_json,
+    styled,
+)
 from polyarch.cli.render.table import Column, print_table
 from polyarch.domain.platform import Platform
 from polyarch.engine.endpoint import parse_builder_for
@@ -277,7 +283,7 @@ def render(result: BuildResult, *, no_trunc: bool = False) -> None:
     how = result.choice.describe() if result.choice else result.builder
     if len(set(engines)) > 1:
         how = "one engine per variant"
-    out.print(f"[bold]built with {how}[/bold]: {len(result.records)} record(s)")
+    out.print(styled((f"built with {how}", "bold"), f": {len(result.records)} record(s)"))
     columns = [Column("PLATFORM"), Column("DIGEST"), Column("TAG"), Column("RECORD", wrap=True)]
     if len(set(engines)) > 1:
         columns.append(Column("ENGINE", wrap=True))

@@ -16,6 +16,7 @@ from polyarch.cli.render.output import (
     human_size,
     no_trunc_option,
     print_json,
+    styled,
 )
 from polyarch.cli.render.table import Column, print_table
 from polyarch.content.attestations import ATTESTATION_MODES
@@ -229,11 +230,11 @@ def render(result: CreateResult, *, no_trunc: bool = False) -> None:
     out = console()
     if result.dry_run:
         sys.stdout.write(json.dumps(json.loads(result.index.raw), indent=2) + "\n")
-        out.print(f"[bold]dry run[/bold]: index {result.digest} (nothing pushed)")
+        out.print(styled(("dry run", "bold"), f": index {result.digest} (nothing pushed)"))
     elif result.unchanged:
         out.print(f"unchanged: {result.digest}")
     else:
-        out.print(f"[bold]{result.digest}[/bold]")
+        out.print(styled((str(result.digest), "bold")))
     columns = [Column("PLATFORM"), Column("DIGEST"), Column("SOURCE"), Column("ATTESTATIONS")]
     rows = [
         [

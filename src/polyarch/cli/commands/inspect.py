@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -15,7 +14,9 @@ from polyarch.cli.render.output import (
     no_trunc_option,
     print_field,
     print_json,
+    styled,
 )
+from polyarch.cli.render.streams import write_exact
 from polyarch.cli.render.table import Column, print_table
 from polyarch.content.referrers import Referrer
 from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
@@ -81,8 +82,7 @@ def inspect_command(
             ref, ctx, platform=platform, referrers=referrers, provenance=provenance, sbom=sbom
         )
     if raw:
-        sys.stdout.buffer.write(result.raw)
-        sys.stdout.buffer.flush()
+        write_exact(result.raw, f"manifest {result.digest} of {result.reference}")
     elif as_json:
         print_json(result.to_json())
     elif options.quiet:
@@ -139,7 +139,7 @@ def render_referrers(result: InspectResult) -> None:
     names = {e.digest: str(e.platform or e.kind or "") for e in result.entries}
     names[result.digest] = "this " + ("index" if result.entries else "manifest")
     out.print()
-    out.print("[bold]REFERRERS[/bold]")
+    out.print(styled(("REFERRERS", "bold")))
 
     def lines(found: tuple[Referrer, ...], depth: int) -> None:
         for r in found:
@@ -161,7 +161,7 @@ def render_attestations(result: InspectResult, *, no_trunc: bool = False) -> Non
     out = console()
     if result.provenance is not None:
         out.print()
-        out.print("[bold]PROVENANCE[/bold]")
+        out.print(styled(("PROVENANCE", "bold")))
         for p in result.provenance:
             label = p.platform or format_digest(p.image, no_trunc=no_trunc)
             if p.provenance is None:
@@ -195,7 +195,7 @@ def render_attestations(result: InspectResult, *, no_trunc: bool = False) -> Non
                 out.print(f"    {name:<11} {value}", soft_wrap=True, markup=False)
     if result.sboms is not None:
         out.print()
-        out.print("[bold]SBOM[/bold]")
+        out.print(styled(("SBOM", "bold")))
         for entry in result.sboms:
             label = entry.platform or format_digest(entry.image, no_trunc=no_trunc)
             if not entry.sboms:

@@ -19,6 +19,7 @@ from polyarch.cli.render.output import (
     format_digest,
     no_trunc_option,
     print_json,
+    styled,
 )
 from polyarch.cli.render.table import Column, print_table
 from polyarch.errors import InvalidInput
@@ -239,10 +240,12 @@ def finish(
         render(result, no_trunc=no_trunc)
     for outcome in result.cleanup:
         if not outcome.deleted:
-            err_console().print(f"[yellow]warning[/yellow]: {outcome.reference} {outcome.message}")
+            err_console().print(
+                styled(("warning", "yellow"), f": {outcome.reference} {outcome.message}")
+            )
     naming = result.naming
     for warning in naming.warnings if naming is not None else ():
-        err_console().print(f"[yellow]warning[/yellow]: {warning}")
+        err_console().print(styled(("warning", "yellow"), f": {warning}"))
     for tag, higher in naming.held if naming is not None else ():
         err_console().print(f"note: {tag} stays on {higher}, a higher release")
     if not result.dry_run:
@@ -255,7 +258,9 @@ def render(result: PublishResult, *, no_trunc: bool = False) -> None:
     out = console()
     create = result.create
     out.print(
-        f"[bold]{create.digest}[/bold]" if not create.unchanged else f"unchanged: {create.digest}"
+        styled((str(create.digest), "bold"))
+        if not create.unchanged
+        else f"unchanged: {create.digest}"
     )
     rows = []
     for item in result.variants:

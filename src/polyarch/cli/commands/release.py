@@ -18,7 +18,7 @@ from polyarch.cli.commands.build import (
 )
 from polyarch.cli.commands.publish import finish, naming_options, publish_options, read_metadata
 from polyarch.cli.options import common_options, examples, make_context, pop_global
-from polyarch.cli.render.output import console, err_console, print_json
+from polyarch.cli.render.output import console, err_console, print_json, styled
 from polyarch.domain.signing.keys import PrivateKey
 from polyarch.engine.endpoint import parse_builder_for
 from polyarch.operations.sign import password_from_environment
@@ -167,8 +167,11 @@ def _show_plan(plan: dict[str, Any], *, as_json: bool) -> None:
         return
     out = console()
     out.print(
-        f"[bold]dry run[/bold]: would build {', '.join(plan['platforms'])} and publish "
-        f"version {plan['version'] or '-'} to {len(plan['tags'])} tag(s):"
+        styled(
+            ("dry run", "bold"),
+            f": would build {', '.join(plan['platforms'])} and publish "
+            f"version {plan['version'] or '-'} to {len(plan['tags'])} tag(s):",
+        )
     )
     for tag in plan["tags"]:
         out.print(f"  {tag}", highlight=False)

@@ -8,7 +8,13 @@ from typing import Any
 import click
 
 from polyarch.cli.options import common_options, examples, make_context, pop_global
-from polyarch.cli.render.output import console, err_console, print_json, terminal_width
+from polyarch.cli.render.output import (
+    console,
+    err_console,
+    print_json,
+    styled,
+    terminal_width,
+)
 from polyarch.cli.render.table import Cell, Column, print_table
 from polyarch.operations.verify import Status, VerifyReport, VerifyRequest, verify
 
@@ -180,8 +186,10 @@ def render(report: VerifyReport) -> None:
         f"{counts[Status.PASS]} passed, {counts[Status.WARN]} warnings, "
         f"{counts[Status.FAIL]} failed"
     )
-    verdict = "[green]OK[/green]" if report.ok else "[bold red]FAILED[/bold red]"
-    out.print(f"{verdict}: {summary}" + (" (strict: warnings fail)" if report.strict else ""))
+    verdict = ("OK", "green") if report.ok else ("FAILED", "bold red")
+    out.print(
+        styled(verdict, f": {summary}" + (" (strict: warnings fail)" if report.strict else ""))
+    )
 
 
 def failure_line(report: VerifyReport) -> str:

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 
 from polyarch.content.attestation_referrers import move_attestations
 from polyarch.content.attestations import require_link
 from polyarch.content.context import Context, borrowed
+from polyarch.content.pool import WorkerPool
 from polyarch.content.referrers_carry import carry_image_referrers
 from polyarch.content.selection import EntryPlatforms, platform_key
 from polyarch.content.transfer import Transfer
@@ -122,11 +123,11 @@ def _new_entries(request: CreateRequest, ctx: Context) -> tuple[Entry, ...]:
     # Sources are read concurrently (a bounded pool, results in argument order): each costs
     # a manifest and a config round trip, and 32 variants read one after the other wait for
     # 64 of them in a row. The client's connection pool and token cache are thread-safe.
-    workers = max(1, min(SOURCE_READERS, len(request.sources)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        found = list(
-            pool.map(lambda s: collect_entries(ctx, s, request.platforms), request.sources)
-        )
+    # An interrupt does not wait for a stalled read: the client sends nothing more.
+    pool = WorkerPool(SOURCE_READERS, on_interrupt=lambda _: ctx.client.cancel())
+    found = pool.run(
+        [partial(collect_entries, ctx, source, request.platforms) for source in request.sources]
+    )
     new: list[Entry] = [entry for entries in found for entry in entries]
     for wanted in request.platforms:
         if not any(platform_key(wanted)[:3] == e.key[:3] for e in new):

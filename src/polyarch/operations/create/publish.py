@@ -16,7 +16,7 @@ from polyarch.domain.manifest import Index, Manifest
 from polyarch.errors import ManifestUnknown, NameUnknown
 from polyarch.operations.create.result import TargetResult, plan_changes
 from polyarch.operations.create.sources import Entry
-from polyarch.storage.repository import Repository
+from polyarch.storage.repository import CheckedStore, Repository
 from polyarch.transport.retry import RetryPolicy
 
 __all__ = ["digest_of", "ensure_content", "move_to_referrers", "publish", "read_tag"]
@@ -48,8 +48,8 @@ def ensure_content(
         if attestations:
             pairs += [(a.repository, a.descriptor, None) for a in entry.attestations]
         for source, descriptor, manifest in pairs:
-            if dest.same_as(source):
-                continue
+            if dest.same_as(source) and isinstance(dest, CheckedStore):
+                continue  # a registry's own content: its blobs are there (a layout's are checked)
             items.append((source, manifest or source.get_manifest(descriptor.digest)))
     transfer.manifests(dest, items)
 

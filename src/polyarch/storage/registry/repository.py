@@ -16,6 +16,7 @@ from typing import TypeVar
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
+from polyarch.domain.document import ascii_int
 from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from polyarch.errors import (
     BlobUnknown,
@@ -40,6 +41,7 @@ from polyarch.storage.registry.uploads import Uploads
 from polyarch.storage.repository import (
     MAX_SMALL_BLOB,
     BlobMounting,
+    CheckedStore,
     ReferrersIndexing,
     Repository,
     TagPaging,
@@ -86,7 +88,7 @@ def _immutable(exc: RegistryError) -> bool:
     return exc.status in (400, 403, 409, 412) and "immutable" in exc.message.lower()
 
 
-class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
+class RegistryRepository(BlobMounting, CheckedStore, ReferrersIndexing, TagPaging):
     """One repository in one registry: every storage ability a registry has.
 
     >>> from polyarch.transport.client import RegistryClient
@@ -136,8 +138,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         except NotFound as exc:
             raise self._not_found(exc, where) from None
         try:
-            length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > MAX_MANIFEST_SIZE:
+            length = ascii_int(response.headers.get("Content-Length"))
+            if length is not None and length > MAX_MANIFEST_SIZE:
                 raise ManifestTooLarge(f"manifest {where} is {length} bytes, over the 4 MiB limit")
             body = bytearray()
             for chunk in response.iter_bytes(CHUNK_SIZE):
@@ -186,8 +188,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             return None
         announced = response.headers.get("Docker-Content-Digest")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-        length = response.headers.get("Content-Length", "")
-        if not announced or not length.isdigit() or not mediatype.is_manifest(media_type):
+        length = ascii_int(response.headers.get("Content-Length"))
+        if not announced or length is None or not mediatype.is_manifest(media_type):
             # Some registries answer HEAD incompletely; the GET is authoritative.
             manifest = self.get_manifest(identifier)
             return Descriptor(manifest.media_type, manifest.digest, manifest.size)
@@ -203,7 +205,7 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             # Announced in the registry's own algorithm: the GET verifies the one asked.
             manifest = self.get_manifest(identifier)
             return Descriptor(manifest.media_type, manifest.digest, manifest.size)
-        return Descriptor(media_type, digest, int(length))
+        return Descriptor(media_type, digest, length)
 
     def put_manifest(self, manifest: Manifest, tag: str | None = None) -> None:
         """PUT a manifest's exact bytes, under ``tag`` or by digest.
@@ -277,8 +279,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         )
         if response.status_code == 404:
             return None
-        length = response.headers.get("Content-Length", "")
-        return int(length) if length.isdigit() else -1
+        length = ascii_int(response.headers.get("Content-Length"))
+        return length if length is not None else -1
 
     def open_blob(self, descriptor: Descriptor) -> BlobReader:
         """GET a blob as a verified stream of chunks."""
@@ -318,6 +320,13 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             and other.registry == self.registry
             and other.repository == self.repository
         )
+
+    def interrupt(self, timeout: float) -> None:
+        """Send nothing more through this repository's client (it is the operation's, so no
+        request of the operation is sent any more) and cancel its open upload sessions
+        (``DELETE``, in parallel, within ``timeout`` seconds, best effort)."""
+        self.client.cancel()
+        self._uploads.cancel_open(timeout)
 
     def blob_home(self) -> tuple[str, str]:
         """This registry and repository: blobs here can be mounted into its siblings."""

@@ -21,8 +21,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from polyarch.domain.document import load_json
 from polyarch.errors import InvalidManifest, NotFound, RegistryError, Unauthorized
 from polyarch.storage.registry.endpoint import MAX_PAGES, Endpoint
+from polyarch.transport.limits import TAG_PAGE_LIMIT
 
 __all__ = ["DEFAULT_PAGE_SIZE", "FALLBACK_PAGE_SIZE", "MAX_TAG_PAGES", "list_tags"]
 
@@ -91,11 +93,11 @@ def _read(endpoint: Endpoint, page_size: int | None) -> list[str]:
     if page_size is not None:
         first += f"?n={page_size}"
     try:
-        for response in endpoint.pages(first, what=what):
-            try:
-                page = response.json()
-            except (ValueError, RecursionError):
-                raise InvalidManifest(f"{what} is not valid JSON") from None
+        pages = endpoint.pages(
+            first, what=what, body_limit=TAG_PAGE_LIMIT, body_kind="a tag-list page"
+        )
+        for response in pages:
+            page = load_json(response.content, what=what, error=InvalidManifest)
             page_tags = page.get("tags") if isinstance(page, dict) else None
             if page_tags is None:
                 continue
