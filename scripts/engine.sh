@@ -39,6 +39,15 @@
 # docker CLI. Everything lives in $POLYARCH_ENGINE_DIR/ENGINE (default base /tmp/polyarch-engine):
 # docker.sock, dockerd.pid, dockerd.log, data/, exec/, docker-config/, bin/; the QEMU state
 # before the first start in $POLYARCH_ENGINE_DIR/binfmt.before. Needs root.
+#
+# POLYARCH_ENGINE_NETNS=1 (for start, stop and env; give such engines a POLYARCH_ENGINE_DIR of
+# their own): dockerd runs in a network namespace of its own (`ip netns` polyarch-<hash of its
+# state dir>, only its loopback up, no uplink) and keeps Docker's default bridge there. BuildKit
+# runs an SBOM generator (`--attest type=sbom,generator=REF`) on the engine's default network,
+# which an engine started with --bridge=none does not have ("network bridge not found"). The
+# host's network is not touched; the engine's 127.0.0.1 is the namespace's own, so a registry on
+# the host's loopback is reached through a loopback forwarder into it (tests/support/netns.py).
+# `env` then also prints POLYARCH_ENGINE_NETNS_PATH=/run/netns/NAME; `stop` deletes the namespace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -212,6 +221,26 @@ restore_emulators() {
   rm -f "$BINFMT_BEFORE"
 }
 
+# --- the engine's own network namespace (POLYARCH_ENGINE_NETNS) -------------------------------
+
+netns_name() { echo "polyarch-$(printf %s "$STATE_DIR" | sha256sum | cut -c1-12)"; }
+
+netns_up() {
+  local name
+  name="$(netns_name)"
+  [ -e "/run/netns/$name" ] || ip netns add "$name"
+  ip -n "$name" link set lo up
+  log "network namespace $name (loopback only, Docker's bridge inside)"
+}
+
+netns_down() {
+  local name
+  name="$(netns_name)"
+  if [ -e "/run/netns/$name" ]; then
+    ip netns delete "$name" && log "network namespace $name deleted"
+  fi
+}
+
 # --- the engine -------------------------------------------------------------------------------
 
 start() {
@@ -240,13 +269,18 @@ start() {
 EOF
     log "starting $ENGINE: dockerd $("$bin/dockerd" --version | awk '{print $3}' | tr -d ,)" \
       "(log: $LOG_FILE)"
+    local in_netns=() bridge=(--bridge=none)
+    if [ -n "${POLYARCH_ENGINE_NETNS:-}" ]; then
+      netns_up
+      in_netns=(nsenter "--net=/run/netns/$(netns_name)") bridge=()
+    fi
     # setsid: its own session, so that it outlives this script and is stopped by pid only.
     # PATH: the suite's containerd and shims first, then the system's runc.
-    setsid env PATH="$bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    setsid "${in_netns[@]}" env PATH="$bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
       "$bin/dockerd" --config-file "$STATE_DIR/daemon.json" \
       --data-root "$DATA_ROOT" --exec-root "$EXEC_ROOT" --pidfile "$PID_FILE" \
       -H "unix://$SOCKET" \
-      --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
+      "${bridge[@]}" --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
       --userland-proxy=false >"$LOG_FILE" 2>&1 </dev/null &
     local pid=$!
     local deadline=$((SECONDS + START_TIMEOUT))
@@ -289,6 +323,7 @@ stop_engine() {
   if [ ! -f "$PID_FILE" ]; then
     log "no dockerd of $ENGINE started by $0: nothing to stop"
     unmount_leftovers
+    netns_down
     return 0
   fi
   local pid comm
@@ -307,6 +342,7 @@ stop_engine() {
   fi
   rm -f "$PID_FILE" "$SOCKET"
   unmount_leftovers
+  netns_down
 }
 
 # True when a dockerd started by us (any engine under $BASE_DIR) still runs.
@@ -324,6 +360,9 @@ env_lines() {
   echo "export DOCKER_HOST=unix://$SOCKET"
   echo "export DOCKER_CONFIG=$CLI_CONFIG"
   echo "export PATH=$CLI_BIN:\$PATH"
+  if [ -n "${POLYARCH_ENGINE_NETNS:-}" ]; then
+    echo "export POLYARCH_ENGINE_NETNS_PATH=/run/netns/$(netns_name)"
+  fi
 }
 
 versions() {

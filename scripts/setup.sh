@@ -31,10 +31,11 @@ fi
 
 # Private prefixes (scripts/debian.sh): cosign and oras from Debian 13, with which
 # tests/integration/test_referrers.py signs and attaches SBOMs; crane, oras, skopeo 1.22 and
-# podman 5.8 from Debian unstable, the newest readers of what we publish (tests/e2e). Required
-# under CI; elsewhere the tests that need them skip.
+# podman 5.8 from Debian unstable, the newest readers of what we publish (tests/e2e), and
+# cosign 3.1 (its bundle form: tests/integration/test_signatures.py). Required under CI;
+# elsewhere the tests that need them skip.
 if ! { $SUDO bash scripts/debian.sh trixie install cosign oras \
-  && $SUDO bash scripts/debian.sh sid install crane oras \
+  && $SUDO bash scripts/debian.sh sid install crane oras cosign \
   && $SUDO bash scripts/debian.sh sid glibc skopeo podman; }; then
   if [ -n "${CI:-}" ]; then exit 1; fi
   echo "setup: cosign/oras/crane/skopeo/podman not all installed: the tests that need them will skip" >&2

@@ -33,6 +33,7 @@ from support.token_issuer import TokenIssuer, User
 
 if TYPE_CHECKING:
     from support.engine import Engine
+    from support.sigtools import Cosign
 
 # The CLI keeps a blob-info cache in ~/.cache by default (content/blobinfo.py). Tests
 # share registries and push identical blobs, so a cache would turn the copies some tests
@@ -81,6 +82,17 @@ def registry2(
     """A second plain registry with its own storage, for cross-registry tests."""
     workdir = tmp_path_factory.mktemp("registry2")
     yield from _serve(RegistryServer(binary=registry_binary, workdir=workdir))
+
+
+@pytest.fixture(scope="session")
+def no_delete_registry(
+    registry_binary: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RegistryServer]:
+    """A registry that refuses every DELETE: ``storage.delete.enabled: false``, distribution's
+    default (``405 UNSUPPORTED``)."""
+    workdir = tmp_path_factory.mktemp("no-delete")
+    extra = {"storage": {"delete": {"enabled": False}}}
+    yield from _serve(RegistryServer(binary=registry_binary, workdir=workdir, extra_config=extra))
 
 
 @pytest.fixture(scope="session")
@@ -156,6 +168,31 @@ def token_registry(
             )
     finally:
         issuer.stop()
+
+
+# --- real cosign and oras (signatures, referrers) ---------------------------------------
+
+
+def _cosign(tmp_path_factory: pytest.TempPathFactory, suite: str) -> Cosign:
+    from support.sigtools import Cosign, find_sid_tools, find_tools
+
+    bin_dir, reason = find_sid_tools() if suite == "sid" else find_tools()
+    if bin_dir is None:
+        missing(reason)
+    major = 3 if suite == "sid" else 2
+    return Cosign(bin_dir, tmp_path_factory.mktemp(f"cosign{major}"), major)
+
+
+@pytest.fixture(scope="session")
+def cosign2(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
+    """Debian 13's cosign 2.5 (and oras 1.2) with a private HOME (support/sigtools.py)."""
+    return _cosign(tmp_path_factory, "trixie")
+
+
+@pytest.fixture(scope="session")
+def cosign3(tmp_path_factory: pytest.TempPathFactory) -> Cosign:
+    """Debian unstable's cosign 3.1 and oras 1.3 with a private HOME (support/sigtools.py)."""
+    return _cosign(tmp_path_factory, "sid")
 
 
 # --- the Docker engine (e2e tests) -----------------------------------------------------

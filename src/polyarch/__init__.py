@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from polyarch.content.context import (
         Context,
     )
+    from polyarch.content.reach import (
+        ReachUnknown,
+    )
     from polyarch.content.record_evidence import (
         record_sources,
         resolve_record,
@@ -81,13 +84,19 @@ if TYPE_CHECKING:
         BuilderChoice,
         BuilderUnsuitable,
     )
+    from polyarch.engine.endpoint import (
+        EngineChoice,
+    )
     from polyarch.errors import (
         AuthError,
         BlobUnknown,
+        BodyTooLarge,
         ContentError,
         CredentialError,
         Denied,
         DigestMismatch,
+        ImmutableTag,
+        Interrupted,
         InvalidDigest,
         InvalidInput,
         InvalidManifest,
@@ -101,6 +110,7 @@ if TYPE_CHECKING:
         PolyarchError,
         RegistryError,
         SizeMismatch,
+        StorageError,
         TooManyRequests,
         TransportError,
         Unauthorized,
@@ -123,11 +133,15 @@ if TYPE_CHECKING:
         TargetResult,
         create_index,
     )
+    from polyarch.operations.create.guard import (
+        PlatformDropRefused,
+    )
     from polyarch.operations.create.sources import (
         Source,
     )
     from polyarch.operations.delete import (
         DeletePlan,
+        ReachedManifest,
         TagDeleteUnsupported,
         delete,
         plan_delete,
@@ -142,8 +156,19 @@ if TYPE_CHECKING:
         login,
         logout,
     )
+    from polyarch.operations.prune import (
+        PrunePlan,
+        plan_prune,
+        prune,
+    )
     from polyarch.operations.resolve import (
         resolve,
+    )
+    from polyarch.operations.sign import (
+        SigningFailed,
+        SignRequest,
+        SignResult,
+        sign,
     )
     from polyarch.operations.tags import (
         TagList,
@@ -166,6 +191,13 @@ if TYPE_CHECKING:
     )
     from polyarch.pipeline.builds.variants import (
         build_variants,
+    )
+    from polyarch.pipeline.matrix import (
+        build_matrix,
+    )
+    from polyarch.pipeline.naming import (
+        Naming,
+        name_release,
     )
     from polyarch.pipeline.publish.result import (
         CleanupOutcome,
@@ -204,6 +236,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthError",
     "BlobUnknown",
+    "BodyTooLarge",
     "BuildFailed",
     "BuildFailure",
     "BuildRequest",
@@ -226,13 +259,16 @@ __all__ = [
     "Descriptor",
     "Digest",
     "DigestMismatch",
+    "EngineChoice",
     "EngineUnavailable",
     "ImageConfig",
     "ImageConfigResult",
     "ImageManifest",
+    "ImmutableTag",
     "Index",
     "InspectEntry",
     "InspectResult",
+    "Interrupted",
     "InvalidDigest",
     "InvalidInput",
     "InvalidManifest",
@@ -248,15 +284,20 @@ __all__ = [
     "ManifestTooLarge",
     "ManifestUnknown",
     "NameUnknown",
+    "Naming",
     "NotFound",
     "Platform",
     "PlatformChange",
+    "PlatformDropRefused",
     "PlatformNotFound",
     "PolyarchError",
+    "PrunePlan",
     "PublishFailed",
     "PublishRequest",
     "PublishResult",
     "PublishedVariant",
+    "ReachUnknown",
+    "ReachedManifest",
     "Record",
     "RecordMismatch",
     "Reference",
@@ -267,11 +308,15 @@ __all__ = [
     "RegistryRepository",
     "Repository",
     "Resolution",
+    "SignRequest",
+    "SignResult",
+    "SigningFailed",
     "SizeMismatch",
     "Source",
     "Spec",
     "SpecError",
     "Status",
+    "StorageError",
     "TagDeleteUnsupported",
     "TagList",
     "TargetResult",
@@ -286,6 +331,7 @@ __all__ = [
     "VerifySpec",
     "__version__",
     "build_index",
+    "build_matrix",
     "build_variants",
     "copy_image",
     "create_index",
@@ -300,14 +346,18 @@ __all__ = [
     "load_spec",
     "login",
     "logout",
+    "name_release",
     "parse_config",
     "parse_location",
     "parse_manifest",
     "plan_delete",
+    "plan_prune",
+    "prune",
     "publish",
     "record_sources",
     "resolve",
     "resolve_record",
+    "sign",
     "verify",
 ]
 
@@ -315,6 +365,7 @@ __all__ = [
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "polyarch.content.attestations": ("link_problem",),
     "polyarch.content.context": ("Context",),
+    "polyarch.content.reach": ("ReachUnknown",),
     "polyarch.content.record_evidence": ("record_sources", "resolve_record"),
     "polyarch.content.records": ("Record", "load_records"),
     "polyarch.content.referrers": ("Referrer", "discover_referrers"),
@@ -335,18 +386,22 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "polyarch.domain.platform": ("Platform",),
     "polyarch.domain.reference": ("Reference",),
     "polyarch.engine.builders": ("BuilderChoice", "BuilderUnsuitable"),
+    "polyarch.engine.endpoint": ("EngineChoice",),
     "polyarch.errors": (
         "AuthError",
         "BlobUnknown",
+        "BodyTooLarge",
         "ContentError",
         "CredentialError",
         "Denied",
         "DigestMismatch",
+        "ImmutableTag",
         "InvalidDigest",
         "InvalidInput",
         "InvalidManifest",
         "InvalidPlatform",
         "InvalidReference",
+        "Interrupted",
         "ManifestTooLarge",
         "ManifestUnknown",
         "NameUnknown",
@@ -355,6 +410,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "PolyarchError",
         "RegistryError",
         "SizeMismatch",
+        "StorageError",
         "TooManyRequests",
         "TransportError",
         "Unauthorized",
@@ -370,11 +426,20 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TargetResult",
         "create_index",
     ),
+    "polyarch.operations.create.guard": ("PlatformDropRefused",),
     "polyarch.operations.create.sources": ("Source",),
-    "polyarch.operations.delete": ("DeletePlan", "TagDeleteUnsupported", "delete", "plan_delete"),
+    "polyarch.operations.delete": (
+        "DeletePlan",
+        "ReachedManifest",
+        "TagDeleteUnsupported",
+        "delete",
+        "plan_delete",
+    ),
     "polyarch.operations.inspect": ("InspectEntry", "InspectResult", "inspect"),
     "polyarch.operations.login": ("LoginResult", "login", "logout"),
+    "polyarch.operations.prune": ("PrunePlan", "plan_prune", "prune"),
     "polyarch.operations.resolve": ("resolve",),
+    "polyarch.operations.sign": ("SignRequest", "SignResult", "SigningFailed", "sign"),
     "polyarch.operations.tags": ("TagList", "list_tags"),
     "polyarch.operations.verify": ("verify",),
     "polyarch.operations.verify.request": ("Check", "Status", "VerifyReport", "VerifyRequest"),
@@ -385,6 +450,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "BuildResult",
     ),
     "polyarch.pipeline.builds.variants": ("build_variants",),
+    "polyarch.pipeline.matrix": ("build_matrix",),
+    "polyarch.pipeline.naming": ("Naming", "name_release"),
     "polyarch.pipeline.publish.result": (
         "CleanupOutcome",
         "PublishFailed",

@@ -20,10 +20,13 @@ from __future__ import annotations
 __all__ = [
     "AuthError",
     "BlobUnknown",
+    "BodyTooLarge",
     "ContentError",
     "CredentialError",
     "Denied",
     "DigestMismatch",
+    "ImmutableTag",
+    "Interrupted",
     "InvalidDigest",
     "InvalidInput",
     "InvalidManifest",
@@ -37,6 +40,7 @@ __all__ = [
     "PolyarchError",
     "RegistryError",
     "SizeMismatch",
+    "StorageError",
     "TooManyRequests",
     "TransportError",
     "Unauthorized",
@@ -51,18 +55,25 @@ class PolyarchError(Exception):
     optional second sentence saying what to do about it. ``parameter`` names the
     argument of the function called whose value is wrong or missing (``"platform"``),
     when one is: messages speak of the library's own terms, and a front end such as the
-    CLI may name its own option for that argument.
+    CLI may name its own option for that argument. ``value`` is a value of that argument
+    that would work (``"linux/amd64"``), when there is one to suggest.
     """
 
     exit_code: int = 1
 
     def __init__(
-        self, message: str, *, hint: str | None = None, parameter: str | None = None
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        parameter: str | None = None,
+        value: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.parameter = parameter
+        self.value = value
 
     def __str__(self) -> str:
         return self.message
@@ -121,6 +132,21 @@ class TransportError(PolyarchError):
     """The registry could not be reached or the connection failed; check the address and network."""
 
 
+class StorageError(PolyarchError):
+    """The file system under an OCI layout or a config file failed (full, read-only, out
+    of file descriptors, over a size limit); the message names the file, the hint what to do.
+    """
+
+
+class Interrupted(PolyarchError):
+    """The user stopped the operation (Ctrl-C, SIGTERM) before it was done.
+
+    Nothing half-done was committed and no tag moved; run the same command again to finish.
+    """
+
+    exit_code = 130
+
+
 class CredentialError(PolyarchError):
     """Credentials could not be read (a credential helper failed or a config file is broken)."""
 
@@ -140,8 +166,9 @@ class RegistryError(PolyarchError):
         status: int | None = None,
         hint: str | None = None,
         parameter: str | None = None,
+        value: str | None = None,
     ) -> None:
-        super().__init__(message, hint=hint, parameter=parameter)
+        super().__init__(message, hint=hint, parameter=parameter, value=value)
         self.code = code
         self.status = status
 
@@ -180,3 +207,16 @@ class TooManyRequests(RegistryError):
 
 class Unsupported(RegistryError):
     """The registry does not support this operation or media type."""
+
+
+class BodyTooLarge(RegistryError):
+    """A registry or token service sent an answer larger than polyarch reads for that kind
+    of answer (docs/guarantees.md, "Every body has a bound"): it, or something between
+    polyarch and it, misbehaves. Never retried.
+    """
+
+
+class ImmutableTag(RegistryError):
+    """The registry refuses to overwrite a tag that exists (immutable tags: ECR, Harbor,
+    GHCR tag protection); publish under a new tag, or delete the tag first where allowed.
+    """

@@ -43,7 +43,7 @@ import os
 import stat
 from typing import Any, BinaryIO, Final
 
-from polyarch.errors import InvalidInput
+from polyarch.errors import InvalidInput, StorageError
 
 __all__ = [
     "FileTooLarge",
@@ -53,6 +53,7 @@ __all__ = [
     "describe_mode",
     "load_json",
     "open_regular",
+    "os_failure",
     "parse_json",
     "read_bytes",
     "read_text",
@@ -82,6 +83,33 @@ class FileTooLarge(InvalidInput):
 
 class UnreadableFile(InvalidInput):
     """A file is not valid UTF-8 or not valid JSON; the message names the file and position."""
+
+
+#: What to do about the OS errors a file system gives when it cannot take a write.
+_OS_HINTS: Final = {
+    errno.ENOSPC: "free space on that file system, or write elsewhere",
+    errno.EDQUOT: "the disk quota is used up: free space, or write elsewhere",
+    errno.EROFS: "the file system is mounted read-only: write to another directory",
+    errno.EMFILE: "raise the limit of open files (ulimit -n), or lower --jobs",
+    errno.ENFILE: "the system ran out of open files: retry when fewer are open",
+    errno.EFBIG: "the file-size limit (ulimit -f) is below the size of this file",
+    errno.EACCES: "check the permissions of that path",
+    errno.EPERM: "check the permissions of that path",
+    errno.EIO: "the device failed: check the disk",
+}
+
+
+def os_failure(exc: OSError, shown: str) -> StorageError:
+    """The error for an OS failure on ``shown`` (``oci:DIR: index.json``, a config path).
+
+    One line: ``shown``, then the system's words (``No space left on device``), with a
+    hint for the failures a full, read-only or limited file system gives.
+
+    >>> os_failure(OSError(errno.EROFS, "Read-only file system"), "oci:out: index.json").message
+    'oci:out: index.json: Read-only file system'
+    """
+    words = exc.strerror or type(exc).__name__
+    return StorageError(f"{shown}: {words}", hint=_OS_HINTS.get(exc.errno or 0))
 
 
 def describe_mode(mode: int) -> str:

@@ -187,6 +187,7 @@ def test_publish_assembles_the_recorded_images_and_runs_each_platform(
     assert outputs.read_text() == (
         f"earlier=kept\ndigest={index.digest}\n"
         f"tags={runners.example.target()},{runners.example.target('latest')}\n"
+        "version=v2.0.0\n"
     )
     text = summary.read_text()
     assert text.startswith(f"### polyarch publish: `{runners.example.target()}` (verified)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from polyarch import Context, CreateRequest, Reference, TransportSettings, create_index
 from support.cli import run_cli
 from support.engine import Engine, build_and_push
+from support.measured import MIB, finish, start_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -100,3 +102,20 @@ def test_wrong_output_fails(release: dict[str, Any]) -> None:
     cli = run_cli("verify", target, "--run=uname -m", "--expect-output", "linux/arm64=x86_64")
     assert cli.code == 1
     assert "does not match" in cli.out
+
+
+def test_an_image_printing_without_end_is_read_with_a_bound(release: dict[str, Any]) -> None:
+    """``docker run`` prints what the image prints: here 100 MiB per platform (issue 25).
+
+    The docker CLI's output is read as it comes and only its head and tail kept
+    (``engine/process.py``); before, ``subprocess.run`` collected all of it (a process
+    capturing 300 MiB that way peaks at 612 MiB). Measured here with ``wait4`` on the real
+    CLI: 30 MiB.
+    """
+    target = str(release["base"].with_tag("good"))
+    started = start_cli("verify", target, "--run=head -c 104857600 /dev/zero", "--json")
+    result = finish(started, 900)
+    assert result.code == 0, result.err[-600:]
+    runs = [c for c in json.loads(result.out)["checks"] if c["check"] == "run"]
+    assert runs and all(c["status"] == "pass" for c in runs), runs
+    assert result.max_rss < 150 * MIB, f"peak RSS {result.max_rss / MIB:.0f} MiB"

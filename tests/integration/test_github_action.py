@@ -13,138 +13,17 @@ assembles two images pushed to the real registry and the outputs are checked.
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from polyarch import Context, Index, Reference
+from support.github_action import run_action
 from support.images import push_image
 from support.registry import RegistryServer
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-ACTION = ROOT / "action.yml"
-_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-
-
-@dataclass
-class ActionRun:
-    """What one run of the action left: outputs, step summary, each step's exit code."""
-
-    outputs: dict[str, str]
-    summary: str
-    codes: list[int]
-    logs: list[str] = field(default_factory=list)
-
-
-def _read_outputs(path: Path) -> dict[str, str]:
-    """``$GITHUB_OUTPUT`` lines: ``name=value`` and ``name<<DELIM ... DELIM``."""
-    outputs: dict[str, str] = {}
-    lines = path.read_text().splitlines() if path.exists() else []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            end = lines.index(delimiter, i + 1)
-            outputs[name] = "\n".join(lines[i + 1 : end])
-            i = end + 1
-            continue
-        name, _, value = line.partition("=")
-        outputs[name] = value
-        i += 1
-    return outputs
-
-
-def run_action(
-    inputs: dict[str, str], work: Path, *, first_step: int = 0, env: dict[str, str] | None = None
-) -> ActionRun:
-    """Run action.yml's steps with ``inputs``, in ``work``, as the runner would.
-
-    ``first_step`` skips the steps before it (the install, done once per module): their
-    ``$GITHUB_PATH`` lines, kept in ``work``, still apply.
-    """
-    action: dict[str, Any] = yaml.safe_load(ACTION.read_text())
-    assert action["runs"]["using"] == "composite"
-    declared = action["inputs"]
-    unknown = set(inputs) - set(declared)
-    assert not unknown, f"not inputs of action.yml: {unknown}"
-    for name, spec in declared.items():
-        if spec.get("required") and name not in inputs:
-            raise AssertionError(f"input {name} is required")
-    values = {
-        name: inputs.get(name, str(spec.get("default", ""))) for name, spec in declared.items()
-    }
-    steps: dict[str, dict[str, str]] = {}
-
-    def evaluate(text: str) -> str:
-        def one(match: re.Match[str]) -> str:
-            expr = match.group(1)
-            if expr == "github.action_path":
-                return str(ROOT)
-            if expr.startswith("inputs."):
-                return values[expr.removeprefix("inputs.")]
-            found = re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", expr)
-            if found:
-                return steps.get(found.group(1), {}).get(found.group(2), "")
-            raise AssertionError(f"action.yml uses an expression this test cannot evaluate: {expr}")
-
-        return _EXPRESSION.sub(one, text)
-
-    runner_temp = work / "runner-temp"
-    runner_temp.mkdir(parents=True, exist_ok=True)
-    run_id = uuid.uuid4().hex[:8]  # each run its own output and summary files, as on a runner
-    github_path, summary = work / "github_path", work / f"step_summary-{run_id}"
-    github_path.touch()
-    codes: list[int] = []
-    logs: list[str] = []
-    for number, step in enumerate(action["runs"]["steps"]):
-        if number < first_step:
-            continue
-        assert step.get("shell") == "bash", f"step {number}: a composite step needs shell: bash"
-        assert _EXPRESSION.search(step["run"]) is None, (
-            f"step {number}: inputs reach the script through env, never spliced into it"
-        )
-        output = work / f"output-{run_id}-{number}"
-        extra_path = [p for p in github_path.read_text().splitlines() if p]
-        step_env = {
-            **os.environ,
-            **(env or {}),
-            **{k: evaluate(str(v)) for k, v in step.get("env", {}).items()},
-            "GITHUB_OUTPUT": str(output),
-            "GITHUB_PATH": str(github_path),
-            "GITHUB_STEP_SUMMARY": str(summary),
-            "RUNNER_TEMP": str(runner_temp),
-            "PATH": os.pathsep.join([*reversed(extra_path), os.environ["PATH"]]),
-        }
-        script = work / f"step-{number}.sh"
-        script.write_text(step["run"])
-        proc = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-            cwd=work,
-            env=step_env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        codes.append(proc.returncode)
-        logs.append(proc.stdout + proc.stderr)
-        if "id" in step:
-            steps[step["id"]] = _read_outputs(output)
-        if proc.returncode != 0:
-            break
-    outputs = {name: evaluate(spec["value"]) for name, spec in action["outputs"].items()}
-    text = summary.read_text() if summary.exists() else ""
-    return ActionRun(outputs, text, codes, logs)
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +86,8 @@ def test_publish_through_the_action_sets_digest_and_tags(
     assert result.outputs == {
         "digest": str(index.digest),
         "tags": f"{repository}:v2.0.0,{repository}:latest",
+        "version": "v2.0.0",
+        "matrix": "",
     }
     assert result.summary.startswith(f"### polyarch publish: `{repository}:v2.0.0`")
     assert "| linux/arm64 |" in result.summary
@@ -220,7 +101,7 @@ def test_arguments_are_split_like_a_shell_but_never_evaluated(installed: Path) -
     assert result.codes == [2], result.logs
     assert not marker.exists()
     assert f'invalid reference "not a ref; $(touch {marker})"' in result.logs[0]
-    assert result.outputs == {"digest": "", "tags": ""}
+    assert result.outputs == {"digest": "", "tags": "", "version": "", "matrix": ""}
 
 
 def test_a_command_that_is_not_one_is_refused(installed: Path) -> None:

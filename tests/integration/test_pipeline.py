@@ -125,6 +125,8 @@ def test_docker_builder_records_the_platform_images_then_publish(
             "dockerfile": f"{variant.context.name}/Dockerfile",
             "revision": head,
             "builder": "docker",
+            # The fake engine does not answer docker info: only where it was reached.
+            "engine": {"endpoint": "default", "id": None, "version": None, "name": None},
             "time": data["time"],
             "tag": tag,
         }

@@ -83,6 +83,8 @@ def test_transport_layer_imports_only_errors_and_digest() -> None:
                             "polyarch.domain.digest",
                             "polyarch._version",
                             "polyarch.files",  # the one safe reader of the user's files
+                            "polyarch.pipes",  # the one bounded reader of a program's output
+                            "polyarch.domain.document",  # strict JSON, ASCII numbers
                         )
                     ), f"{path.name} imports {module}"
 

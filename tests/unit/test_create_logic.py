@@ -143,7 +143,7 @@ def test_final_platform_refuses_contradictions(
     [
         ({"targets": []}, "no target"),
         ({"sources": []}, "no source"),
-        ({"attestations": "some"}, "'keep' or 'drop'"),
+        ({"attestations": "some"}, "'keep', 'drop' or 'referrers'"),
         ({"format": "v1"}, "'oci' or 'docker'"),
         ({"format": "docker", "annotations": ["a=b"]}, "annotations need an OCI index"),
         ({"annotations": ["novalue"]}, "KEY=VALUE"),

@@ -205,10 +205,18 @@ def test_put_manifest_without_tag_writes_only_the_blob(
 
 def test_put_manifest_refuses_bad_tags(repo: LayoutRepository) -> None:
     image = _image(repo)
-    for bad in ("../escape", "a/b", ".hidden", "", "x" * 129):
+    for bad in ("../escape", "a//b", "a/../b", "/abs", ".hidden", "", "x" * 129):
         with pytest.raises(InvalidReference, match="invalid tag"):
             repo.put_manifest(image, bad)
     assert repo.list_tags() == []
+
+
+def test_put_manifest_under_a_full_reference_name(repo: LayoutRepository) -> None:
+    """skopeo writes oci:DIR:rancher/pause:3.6 as the entry's ref.name (image-spec grammar)."""
+    image = _image(repo)
+    repo.put_manifest(image, "rancher/pause:3.6")
+    assert repo.list_tags() == ["rancher/pause:3.6"]
+    assert repo.get_manifest("rancher/pause:3.6").digest == image.digest
 
 
 def test_unknown_manifest_names_the_location(repo: LayoutRepository) -> None:
@@ -446,7 +454,8 @@ def test_crafted_ref_names_do_not_escape(repo: LayoutRepository, layout: Path) -
         entry = {"mediaType": mt.OCI_MANIFEST, "digest": str(image.digest), "size": image.size}
         doc["manifests"].append({**entry, "annotations": {REF_NAME: name}})  # type: ignore[attr-defined]
     (layout / "index.json").write_text(json.dumps(doc))
-    assert repo.list_tags() == ["ok"]  # names that are not tags are not listed
+    # Names outside image-spec's ref.name grammar are not listed; "x:y" follows it.
+    assert repo.list_tags() == ["ok", "x:y"]
     with pytest.raises(InvalidReference):
         repo.get_manifest("../../etc/passwd")
     with pytest.raises(InvalidDigest):

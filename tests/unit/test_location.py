@@ -25,16 +25,25 @@ VALID = [
     (f"oci:./dir@{SHA}", "./dir", None, SHA),
     (f"oci:./dir:v1@{SHA}", "./dir", "v1", SHA),
     (f"oci:/x@{SHA512}", "/x", None, SHA512),
-    # A ":" or "@" followed by a "/" belongs to the path.
-    ("oci:./a:b/c", "./a:b/c", None, None),
-    ("oci:./a:b/c:v2", "./a:b/c", "v2", None),
+    # What follows the first ":" is the entry's name, as skopeo reads oci:DIR:NAME; a name
+    # may be a full reference (image-spec ref.name).
+    ("oci:./a:b/c", "./a", "b/c", None),
+    ("oci:./a:b/c:v2", "./a", "b/c:v2", None),
+    ("oci:/srv/l:rancher/pause:3.6", "/srv/l", "rancher/pause:3.6", None),
+    ("oci:l:127.0.0.1:5000/lib/app:v1", "l", "127.0.0.1:5000/lib/app:v1", None),
+    ("oci:l:docker.io/library/app:1.0+build.7", "l", "docker.io/library/app:1.0+build.7", None),
+    (f"oci:l:rancher/pause:3.6@{SHA}", "l", "rancher/pause:3.6", SHA),
+    # A path that holds ":" ends with "/".
+    ("oci:./a:b/c/", "./a:b/c/", None, None),
+    ("oci:./a:b/c/:v2", "./a:b/c/", "v2", None),
+    # An "@" followed by a "/" belongs to the path.
     ("oci:./a@b/c", "./a@b/c", None, None),
     (f"oci:./a@b/c@{SHA}", "./a@b/c", None, SHA),
     # A trailing "/" lets a directory name contain ":".
     ("oci:./dir:x/", "./dir:x/", None, None),
     ("oci:./dir:x/:v1", "./dir:x/", "v1", None),
     # With a "/" after it, a would-be digest is part of the path, never a digest.
-    ("oci:dir@sha256:../../etc", "dir@sha256:../../etc", None, None),
+    ("oci:dir@sha256:../../etc/", "dir@sha256:../../etc/", None, None),
     ("oci:/", "/", None, None),
     ("oci:.", ".", None, None),
     ("oci:my dir/with spaces:v1", "my dir/with spaces", "v1", None),
@@ -67,6 +76,11 @@ INVALID = [
     ("oci:dir@md5:" + "a" * 32, "unsupported algorithm"),
     ("oci:dir@sha256:..", "bad characters"),
     ("oci:dir:v1@nodigest", "invalid digest"),
+    ("oci:dir:a//b", "invalid tag"),
+    # Neither a digest (a "/" follows) nor a name after the first ":".
+    ("oci:dir@sha256:../../etc", "invalid tag"),
+    ("oci:dir:/abs", "invalid tag"),
+    ("oci:dir:rancher/pause:", "invalid tag"),
     ("oci:./a@b", "invalid digest"),
     ("oci://host/dir", "not a URL"),
     ("oci:a\0b", "NUL"),
@@ -136,6 +150,8 @@ def test_with_tag_and_digest_validate() -> None:
         ("", None, None, "missing directory path"),
         ("./dir:v1", None, None, 'contains ":" or "@"'),
         ("./dir@x", None, None, 'contains ":" or "@"'),
+        # It would read back as the path "./a" and the name "b/c".
+        ("./a:b/c", None, None, 'contains ":"'),
         ("./dir", "../x", None, "invalid tag"),
         ("./dir", None, "sha256:nope", "invalid digest"),
     ],

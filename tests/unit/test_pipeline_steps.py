@@ -30,6 +30,7 @@ from polyarch import (
 from polyarch.domain.manifest import build_index
 from polyarch.domain.reference import Reference
 from polyarch.engine.builders import detect_builder
+from polyarch.engine.endpoint import EngineChoice
 from polyarch.engine.process import ProcessResult, run_process
 from polyarch.errors import InvalidInput
 from polyarch.operations.create import CreateResult
@@ -209,7 +210,8 @@ def test_failed_build_is_reported_with_its_exit_code_and_writes_no_record(
     assert (failure.platform, failure.step, failure.exit_code) == (ARM64, "build", 2)
     assert str(failure) == "linux/arm64: `docker build` exited with code 2"
     assert not stale.exists()
-    assert [argv[1] for argv in fake.calls] == ["build"]  # no push after a failed build
+    # docker info names the engine (recorded); no push after a failed build.
+    assert [argv[1] for argv in fake.calls] == ["info", "build"]
     assert seen[0][1].startswith("$ docker build --platform linux/arm64 ")
     assert seen[1:] == [("linux/arm64", "Step 1/2 : FROM scratch"), ("linux/arm64", "boom")]
     with pytest.raises(BuildFailed) as info:
@@ -249,7 +251,8 @@ def test_auto_builder_uses_buildx_when_it_answers(spec: Spec, tmp_path: Path) ->
         "buildx",
         "inspect",
     ]  # which driver (tests/unit/test_builders.py)
-    assert fake.calls[2][:3] == ["docker", "buildx", "build"]
+    assert fake.calls[2][:2] == ["docker", "info"]  # which engine, for the record
+    assert fake.calls[3][:3] == ["docker", "buildx", "build"]
     assert str(result.failures[0]) == "linux/amd64: `docker buildx build` exited with code 1"
 
 
@@ -403,3 +406,155 @@ def test_layout_deletes_a_tag_and_keeps_the_manifest(tmp_path: Path) -> None:
     assert layout.get_manifest(str(index.digest)).digest == index.digest
     assert layout.delete_tag("v1-linux-amd64") is True  # already gone
     assert LayoutRepository(tmp_path / "missing").delete_tag("v1") is True
+
+
+# --- build inputs and engines (issue 21 §3, §4) ---------------------------------------------
+
+
+def _inputs_spec(tmp_path: Path, extra: str, builder: str = "") -> Spec:
+    for name in ("app-amd64", "app-arm64"):
+        (tmp_path / name).mkdir(exist_ok=True)
+        (tmp_path / name / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / ".npmrc").write_text("//npm.example.com/:_authToken=NEVER-SHOWN\n")
+    (tmp_path / "polyarch.yaml").write_text(
+        "image: registry.example.com/metrics-api\n"
+        "tags: [v2.0.0]\n"
+        "variants:\n"
+        "  - platform: linux/amd64\n"
+        "    context: app-amd64\n" + extra + "  - platform: linux/arm64\n"
+        "    context: app-arm64\n" + builder
+    )
+    return load_spec(tmp_path / "polyarch.yaml")
+
+
+INPUTS = (
+    "    secrets: ['id=npmrc,src=.npmrc', 'id=token,env=GH_TOKEN']\n"
+    "    ssh: default\n"
+    "    cache-from: 'type=s3,region=eu,bucket=b,secret_access_key=S3-KEY'\n"
+    "    cache-to: 'type=local,dest=cache,mode=max'\n"
+    "    build-contexts: {shared: shared, base: 'docker-image://registry.example.com/base:1'}\n"
+    "    provenance: mode=max\n"
+    "    sbom: true\n"
+    "    no-cache: true\n"
+    "    pull: true\n"
+)
+
+
+def test_build_inputs_become_buildx_flags(tmp_path: Path) -> None:
+    spec = _inputs_spec(tmp_path, INPUTS)
+    amd = spec.variants[0]
+    argv = buildx_build_argv(amd, "registry.example.com/metrics-api", tmp_path / "m.json")
+    pairs = [(argv[i], argv[i + 1]) for i in range(len(argv) - 1) if argv[i].startswith("--")]
+    assert ("--secret", f"id=npmrc,src={tmp_path / '.npmrc'}") in pairs
+    assert ("--secret", "id=token,env=GH_TOKEN") in pairs
+    assert ("--ssh", "default") in pairs
+    assert ("--cache-from", "type=s3,region=eu,bucket=b,secret_access_key=S3-KEY") in pairs
+    assert ("--cache-to", f"type=local,dest={tmp_path / 'cache'},mode=max") in pairs
+    assert ("--build-context", f"shared={tmp_path / 'shared'}") in pairs
+    assert ("--build-context", "base=docker-image://registry.example.com/base:1") in pairs
+    assert ("--provenance", "mode=max") in pairs and ("--sbom", "true") in pairs
+    assert "--no-cache" in argv and "--pull" in argv
+    shown = buildx_build_argv(amd, "r", tmp_path / "m.json", masked=True)
+    assert "type=s3,region=eu,bucket=b,secret_access_key=***" in shown
+    assert "NEVER-SHOWN" not in " ".join(argv), "a secret's value is never on a command line"
+    plain = buildx_build_argv(spec.variants[1], "r", tmp_path / "m.json")
+    assert "--secret" not in plain and "--no-cache" not in plain
+
+
+def test_the_docker_builder_refuses_what_only_buildx_passes(tmp_path: Path) -> None:
+    spec = _inputs_spec(tmp_path, INPUTS)
+    argv = docker_build_argv(spec.variants[0], "r:t")
+    assert "--secret" in argv and "--ssh" in argv and "--cache-to" not in argv
+    fake = FakeRunner()
+    result = build_variants(
+        BuildRequest.build(spec, platforms=["linux/amd64"], records_dir=tmp_path, builder="docker"),
+        run=fake,
+    )
+    assert str(result.failures[0]) == (
+        "linux/amd64: cache-from, cache-to, build-contexts, provenance, sbom need docker buildx; "
+        "the docker builder (docker build + docker push) cannot pass them"
+    )
+    assert not [c for c in fake.calls if c[1] == "build"]
+
+
+def test_shown_command_lines_mask_cache_credentials(tmp_path: Path) -> None:
+    spec = _inputs_spec(tmp_path, INPUTS)
+    fake = FakeRunner({"buildx build": ProcessResult(1, "")})
+    seen: list[str] = []
+    build_variants(
+        BuildRequest.build(spec, platforms=["linux/amd64"], records_dir=tmp_path),
+        run=fake,
+        on_output=lambda _p, line: seen.append(line),
+    )
+    command = next(line for line in seen if line.startswith("$ docker buildx build"))
+    assert "secret_access_key=***" in command and "S3-KEY" not in "\n".join(seen)
+    ran = next(c for c in fake.calls if c[1:3] == ["buildx", "build"])
+    assert "type=s3,region=eu,bucket=b,secret_access_key=S3-KEY" in ran  # buildx gets it
+
+
+def test_each_variants_commands_go_to_its_engine(tmp_path: Path) -> None:
+    spec = _inputs_spec(tmp_path, "", "    builder: {docker-host: 'unix:///run/b.sock'}\n")
+    idents = {
+        "unix:///run/b.sock": "polyarch-engine BBBB 28.5.1 arm-box",
+        None: "polyarch-engine AAAA 26.1.5 vm",
+    }
+
+    class Engines(FakeRunner):
+        def __call__(
+            self, argv: Sequence[str], *, on_line: Callable[[str], None] | None = None
+        ) -> ProcessResult:
+            host = argv[2] if len(argv) > 2 and argv[1] == "--host" else None
+            rest = list(argv[3:]) if host else list(argv[1:])
+            self.calls.append(list(argv))
+            if rest[:1] == ["info"]:
+                return ProcessResult(0, idents[host])
+            if rest[:2] == ["buildx", "inspect"]:
+                return ProcessResult(0, "Name: default\nDriver: docker-container\n")
+            if rest[:2] == ["buildx", "build"]:
+                return ProcessResult(1, "")  # stops before resolving: no registry here
+            return ProcessResult(0 if argv[0] == "docker" else 128, "")
+
+    fake = Engines()
+    request = BuildRequest.build(
+        spec, records_dir=tmp_path / "records", engines={AMD64: EngineChoice("docker-context", "a")}
+    )
+    # Resolving what was pushed needs a registry (tests/e2e/test_engines.py has both
+    # engines, the registry and the records): here, where each command goes.
+    seen: list[tuple[str, str]] = []
+    build_variants(request, run=fake, on_output=lambda p, line: seen.append((str(p), line)))
+    builds = [c for c in fake.calls if "build" in c and "buildx" in c]
+    assert sorted(c[1:3] for c in builds) == [["--context", "a"], ["--host", "unix:///run/b.sock"]]
+    shown = [line for _, line in seen if line.startswith("$ docker")]
+    assert any(line.startswith("$ docker --host unix:///run/b.sock buildx build") for line in shown)
+    assert any(line.startswith("$ docker --context a buildx build") for line in shown)
+
+
+@pytest.mark.parametrize(
+    ("driver", "expected"),
+    [
+        # A context's own builder: buildx 0.29 refuses --builder for it (measured), so the
+        # context is named instead (tests/e2e/test_engines.py does it on both engines).
+        ("docker", ["docker", "--context", "ctx-b", "buildx", "build"]),
+        ("docker-container", ["docker", "buildx", "build", "--builder", "ctx-b"]),
+    ],
+)
+def test_a_named_buildx_builder_is_reached_by_its_driver(
+    tmp_path: Path, driver: str, expected: list[str]
+) -> None:
+    spec = _inputs_spec(tmp_path, "", "    builder: {buildx-builder: ctx-b}\n")
+    answers = {
+        "buildx inspect": ProcessResult(0, f"Name: ctx-b\nDriver: {driver}\n"),
+        "buildx build": ProcessResult(1, ""),  # stops before resolving: no registry here
+    }
+
+    class Runner(FakeRunner):
+        def key(self, argv: Sequence[str]) -> str:
+            rest = list(argv[3:]) if argv[1:2] == ["--context"] else list(argv[1:])
+            return " ".join(rest[:2]) if rest[0] == "buildx" else rest[0]
+
+    fake = Runner(answers)
+    build_variants(
+        BuildRequest.build(spec, platforms=["linux/arm64"], records_dir=tmp_path), run=fake
+    )
+    build = next(c for c in fake.calls if "build" in c and "buildx" in c)
+    assert build[: len(expected)] == expected

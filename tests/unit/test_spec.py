@@ -341,7 +341,8 @@ BAD: list[tuple[str, str, str, int | None]] = [
     (
         "unknown-key-no-match",
         HEAD + "colour: blue\n",
-        "unknown key 'colour' (known keys: image, tags, variants, verify, attestations)",
+        "unknown key 'colour' (known keys: image, tags, flavor, annotations, variants, bake, "
+        "verify, attestations)",
         5,
     ),
     (
@@ -615,7 +616,7 @@ BAD: list[tuple[str, str, str, int | None]] = [
     (
         "attestations-typo",
         HEAD + "attestations: dorp\n",
-        "attestations: expected 'keep' or 'drop', got 'dorp'",
+        "attestations: expected 'keep', 'drop' or 'referrers', got 'dorp'",
         5,
     ),
     (

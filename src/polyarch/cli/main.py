@@ -5,6 +5,12 @@ or input) or 1 (an operation failed), never a traceback (``-v`` adds detail). Wi
 ``--json`` (given to the command or, globally, before it) the failure is also a JSON
 error object on stdout (``polyarch.error/v1``, docs/json.md).
 
+Ctrl-C (SIGINT) and SIGTERM (``docker stop``, a CI runner cancelling a job) stop the
+command the same way: the work stops now (content/pool.py: nothing more starts, upload
+sessions are cancelled, within about a second), nothing half-done is committed, and the
+command ends with ``error: interrupted`` and exit code 130, or ``error: terminated`` and
+143. A second signal ends that cleanup at once.
+
 A command module registers itself with one ``cli.add_command`` line below. A command's
 JSON switch is named ``as_json`` (``--json``), so that the global ``--json`` reaches it.
 """
@@ -14,13 +20,19 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import click
 
 from polyarch._version import __version__
 from polyarch.cli.options import GlobalOptions, common_options, examples
+from polyarch.cli.render.streams import guarded_streams
 from polyarch.errors import PolyarchError
 
 __all__ = ["cli", "main"]
@@ -45,9 +57,12 @@ COMMANDS: dict[str, str] = {
     "inspect": "polyarch.cli.commands.inspect:inspect_command",
     "login": "polyarch.cli.commands.login:login_command",
     "logout": "polyarch.cli.commands.login:logout_command",
+    "prune": "polyarch.cli.commands.prune:prune_command",
+    "matrix": "polyarch.cli.commands.matrix:matrix_command",
     "publish": "polyarch.cli.commands.publish:publish_command",
     "release": "polyarch.cli.commands.release:release_command",
     "resolve": "polyarch.cli.commands.resolve:resolve_command",
+    "sign": "polyarch.cli.commands.sign:sign_command",
     "tags": "polyarch.cli.commands.tags:tags_command",
     "verify": "polyarch.cli.commands.verify:verify_command",
 }
@@ -102,6 +117,41 @@ def cli(ctx: click.Context, /, as_json: bool, **kwargs: Any) -> None:
 #: Version tag of the JSON error object; bumped only on incompatible changes.
 ERROR_SCHEMA = "polyarch.error/v1"
 
+#: The signals that stop a command, and what the error line says for each.
+_STOPPING = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+
+
+class _Stop(BaseException):
+    """Raised in the main thread by SIGINT or SIGTERM.
+
+    Not a :class:`KeyboardInterrupt`: click turns that into ``Abort`` (and prints an
+    empty line); not an :class:`Exception`: nothing that handles failures handles this.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    del frame
+    raise _Stop(signum)
+
+
+@contextmanager
+def _stopping_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`_Stop` in the block (signals reach the main thread
+    only: elsewhere, as in a library caller's worker thread, nothing is changed)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, _raise_stop) for signum in _STOPPING}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and, as a script, exit with) its exit code."""
@@ -109,8 +159,27 @@ def main(argv: list[str] | None = None) -> int:
     verbose = any(a in ("-v", "-vv", "-vvv", "--verbose") for a in args)
     # Known before parsing: a usage error is a JSON error too when --json was asked for.
     as_json = "--json" in (args[: args.index("--")] if "--" in args else args)
+    # Everything printed is masked and printable, whatever prints it (render/streams.py).
+    with guarded_streams():
+        try:
+            with _stopping_on_signals():
+                return _main(args, verbose, as_json)
+        except _Stop as stop:  # a signal during the failure report itself
+            return _stopped(stop, as_json)
+
+
+def _stopped(stop: _Stop, as_json: bool) -> int:
+    """Report a stop by a signal: exit code 128 + its number (130 for SIGINT, 143 for
+    SIGTERM), as a shell reports a command a signal ended."""
+    words = _STOPPING.get(signal.Signals(stop.signum), "interrupted")
+    return _fail(words, None, 128 + stop.signum, "Interrupted", as_json)
+
+
+def _main(args: list[str], verbose: bool, as_json: bool) -> int:
     try:
         code = cli.main(args=args, prog_name="polyarch", standalone_mode=False)
+    except _Stop as stop:
+        return _stopped(stop, as_json)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:
@@ -130,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         flag = _option_for(args, exc.parameter)
         if flag is not None:
             # The library speaks of its own arguments; name the option that sets this one.
+            if exc.value is not None:
+                flag = f"{flag} {exc.value}"
             hint = f"{hint}; see {flag}" if hint else f"see {flag}"
         line = message + (f" ({' '.join(hint.split())})" if hint else "")
         return _fail(message, hint, exc.exit_code, type(exc).__name__, as_json, line)
@@ -149,7 +220,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 #: Library argument names whose CLI option has another name.
-_OPTION_NAMES = {"explicit": "spec_path", "format": "index_format"}
+_OPTION_NAMES = {
+    "explicit": "spec_path",
+    "format": "index_format",
+    "keep_newer_than": "keep_untagged_newer_than",
+    "key": "key_file",
+}
 
 
 def _option_for(args: list[str], parameter: str | None) -> str | None:

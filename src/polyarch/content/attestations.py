@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Literal, Protocol
 
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
@@ -30,11 +30,15 @@ from polyarch.errors import InvalidInput, PolyarchError
 from polyarch.storage.repository import Repository
 
 __all__ = [
+    "ATTESTATION_MODES",
     "MAX_STATEMENT",
     "AttestationLinks",
+    "AttestationMode",
     "BlobRead",
+    "attestation_mode",
     "link_problem",
     "read_links",
+    "referrer_link_problem",
     "require_link",
 ]
 
@@ -47,6 +51,23 @@ class BlobRead(Protocol):
 
 #: The largest in-toto statement read for its subject (bytes).
 MAX_STATEMENT = 16 * 1024 * 1024
+
+#: What ``create``, ``copy``, ``publish`` (and the spec's ``attestations:``) do with an
+#: index's attestation manifests: ``keep`` them in the index, ``drop`` them, or move them to
+#: ``referrers`` of their images (:mod:`polyarch.content.attestation_referrers`).
+AttestationMode = Literal["keep", "drop", "referrers"]
+ATTESTATION_MODES: Final[tuple[AttestationMode, ...]] = ("keep", "drop", "referrers")
+
+
+def attestation_mode(value: str) -> AttestationMode:
+    """``value`` as an :data:`AttestationMode`; :class:`~polyarch.errors.InvalidInput` else."""
+    for mode in ATTESTATION_MODES:
+        if value == mode:
+            return mode
+    raise InvalidInput(
+        f"attestations must be 'keep', 'drop' or 'referrers', not {value!r}",
+        parameter="attestations",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +129,9 @@ def read_links(
     return AttestationLinks(entry.digest, entry.attestation_subject, subject, statements)
 
 
-def _disagreements(links: AttestationLinks, image: Digest) -> list[str]:
+def _disagreements(links: AttestationLinks, image: Digest, *, in_index: bool = True) -> list[str]:
     said = []
-    if links.annotation != image:
+    if in_index and links.annotation != image:
         said.append(f"its index annotation names {links.annotation or 'no image'}")
     if links.subject is not None and links.subject != image:
         said.append(f"its subject names {links.subject}")
@@ -145,6 +166,28 @@ def link_problem(
     if not said:
         return None
     return f"attestation {entry.digest.short} is filed under {image.short}, but " + "; ".join(said)
+
+
+def referrer_link_problem(
+    repo: Repository, manifest: ImageManifest, image: Digest, *, read: BlobRead | None = None
+) -> str | None:
+    """``None`` when the attestation ``manifest``, found as a referrer of ``image``, attests it.
+
+    The same rule as :func:`link_problem` without the index annotation (a referrer is
+    listed by its ``subject``, not by an index entry): its ``subject`` and every in-toto
+    statement must name ``image``.
+    """
+    entry = manifest.descriptor()
+    try:
+        links = read_links(repo, entry, manifest, read=read)
+    except PolyarchError as exc:
+        return f"attestation referrer {entry.digest.short} cannot be read: {exc.one_line()}"
+    if links.subject is None:
+        return f"attestation referrer {entry.digest.short} of {image.short} names no subject"
+    said = _disagreements(links, image, in_index=False)
+    if not said:
+        return None
+    return f"attestation referrer {entry.digest.short} of {image.short}: " + "; ".join(said)
 
 
 def require_link(

@@ -14,8 +14,8 @@ from typing import Literal
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import ImageConfig, ImageManifest, Index, Manifest, parse_config
-from polyarch.errors import InvalidManifest
-from polyarch.storage.repository import Repository
+from polyarch.errors import InvalidManifest, ManifestUnknown
+from polyarch.storage.repository import ManifestListing, Repository
 
 __all__ = [
     "MAX_NESTING",
@@ -116,6 +116,40 @@ def entry_kind(
     return "artifact"
 
 
+def _absent(repo: Repository, top: Index, d: Descriptor) -> ManifestUnknown:
+    """The error for an entry of ``top`` whose manifest ``repo`` lacks, naming what it is.
+
+    ``docker save`` with the containerd image store writes only what the engine pulled
+    (one platform: containerd's ``WithSkipMissing``), so a layout may list platforms and
+    attestations it never held; a registry may have lost a child to a clean-up. Either
+    way the message names the platform or the attestation, and what can be copied.
+    """
+    held = isinstance(repo, ManifestListing)
+    gone = f"was not saved in {repo.name}" if held else f"is missing from {repo.name}"
+    where = f"index {top.digest.short}"
+    subject = d.attestation_subject
+    if d.is_attestation and subject is not None:
+        of = next((e.platform for e in top.images if e.digest == subject), None)
+        return ManifestUnknown(
+            f"the attestation ({d.digest.short}) of {of or subject.short} in {where} {gone}",
+            hint="copy without attestations",
+            parameter="attestations",
+            value="drop",
+        )
+    present = [
+        str(e.platform)
+        for e in top.images
+        if e.platform is not None and e.digest != d.digest and repo.head_manifest(e.digest)
+    ]
+    what = str(d.platform) if d.platform is not None else f"manifest {d.digest.short}"
+    return ManifestUnknown(
+        f"{what} ({d.digest.short}) of {where} {gone}",
+        hint=f"copy the platforms it holds: {', '.join(present)}" if present else None,
+        parameter="platforms" if present else None,
+        value=present[0] if len(present) == 1 else None,
+    )
+
+
 def manifest_tree(
     repo: Repository, top: Index, entries: tuple[Descriptor, ...] | None = None
 ) -> list[tuple[Descriptor, Manifest]]:
@@ -136,7 +170,10 @@ def manifest_tree(
             if d.digest in seen:
                 continue
             seen.add(d.digest)
-            child = repo.get_manifest(d.digest)
+            try:
+                child = repo.get_manifest(d.digest)
+            except ManifestUnknown:
+                raise _absent(repo, top, d) from None
             if child.size != d.size:
                 raise InvalidManifest(
                     f"{repo.name}@{d.digest}: {child.size} bytes, the index says {d.size}"

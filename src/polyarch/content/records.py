@@ -39,6 +39,7 @@ from typing import Any
 
 from polyarch.domain import mediatype
 from polyarch.domain.digest import Digest
+from polyarch.domain.document import refuse_lone_surrogates
 from polyarch.domain.platform import Platform
 from polyarch.errors import InvalidDigest, InvalidInput, InvalidPlatform
 from polyarch.files import load_json
@@ -99,6 +100,7 @@ class Record:
         """Read a polyarch record or a buildx metadata object."""
         if not isinstance(data, Mapping):
             raise InvalidInput(f"{origin}: a record must be a JSON object")
+        refuse_lone_surrogates(data, origin, InvalidInput)
         if "digest" not in data and any(k in data for k in _BUILDX_KEYS):
             return cls._from_buildx(data, origin)
         schema = data.get("schema")

@@ -36,7 +36,10 @@ from polyarch.transport.retry import REFERRERS_GUARD_ROUNDS
 __all__ = [
     "GUARD_ATTEMPTS",
     "CarriedReferrer",
+    "CarryStatus",
     "ReferrersLostUpdate",
+    "add_to_tag_schema",
+    "attach_referrer",
     "carry_image_referrers",
     "carry_referrers",
 ]
@@ -133,7 +136,7 @@ def _carry_one(
     pushed = _push(transfer, source, dest, r.manifest)
     if transfer.dry_run:
         return result("would-push" if pushed else "present")
-    added = not api and _add_to_tag_schema(dest, r.subject, listing_descriptor(r.manifest))
+    added = not api and add_to_tag_schema(dest, r.subject, listing_descriptor(r.manifest))
     return result("pushed" if pushed or added else "present")
 
 
@@ -152,7 +155,7 @@ def _read(repo: Repository, tag: str) -> Manifest | None:
         return None
 
 
-def _add_to_tag_schema(dest: Repository, subject: Digest, entry: Descriptor) -> bool:
+def add_to_tag_schema(dest: Repository, subject: Digest, entry: Descriptor) -> bool:
     """Merge ``entry`` into the referrers tag schema index of ``subject`` in ``dest``.
 
     Entries already there are kept byte for byte (unknown fields included); the tag is
@@ -256,3 +259,24 @@ def carry_image_referrers(
         trees = discover_referrers(source, digests)
         done.extend(carry_referrers(transfer, source, dest, trees))
     return tuple(done)
+
+
+def attach_referrer(
+    dest: Repository, manifest: Manifest, *, dry_run: bool = False
+) -> tuple[Literal["api", "tag-schema"], bool]:
+    """List ``manifest`` as a referrer of its ``subject`` in ``dest``, where it is pushed.
+
+    A registry with the referrers API lists it itself; elsewhere (distribution 2.8, an
+    OCI layout) it is merged into the subject's referrers tag schema index
+    (:func:`add_to_tag_schema`). Returns how it is listed (``api`` or ``tag-schema``) and
+    whether the tag schema index changed. ``dry_run`` only answers how it would be listed.
+    Raises :class:`ReferrersLostUpdate` as :func:`add_to_tag_schema` does.
+    """
+    assert manifest.subject is not None, "a referrer names its subject"
+    if isinstance(dest, ReferrersIndexing) and dest.referrers_api():
+        return "api", False
+    if dry_run:
+        return "tag-schema", False
+    return "tag-schema", add_to_tag_schema(
+        dest, manifest.subject.digest, listing_descriptor(manifest)
+    )

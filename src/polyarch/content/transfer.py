@@ -19,6 +19,15 @@ repeated blindly. Content that does not match its digest is never retried. The f
 blob that fails for good ends the transfer: blobs not started are cancelled, the others
 are not started over.
 
+Presence is trusted only in a :class:`~polyarch.storage.repository.CheckedStore` (a
+registry, which verifies what it stores): in an ``oci:`` layout a blob counts as present
+when its file has the descriptor's size, a manifest there does not vouch for its blobs, and
+a blob of the very layout a new tag is written to is read through and hashed first.
+
+Blobs move on a :class:`~polyarch.content.pool.WorkerPool`: an interrupt (Ctrl-C, SIGTERM)
+starts no further blob, stops those in flight at their next chunk (none is committed after
+it), and has each repository give up what it started (:meth:`Transfer.interrupt`).
+
 A dry run asks the same HEAD questions and records what it *would* do.
 """
 
@@ -27,18 +36,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from polyarch.content.blobinfo import BlobInfoCache
 from polyarch.content.graph import required_blobs
+from polyarch.content.pool import WorkerPool
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.manifest import ImageManifest, Manifest
-from polyarch.errors import ContentError, PolyarchError, RegistryError, TransportError
-from polyarch.storage.repository import BlobMounting, Repository
+from polyarch.errors import ContentError, Interrupted, PolyarchError, RegistryError, TransportError
+from polyarch.storage.repository import BlobMounting, CheckedStore, Repository
 from polyarch.storage.stream import BlobReader
 from polyarch.transport.errors import RetriesExhausted
 from polyarch.transport.retry import BLOB_ATTEMPTS, RetryPolicy, blob_restart_delay
@@ -128,22 +137,35 @@ def is_transient(exc: BaseException) -> bool:
     )
 
 
-class _CountingReader(BlobReader):
-    """A source blob reader that reports the bytes it yields.
+class _GuardedReader(BlobReader):
+    """A source blob reader that stops once the transfer is stopped, and reports progress.
 
-    Still a :class:`BlobReader` of the same blob, so the destination knows the chunks
-    verify themselves and does not hash them a second time.
+    Checked before each chunk and after the last (before the destination commits), so an
+    interrupted transfer commits no blob whose end it had not reached. Still a
+    :class:`BlobReader` of the same blob, so the destination knows the chunks verify
+    themselves and does not hash them a second time.
     """
 
-    def __init__(self, reader: BlobReader, progress: ProgressCallback) -> None:
+    def __init__(
+        self, reader: BlobReader, stopped: threading.Event, progress: ProgressCallback | None
+    ) -> None:
         self.descriptor = reader.descriptor
         self._reader = reader
+        self._stopped = stopped
         self._progress = progress
+
+    def _check(self) -> None:
+        if self._stopped.is_set():
+            raise Interrupted(f"{self.descriptor.digest}: the transfer was interrupted")
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._reader:
-            self._progress(ProgressEvent("bytes", self.descriptor, BlobAction.COPIED, len(chunk)))
+            self._check()
+            if self._progress is not None:
+                event = ProgressEvent("bytes", self.descriptor, BlobAction.COPIED, len(chunk))
+                self._progress(event)
             yield chunk
+        self._check()
 
     def close(self) -> None:
         self._reader.close()
@@ -183,6 +205,8 @@ class Transfer:
         self._present: set[tuple[str, str]] = set()
         # Set by the first blob that fails for good: the others stop starting over.
         self._failed = threading.Event()
+        # Set when the operation is interrupted: no blob starts, none in flight commits.
+        self._stopped = threading.Event()
 
     def _known(self, dest: Repository, digest: str) -> bool:
         with self._lock:
@@ -201,6 +225,8 @@ class Transfer:
         digest = str(descriptor.digest)
         if self._known(dest, digest):
             return BlobAction.SKIPPED
+        if self._stopped.is_set():
+            raise Interrupted(f"{descriptor.digest} -> {dest.name}: the transfer was interrupted")
         attempt = 1
         while True:
             try:
@@ -237,8 +263,20 @@ class Transfer:
     def _move(
         self, source: Repository, dest: Repository, descriptor: Descriptor, *, first: bool
     ) -> BlobAction:
-        """One attempt: HEAD the destination, then mount or stream (with a new session)."""
-        if dest.same_as(source) or dest.blob_size(descriptor.digest) is not None:
+        """One attempt: HEAD the destination, then mount or stream (with a new session).
+
+        Where the destination is no :class:`CheckedStore` (a layout), what is there is
+        checked: a blob of the destination itself (same layout) is read through and
+        hashed, since the new tag will rely on it; another blob present counts when its
+        size is the descriptor's, and is written again otherwise.
+        """
+        checked = isinstance(dest, CheckedStore)
+        if dest.same_as(source):
+            if not checked:
+                self._verify(source, descriptor)
+            return BlobAction.SKIPPED
+        size = dest.blob_size(descriptor.digest)
+        if size is not None and (checked or size == descriptor.size):
             return BlobAction.SKIPPED
         mounting = dest if isinstance(dest, BlobMounting) else None
         if self.dry_run:
@@ -251,11 +289,15 @@ class Transfer:
         if self.progress and first:
             self.progress(ProgressEvent("start", descriptor, BlobAction.COPIED))
         with source.open_blob(descriptor) as reader:
-            chunks: Iterable[bytes] = reader
-            if self.progress:
-                chunks = _CountingReader(reader, self.progress)
-            dest.put_blob(descriptor, chunks)
+            dest.put_blob(descriptor, _GuardedReader(reader, self._stopped, self.progress))
         return BlobAction.COPIED
+
+    def _verify(self, repo: Repository, descriptor: Descriptor) -> None:
+        """Read ``descriptor``'s blob in ``repo`` through, hashed: raises if it is missing,
+        short, long or other bytes."""
+        with repo.open_blob(descriptor) as reader:
+            for _ in _GuardedReader(reader, self._stopped, None):
+                pass
 
     def _remember(self, repo: Repository, digest: str) -> None:
         if self.blob_cache is not None and isinstance(repo, BlobMounting):
@@ -288,12 +330,16 @@ class Transfer:
 
         Blobs of every manifest not yet there move first, ``jobs`` at a time; then the
         manifests are pushed in the order given (so a caller lists the children of a
-        nested index before it). A manifest already in ``dest`` is trusted to have its
-        blobs: registries refuse a manifest whose blobs are missing. External blobs are
-        never moved (:func:`~polyarch.content.graph.required_blobs`). Linear in
-        ``items``. Returns the number of manifests pushed (or that a dry run would push).
+        nested index before it). A manifest already in a :class:`CheckedStore` (a
+        registry) is trusted to have its blobs: registries refuse a manifest whose blobs
+        are missing. A layout proves nothing of the kind, so there the blobs of a manifest
+        already present are checked too (see :meth:`_move`), and the manifest is not
+        written again. External blobs are never moved
+        (:func:`~polyarch.content.graph.required_blobs`). Linear in ``items``. Returns the
+        number of manifests pushed (or that a dry run would push).
         """
         todo: list[tuple[Repository, Manifest]] = []
+        unchecked: list[tuple[Repository, Manifest]] = []
         queued: set[str] = set()
         for source, manifest in items:
             digest = str(manifest.digest)
@@ -303,15 +349,20 @@ class Transfer:
             if dest.same_as(source) or dest.head_manifest(digest) is not None:
                 with self._lock:
                     self.stats.manifests_present += 1
+                if not isinstance(dest, CheckedStore):
+                    unchecked.append((source, manifest))
+                    continue
                 self._mark(dest, digest)
                 continue
             todo.append((source, manifest))
         blobs: dict[str, tuple[Repository, Descriptor]] = {}
-        for source, manifest in todo:
+        for source, manifest in [*todo, *unchecked]:
             if isinstance(manifest, ImageManifest):
                 for blob in required_blobs(manifest):
                     blobs.setdefault(str(blob.digest), (source, blob))
         self._blobs(dest, list(blobs.values()))
+        for _, manifest in unchecked:
+            self._mark(dest, str(manifest.digest))
         for _, manifest in todo:
             if not self.dry_run:
                 dest.put_manifest(manifest)
@@ -325,21 +376,33 @@ class Transfer:
         return self.manifests(dest, [(source, manifest)]) == 1
 
     def _blobs(self, dest: Repository, blobs: list[tuple[Repository, Descriptor]]) -> None:
-        if len(blobs) <= 1 or self.jobs == 1:
-            for source, blob in blobs:
-                self.blob(source, dest, blob)
-            return
         # Largest first, so the long transfers start early and the pool drains evenly.
         blobs.sort(key=lambda item: -item[1].size)
-        # The first failure ends the operation: blobs not started are cancelled and the
+        # The first failure ends the operation: blobs not started are not started and the
         # ones in flight do not start over, so the error is reported without waiting for
-        # every other blob to exhaust its own retries.
-        with ThreadPoolExecutor(max_workers=min(self.jobs, len(blobs))) as pool:
-            futures = [pool.submit(self.blob, source, dest, blob) for source, blob in blobs]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in futures if f in done and f.exception() is not None]
-            if failed:
-                self._failed.set()
-                for future in futures:
-                    future.cancel()
-                raise failed[0].exception()  # type: ignore[misc]
+        # every other blob to exhaust its own retries. An interrupt ends it at once
+        # (content/pool.py): the repositories give up what they started.
+        repos = {id(r): r for r in (dest, *(source for source, _ in blobs))}
+        pool = WorkerPool(
+            self.jobs,
+            on_failure=self._failed.set,
+            on_interrupt=lambda grace: self.interrupt(list(repos.values()), grace),
+        )
+        pool.run([_task(self.blob, source, dest, blob) for source, blob in blobs])
+
+    def interrupt(self, repos: Sequence[Repository], timeout: float) -> None:
+        """Stop: no blob starts, none in flight is committed, and each of ``repos`` gives up
+        what it started (upload sessions cancelled), all within ``timeout`` seconds."""
+        self._stopped.set()
+        deadline = time.monotonic() + timeout
+        for repo in repos:
+            repo.interrupt(max(0.0, deadline - time.monotonic()))
+
+
+def _task(
+    move: Callable[[Repository, Repository, Descriptor], BlobAction],
+    source: Repository,
+    dest: Repository,
+    blob: Descriptor,
+) -> Callable[[], BlobAction]:
+    return lambda: move(source, dest, blob)

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from polyarch.domain import mediatype
 from polyarch.domain.digest import Digest
+from polyarch.domain.document import refuse_lone_surrogates
 from polyarch.domain.platform import Platform
 from polyarch.errors import InvalidDigest, InvalidManifest, InvalidPlatform
 
@@ -64,10 +65,19 @@ class Descriptor:
         return hash((self.media_type, self.digest, self.size, self.platform))
 
     @classmethod
-    def from_json(cls, data: object, *, where: str = "descriptor") -> Descriptor:
-        """Build a descriptor from its JSON object; :class:`InvalidManifest` if malformed."""
+    def from_json(
+        cls, data: object, *, where: str = "descriptor", text_checked: bool = False
+    ) -> Descriptor:
+        """Build a descriptor from its JSON object; :class:`InvalidManifest` if malformed.
+
+        Text holding a lone surrogate is refused (:mod:`polyarch.domain.document`);
+        ``text_checked`` says the caller's document was loaded by
+        :func:`~polyarch.domain.document.load_json`, which refused it already.
+        """
         if not isinstance(data, Mapping):
             raise InvalidManifest(f"{where}: expected a JSON object")
+        if not text_checked:
+            refuse_lone_surrogates(data, where)
         media_type = data.get("mediaType")
         if not isinstance(media_type, str) or not media_type:
             raise InvalidManifest(f"{where}: missing or invalid mediaType")

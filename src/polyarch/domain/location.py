@@ -16,11 +16,17 @@ LayoutReference(path='./out', tag='v1', digest=None)
 >>> parse_location("ubuntu:22.04").name
 'docker.io/library/ubuntu'
 
-The grammar is ``oci:PATH[:TAG][@DIGEST]``. What follows the last ``@`` is a digest
-and what follows the last ``:`` is a tag, each only when it contains no ``/``: so
-``oci:/abs/dir:v1`` has a tag and ``oci:./a:b/c`` is just a path. A directory whose own
-name contains ``:`` or ``@`` is written with a trailing ``/`` (``oci:./dir:x/``).
+The grammar is ``oci:PATH[:NAME][@DIGEST]``. What follows the last ``@`` is a digest
+when it contains no ``/``. NAME is what follows the first ``:``, as skopeo splits
+``oci:DIR:NAME`` (containers/image ``oci/internal.SplitPathAndImage``), so that a layout
+entry named by a full reference is addressed as written: ``oci:./l:rancher/pause:3.6``.
+A NAME is a tag or an image-spec ``org.opencontainers.image.ref.name`` (a full
+reference). A path that contains ``:`` is written with a trailing ``/``
+(``oci:./dir:x/``, ``oci:./dir:x/:v1``), which no name can end with.
 ``LayoutReference.parse(str(ref)) == ref`` always holds.
+
+>>> LayoutReference.parse("oci:./l:rancher/pause:3.6").tag
+'rancher/pause:3.6'
 """
 
 from __future__ import annotations
@@ -37,10 +43,13 @@ from polyarch.errors import InvalidDigest, InvalidReference
 
 __all__ = [
     "DEFAULT_TAG",
+    "NAME_RULE",
     "PREFIX",
     "TAG_RULE",
     "LayoutReference",
     "Location",
+    "is_valid_layout_name",
+    "is_valid_ref_name",
     "is_valid_tag",
     "parse_location",
 ]
@@ -52,7 +61,22 @@ TAG_RULE: Final = (
     'a tag is 1 to 128 letters, digits, "_", "." or "-" and does not start with "." or "-"'
 )
 
+#: The rule a layout entry's name follows: a tag, or an image-spec ``ref.name``.
+NAME_RULE: Final = (
+    f"{TAG_RULE}; a layout entry may also be named by a full reference "
+    "(rancher/pause:3.6: components of letters and digits joined by -._:@+ or --, "
+    'separated by "/")'
+)
+
 _TAG_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+# image-spec annotations.md, org.opencontainers.image.ref.name:
+#   ref ::= component ("/" component)*; component ::= alphanum (separator alphanum)*
+#   alphanum ::= [A-Za-z0-9]+; separator ::= [-._:@+] | "--"
+_COMPONENT: Final = r"[A-Za-z0-9]+(?:(?:--|[-._:@+])[A-Za-z0-9]+)*"
+_REF_NAME_RE: Final = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+_TAG_CHARS: Final = re.compile(r"[A-Za-z0-9._-]*")
+#: Longer names than this are refused (the spec sets no bound; a reference is far shorter).
+_MAX_NAME_LENGTH: Final = 1024
 #: The tag ``oci:DIR`` stands for when it names none (regctl's ``ocidir://`` default);
 #: reading falls back to a layout's only image when it has no such tag (docs/layouts.md).
 DEFAULT_TAG: Final = "latest"
@@ -67,6 +91,38 @@ def is_valid_tag(text: object) -> bool:
     (True, False, False)
     """
     return isinstance(text, str) and _TAG_RE.fullmatch(text) is not None
+
+
+def is_valid_ref_name(text: object) -> bool:
+    """True when ``text`` follows image-spec's ``org.opencontainers.image.ref.name`` grammar.
+
+    A full reference (skopeo writes ``oci:DIR:rancher/pause:3.6`` as is; crane
+    ``--annotate-ref`` writes ``host:port/repo:tag``) or a plain name.
+
+    >>> is_valid_ref_name("rancher/pause:3.6"), is_valid_ref_name("127.0.0.1:5000/a/b:v1")
+    (True, True)
+    >>> is_valid_ref_name("a//b"), is_valid_ref_name("a::b"), is_valid_ref_name("/abs")
+    (False, False, False)
+    """
+    return (
+        isinstance(text, str)
+        and len(text) <= _MAX_NAME_LENGTH
+        and _REF_NAME_RE.fullmatch(text) is not None
+    )
+
+
+def is_valid_layout_name(text: object) -> bool:
+    """True for a name a layout entry may carry: a tag or a ``ref.name`` (see above).
+
+    >>> is_valid_layout_name("v1_2"), is_valid_layout_name("rancher/pause:3.6")
+    (True, True)
+    >>> is_valid_layout_name("../x"), is_valid_layout_name("")
+    (False, False)
+    """
+    if is_valid_tag(text):
+        return True
+    # Names of tag characters only follow the tag grammar (its 128-character bound too).
+    return is_valid_ref_name(text) and _TAG_CHARS.fullmatch(str(text)) is None
 
 
 def _quote(text: str) -> str:
@@ -92,12 +148,18 @@ def _path_problem(path: object) -> tuple[str, str | None] | None:
             f'the directory name {_quote(last)} contains ":" or "@"',
             'end the path with "/" so the name is not read as a tag or digest',
         )
+    if ":" in path and not path.endswith("/"):
+        # Written out, what follows the first ":" would read back as an entry's name.
+        return (
+            f'the path {_quote(path)} contains ":"',
+            'end the path with "/" so what follows ":" is not read as a name',
+        )
     return None
 
 
 @dataclass(frozen=True, slots=True)
 class LayoutReference:
-    """An image in an OCI image layout directory: ``oci:PATH[:TAG][@DIGEST]``.
+    """An image in an OCI image layout directory: ``oci:PATH[:NAME][@DIGEST]``.
 
     ``path`` is kept as given (relative paths stay relative, nothing is resolved or
     touched on disk). Build one with :meth:`parse`; the constructor only validates.
@@ -106,7 +168,8 @@ class LayoutReference:
     path: str
     """The layout directory, as given."""
     tag: str | None = None
-    """The tag (an ``org.opencontainers.image.ref.name`` in ``index.json``), or None."""
+    """The entry's name (its ``org.opencontainers.image.ref.name`` in ``index.json``): a
+    tag, or a full reference as skopeo and crane write them; or None."""
     digest: Digest | None = None
     """Content digest, or None."""
 
@@ -116,8 +179,8 @@ class LayoutReference:
         problem = _path_problem(path)
         if problem is not None:
             raise _error(shown, problem[0], hint=problem[1])
-        if tag is not None and not is_valid_tag(tag):
-            raise _error(shown, f"invalid tag {_quote(str(tag))}", hint=TAG_RULE)
+        if tag is not None and not is_valid_layout_name(tag):
+            raise _error(shown, f"invalid tag {_quote(str(tag))}", hint=NAME_RULE)
         if self.digest is not None and not isinstance(self.digest, Digest):
             try:
                 object.__setattr__(self, "digest", Digest(self.digest))
@@ -132,8 +195,8 @@ class LayoutReference:
 
         >>> LayoutReference.parse("oci:/abs/dir:v1@sha256:" + "a" * 64).tag
         'v1'
-        >>> LayoutReference.parse("oci:./a:b/c").path
-        './a:b/c'
+        >>> LayoutReference.parse("oci:./a:b/c").tag, LayoutReference.parse("oci:./a:b/c/").path
+        ('b/c', './a:b/c/')
         """
         if not isinstance(text, str):
             raise InvalidReference(f"invalid reference {text!r}: not a string")
@@ -151,13 +214,8 @@ class LayoutReference:
                 raise _error(text, error.message, hint=error.hint) from None
             rest = before
         tag: str | None = None
-        before, colon, after = rest.rpartition(":")
-        if colon and "/" not in after:
-            if not after:
-                raise _error(text, 'empty tag after ":"', hint=TAG_RULE)
-            if not is_valid_tag(after):
-                raise _error(text, f"invalid tag {_quote(after)}", hint=TAG_RULE)
-            tag, rest = after, before
+        if not rest.endswith("/"):  # a trailing "/" ends a path that holds ":"
+            rest, tag = _split_name(text, rest)
         problem = _path_problem(rest)
         if problem is not None:
             raise _error(text, problem[0], hint=problem[1])
@@ -204,9 +262,9 @@ class LayoutReference:
 
     def with_tag(self, tag: str) -> LayoutReference:
         """The same directory with tag ``tag`` and no digest; :class:`InvalidReference` if bad."""
-        if not is_valid_tag(tag):
+        if not is_valid_layout_name(tag):
             raise InvalidReference(
-                f"invalid tag {_quote(str(tag))} for {_quote(self.name)}", hint=TAG_RULE
+                f"invalid tag {_quote(str(tag))} for {_quote(self.name)}", hint=NAME_RULE
             )
         return dataclasses.replace(self, tag=tag, digest=None)
 
@@ -223,6 +281,26 @@ class LayoutReference:
     def untagged(self) -> LayoutReference:
         """The same directory with no tag and no digest."""
         return dataclasses.replace(self, tag=None, digest=None)
+
+
+def _split_name(text: str, rest: str) -> tuple[str, str | None]:
+    """``rest`` (``PATH[:NAME]``) split at its first ``:``, as skopeo splits ``oci:DIR:NAME``.
+
+    When what follows the first ``:`` is no name, the path holds ``:`` and ends with
+    ``/`` (``./dir:x/:v1``): then the split is at the last ``:``.
+    """
+    before, colon, after = rest.partition(":")
+    if not colon:
+        return rest, None
+    if not is_valid_layout_name(after):
+        path, _, last = rest.rpartition(":")
+        if path.endswith("/") and last and "/" not in last:
+            before, after = path, last
+    if not after:
+        raise _error(text, 'empty tag after ":"', hint=TAG_RULE)
+    if not is_valid_layout_name(after):
+        raise _error(text, f"invalid tag {_quote(after)}", hint=NAME_RULE)
+    return before, after
 
 
 #: Either kind of location.

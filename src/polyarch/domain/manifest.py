@@ -16,11 +16,12 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
+from polyarch.domain.document import load_json
 from polyarch.domain.platform import Platform
 from polyarch.errors import InvalidManifest, InvalidPlatform, ManifestTooLarge
 
@@ -41,15 +42,12 @@ MAX_MANIFEST_SIZE: Final = 4 * 1024 * 1024
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
-def _load_json(raw: bytes, what: str) -> dict[str, Any]:
+def _load_json(
+    raw: bytes, what: str, surrogates: Literal["refuse", "escape"] = "refuse"
+) -> dict[str, Any]:
     if len(raw) > MAX_MANIFEST_SIZE:
         raise ManifestTooLarge(f"{what} is {len(raw)} bytes, over the 4 MiB limit")
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        # RecursionError: deeply nested JSON from a hostile registry.
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
-        raise InvalidManifest(f"{what} is {reason}") from None
+    data = load_json(raw, what=what, surrogates=surrogates)
     if not isinstance(data, dict):
         raise InvalidManifest(f"{what} is not a JSON object")
     return data
@@ -67,7 +65,7 @@ def _annotations(data: Mapping[str, Any], what: str) -> Mapping[str, str]:
 def _optional_descriptor(data: Mapping[str, Any], key: str, what: str) -> Descriptor | None:
     if data.get(key) is None:
         return None
-    return Descriptor.from_json(data[key], where=f"{what} {key}")
+    return Descriptor.from_json(data[key], where=f"{what} {key}", text_checked=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +229,8 @@ def parse_manifest(
         if not isinstance(entries, list):
             raise InvalidManifest(f"{what}: manifests must be a list")
         manifests = tuple(
-            Descriptor.from_json(e, where=f"{what} manifests[{i}]") for i, e in enumerate(entries)
+            Descriptor.from_json(e, where=f"{what} manifests[{i}]", text_checked=True)
+            for i, e in enumerate(entries)
         )
         return Index(raw, computed, kind, manifests, subject, artifact_type, annotations)
     config = _optional_descriptor(data, "config", what)
@@ -241,7 +240,8 @@ def parse_manifest(
     if not isinstance(layers_data, list):
         raise InvalidManifest(f"{what}: layers must be a list")
     layers = tuple(
-        Descriptor.from_json(e, where=f"{what} layers[{i}]") for i, e in enumerate(layers_data)
+        Descriptor.from_json(e, where=f"{what} layers[{i}]", text_checked=True)
+        for i, e in enumerate(layers_data)
     )
     return ImageManifest(raw, computed, kind, config, layers, subject, artifact_type, annotations)
 
@@ -261,8 +261,13 @@ class ImageConfig:
 
 
 def parse_config(raw: bytes, *, what: str = "image config") -> ImageConfig:
-    """Parse an image config blob (OCI or Docker); ``platform`` is None if it names none."""
-    data = _load_json(raw, what)
+    """Parse an image config blob (OCI or Docker); ``platform`` is None if it names none.
+
+    A lone surrogate (a ``\\udXXX`` escape that is not half of a pair) in a config is kept
+    as that visible text in the parsed fields, not refused: the configs of real images must
+    stay usable (:func:`~polyarch.domain.document.load_json`).
+    """
+    data = _load_json(raw, what, surrogates="escape")
     platform: Platform | None = None
     if data.get("os") or data.get("architecture"):
         try:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from polyarch.domain.platform import Platform, compatible
+from polyarch.engine.process import run_captured
 
 __all__ = ["OUTPUT_LIMIT", "DockerRunner", "RunResult", "binfmt_name"]
 
@@ -164,17 +165,18 @@ class DockerRunner:
     """Run images with the local Docker engine through the ``docker`` CLI.
 
     ``docker`` is the CLI to call (a name looked up in ``PATH`` or a path); ``run``
-    stands for :func:`subprocess.run` (tests inject a fake); ``host`` is the platform of
-    the engine's machine (default :meth:`Platform.host`); ``timeout`` bounds each
-    ``docker pull`` and ``docker run`` in seconds; ``binfmt_dir`` is where
-    ``binfmt_misc`` is mounted.
+    stands for :func:`subprocess.run` (default:
+    :func:`~polyarch.engine.process.run_captured`, which keeps a bounded head and tail
+    of the output; tests inject a fake); ``host`` is the platform of the engine's machine
+    (default :meth:`Platform.host`); ``timeout`` bounds each ``docker pull`` and ``docker
+    run`` in seconds; ``binfmt_dir`` is where ``binfmt_misc`` is mounted.
     """
 
     def __init__(
         self,
         docker: str = "docker",
         *,
-        run: RunCallable = subprocess.run,
+        run: RunCallable = run_captured,
         host: Platform | None = None,
         timeout: float = 300,
         binfmt_dir: Path = BINFMT_DIR,

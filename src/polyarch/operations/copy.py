@@ -1,12 +1,14 @@
 """``copy``: promote an image or a whole index between repositories, registries and layouts.
 
-The index bytes, and so its digest, are kept unless a ``platforms`` filter or
-``attestations="drop"`` asks for a sub-index. Indexes nested in the index (CNAB / porter
-bundles) are copied recursively, children before the index naming them. External layers
-(foreign / non-distributable, any with ``urls``) are not copied: the manifests naming
-them are, byte for byte. Blobs are mounted within a registry,
-skipped when present, otherwise streamed while hashed, several at a time; the tag moves
-last, after every child and blob is in place.
+The index bytes, and so its digest, are kept unless a ``platforms`` filter,
+``attestations="drop"`` or ``attestations="referrers"`` asks for a sub-index (with
+``referrers``, each attestation manifest is written as an OCI 1.1 referrer of the image it
+attests instead: :mod:`polyarch.content.attestation_referrers`). Indexes nested in the
+index (CNAB / porter bundles) are copied recursively, children before the index naming
+them. External layers (foreign / non-distributable, any with ``urls``) are not copied: the
+manifests naming them are, byte for byte. Blobs are mounted within a registry, skipped
+when present, otherwise streamed while hashed, several at a time; the tag moves last,
+after every child and blob is in place.
 
 >>> from polyarch import Context, CopyRequest, copy_image
 >>> request = CopyRequest.build("127.0.0.1:5000/staging/app:v1",   # doctest: +SKIP
@@ -22,15 +24,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from polyarch.content.attestations import require_link
+from polyarch.content.attestation_referrers import move_attestations
+from polyarch.content.attestations import AttestationMode, attestation_mode, require_link
 from polyarch.content.context import Context, borrowed
 from polyarch.content.graph import manifest_tree
 from polyarch.content.referrers import discover_referrers
 from polyarch.content.referrers_carry import CarriedReferrer, carry_referrers
 from polyarch.content.selection import EntryPlatforms, matches_filter
 from polyarch.content.transfer import DEFAULT_JOBS, ProgressCallback, Transfer, TransferStats
+from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
 from polyarch.domain.location import DEFAULT_TAG, LayoutReference, Location, parse_location
 from polyarch.domain.manifest import ImageManifest, Index, Manifest, build_index
@@ -50,7 +54,7 @@ class CopyRequest:
     source: Location
     destination: Location
     platforms: tuple[Platform, ...] = ()
-    attestations: Literal["keep", "drop"] = "keep"
+    attestations: AttestationMode = "keep"
     jobs: int = DEFAULT_JOBS
     #: Carry signatures, SBOMs and attestations attached to the image (docs/referrers.md).
     referrers: bool = True
@@ -69,14 +73,10 @@ class CopyRequest:
         """Validate strings into a request; the destination tag defaults to the source's."""
         src = parse_location(source) if isinstance(source, str) else source
         dst = parse_location(destination) if isinstance(destination, str) else destination
-        if attestations not in ("keep", "drop"):
-            raise InvalidInput(
-                f"attestations must be 'keep' or 'drop', not {attestations!r}",
-                parameter="attestations",
-            )
+        mode = attestation_mode(attestations)
         if jobs < 1 or jobs > 64:
             raise InvalidInput(f"jobs must be between 1 and 64, not {jobs}", parameter="jobs")
-        if dst.digest is not None and (platforms or attestations == "drop"):
+        if dst.digest is not None and (platforms or mode != "keep"):
             raise InvalidInput(
                 f"destination {dst} names a digest, but a filtered copy makes a new index"
             )
@@ -86,8 +86,7 @@ class CopyRequest:
             # A layout entry without a tag is out of reach of oci:DIR[:TAG]: docs/layouts.md.
             dst = dst.with_tag(DEFAULT_TAG)
         plats = tuple(p if isinstance(p, Platform) else Platform.parse(p) for p in platforms)
-        keep: Literal["keep", "drop"] = "keep" if attestations == "keep" else "drop"
-        return cls(src, dst, plats, keep, jobs, referrers)
+        return cls(src, dst, plats, mode, jobs, referrers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +156,7 @@ def _select(src: Repository, index: Index, request: CopyRequest) -> Index:
                     f"platform {wanted}: {request.source} has no such image",
                     parameter="platforms",
                 )
-    else:  # --attestations drop: every image entry (nested indexes, artifacts) stays
+    else:  # --attestations drop/referrers: every image entry (nested indexes, artifacts) stays
         images = list(index.images)
     keep = {d.digest for d in images}
     chosen = [
@@ -224,6 +223,7 @@ def copy_image(
             blob_cache=ctx.blob_cache,
         )
         written: Manifest = top
+        moved: tuple[CarriedReferrer, ...] = ()
         if isinstance(top, Index):
             written = _select(src, top, request)
             # Every distinct child once, nested indexes after their own children.
@@ -234,10 +234,12 @@ def copy_image(
                     if subject is not None and isinstance(child, ImageManifest):
                         require_link(src, d, subject, str(request.source), child)
             transfer.manifests(dst, [(src, child) for _, child in tree])
+            if request.attestations == "referrers":  # after the images, before the tag
+                moved = move_attestations(transfer, dst, _moves(src, top, written, request))
         else:
-            if request.platforms or request.attestations == "drop":
+            if request.platforms or request.attestations != "keep":
                 raise InvalidInput(
-                    f"{request.source} is a single image: choosing platforms or dropping "
+                    f"{request.source} is a single image: choosing platforms or moving "
                     "attestations applies to indexes",
                     parameter="platforms" if request.platforms else "attestations",
                 )
@@ -263,8 +265,23 @@ def copy_image(
             transfer.stats,
             time.monotonic() - started,
             platforms,
-            carried,
+            moved + carried,
         )
+
+
+def _moves(
+    src: Repository, top: Index, written: Index, request: CopyRequest
+) -> list[tuple[Repository, Descriptor, Descriptor]]:
+    """The attestations of ``top`` whose image ``written`` keeps, each link checked first."""
+    images = {d.digest: d for d in written.manifests}
+    out = []
+    for a in top.attestations:
+        subject = a.attestation_subject
+        if subject is None or subject not in images:
+            continue
+        require_link(src, a, subject, str(request.source))
+        out.append((src, a, images[subject]))
+    return out
 
 
 def _referrers(

@@ -22,6 +22,7 @@ from polyarch.content.graph import (
     fetch_config,
     manifest_kind,
 )
+from polyarch.content.provenance import PlatformProvenance, PlatformSboms, read_attestations
 from polyarch.content.referrers import Referrer, discover_referrers
 from polyarch.content.resolution import shown_reference
 from polyarch.content.selection import check_runnable, select_entry
@@ -121,6 +122,10 @@ class InspectResult:
     selected_from: Digest | None = None
     #: With ``referrers=True``: what refers to this manifest and (an index) to each entry.
     referrers: Mapping[Digest, tuple[Referrer, ...]] | None = None
+    #: With ``provenance=True``: each platform's provenance (content/provenance.py).
+    provenance: tuple[PlatformProvenance, ...] | None = None
+    #: With ``sbom=True``: each platform's SBOMs.
+    sboms: tuple[PlatformSboms, ...] | None = None
 
     @property
     def layers_size(self) -> int:
@@ -158,6 +163,10 @@ class InspectResult:
                 str(subject): [r.to_json() for r in found]
                 for subject, found in self.referrers.items()
             }
+        if self.provenance is not None:
+            out["provenance"] = [p.to_json() for p in self.provenance]
+        if self.sboms is not None:
+            out["sbom"] = [s.to_json() for s in self.sboms]
         return out
 
 
@@ -167,6 +176,8 @@ def inspect(
     *,
     platform: Platform | str | None = None,
     referrers: bool = False,
+    provenance: bool = False,
+    sbom: bool = False,
 ) -> InspectResult:
     """Inspect the manifest or index at ``ref``.
 
@@ -178,7 +189,10 @@ def inspect(
     :class:`~polyarch.errors.PlatformNotFound`). A nested index entry lists its own entries
     (:attr:`InspectEntry.children`), each distinct nested index read once. With
     ``referrers``, what refers to the manifest (and to each entry of an index) is listed,
-    recursively (:mod:`polyarch.content.referrers`).
+    recursively (:mod:`polyarch.content.referrers`). With ``provenance`` and ``sbom``,
+    what each platform's attestations say (SLSA provenance v0.2 / v1, SPDX / CycloneDX
+    SBOMs), read from the index's attestation entries and from the images' referrers
+    alike (:mod:`polyarch.content.provenance`).
     """
     if isinstance(ref, str):
         ref = parse_location(ref)
@@ -192,6 +206,16 @@ def inspect(
             chosen = select_entry(repo, manifest, platform, ref)
             selected_from = manifest.digest
             manifest = repo.get_manifest(chosen.descriptor.digest)
+        said: tuple[tuple[PlatformProvenance, ...] | None, tuple[PlatformSboms, ...] | None]
+        said = (None, None)
+        if provenance or sbom:
+            # From the index when one was read: its entries hold the attestations.
+            read = repo.get_manifest(ref.identifier) if selected_from else manifest
+            prov, sboms = read_attestations(repo, read, provenance=provenance, sbom=sbom)
+            if selected_from:
+                prov = tuple(p for p in prov if p.image == manifest.digest)
+                sboms = tuple(s for s in sboms if s.image == manifest.digest)
+            said = (prov if provenance else None, sboms if sbom else None)
         found = None
         if referrers:
             subjects = [manifest.digest]
@@ -210,6 +234,8 @@ def inspect(
                 annotations=manifest.annotations,
                 selected_from=selected_from,
                 referrers=found,
+                provenance=said[0],
+                sboms=said[1],
             )
         assert isinstance(manifest, ImageManifest)
         config = fetch_config(repo, manifest)
@@ -229,6 +255,8 @@ def inspect(
             annotations=manifest.annotations,
             selected_from=selected_from,
             referrers=found,
+            provenance=said[0],
+            sboms=said[1],
         )
 
 

@@ -44,12 +44,14 @@ from typing import Any
 
 from polyarch.content.context import Context, borrowed
 from polyarch.errors import CredentialError, InvalidInput
-from polyarch.files import UnreadableFile, parse_json, read_text
+from polyarch.files import UnreadableFile, os_failure, parse_json, read_text
+from polyarch.pipes import OutputTooLarge
 from polyarch.transport.auth.credentials import (
     DOCKER_HUB_KEY,
     MAX_AUTH_FILE_SIZE,
     canonical_registry,
     normalize_key,
+    run_helper,
 )
 
 __all__ = ["LOGIN_SCHEMA", "LoginResult", "docker_config_path", "login", "logout"]
@@ -127,9 +129,16 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def _write_config(path: Path, config: Mapping[str, Any]) -> None:
-    """Rewrite ``path`` atomically, mode 0600 (it may hold secrets)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=path.parent)
+    """Rewrite ``path`` atomically, mode 0600 (it may hold secrets).
+
+    An OS failure (a full disk, a read-only file system) is a
+    :class:`~polyarch.errors.StorageError` naming ``path``; no temporary file is left.
+    """
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=path.parent)
+    except OSError as exc:
+        raise os_failure(exc, f"docker config {path}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             json.dump(config, file, indent="\t")
@@ -138,9 +147,11 @@ def _write_config(path: Path, config: Mapping[str, Any]) -> None:
             os.fsync(file.fileno())
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise os_failure(exc, f"docker config {path}") from None
         raise
 
 
@@ -177,6 +188,8 @@ def _run_helper(
         ) from None
     except subprocess.TimeoutExpired:
         raise CredentialError(f"{where} did not finish within {_HELPER_TIMEOUT:g} s") from None
+    except OutputTooLarge:
+        raise CredentialError(f"{where} printed more than 1 MiB; it was stopped") from None
     except OSError as exc:
         raise CredentialError(f"{where} could not be run: {exc.strerror or 'error'}") from None
     return completed
@@ -193,7 +206,7 @@ def login(
     *,
     environ: Mapping[str, str] = os.environ,
     home: Path | None = None,
-    run: Runner = subprocess.run,
+    run: Runner = run_helper,
     check: bool = True,
 ) -> LoginResult:
     """Check the context's explicit credentials against ``registry``, then store them.
@@ -255,7 +268,7 @@ def logout(
     *,
     environ: Mapping[str, str] = os.environ,
     home: Path | None = None,
-    run: Runner = subprocess.run,
+    run: Runner = run_helper,
 ) -> LoginResult:
     """Remove the credentials for ``registry`` from Docker's config and its helper.
 

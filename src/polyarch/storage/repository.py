@@ -13,7 +13,13 @@ small interface of its own that a backend also implements, asked for with
   another repository");
 * :class:`ReferrersIndexing`: the backend indexes ``subject`` itself (the OCI 1.1
   referrers API), so writers need not maintain the referrers tag schema;
-* :class:`TagPaging`: the tag list comes in pages whose size the caller may ask for.
+* :class:`TagPaging`: the tag list comes in pages whose size the caller may ask for;
+* :class:`ManifestListing`: the backend can list every manifest it holds, tagged or not
+  (an OCI layout; the distribution spec has no such request: a registry lists tags only).
+* :class:`TagIndexing`: every tag's digest is known from one read (a layout's
+  ``index.json``), where a registry needs a request per tag;
+* :class:`CheckedStore`: the backend checks what is stored in it (a registry), so a
+  manifest present there has its blobs, and a blob present there is its digest's.
 """
 
 from __future__ import annotations
@@ -31,8 +37,11 @@ from polyarch.storage.stream import BlobReader
 __all__ = [
     "MAX_SMALL_BLOB",
     "BlobMounting",
+    "CheckedStore",
+    "ManifestListing",
     "ReferrersIndexing",
     "Repository",
+    "TagIndexing",
     "TagPaging",
 ]
 
@@ -133,6 +142,30 @@ class Repository(abc.ABC):
     def same_as(self, other: Repository) -> bool:
         """True when ``other`` is this very repository (content there is content here)."""
 
+    # Stopping --------------------------------------------------------------------------
+
+    def interrupt(self, timeout: float) -> None:
+        """The operation using this repository is being stopped (Ctrl-C, SIGTERM).
+
+        From now on nothing more is committed here (no blob, no manifest, no tag), and
+        what is half-done is given up: a registry's open upload sessions are cancelled
+        (``DELETE``, best effort, within ``timeout`` seconds). Writes under way in other
+        threads fail with :class:`~polyarch.errors.Interrupted` at their next chunk. The
+        default does nothing.
+        """
+        del timeout
+
+
+class CheckedStore(Repository):
+    """A backend that checks what is stored in it, so presence there can be trusted.
+
+    A registry verifies every blob against its digest when it is uploaded and refuses a
+    manifest while a blob it names is missing (distribution spec, "Pushing Manifests":
+    ``MANIFEST_BLOB_UNKNOWN``): a manifest present there has its blobs, a blob present
+    there is its digest's. A layout is a directory anyone can write, damage or half-copy,
+    so it is no checked store: what it holds is checked when it is used.
+    """
+
 
 class BlobMounting(Repository):
     """A repository whose registry makes blobs of a sibling repository appear in it.
@@ -179,3 +212,33 @@ class TagPaging(Repository):
 
     #: Tags asked for per page of the tag list (the backend may return fewer).
     tag_page_size: int
+
+
+class ManifestListing(Repository):
+    """A backend that can list every manifest it holds, tagged or not: an OCI layout.
+
+    The distribution spec lists a repository's tags, never its manifests, so a registry
+    cannot be this (vendors' own APIs can: ECR ``ListImages``, the GitHub packages API).
+    """
+
+    @abc.abstractmethod
+    def list_manifests(self) -> list[Digest]:
+        """The digest of every manifest held, each once."""
+
+    @abc.abstractmethod
+    def untagged_entries(self) -> list[Digest]:
+        """Manifests the backend holds by an entry of their own but without a tag (a
+        layout's unnamed ``index.json`` entries): what ``crane pull`` and ``buildx
+        --output type=oci`` write, as much a root as a tag."""
+
+
+class TagIndexing(Repository):
+    """A backend that knows every tag's digest from one read (a layout's ``index.json``).
+
+    A registry answers that one ``HEAD`` per tag; a backend with this ability answers it
+    for all its tags at once, so a question about every tag costs one read.
+    """
+
+    @abc.abstractmethod
+    def tag_digests(self) -> dict[str, Digest]:
+        """Every tag and the digest of the manifest it points at."""

@@ -11,12 +11,15 @@ speaks the Distribution API:
   :class:`~polyarch.errors.TransportError` with a hint, unexpected statuses become the
   :class:`~polyarch.errors.RegistryError` subclass picked by the registry's error code;
 * redirects (followed by httpx, which drops ``Authorization`` when leaving the origin);
+* how much of each answer is read (:mod:`polyarch.transport.limits`), and stopping: once
+  :meth:`RegistryClient.cancel` was called, only cleanup requests are sent;
 * request counting (for benchmarks) and DEBUG logging without headers or query strings.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from types import TracebackType
@@ -24,13 +27,14 @@ from typing import Self
 
 import httpx
 
-from polyarch.errors import PolyarchError
+from polyarch.errors import Interrupted, PolyarchError
 from polyarch.transport.auth.credentials import CredentialResolver
 from polyarch.transport.auth.flow import REGISTRY_EXTENSION, RegistryAuth
 from polyarch.transport.auth.scopes import SCOPES_EXTENSION
 from polyarch.transport.auth.tokens import TOKEN_EXTENSION, TransientTokenFailure
 from polyarch.transport.deadline import attach_deadline
 from polyarch.transport.errors import final_error, status_error
+from polyarch.transport.limits import BODY_LIMIT_EXTENSION, DRAIN, BodyLimit, cap_body
 from polyarch.transport.masking import remember, request_secrets
 from polyarch.transport.retry import (
     READ_RETRY_STATUSES,
@@ -95,6 +99,7 @@ class RegistryClient:
         remember(self.settings.password)
         self._clock = clock
         self._endpoints = Endpoints(self.settings)
+        self._cancelled = threading.Event()
 
         self._http = httpx.Client(
             auth=self.auth,
@@ -123,6 +128,14 @@ class RegistryClient:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    # -- stopping ----------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """The operation is being stopped: from now on no request is sent (each raises
+        :class:`~polyarch.errors.Interrupted`), except the ``cleanup`` requests that cancel
+        what was started. Requests already under way are not interrupted."""
+        self._cancelled.set()
 
     # -- URLs --------------------------------------------------------------------------
 
@@ -153,6 +166,8 @@ class RegistryClient:
         idempotent: bool | None = None,
         stream: bool = False,
         what: str | None = None,
+        body_limit: int | None = None,
+        body_kind: str = "this answer",
     ) -> httpx.Response:
         """Send ``method`` to ``path`` (``/v2/...``) on ``registry`` and return the response.
 
@@ -162,6 +177,11 @@ class RegistryClient:
         (GET, HEAD, DELETE and manifest PUT are retried on transient failures; nothing
         else is). With ``stream=True`` the response is returned open: the caller must
         close it or consume ``iter_bytes()``. ``what`` names the operation in errors.
+
+        ``body_limit``: the body is wanted, at most that many bytes of ``body_kind``
+        (:mod:`polyarch.transport.limits`: more is :class:`~polyarch.errors.BodyTooLarge`,
+        final). Without it an unstreamed answer's body is not wanted: at most 64 KiB of it
+        is read, then the connection is closed, and ``response.content`` is not to be used.
         """
         if not path.startswith("/"):
             path = "/" + path
@@ -178,6 +198,8 @@ class RegistryClient:
             idempotent=idempotent,
             stream=stream,
             what=what,
+            body_limit=body_limit,
+            body_kind=body_kind,
         )
 
     def request_url(
@@ -194,6 +216,9 @@ class RegistryClient:
         idempotent: bool | None = None,
         stream: bool = False,
         what: str | None = None,
+        body_limit: int | None = None,
+        body_kind: str = "this answer",
+        cleanup: float | None = None,
     ) -> httpx.Response:
         """Like :meth:`request`, for an absolute URL a registry handed out.
 
@@ -203,6 +228,10 @@ class RegistryClient:
         ``Location`` on another host is refused, so credentials and upload bodies only go
         where the user pointed polyarch. Redirects answered by the registry are still
         followed (httpx drops ``Authorization`` when they leave the origin).
+
+        ``cleanup`` (seconds) makes this a request that gives up something started (an
+        upload session's ``DELETE``): it is sent even once the client is cancelled, once,
+        with that timeout.
         """
         registry, target = self._endpoints.resolve(method, url, registry)
         return self._send(
@@ -217,6 +246,9 @@ class RegistryClient:
             idempotent=idempotent,
             stream=stream,
             what=what,
+            body_limit=body_limit,
+            body_kind=body_kind,
+            cleanup=cleanup,
         )
 
     def ensure_auth(self, registry: str, scopes: Sequence[str]) -> None:
@@ -256,6 +288,9 @@ class RegistryClient:
         idempotent: bool | None,
         stream: bool,
         what: str | None,
+        body_limit: int | None,
+        body_kind: str,
+        cleanup: float | None = None,
     ) -> httpx.Response:
         method = method.upper()
         if what is None:
@@ -265,8 +300,12 @@ class RegistryClient:
                 method == "PUT" and "/manifests/" in url.path
             )
         replayable = content is None or isinstance(content, bytes | bytearray)
-        may_retry = idempotent and replayable
+        may_retry = idempotent and replayable and cleanup is None
         extensions: dict[str, object] = {REGISTRY_EXTENSION: registry}
+        if body_limit is not None:
+            extensions[BODY_LIMIT_EXTENSION] = BodyLimit(body_limit, body_kind, what)
+        elif not stream:
+            extensions[BODY_LIMIT_EXTENSION] = DRAIN
         if scopes is not None:
             extensions[SCOPES_EXTENSION] = list(scopes)
         url = append_query(url, params)
@@ -275,13 +314,20 @@ class RegistryClient:
         # redirect that signs GET only), the same question is asked with a GET.
         head_via_get = False
         while True:
+            if cleanup is None and self._cancelled.is_set():
+                raise Interrupted(f"{what}: not sent, the operation was interrupted")
             tries.begin()
+            timeouts = (
+                self._endpoints.timeout_for(registry, url)
+                if cleanup is None
+                else httpx.Timeout(cleanup).as_dict()
+            )
             request = self._http.build_request(
                 "GET" if head_via_get else method,
                 url,
                 headers=dict(headers) if headers else None,
                 content=content,
-                extensions={**extensions, "timeout": self._endpoints.timeout_for(registry, url)},
+                extensions={**extensions, "timeout": timeouts},
             )
             try:
                 response = self._http.send(request, stream=True)
@@ -330,6 +376,16 @@ class RegistryClient:
                         response.close()
                         self.retrier.pause(delay)
                         continue
+                if method == "DELETE" and status == 404 and tries.failures:
+                    # An earlier attempt failed after it may have reached the registry (its
+                    # answer was lost): "not found" now means that attempt deleted it. What
+                    # was asked for is done; the caller sees the success it expects.
+                    logger.info(
+                        "%s: not found after an attempt whose answer was lost: that attempt did it",
+                        what,
+                    )
+                    response.close()
+                    return response
                 secrets = self._secrets(response.request)
                 raise status_error(response, registry, url, what, secrets)
             if head_via_get:
@@ -342,6 +398,9 @@ class RegistryClient:
                     response.close()
                     self._again_or_raise(tries, exc, may_retry, registry, what, request)
                     continue
+                except BaseException:  # BodyTooLarge (final), an interrupt
+                    response.close()
+                    raise
             return response
 
     def _again_or_raise(
@@ -382,13 +441,15 @@ class RegistryClient:
     def _on_response(self, response: httpx.Response) -> None:
         request = response.request
         self.stats.count(request.method, token=bool(request.extensions.get(TOKEN_EXTENSION)))
-        # Every body (token responses read by the auth flow included) gets a deadline.
+        # Every body (token responses read by the auth flow included) gets a deadline,
+        # and the cap its request asked for (transport/limits.py).
         attach_deadline(
             response,
             window=self.settings.timeout,
             min_speed=self.settings.min_speed,
             clock=self._clock,
         )
+        cap_body(response)
         if logger.isEnabledFor(logging.DEBUG):
             status = response.status_code
             logger.debug("%s %s -> %d", request.method, safe_url(request.url), status)

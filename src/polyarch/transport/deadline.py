@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
+from polyarch.domain.document import ascii_int
+
 __all__ = ["BodyTooSlow", "ProgressStream", "attach_deadline"]
 
 
@@ -94,6 +96,6 @@ def attach_deadline(
         response.request,
         window=window,
         min_speed=min_speed,
-        length=int(length) if length.isdigit() else None,
+        length=ascii_int(length),
         clock=clock,
     )

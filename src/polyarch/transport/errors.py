@@ -34,6 +34,7 @@ from polyarch.errors import (
     Unsupported,
 )
 from polyarch.transport.deadline import BodyTooSlow
+from polyarch.transport.limits import DRAIN_LIMIT
 from polyarch.transport.masking import mask
 from polyarch.transport.retry import parse_retry_after
 
@@ -104,7 +105,7 @@ class RetriesExhausted(TransportError):
 
 
 #: How much of an error response body is read to find the registry's ``errors[]``.
-ERROR_BODY_LIMIT = 64 * 1024
+ERROR_BODY_LIMIT = DRAIN_LIMIT
 _MAX_PART = 200
 _MAX_MESSAGE = 400
 

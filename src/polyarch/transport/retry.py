@@ -44,6 +44,7 @@ from typing import Final
 
 import httpx
 
+from polyarch.domain.document import ascii_int
 from polyarch.transport.stats import TransportStats
 
 __all__ = [
@@ -122,8 +123,9 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     value = value.strip()
     if not value:
         return None
-    if value.isdigit():
-        return float(value)
+    seconds = ascii_int(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

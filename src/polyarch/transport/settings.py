@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from polyarch._version import __version__
+from polyarch.domain.document import ascii_int
 from polyarch.errors import InvalidInput
 from polyarch.transport.retry import RetryPolicy
 
@@ -74,6 +75,14 @@ class TransportSettings:
         # Accept any iterable of hosts (a list from argparse/click) and normalise case.
         hosts: Iterable[str] = self.insecure
         object.__setattr__(self, "insecure", frozenset(h.strip().lower() for h in hosts if h))
+        for host in self.insecure:
+            name, port = split_host(host)
+            if port is None and ":" in name.strip("[]") and not name.startswith("["):
+                # A port that is not ASCII digits ("127.0.0.1:¹"): no registry is there.
+                raise InvalidInput(
+                    f"insecure registry {host!r}: not host[:port] (a port is ASCII digits)",
+                    parameter="insecure",
+                )
         for name, value in (("user name", self.username), ("password", self.password)):
             try:
                 if value is not None:
@@ -148,10 +157,11 @@ def split_host(netloc: str) -> tuple[str, int | None]:
         if end != -1:
             host, rest = netloc[: end + 1], netloc[end + 1 :]
             port = rest[1:] if rest.startswith(":") else ""
-            return host, int(port) if port.isdigit() else None
+            return host, ascii_int(port)
     host, sep, port = netloc.rpartition(":")
-    if sep and port.isdigit() and ":" not in host:
-        return host, int(port)
+    number = ascii_int(port)
+    if sep and number is not None and ":" not in host:
+        return host, number
     return netloc, None
 
 

@@ -5,14 +5,24 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from polyarch.cli.options import common_options, examples, make_context, pop_global
-from polyarch.cli.render.output import console, format_digest, no_trunc_option, print_json
+from polyarch.cli.render.output import (
+    console,
+    format_digest,
+    no_trunc_option,
+    print_json,
+    styled,
+)
 from polyarch.cli.render.table import Column, print_table
 from polyarch.domain.platform import Platform
+from polyarch.engine.endpoint import parse_builder_for
+from polyarch.errors import InvalidInput
+from polyarch.pipeline.bake import resolve_bake
 from polyarch.pipeline.builds.request import (
     BUILDERS,
     DEFAULT_RECORDS_DIR,
@@ -25,6 +35,7 @@ from polyarch.pipeline.specfile.model import Spec
 
 __all__ = [
     "BuildOutput",
+    "bake_options",
     "build_command",
     "builder_options",
     "buildx_builder_given",
@@ -47,8 +58,37 @@ def spec_option(func: F) -> F:
     )(func)
 
 
+def bake_options(func: F) -> F:
+    """``--bake FILE`` and ``--target T``: the variants are Bake targets (build, release,
+    matrix)."""
+    decorators = [
+        click.option(
+            "--bake",
+            "bake_files",
+            multiple=True,
+            metavar="FILE",
+            help="Take the variants from this Bake file's targets, as docker buildx bake "
+            "--print resolves them (HCL, JSON or compose; repeatable, like bake -f). With a "
+            "spec, the spec gives image, tags and verify; alone, the targets' tags name the "
+            "image.",
+        ),
+        click.option(
+            "--target",
+            "bake_targets",
+            multiple=True,
+            metavar="T",
+            help="The Bake target or group to use (repeatable; default: the spec's "
+            "bake.targets, else the default group).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
 def builder_options(func: F) -> F:
-    """``--platform``, ``--builder``, ``--buildx-builder`` and ``--network`` (build, release)."""
+    """``--platform``, ``--builder``, ``--buildx-builder``, ``--builder-for`` and ``--network``
+    (build, release)."""
     decorators = [
         click.option(
             "--platform",
@@ -76,6 +116,15 @@ def builder_options(func: F) -> F:
             "each record's builder.",
         ),
         click.option(
+            "--builder-for",
+            "engines",
+            multiple=True,
+            metavar="PLATFORM=KIND:VALUE",
+            help="Build this platform on its own engine (repeatable): KIND is docker-context, "
+            "docker-host or buildx-builder, e.g. linux/arm64=docker-host:ssh://ci@arm64-box. "
+            "Overrides the variant's builder: in the spec.",
+        ),
+        click.option(
             "--network",
             metavar="MODE",
             help="Network mode of the build's RUN steps (docker build --network).",
@@ -95,9 +144,36 @@ def buildx_builder_given(builder: str, name: str | None) -> str | None:
     return name
 
 
-def load(spec_path: str | None) -> Spec:
-    """The spec named by ``--spec``, or the one in the current directory."""
-    return load_spec(find_spec(explicit=spec_path))
+def load(
+    spec_path: str | None,
+    bake_files: tuple[str, ...] = (),
+    bake_targets: tuple[str, ...] = (),
+    *,
+    paths: bool = True,
+) -> Spec:
+    """The spec named by ``--spec`` (or the one in the current directory), its variants
+    taken from Bake targets when ``--bake`` or its ``bake:`` say so.
+
+    With ``--bake`` and no spec at all, the Bake targets alone make one.
+    """
+    path: Path | None
+    if bake_files and spec_path is None:
+        try:
+            path = find_spec()
+        except InvalidInput:
+            path = None  # --bake alone: the targets name the image
+    else:
+        path = find_spec(explicit=spec_path)
+    spec = load_spec(path, paths=paths) if path is not None else None
+    if bake_files or (spec is not None and spec.bake is not None):
+        return resolve_bake(spec, bake_files, bake_targets)
+    if bake_targets:
+        raise InvalidInput(
+            "--target names Bake targets, but there is no Bake file",
+            hint="give --bake FILE, or write bake: in the spec",
+        )
+    assert spec is not None
+    return spec
 
 
 class BuildOutput:
@@ -115,13 +191,21 @@ class BuildOutput:
 @click.command(
     "build",
     epilog=examples(
-        "polyarch build",
         "polyarch build --platform linux/arm64 --records arm64-records/",
-        "polyarch build --builder docker --json",
+        "polyarch build --bake docker-bake.hcl --target api-arm64",
+        "polyarch build --builder-for linux/arm64=docker-context:arm64-box",
     ),
 )
 @spec_option
+@bake_options
 @builder_options
+@click.option(
+    "--version",
+    "version",
+    metavar="VERSION",
+    help="The version the spec's tag rules are evaluated for, to name per-platform tags "
+    "(default: $GITHUB_REF in GitHub Actions, else git).",
+)
 @click.option(
     "--records",
     "records_dir",
@@ -135,10 +219,14 @@ class BuildOutput:
 @common_options
 def build_command(
     spec_path: str | None,
+    bake_files: tuple[str, ...],
+    bake_targets: tuple[str, ...],
     platforms: tuple[str, ...],
     builder: str,
     buildx_builder: str | None,
+    engines: tuple[str, ...],
     network: str | None,
+    version: str | None,
     records_dir: str,
     as_json: bool,
     no_trunc: bool,
@@ -146,11 +234,13 @@ def build_command(
 ) -> None:
     """Build the spec's variants in parallel, push each one, write one record per variant.
 
-    Build output goes to stderr, each line prefixed by its platform. A variant that
-    fails is named (with the exit code) after the others finished; it gets no record.
+    Each variant builds on its own engine when the spec's builder: or --builder-for
+    names one; the record says which engine built it. Build output goes to stderr, each
+    line prefixed by its platform. A variant that fails is named (with the exit code)
+    after the others finished; it gets no record.
     """
     options = pop_global(kwargs)
-    spec = load(spec_path)
+    spec = load(spec_path, bake_files, bake_targets)
     request = BuildRequest.build(
         spec,
         platforms=platforms,
@@ -158,6 +248,8 @@ def build_command(
         builder=builder,
         network=network,
         buildx_builder=buildx_builder_given(builder, buildx_builder),
+        engines=parse_builder_for(engines),
+        version=version,
     )
     with make_context(options) as ctx:
         result = build_variants(request, ctx, on_output=None if options.quiet else BuildOutput())
@@ -187,7 +279,21 @@ def render(result: BuildResult, *, no_trunc: bool = False) -> None:
                 record.origin,
             ]
         )
+    engines = [_engine_text(record.extra.get("engine")) for record in result.records]
     how = result.choice.describe() if result.choice else result.builder
-    out.print(f"[bold]built with {how}[/bold]: {len(result.records)} record(s)")
+    if len(set(engines)) > 1:
+        how = "one engine per variant"
+    out.print(styled((f"built with {how}", "bold"), f": {len(result.records)} record(s)"))
     columns = [Column("PLATFORM"), Column("DIGEST"), Column("TAG"), Column("RECORD", wrap=True)]
+    if len(set(engines)) > 1:
+        columns.append(Column("ENGINE", wrap=True))
+        rows = [[*row, engine] for row, engine in zip(rows, engines, strict=True)]
     print_table(out, columns, rows)
+
+
+def _engine_text(engine: object) -> str:
+    """``docker-host:unix:///b.sock (26.1.5)``: where a record's variant was built."""
+    if not isinstance(engine, dict):
+        return "-"
+    version = engine.get("version")
+    return f"{engine.get('endpoint', '-')}" + (f" ({version})" if version else "")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from polyarch.cli.options import common_options, examples, make_context, pop_global
-from polyarch.cli.render.output import console, print_json
+from polyarch.cli.render.output import console, print_json, styled
+from polyarch.cli.render.streams import write_exact
 from polyarch.errors import InvalidInput
 from polyarch.operations.config import ImageConfigResult, image_config
 
@@ -41,8 +41,7 @@ def config_command(ref: str, platform: str | None, raw: bool, as_json: bool, **k
     with make_context(options) as ctx:
         result = image_config(ref, ctx, platform=platform)
     if raw:
-        sys.stdout.buffer.write(result.raw)
-        sys.stdout.buffer.flush()
+        write_exact(result.raw, f"config {result.digest} of {result.reference}")
     elif as_json:
         print_json(result.to_json())
     elif options.quiet:
@@ -60,7 +59,7 @@ def _list(values: tuple[str, ...] | None) -> str:
 def render(result: ImageConfigResult) -> None:
     """The human view: one field per line, labels and env below."""
     out = console()
-    out.print(f"[bold]{result.reference}[/bold]")
+    out.print(styled((str(result.reference), "bold")))
     rows = [
         ("config", str(result.digest)),
         ("manifest", str(result.manifest_digest)),

@@ -9,6 +9,7 @@ import click
 from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render.output import console, human_size, print_json
 from polyarch.cli.render.progress import TransferProgress
+from polyarch.content.attestations import ATTESTATION_MODES
 from polyarch.content.transfer import DEFAULT_JOBS, BlobAction
 from polyarch.operations.copy import CopyRequest, CopyResult, copy_image
 
@@ -32,11 +33,12 @@ from polyarch.operations.copy import CopyRequest, CopyResult, copy_image
 )
 @click.option(
     "--attestations",
-    type=click.Choice(["keep", "drop"]),
+    type=click.Choice(ATTESTATION_MODES),
     default="keep",
     show_default=True,
     help="keep: copy the index as it is, attestation manifests (provenance, SBOM) included; "
-    "drop: leave them out, which writes a sub-index with a new digest.",
+    "drop: leave them out; referrers: write each as an OCI 1.1 referrer of its image instead "
+    "(docs/referrers.md). drop and referrers write a sub-index with a new digest.",
 )
 @click.option(
     "--jobs", type=int, default=DEFAULT_JOBS, show_default=True, help="Blobs moved at once."

@@ -16,10 +16,14 @@ from polyarch.cli.render.output import (
     human_size,
     no_trunc_option,
     print_json,
+    styled,
 )
 from polyarch.cli.render.table import Column, print_table
+from polyarch.content.attestations import ATTESTATION_MODES
 from polyarch.content.context import Context
 from polyarch.content.transfer import BlobAction
+from polyarch.domain import mediatype
+from polyarch.domain.location import Location
 from polyarch.operations.create import CreateRequest, CreateResult, create_index
 
 
@@ -29,18 +33,47 @@ from polyarch.operations.create import CreateRequest, CreateResult, create_index
         "polyarch create -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-amd64 "
         "127.0.0.1:5000/app:1.0-arm64",
         "polyarch create --append -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-riscv64",
-        "polyarch create --dry-run --json -t 127.0.0.1:5000/app:1.0 127.0.0.1:5000/app:1.0-amd64",
+        "polyarch create --version v3.14.1 -t 127.0.0.1:5000/app 127.0.0.1:5000/app:1.0-amd64",
     ),
 )
 @click.argument("sources", nargs=-1, metavar="SOURCE[=PLATFORM]...")
 @click.option(
     "-t",
     "--target",
+    "--tag",
     "targets",
     multiple=True,
-    required=True,
     metavar="TARGET",
-    help="Tag to publish the index to (repeatable: other repositories and registries too).",
+    help="Tag to publish the index to (repeatable: other repositories and registries too). "
+    "With --version, a repository without a tag gets the version's tag family.",
+)
+@click.option(
+    "--version",
+    "version",
+    metavar="VERSION",
+    help="Publish each TARGET named without a tag to the tag family of this version "
+    "(v3.14.1: 3.14.1, 3.14, 3 and latest, none moved below a higher release there), with "
+    "org.opencontainers.image.* annotations of the version and commit.",
+)
+@click.option(
+    "--metadata",
+    "metadata",
+    metavar="FILE",
+    help="docker/metadata-action's JSON output (or env: for $DOCKER_METADATA_OUTPUT_JSON): "
+    "its tags are targets too (a TARGET without a tag gets each of its tag names), its "
+    "index annotations are written.",
+)
+@click.option(
+    "--allow-platform-drop",
+    is_flag=True,
+    help="Move a tag even when the new index no longer serves a platform it serves now "
+    "(refused by default; --append never drops one).",
+)
+@click.option(
+    "--metadata-file",
+    metavar="FILE",
+    help="Write the index's descriptor and name as docker buildx imagetools create "
+    "--metadata-file does (after publishing).",
 )
 @click.option(
     "--platform",
@@ -51,18 +84,21 @@ from polyarch.operations.create import CreateRequest, CreateResult, create_index
 )
 @click.option(
     "--attestations",
-    type=click.Choice(["keep", "drop"]),
+    type=click.Choice(ATTESTATION_MODES),
     default="keep",
     show_default=True,
-    help="Keep each image's attestation manifests, or drop them all.",
+    help="keep each image's attestation manifests (provenance, SBOM) in the index, drop "
+    "them all, or move them to referrers: OCI 1.1 artifacts whose subject is the image, out "
+    "of the index (docs/referrers.md).",
 )
 @click.option(
     "--format",
     "index_format",
     type=click.Choice(["oci", "docker"]),
-    default="oci",
-    show_default=True,
-    help="OCI image index, or Docker manifest list.",
+    default=None,
+    help="OCI image index, or Docker manifest list. Default: OCI for a new index; with "
+    "--append the format of the index edited, while every entry fits it (a conversion "
+    "is named in the plan).",
 )
 @click.option(
     "--annotation",
@@ -100,9 +136,13 @@ from polyarch.operations.create import CreateRequest, CreateResult, create_index
 def create_command(
     sources: tuple[str, ...],
     targets: tuple[str, ...],
+    version: str | None,
+    metadata: str | None,
+    allow_platform_drop: bool,
+    metadata_file: str | None,
     platforms: tuple[str, ...],
     attestations: str,
-    index_format: str,
+    index_format: str | None,
     annotations: tuple[str, ...],
     records: tuple[str, ...],
     append: bool,
@@ -120,20 +160,40 @@ def create_command(
     """
     options = pop_global(kwargs)
     no_trunc = bool(kwargs.pop("no_trunc", False))
+    if not targets and metadata is None:
+        raise click.UsageError("Missing option '-t' / '--target' (or --metadata).")
     with make_context(options) as ctx:
+        chosen: tuple[str, ...] | tuple[Location, ...] = targets
+        notes = annotations
+        if version is not None or metadata is not None:
+            # Imported here: the release pipeline only for the commands that use it.
+            from polyarch.cli.commands.publish import read_metadata
+            from polyarch.pipeline.naming import name_targets
+
+            naming = name_targets(targets, ctx, version=version, metadata=read_metadata(metadata))
+            chosen, notes = naming.targets, (*naming.annotations, *annotations)
         # Records become sources (REPO@WRAPPER-or-IMAGE=PLATFORM), each resolved once.
         request = CreateRequest.build(
-            targets,
+            chosen,
             [*sources, *_record_sources(records, ctx)],
             platforms=platforms,
             attestations=attestations,
             format=index_format,
-            annotations=annotations,
+            annotations=notes,
             append=append,
             dry_run=dry_run,
             referrers=referrers,
+            allow_platform_drop=allow_platform_drop,
         )
         result = create_index(request, ctx)
+    if metadata_file is not None and not dry_run:
+        from polyarch.pipeline.metadata_file import metadata_file_content, write_metadata_file
+
+        index = result.index
+        content = metadata_file_content(
+            index.media_type, str(index.digest), index.size, [t.reference for t in result.targets]
+        )
+        write_metadata_file(metadata_file, content)
     if as_json:
         data = result.to_json()
         if dry_run:
@@ -143,6 +203,13 @@ def create_command(
         click.echo(result.digest)
     else:
         render(result, no_trunc=no_trunc)
+
+
+#: How the plan names the index media types.
+_FORMAT_NAMES = {
+    mediatype.DOCKER_MANIFEST_LIST: "Docker manifest list",
+    mediatype.OCI_INDEX: "OCI image index",
+}
 
 
 def _plan_line(result: CreateResult, i: int) -> str:
@@ -163,11 +230,11 @@ def render(result: CreateResult, *, no_trunc: bool = False) -> None:
     out = console()
     if result.dry_run:
         sys.stdout.write(json.dumps(json.loads(result.index.raw), indent=2) + "\n")
-        out.print(f"[bold]dry run[/bold]: index {result.digest} (nothing pushed)")
+        out.print(styled(("dry run", "bold"), f": index {result.digest} (nothing pushed)"))
     elif result.unchanged:
         out.print(f"unchanged: {result.digest}")
     else:
-        out.print(f"[bold]{result.digest}[/bold]")
+        out.print(styled((str(result.digest), "bold")))
     columns = [Column("PLATFORM"), Column("DIGEST"), Column("SOURCE"), Column("ATTESTATIONS")]
     rows = [
         [
@@ -179,6 +246,16 @@ def render(result: CreateResult, *, no_trunc: bool = False) -> None:
         for entry in result.entries
     ]
     print_table(out, columns, rows)
+    if result.conversion is not None:
+        converted = result.conversion
+        because = {"format": "as asked (--format)", "index annotations": "it has annotations"}
+        why = because.get(converted.because, f"{converted.because} does not fit the old format")
+        out.print(
+            f"format: {_FORMAT_NAMES.get(converted.from_type, converted.from_type)} -> "
+            f"{_FORMAT_NAMES.get(converted.to_type, converted.to_type)} ({why})",
+            markup=False,
+            highlight=False,
+        )
     for i, target in enumerate(result.targets):
         was = target.previous.short if target.previous else "(new tag)"
         verb = "would move" if result.dry_run and target.status != "unchanged" else target.status

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -15,7 +14,9 @@ from polyarch.cli.render.output import (
     no_trunc_option,
     print_field,
     print_json,
+    styled,
 )
+from polyarch.cli.render.streams import write_exact
 from polyarch.cli.render.table import Column, print_table
 from polyarch.content.referrers import Referrer
 from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
@@ -45,6 +46,17 @@ _KIND_TEXT = {
     is_flag=True,
     help="Also list signatures, SBOMs, attestations referring to it (docs/referrers.md).",
 )
+@click.option(
+    "--provenance",
+    is_flag=True,
+    help="Show each platform's SLSA provenance: builder, source revision, Dockerfile, build "
+    "arguments, materials (from the index's attestations and from referrers).",
+)
+@click.option(
+    "--sbom",
+    is_flag=True,
+    help="Show each platform's SBOMs: format (SPDX, CycloneDX), package count, tool.",
+)
 @no_trunc_option
 @common_options
 def inspect_command(
@@ -53,6 +65,8 @@ def inspect_command(
     as_json: bool,
     platform: str | None,
     referrers: bool,
+    provenance: bool,
+    sbom: bool,
     no_trunc: bool,
     **kwargs: Any,
 ) -> None:
@@ -64,10 +78,11 @@ def inspect_command(
     if raw and as_json:
         raise click.UsageError("--raw and --json cannot be combined: choose one output")
     with make_context(options) as ctx:
-        result = inspect(ref, ctx, platform=platform, referrers=referrers)
+        result = inspect(
+            ref, ctx, platform=platform, referrers=referrers, provenance=provenance, sbom=sbom
+        )
     if raw:
-        sys.stdout.buffer.write(result.raw)
-        sys.stdout.buffer.flush()
+        write_exact(result.raw, f"manifest {result.digest} of {result.reference}")
     elif as_json:
         print_json(result.to_json())
     elif options.quiet:
@@ -94,6 +109,7 @@ def render(result: InspectResult, *, no_trunc: bool = False) -> None:
         columns = ("PLATFORM", "KIND", "DIGEST", "SIZE", "ATTESTS")
         print_table(out, [Column(c) for c in columns], rows)
         render_referrers(result)
+        render_attestations(result, no_trunc=no_trunc)
         return
     print_field(out, "platform", str(result.platform or "(none in config)"))
     if result.created:
@@ -112,6 +128,7 @@ def render(result: InspectResult, *, no_trunc: bool = False) -> None:
     out.print()
     print_table(out, [Column("LAYER"), Column("MEDIA TYPE"), Column("SIZE")], rows)
     render_referrers(result)
+    render_attestations(result, no_trunc=no_trunc)
 
 
 def render_referrers(result: InspectResult) -> None:
@@ -122,7 +139,7 @@ def render_referrers(result: InspectResult) -> None:
     names = {e.digest: str(e.platform or e.kind or "") for e in result.entries}
     names[result.digest] = "this " + ("index" if result.entries else "manifest")
     out.print()
-    out.print("[bold]REFERRERS[/bold]")
+    out.print(styled(("REFERRERS", "bold")))
 
     def lines(found: tuple[Referrer, ...], depth: int) -> None:
         for r in found:
@@ -137,6 +154,63 @@ def render_referrers(result: InspectResult) -> None:
     for subject, found in result.referrers.items():
         out.print(f"  {names.get(subject, '')} {subject}: {len(found) or 'none'}")
         lines(found, 2)
+
+
+def render_attestations(result: InspectResult, *, no_trunc: bool = False) -> None:
+    """With --provenance / --sbom: what each platform's attestations say."""
+    out = console()
+    if result.provenance is not None:
+        out.print()
+        out.print(styled(("PROVENANCE", "bold")))
+        for p in result.provenance:
+            label = p.platform or format_digest(p.image, no_trunc=no_trunc)
+            if p.provenance is None:
+                out.print(f"  {label}: {p.problem or 'none'}", soft_wrap=True, markup=False)
+                continue
+            prov = p.provenance
+            where = f"{p.where} {format_digest(p.attestation, no_trunc=no_trunc)}"
+            out.print(
+                f"  {label}: SLSA {prov.slsa_version} ({prov.mode} mode), {where}",
+                soft_wrap=True,
+                markup=False,
+            )
+            dockerfile = prov.dockerfile or "-"
+            if prov.dockerfile_text is not None:
+                dockerfile += f" ({len(prov.dockerfile_text.splitlines())} lines recorded)"
+            source = prov.source_repository or "-"
+            if prov.source_revision:
+                source += f" @ {prov.source_revision}"
+            fields = [
+                ("builder", prov.builder_id or "-"),
+                ("build type", prov.build_type or "-"),
+                ("source", source),
+                ("dockerfile", dockerfile),
+                ("build args", " ".join(f"{k}={v}" for k, v in prov.build_args.items()) or "-"),
+            ]
+            fields += [
+                ("material", f"{m.uri} {format_digest(m.digest, no_trunc=no_trunc)}")
+                for m in prov.materials
+            ]
+            for name, value in fields:
+                out.print(f"    {name:<11} {value}", soft_wrap=True, markup=False)
+    if result.sboms is not None:
+        out.print()
+        out.print(styled(("SBOM", "bold")))
+        for entry in result.sboms:
+            label = entry.platform or format_digest(entry.image, no_trunc=no_trunc)
+            if not entry.sboms:
+                text = "; ".join(entry.problems) or "none"
+                out.print(f"  {label}: {text}", soft_wrap=True, markup=False)
+            for found in entry.sboms:
+                b = found.sbom
+                tools = ", ".join(b.tools) or "an unnamed tool"
+                where = f"{found.where} {format_digest(found.attestation, no_trunc=no_trunc)}"
+                out.print(
+                    f"  {label}: {b.format} {b.version or ''}, {b.packages} package(s), by "
+                    f"{tools} ({where})",
+                    soft_wrap=True,
+                    markup=False,
+                )
 
 
 def _entry_rows(

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from polyarch.cli.options import common_options, examples, make_context, pop_global
-from polyarch.cli.render.output import err_console, print_json
+from polyarch.cli.render.output import err_console, print_json, styled
 from polyarch.operations.resolve import resolve
 
 
@@ -40,4 +40,4 @@ def resolve_command(ref: str, platform: str | None, as_json: bool, **kwargs: Any
         detail = f"{result.platform or 'no platform'} image"
         if result.source != "image":
             detail += f", from {result.source} {result.source_digest}"
-        err_console().print(f"[dim]{detail}[/dim]")
+        err_console().print(styled((detail, "dim")))

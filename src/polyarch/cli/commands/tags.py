@@ -43,5 +43,5 @@ def tags_command(repository: str, page_size: int | None, as_json: bool, **kwargs
     if as_json:
         print_json(result.to_json())
         return
-    for tag in result.tags:
-        click.echo(tag)
+    if result.tags:  # one write: 100,000 tags are 100,000 lines
+        click.echo("\n".join(result.tags))

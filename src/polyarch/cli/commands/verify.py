@@ -8,7 +8,13 @@ from typing import Any
 import click
 
 from polyarch.cli.options import common_options, examples, make_context, pop_global
-from polyarch.cli.render.output import console, err_console, print_json, terminal_width
+from polyarch.cli.render.output import (
+    console,
+    err_console,
+    print_json,
+    styled,
+    terminal_width,
+)
 from polyarch.cli.render.table import Cell, Column, print_table
 from polyarch.operations.verify import Status, VerifyReport, VerifyRequest, verify
 
@@ -19,7 +25,7 @@ _STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
     "verify",
     epilog=examples(
         "polyarch verify --platform linux/amd64 --platform linux/arm64 --exact 127.0.0.1:5000/a:1",
-        "polyarch verify --records .polyarch/records 127.0.0.1:5000/app:1",
+        "polyarch verify --records .polyarch/records --key cosign.pub 127.0.0.1:5000/app:1",
         "polyarch verify 127.0.0.1:5000/app:1 --run 'uname -m' --expect-output linux/arm64=aarch64",
     ),
 )
@@ -72,6 +78,31 @@ _STYLE = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
         "type TYPE naming it; presence only, not signatures (docs/referrers.md). Repeatable."
     ),
 )
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    metavar="FILE",
+    help="A cosign public key (cosign.pub): the index and each image must carry a signature "
+    "that verifies with it, or with another --key (repeatable; docs/signatures.md).",
+)
+@click.option(
+    "--certificate-identity",
+    metavar="ID",
+    help="Keyless: the signing certificate's identity (a workflow URI or an e-mail), exactly.",
+)
+@click.option(
+    "--certificate-oidc-issuer",
+    metavar="URL",
+    help="Keyless: the identity's OIDC issuer, exactly "
+    "(GitHub Actions: https://token.actions.githubusercontent.com).",
+)
+@click.option(
+    "--trusted-root",
+    metavar="FILE",
+    help="Keyless: the Sigstore trusted_root.json to verify against, offline "
+    "(needs pip install 'polyarch[keyless]').",
+)
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object (docs/json.md).")
 @common_options
@@ -84,6 +115,10 @@ def verify_command(
     run: str | None,
     expect_output: tuple[str, ...],
     require_referrers: tuple[str, ...],
+    keys: tuple[str, ...],
+    certificate_identity: str | None,
+    certificate_oidc_issuer: str | None,
+    trusted_root: str | None,
     strict: bool,
     as_json: bool,
     **kwargs: Any,
@@ -105,6 +140,10 @@ def verify_command(
         expect_output=expect_output,
         strict=strict,
         require_referrers=require_referrers,
+        keys=keys,
+        certificate_identity=certificate_identity,
+        certificate_oidc_issuer=certificate_oidc_issuer,
+        trusted_root=trusted_root,
     )
     with make_context(options) as ctx:
         report = verify(request, ctx)
@@ -147,8 +186,10 @@ def render(report: VerifyReport) -> None:
         f"{counts[Status.PASS]} passed, {counts[Status.WARN]} warnings, "
         f"{counts[Status.FAIL]} failed"
     )
-    verdict = "[green]OK[/green]" if report.ok else "[bold red]FAILED[/bold red]"
-    out.print(f"{verdict}: {summary}" + (" (strict: warnings fail)" if report.strict else ""))
+    verdict = ("OK", "green") if report.ok else ("FAILED", "bold red")
+    out.print(
+        styled(verdict, f": {summary}" + (" (strict: warnings fail)" if report.strict else ""))
+    )
 
 
 def failure_line(report: VerifyReport) -> str:

@@ -6,16 +6,18 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
 from polyarch.domain.digest import Digest
+from polyarch.domain.document import ascii_int
 
 if TYPE_CHECKING:
     # rich (~40 ms to import) is loaded only when something is rendered: -q and --json
     # runs never build a console.
     from rich.console import Console
+    from rich.text import Text
 
 __all__ = [
     "console",
@@ -26,6 +28,7 @@ __all__ = [
     "no_trunc_option",
     "print_field",
     "print_json",
+    "styled",
     "terminal_width",
 ]
 
@@ -37,9 +40,46 @@ def _console(stderr: bool) -> Console:
 
     stream = sys.stderr if stderr else sys.stdout
     # Off a terminal keep lines whole; on one, the terminal's width. Lines are never
-    # re-wrapped by rich (soft_wrap): tables lay themselves out (table_lines).
-    width = None if stream.isatty() else 200
-    return Console(file=stream, width=width, highlight=False, soft_wrap=True)
+    # re-wrapped by rich (soft_wrap): tables lay themselves out (table_lines). Nothing
+    # printed is read as markup or emoji codes: names, paths and content may hold "[/]"
+    # or ":x:" (styles come as Text, see styled()). The size is always given: rich reads
+    # $COLUMNS and $LINES itself with str.isdigit() and int(), and "¹" passes the one and
+    # fails the other.
+    width, height = 200, 25
+    if stream.isatty():
+        width, height = _terminal_size(stream)
+    return Console(
+        file=stream,
+        width=width,
+        height=height,
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+        emoji=False,
+    )
+
+
+def _terminal_size(stream: TextIO) -> tuple[int, int]:
+    """The terminal's columns and lines; ``$COLUMNS`` and ``$LINES`` win when numbers."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+        width, height = size.columns, size.lines
+    except (OSError, ValueError):
+        width, height = 80, 25
+    columns = ascii_int(os.environ.get("COLUMNS"))
+    lines = ascii_int(os.environ.get("LINES"))
+    return (columns or width or 80), (lines or height or 25)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line from plain strings and ``(text, style)`` pairs; nothing in it is markup.
+
+    >>> styled(("OK", "green"), ": 3 passed").plain
+    'OK: 3 passed'
+    """
+    from rich.text import Text
+
+    return Text.assemble(*parts)
 
 
 def console() -> Console:
@@ -112,8 +152,8 @@ def terminal_width(out: Console) -> int | None:
     """The width tables fit in: the terminal's, else ``$COLUMNS``, else unlimited."""
     if out.file.isatty():
         return out.width
-    columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() and int(columns) > 0 else None
+    columns = ascii_int(os.environ.get("COLUMNS", ""))
+    return columns if columns else None
 
 
 def print_field(out: Console, label: str, value: str) -> None:

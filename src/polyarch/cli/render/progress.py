@@ -8,7 +8,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from polyarch.cli.render.output import human_size
+from polyarch.cli.render.output import err_console, human_size
 from polyarch.content.transfer import ProgressEvent
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ class TransferProgress:
         self._last_log = time.monotonic()
         self._progress: Progress | None = None
         if self.tty and not quiet:
-            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 DownloadColumn,
@@ -49,7 +48,7 @@ class TransferProgress:
                 DownloadColumn(binary_units=True),
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
-                console=Console(file=sys.stderr),
+                console=err_console(),  # its size given: rich reads $COLUMNS unsafely
                 transient=True,
             )
             self._total = self._progress.add_task("total", total=total)

@@ -22,31 +22,37 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 
+from polyarch.content.attestation_referrers import move_attestations
 from polyarch.content.attestations import require_link
 from polyarch.content.context import Context, borrowed
+from polyarch.content.pool import WorkerPool
 from polyarch.content.referrers_carry import carry_image_referrers
 from polyarch.content.selection import EntryPlatforms, platform_key
 from polyarch.content.transfer import Transfer
 from polyarch.domain.location import Location
 from polyarch.domain.manifest import Index, Manifest
-from polyarch.errors import InvalidInput, PolyarchError
+from polyarch.errors import ImmutableTag, InvalidInput, PolyarchError
+from polyarch.operations.create.guard import check_targets
 from polyarch.operations.create.parts import AppendParts, Part
 from polyarch.operations.create.plan import (
     Contribution,
+    Conversion,
     Item,
     annotate,
     assemble,
     attestation_descriptor,
     check_new_duplicates,
+    conversion,
     entries_of,
     existing_items,
 )
 from polyarch.operations.create.publish import (
     digest_of,
     ensure_content,
+    move_to_referrers,
     publish,
     read_tag,
 )
@@ -91,7 +97,10 @@ def create_index(request: CreateRequest, context: Context | None = None) -> Crea
     object (docs/json.md).
 
     Raises :class:`polyarch.InvalidInput` for bad input or an index it cannot append to
-    without changing what a host pulls (nothing is published); a
+    without changing what a host pulls (nothing is published);
+    :class:`~polyarch.operations.create.guard.PlatformDropRefused` when a target tag
+    would no longer serve a platform it serves now (nothing is published; a dry run
+    raises it too; ``allow_platform_drop`` accepts it, ``append`` never drops one); a
     :class:`polyarch.PolyarchError` when an operation fails (no tag moved before all
     content was in place); :class:`LostUpdate` when ``--append`` found no stable index
     within ``request.guard_attempts`` rounds. Semantics: docs/create.md (the index
@@ -114,11 +123,11 @@ def _new_entries(request: CreateRequest, ctx: Context) -> tuple[Entry, ...]:
     # Sources are read concurrently (a bounded pool, results in argument order): each costs
     # a manifest and a config round trip, and 32 variants read one after the other wait for
     # 64 of them in a row. The client's connection pool and token cache are thread-safe.
-    workers = max(1, min(SOURCE_READERS, len(request.sources)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        found = list(
-            pool.map(lambda s: collect_entries(ctx, s, request.platforms), request.sources)
-        )
+    # An interrupt does not wait for a stalled read: the client sends nothing more.
+    pool = WorkerPool(SOURCE_READERS, on_interrupt=lambda _: ctx.client.cancel())
+    found = pool.run(
+        [partial(collect_entries, ctx, source, request.platforms) for source in request.sources]
+    )
     new: list[Entry] = [entry for entries in found for entry in entries]
     for wanted in request.platforms:
         if not any(platform_key(wanted)[:3] == e.key[:3] for e in new):
@@ -126,7 +135,7 @@ def _new_entries(request: CreateRequest, ctx: Context) -> tuple[Entry, ...]:
                 f"platform {wanted} matched no image of the sources", parameter="platforms"
             )
     checked = check_new_duplicates(new)
-    if request.attestations == "keep":  # never spread an attestation filed under another image
+    if request.attestations != "drop":  # never spread an attestation filed under another image
         for entry in checked:
             for att in entry.attestations:
                 require_link(att.repository, att.descriptor, entry.descriptor.digest, entry.source)
@@ -149,6 +158,15 @@ def _create(request: CreateRequest, ctx: Context) -> CreateResult:
     if not items:
         raise InvalidInput(f"nothing to publish: no source and no index at {base}")
     entries = entries_of(items)
+    changed = conversion(previous[base], index, items, request.format) if request.append else None
+    if not request.append:
+        # Before anything is written anywhere: no tag silently loses a platform.
+        check_targets(
+            index,
+            previous,
+            {t: EntryPlatforms(r).platform_of for t, r in repos.items()},
+            allow=request.allow_platform_drop,
+        )
     if not request.append or request.dry_run or index.digest == digest_of(previous[base]):
         results = publish(
             index,
@@ -159,12 +177,13 @@ def _create(request: CreateRequest, ctx: Context) -> CreateResult:
             retry=ctx.settings.retry,
             referrers=request.referrers,
             blob_cache=ctx.blob_cache,
+            attestations_as_referrers=request.attestations == "referrers",
         )
         if not request.append and not request.dry_run:
             for target in request.targets:
                 _reset_parts(repos[target], target.tag or "latest", request.part_horizon)
-        return CreateResult(index, entries, results, request.dry_run)
-    return _append(request, ctx, own, repos, previous)
+        return CreateResult(index, entries, results, request.dry_run, conversion=changed)
+    return _append(request, ctx, own, repos, previous, changed)
 
 
 def _reset_parts(repo: Repository, tag: str, horizon: float) -> None:
@@ -198,28 +217,55 @@ def _append(
     own: Contribution,
     repos: dict[Location, Repository],
     previous: dict[Location, Manifest | None],
+    planned: Conversion | None,
 ) -> CreateResult:
-    """Publish a part, assemble the tag from it and every other part until stable."""
+    """Publish a part, assemble the tag from it and every other part until stable.
+
+    ``planned`` is the conversion the first assembly made (it names the source that did
+    not fit: once written, that source is part of the index at the tag).
+    """
     base = request.targets[0]
     tag = base.tag or "latest"
     repo = repos[base]
     transfer = Transfer(retry=ctx.settings.retry, blob_cache=ctx.blob_cache)
-    ensure_content(transfer, repo, own.entries)  # a part's children must be there first
-    carried = (
-        carry_image_referrers(transfer, repo, [e.image for e in own.entries])
-        if request.referrers
-        else ()
-    )
+    as_referrers = request.attestations == "referrers"
+    # A part's children (and their referrers) must be there first.
+    ensure_content(transfer, repo, own.entries, attestations=not as_referrers)
+    carried = move_to_referrers(transfer, repo, own.entries) if as_referrers else ()
+    current = previous[base]
+    if as_referrers and isinstance(current, Index):  # those in the index leave it too
+        images = {d.digest: d for d in current.images}
+        moves = [
+            (repo, a, images[a.attestation_subject])
+            for a in current.attestations
+            if a.attestation_subject in images
+        ]
+        carried += move_attestations(transfer, repo, moves)
+    if request.referrers:
+        carried += carry_image_referrers(transfer, repo, [e.image for e in own.entries])
     parts = AppendParts(repo, tag, horizon=request.part_horizon)
     attestations = [
         attestation_descriptor(a.descriptor, e.descriptor)
         for e in own.entries
         for a in e.attestations
+        if not as_referrers
     ]
     parts.publish(own, attestations)
+
+    def stable(live: Sequence[Part]) -> bool:
+        return _stable(request, repo, base, live)
+
     try:
-        index, items, writes = _converge(request, repo, base, parts)
-        parts.finish(lambda live: _stable(request, repo, base, live))
+        index, items, writes, final = _converge(request, repo, base, parts, previous[base])
+        if final:
+            parts.abandon(stable)  # the tag takes no more parts: ours need no "done" state
+        else:
+            parts.finish(stable)
+    except ImmutableTag:
+        # The tag was written once, by another writer, without our entries: it takes no
+        # more, so the other writers' done parts can go too once it holds them.
+        parts.abandon(stable)
+        raise
     except BaseException:
         parts.abandon()
         raise
@@ -249,14 +295,27 @@ def _append(
             retry=ctx.settings.retry,
             referrers=request.referrers,
             blob_cache=ctx.blob_cache,
+            attestations_as_referrers=as_referrers,
         )
-    return CreateResult(index, entries, tuple(results), False, max(writes, 1))
+    changed = conversion(previous[base], index, items, request.format)
+    if changed is not None and planned is not None and planned.to_type == changed.to_type:
+        changed = planned
+    return CreateResult(index, entries, tuple(results), False, max(writes, 1), changed)
 
 
 def _converge(
-    request: CreateRequest, repo: Repository, base: Location, parts: AppendParts
-) -> tuple[Index, list[Item], int]:
-    """Write the tag until it is what the index there plus every part assembles to."""
+    request: CreateRequest,
+    repo: Repository,
+    base: Location,
+    parts: AppendParts,
+    first: Manifest | None,
+) -> tuple[Index, list[Item], int, bool]:
+    """Write the tag until it is what the index there plus every part assembles to.
+
+    Returns the index, its items, the writes made and whether the tag turned out
+    immutable (written once, by this writer or another, holding this writer's entries).
+    Raises :class:`~polyarch.errors.ImmutableTag` when it is immutable and lacks them.
+    """
     tag = base.tag or "latest"
     # Every write is followed by a check, the last one included.
     for writes in range(request.guard_attempts + 1):
@@ -264,17 +323,53 @@ def _converge(
         live = parts.parts()
         index, items = _assemble(request, repo, base, current, [p.contribution(repo) for p in live])
         if index.digest == digest_of(current):
-            return index, items, writes
+            return index, items, writes, False
         if writes == request.guard_attempts:
             break
         if writes:
             log.info("%s lacks another writer's part; assembling again", base)
-        repo.put_manifest(index, tag)
+        try:
+            repo.put_manifest(index, tag)
+        except ImmutableTag as refused:
+            held = _held(request, repo, base, parts, first, refused)
+            return held[0], held[1], writes, True
     raise LostUpdate(
         f"gave up after {request.guard_attempts} writes: concurrent writers kept rewriting "
         f"{base} (our platforms: {', '.join(str(e.platform) for e in _own_entries(parts))})",
         hint="run the command again, or serialize the jobs that append to this tag",
     )
+
+
+def _held(
+    request: CreateRequest,
+    repo: Repository,
+    base: Location,
+    parts: AppendParts,
+    first: Manifest | None,
+    refused: ImmutableTag,
+) -> tuple[Index, list[Item]]:
+    """The immutable tag as it is, when it holds this writer's entries; else the refusal.
+
+    Parallel ``--append`` to an immutable tag (docs/create.md): the first write of the
+    tag is final, so a writer whose entries it holds has succeeded (another writer may
+    have written them), and one whose entries it lacks fails, saying so.
+    """
+    current = read_tag(repo, base.tag or "latest")
+    own = _own_entries(parts)
+    if isinstance(current, Index):
+        present = {d.digest for d in current.manifests}
+        if all(e.descriptor.digest in present for e in own):
+            return current, existing_items(repo, base, current)[1]
+    if digest_of(current) == digest_of(first):
+        raise refused  # nobody else wrote it: the tag existed and is immutable
+    platforms = ", ".join(str(e.platform) for e in own)
+    raise ImmutableTag(
+        f"{base} is an immutable tag and another writer wrote it first, without the entries "
+        f"of this one ({platforms}); nothing of this writer was added",
+        code=refused.code,
+        status=refused.status,
+        hint="publish under a new tag, or let one job create the tag from every variant",
+    ) from None
 
 
 def _own_entries(parts: AppendParts) -> tuple[Entry, ...]:

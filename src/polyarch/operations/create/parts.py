@@ -12,11 +12,14 @@ have finished.
 A part is a small OCI index (the writer's entries, their attestations, its index
 annotations) tagged ``polyarch-part-<hash of the tag>-<milliseconds>-<writer id>`` in
 the target repository, annotated with the tag it belongs to, its creation time and its
-state (``running``, then ``done`` once its writer saw the tag hold every part). Parts
-are applied oldest first, so a later writer's entry for a platform wins. When every part
-of a tag is ``done`` and the tag holds them all, the writer that sees it deletes them
-(by digest, where the registry allows deletes): no writer can be in flight then. A part
-whose writer never finished (killed) is ignored after ``horizon`` seconds and removed.
+state (``running``, then ``done`` once its writer saw the tag hold every part). A state
+changes by rewriting the part's tag where the registry allows it, else (immutable tags:
+ECR, Harbor refuse any rewrite) by a new tag (``...-done``) and a delete of the running
+one. Parts are applied oldest first, so a later
+writer's entry for a platform wins. When every part of a tag is ``done`` and the tag
+holds them all, the writer that sees it deletes them (by digest, where the registry
+allows deletes): no writer can be in flight then. A part whose writer never finished
+(killed) is ignored after ``horizon`` seconds and removed.
 """
 
 from __future__ import annotations
@@ -31,7 +34,14 @@ from dataclasses import dataclass
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import Index, Manifest, build_index
-from polyarch.errors import ManifestUnknown, NameUnknown, PolyarchError
+from polyarch.errors import (
+    AuthError,
+    ImmutableTag,
+    ManifestUnknown,
+    NameUnknown,
+    PolyarchError,
+    Unsupported,
+)
 from polyarch.operations.create.plan import Contribution
 from polyarch.operations.create.sources import Attestation, Entry
 from polyarch.storage.repository import Repository
@@ -47,6 +57,8 @@ _KEY_STATE = "io.github.polyarch.append.state"
 _KEY_WRITER = "io.github.polyarch.append.writer"
 _KEY_RESET = "io.github.polyarch.append.reset"
 _MARKERS = (_KEY_TAG, _KEY_CREATED, _KEY_STATE, _KEY_WRITER, _KEY_RESET)
+#: The tag of a part that is done: the running part's tag and this (a new tag, see above).
+DONE_SUFFIX = "-done"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,11 @@ class Part:
     done: bool
     #: A reset mark: a plain ``create`` replaced the tag; older parts no longer apply.
     reset: bool = False
+
+    @property
+    def writer(self) -> str:
+        """The id of the writer that published it (its running and done parts share it)."""
+        return self.index.annotations.get(_KEY_WRITER, self.tag)
 
     def contribution(self, repo: Repository) -> Contribution:
         """The entries (content in ``repo``) and index annotations the part holds."""
@@ -102,6 +119,8 @@ class AppendParts:
         self.prefix = PART_TAG_PREFIX + hashlib.sha256(tag.encode()).hexdigest()[:12] + "-"
         self.own: Part | None = None
         self._cache: dict[str, Part] = {}
+        #: Every part this writer pushed (running, done): see :meth:`_sweep_ghosts`.
+        self._mine: list[Part] = []
 
     def publish(self, contribution: Contribution, attestations: Sequence[Descriptor]) -> Part:
         """Push this writer's part (its content must already be in the repository)."""
@@ -137,6 +156,7 @@ class AppendParts:
         self.repo.put_manifest(index, tag)
         part = Part(tag, index, created, state == "done", reset)
         self._cache[tag] = part
+        self._mine.append(part)
         return part
 
     def reset(self) -> None:
@@ -166,7 +186,7 @@ class AppendParts:
         out (the latter are deleted where the registry allows).
         """
         found = self._listed()
-        if self.own is not None and all(p.tag != self.own.tag for p in found):
+        if self.own is not None and all(p.writer != self.own.writer for p in found):
             found.append(self.own)
         found.sort(key=lambda p: (p.created, p.tag))
         resets = [i for i, p in enumerate(found) if p.reset]
@@ -181,6 +201,17 @@ class AppendParts:
             tags = [t for t in self.repo.list_tags() if t.startswith(self.prefix)]
         except (ManifestUnknown, NameUnknown):
             tags = []
+        except (AuthError, Unsupported) as exc:
+            # A registry (or a robot account) that serves pushes but not the tag list:
+            # other writers' parts cannot be found, so this writer appends alone.
+            log.warning(
+                "cannot list the tags of %s (%s): parallel --append writers to %s cannot "
+                "be merged; appending as the only writer",
+                self.repo.name,
+                exc.one_line(),
+                self.tag,
+            )
+            tags = []
         for tag in tags:
             part = self._cache.get(tag) or self._load(tag)
             if part is None:
@@ -189,7 +220,12 @@ class AppendParts:
                 self._delete(part, "abandoned")
                 continue
             found.append(part)
-        return found
+        # A writer's running part and its done part: the done one counts.
+        newest: dict[str, Part] = {}
+        for part in found:
+            if part.writer not in newest or part.done:
+                newest[part.writer] = part
+        return list(newest.values())
 
     def _load(self, tag: str) -> Part | None:
         manifest = _read(self.repo, tag)
@@ -221,22 +257,70 @@ class AppendParts:
         own = self.own
         if own is None:
             return
-        writer = own.index.annotations[_KEY_WRITER]
         contribution = own.contribution(self.repo)
         attestations = own.index.attestations
-        done = self._push(own.tag, contribution, attestations, own.created, writer, "done")
+        try:
+            # Where the registry lets a tag change, the part is marked done in place: no
+            # second tag, and no delete of the running one racing other writers' deletes
+            # (distribution's filesystem storage answers 500 to such races, and can leave
+            # a tag listed that no request removes any more).
+            done = self._push(own.tag, contribution, attestations, own.created, own.writer, "done")
+        except ImmutableTag:
+            done = self._push(
+                own.tag + DONE_SUFFIX, contribution, attestations, own.created, own.writer, "done"
+            )
+            self._delete(own, "superseded")
         self.own = done
-        self._try_delete_digest(own.index.digest, "superseded")
+        self._clean(holds)
+        self._sweep_ghosts()
+
+    def abandon(self, holds: Callable[[Sequence[Part]], bool] | None = None) -> None:
+        """Remove the own part: after a failure (this writer makes no promise then), or once
+        the tag can take no more parts (an immutable tag, written).
+
+        With ``holds``, then also the other parts, when all are done and the tag holds them.
+        """
+        if self.own is not None:
+            self._delete(self.own, "finished" if holds is not None else "failed writer")
+            self.own = None
+        if holds is not None:
+            self._clean(holds)
+        self._sweep_ghosts()
+
+    def _sweep_ghosts(self) -> None:
+        """Remove this writer's part tags that are listed but no longer readable.
+
+        distribution answers 500 to a manifest DELETE that races other deletes, and may have
+        removed the manifest while its tag stays listed: no DELETE removes that tag any more
+        (measured on distribution 2.8.2 with 16 parallel writers). Pushing the part's own
+        bytes to its tag again restores it, and a DELETE then removes both. Only the writer
+        that pushed a part does this (no other writer can read such a tag anyway), so no
+        two writers resurrect one part.
+        """
+        if not self._mine:
+            return
+        try:
+            listed = set(self.repo.list_tags())
+        except PolyarchError:
+            return
+        for part in self._mine:
+            if part.tag not in listed:
+                continue
+            try:
+                if self.repo.head_manifest(part.tag) is not None:
+                    continue  # a live part, kept for the writer that cleans them all
+                self.repo.put_manifest(part.index, part.tag)
+            except PolyarchError as exc:
+                log.info("could not restore part %s in %s: %s", part.tag, self.repo.name, exc)
+                continue
+            self._try_delete_digest(part.index.digest, f"unreadable part {part.tag}")
+        self._mine.clear()
+
+    def _clean(self, holds: Callable[[Sequence[Part]], bool]) -> None:
         live = [self._load(p.tag) or p for p in self.parts()]
         if all(p.done for p in live) and holds(live):
             for part in live:
                 self._delete(part, "merged")
-
-    def abandon(self) -> None:
-        """Remove the own part after a failure (this writer makes no promise then)."""
-        if self.own is not None:
-            self._delete(self.own, "failed writer")
-            self.own = None
 
     def _delete(self, part: Part, why: str) -> bool:
         self._cache.pop(part.tag, None)

@@ -40,11 +40,13 @@ from polyarch.storage.repository import Repository
 __all__ = [
     "ZSTD_ANNOTATION",
     "Contribution",
+    "Conversion",
     "Item",
     "annotate",
     "assemble",
     "attestation_descriptor",
     "check_new_duplicates",
+    "conversion",
     "entries_of",
     "entry_key",
     "existing_items",
@@ -256,10 +258,16 @@ def assemble(
     contributions: Sequence[Contribution],
     *,
     attestations: str,
-    index_format: str,
+    index_format: str | None,
     existing: Index | None = None,
 ) -> tuple[Index, list[Item]]:
     """Apply ``contributions`` in order to ``base``; returns the index and its items.
+
+    ``attestations`` ``keep`` lists the attestation manifests in the index; ``drop`` leaves
+    them out; ``referrers`` leaves them out of the index but among the items returned.
+    ``index_format`` ``"oci"`` or ``"docker"``; None keeps the format of ``base`` when
+    every item fits it (a Docker manifest list holds Docker manifests only and no
+    annotations), else OCI (:func:`conversion` says why).
 
     ``existing`` is the index ``base`` was read from: when nothing changes, it is returned
     itself (same bytes, same digest). Raises :class:`polyarch.InvalidInput` for a Docker
@@ -273,8 +281,15 @@ def assemble(
         items = _apply(items, contribution.entries)
         for key in sorted(contribution.annotations):
             annotations[key] = contribution.annotations[key]
-    if attestations == "drop":
+    # "referrers": out of the index, but still returned with their images, to be written as
+    # referrers of them (create/publish.py); "drop": gone.
+    moved = [it for it in items if it.is_attestation] if attestations == "referrers" else []
+    if attestations != "keep":
         items = [it for it in items if not it.is_attestation]
+    if index_format is None:  # keep: a Docker list stays one while every entry fits it
+        was = (doc or {}).get("mediaType")
+        fits = was == mediatype.DOCKER_MANIFEST_LIST and _misfit(items, annotations) is None
+        index_format = "docker" if fits else "oci"
     if index_format == "docker":
         media_type = mediatype.DOCKER_MANIFEST_LIST
         for it in items:
@@ -304,14 +319,51 @@ def assemble(
     else:
         out.pop("annotations", None)
     if existing is not None and doc is not None and out == doc:
-        return existing, items
+        return existing, items + moved
     try:
         raw = json.dumps(out, separators=(",", ":"), ensure_ascii=False).encode()
     except UnicodeEncodeError:
         raise InvalidManifest("the index would hold text that is not valid Unicode") from None
     index = parse_manifest(raw, media_type)
     assert isinstance(index, Index)
-    return index, items
+    return index, items + moved
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """The index changed its media type: ``from_type`` -> ``to_type``, ``because`` of what."""
+
+    from_type: str
+    to_type: str
+    #: The source that did not fit the old format, ``index annotations``, or ``format``
+    #: (asked for).
+    because: str
+
+    def to_json(self) -> dict[str, str]:
+        """``{"from", "to", "because"}`` (``create --json``'s ``conversion``)."""
+        return {"from": self.from_type, "to": self.to_type, "because": self.because}
+
+
+def _misfit(items: Sequence[Item], annotations: Mapping[str, str]) -> str | None:
+    """What keeps ``items`` out of a Docker manifest list: a source, or the annotations."""
+    for it in items:
+        if it.descriptor.media_type != mediatype.DOCKER_MANIFEST:
+            return f"the attestation of {it.source}" if it.is_attestation else it.source
+    return "index annotations" if annotations else None
+
+
+def conversion(
+    previous: Manifest | None, index: Index, items: Sequence[Item], requested: str | None
+) -> Conversion | None:
+    """How ``index`` changed the media type of the index it was assembled from, if it did.
+
+    ``requested`` is the format asked for (None: keep).
+    """
+    if not isinstance(previous, Index) or previous.media_type == index.media_type:
+        return None
+    asked = requested is not None
+    because = "format" if asked else _misfit(items, index.annotations) or "format"
+    return Conversion(previous.media_type, index.media_type, because)
 
 
 def entries_of(items: Sequence[Item]) -> tuple[Entry, ...]:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from polyarch.content.attestations import AttestationMode, attestation_mode
 from polyarch.domain.location import LayoutReference, Location, parse_location
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
@@ -14,9 +15,8 @@ from polyarch.operations.create.annotations import AnnotationSpec, parse_annotat
 from polyarch.operations.create.sources import Source
 from polyarch.transport.retry import TAG_GUARD_ROUNDS
 
-__all__ = ["TUNABLES", "AttestationMode", "CreateRequest", "IndexFormat"]
+__all__ = ["TUNABLES", "CreateRequest", "IndexFormat"]
 
-AttestationMode = Literal["keep", "drop"]
 IndexFormat = Literal["oci", "docker"]
 
 #: The keyword arguments :meth:`CreateRequest.build` accepts in ``**tuning``, with their meaning.
@@ -38,12 +38,15 @@ class CreateRequest:
     sources: tuple[Source, ...]
     platforms: tuple[Platform, ...] = ()
     attestations: AttestationMode = "keep"
-    format: IndexFormat = "oci"
+    #: None: keep the existing index's format with ``append`` (else OCI), see docs/create.md.
+    format: IndexFormat | None = None
     annotations: AnnotationSpec = field(default_factory=AnnotationSpec)
     append: bool = False
     dry_run: bool = False
     #: Carry each source image's signatures, SBOMs, attestations (docs/referrers.md).
     referrers: bool = True
+    #: Move a tag even when the new index no longer serves a platform the tag serves now.
+    allow_platform_drop: bool = False
     #: Bound on assemble-write-check rounds of ``--append`` (see docs/create.md).
     guard_attempts: int = TAG_GUARD_ROUNDS
     #: Seconds after which the part of an ``--append`` writer that never finished is ignored.
@@ -57,11 +60,12 @@ class CreateRequest:
         *,
         platforms: Sequence[str | Platform] | str | Platform = (),
         attestations: str = "keep",
-        format: str = "oci",
+        format: str | None = None,
         annotations: Mapping[str, str] | Sequence[str] = (),
         append: bool = False,
         dry_run: bool = False,
         referrers: bool = True,
+        allow_platform_drop: bool = False,
         **tuning: Any,
     ) -> CreateRequest:
         """Validate and build a request from strings, as a CLI or a script has them.
@@ -72,14 +76,21 @@ class CreateRequest:
             sources: ``SOURCE[=PLATFORM]`` strings, parsed locations or :class:`Source`
                 objects; a single string is one source. May be empty with ``append``.
             platforms: ``--platform`` filters for multi-platform sources.
-            attestations: ``"keep"`` or ``"drop"``.
-            format: ``"oci"`` (image index) or ``"docker"`` (manifest list).
+            attestations: ``"keep"``, ``"drop"``, or ``"referrers"`` (each attestation
+                manifest written as an OCI 1.1 referrer of its image instead of an index
+                entry: :mod:`polyarch.content.attestation_referrers`).
+            format: ``"oci"`` (image index) or ``"docker"`` (manifest list); None (the
+                default) keeps the format of the index ``append`` edits when every entry
+                fits it (a new index is OCI).
             annotations: buildx-syntax ``[TYPE[PLATFORM]:]KEY=VALUE`` strings, or a mapping
                 of index annotations (see :mod:`polyarch.operations.create.annotations`).
             append: merge into the index at the first target (``--append``).
             dry_run: compute and report, publish nothing.
             referrers: carry the referrers of each source image (signatures, SBOMs) into
                 every target (docs/referrers.md).
+            allow_platform_drop: move a target tag even when the new index no longer
+                serves a platform the tag serves now (refused by default:
+                :mod:`polyarch.operations.create.guard`; ``append`` never drops one).
             tuning: expert knobs, named in :data:`TUNABLES` (``guard_attempts``,
                 ``part_horizon``).
 
@@ -108,12 +119,8 @@ class CreateRequest:
         srcs = tuple(_source(s) for s in source_list)
         if not srcs and not append:
             raise InvalidInput("no source: give at least one SOURCE image")
-        if attestations not in ("keep", "drop"):
-            raise InvalidInput(
-                f"attestations must be 'keep' or 'drop', not {attestations!r}",
-                parameter="attestations",
-            )
-        if format not in ("oci", "docker"):
+        mode = attestation_mode(attestations)
+        if format not in ("oci", "docker", None):
             raise InvalidInput(
                 f"format must be 'oci' or 'docker', not {format!r}", parameter="format"
             )
@@ -135,12 +142,13 @@ class CreateRequest:
             refs,
             srcs,
             plats,
-            "keep" if attestations == "keep" else "drop",
-            "oci" if format == "oci" else "docker",
+            mode,
+            None if format is None else "oci" if format == "oci" else "docker",
             notes,
             append,
             dry_run,
             referrers,
+            allow_platform_drop=allow_platform_drop,
             **tuning,
         )
 

@@ -14,7 +14,7 @@ from polyarch.domain.location import Location
 from polyarch.domain.manifest import Index, Manifest
 from polyarch.domain.platform import Platform
 from polyarch.errors import PolyarchError
-from polyarch.operations.create.plan import entry_key, is_zstd
+from polyarch.operations.create.plan import Conversion, entry_key, is_zstd
 from polyarch.operations.create.sources import Entry
 
 __all__ = [
@@ -188,6 +188,8 @@ class CreateResult:
     targets: tuple[TargetResult, ...]
     dry_run: bool
     rounds: int = 1
+    #: How the media type of the index edited changed (``--append``), when it did.
+    conversion: Conversion | None = None
 
     @property
     def digest(self) -> Digest:
@@ -209,6 +211,7 @@ class CreateResult:
             "dryRun": self.dry_run,
             "unchanged": self.unchanged,
             "rounds": self.rounds,
+            "conversion": self.conversion.to_json() if self.conversion else None,
             "targets": [t.to_json() for t in self.targets],
             "entries": [
                 {

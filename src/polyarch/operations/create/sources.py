@@ -20,6 +20,7 @@ from polyarch.domain.digest import Digest
 from polyarch.domain.location import Location, parse_location
 from polyarch.domain.manifest import ImageManifest, Index
 from polyarch.domain.platform import Platform
+from polyarch.domain.platform.agreement import config_agreement
 from polyarch.errors import (
     InvalidInput,
     InvalidManifest,
@@ -114,17 +115,13 @@ def _final_platform(
                 hint=f"give it as {source}=os/arch",
             )
         config = override
-    truth = config.normalized()
     for what, other in (("its index entry claims", claimed), ("the override says", override)):
-        if other is None:
+        # The one rule verify judges by too (domain/platform/agreement.py).
+        if other is None or config_agreement(other, config).agrees:
             continue
-        norm = other.normalized()
-        contradicts = (norm.os, norm.architecture) != (truth.os, truth.architecture)
-        if config.variant and other.variant and norm.variant != truth.variant:
-            contradicts = True
-        if not contradicts:
-            continue
-        message = f"source {source}: {what} {other} but its image config says {config}"
+        shown = other.format_all() if other.os_version else str(other)
+        said = config.format_all() if config.os_version else str(config)
+        message = f"source {source}: {what} {shown} but its image config says {said}"
         if other is override:
             raise InvalidInput(message, hint="the config is the truth; fix or drop the override")
         raise InvalidManifest(message, hint="the index lies about its entry; rebuild it")

@@ -44,8 +44,10 @@ def verify(
     The checks, in order (docs/verify.md): ``kind`` (an index), ``platforms``,
     ``records`` and ``digests`` (each expected platform's entry is the recorded
     digest), ``children``, ``configs`` (each image's config names its platform),
-    ``blobs``, ``attestations``, ``pull`` (the entry each host would pull, with
-    containerd's matcher), ``provenance``, and ``run`` when asked.
+    ``blobs``, ``attestations`` (in the index or as referrers of each image), ``pull``
+    (the entry each host would pull, with containerd's matcher), ``provenance``, and, when
+    asked, ``referrers``, ``signatures`` (cosign signatures of the index and each image,
+    checked cryptographically: ``keys`` or a ``keyless`` policy) and ``run``.
 
     Returns a :class:`~polyarch.operations.verify.request.VerifyReport`: ``checks`` (one
     :class:`~polyarch.operations.verify.request.Check` per line: ``check``, ``status``

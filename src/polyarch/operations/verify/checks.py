@@ -5,7 +5,8 @@ the digest concerned, so a person reads the report at a glance. :func:`run_check
 them over one :class:`~polyarch.operations.verify.state.VerifyState`. The checks
 themselves live by meaning: the index's structure in :mod:`.index`, the content's shape
 in :mod:`.shapes`, expectations and evidence in :mod:`.evidence`, a host's side (pull,
-run) in :mod:`.host`, required referrers in :mod:`.referrers`.
+run) in :mod:`.host`, required referrers in :mod:`.referrers`, signatures in
+:mod:`.signatures`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from polyarch.operations.verify.index import (
 from polyarch.operations.verify.referrers import check_required_referrers
 from polyarch.operations.verify.request import Status, VerifyReport
 from polyarch.operations.verify.shapes import effective_index, mixed_media_types
+from polyarch.operations.verify.signatures import check_signatures
 from polyarch.operations.verify.state import VerifyState
 
 __all__ = ["run_checks"]
@@ -61,6 +63,8 @@ def run_checks(state: VerifyState) -> VerifyReport:
     check_provenance(state, top, children)
     if state.request.require_referrers:  # operations/verify/referrers.py
         check_required_referrers(state, top)
+    if state.request.checks_signatures:  # operations/verify/signatures.py
+        check_signatures(state, top)
     if state.request.run:
         check_run(state, top, expected)
     return _report(state, top.digest, top.media_type)

@@ -3,8 +3,9 @@
 Holds the expected platforms (``--platform``, ``--expect`` and build records, with the
 ``records`` check), the ``digests`` check (each expected platform's entry is the
 recorded digest), the ``attestations`` check (every attestation linked to an image of
-the index, the kinds each image has) and the ``provenance`` check (the source revisions
-named by SLSA provenance). Each function reports through
+the index, whether listed in the index or as a referrer of the image, and the kinds each
+image has) and the ``provenance`` check (the source revisions named by SLSA provenance,
+from either place). Each function reports through
 :meth:`~polyarch.operations.verify.state.VerifyState.add` and is called from
 :func:`~polyarch.operations.verify.checks.run_checks`; which evidence a record gives
 lives in :mod:`polyarch.content.record_evidence`, the attestation links in
@@ -17,12 +18,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from polyarch.content.attestations import link_problem
+from polyarch.content.attestation_referrers import referrer_attestations
+from polyarch.content.attestations import link_problem, referrer_link_problem
 from polyarch.content.graph import attestations_by_subject
 from polyarch.content.record_evidence import compare_evidence, record_evidence
 from polyarch.domain import mediatype
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import ImageManifest, Index
+from polyarch.domain.statements import read_provenance
 from polyarch.errors import PolyarchError
 from polyarch.operations.verify.request import Status
 from polyarch.operations.verify.state import Expected, VerifyState, same_platform
@@ -50,33 +53,27 @@ def _predicate_types(manifest: ImageManifest) -> list[str]:
 
 def _revision(statement: Mapping[str, Any]) -> tuple[str | None, list[str]]:
     """Source revision and materials of an SLSA provenance statement (v0.2 or v1)."""
-    predicate = statement.get("predicate")
-    if not isinstance(predicate, Mapping):
-        return None, []
-    revision: str | None = None
-    materials: list[str] = []
-    metadata = predicate.get("metadata")
-    if isinstance(metadata, Mapping):  # SLSA v0.2, BuildKit's own metadata
-        bk = metadata.get("https://mobyproject.org/buildkit@v1#metadata")
-        vcs = bk.get("vcs") if isinstance(bk, Mapping) else None
-        if isinstance(vcs, Mapping) and isinstance(vcs.get("revision"), str):
-            revision = vcs["revision"]
-    for item in predicate.get("materials") or []:
-        if isinstance(item, Mapping) and isinstance(item.get("uri"), str):
-            materials.append(item["uri"])
-    build = predicate.get("buildDefinition")
-    if isinstance(build, Mapping):  # SLSA v1
-        deps = build.get("resolvedDependencies") or []
-        materials += [
-            d["uri"] for d in deps if isinstance(d, Mapping) and isinstance(d.get("uri"), str)
-        ]
-        run = predicate.get("runDetails")
-        meta = run.get("metadata") if isinstance(run, Mapping) else None
-        bk = meta.get("buildkit_metadata") if isinstance(meta, Mapping) else None
-        vcs = bk.get("vcs") if isinstance(bk, Mapping) else None
-        if isinstance(vcs, Mapping) and isinstance(vcs.get("revision"), str):
-            revision = revision or vcs["revision"]
-    return revision, sorted(set(materials))
+    provenance = read_provenance(statement)
+    return provenance.source_revision, sorted({m.uri for m in provenance.materials})
+
+
+def _referred(state: VerifyState, top: Index) -> Mapping[Digest, tuple[ImageManifest, ...]]:
+    """Each image's attestation manifests listed as its referrers (read once per run).
+
+    A repository whose referrers cannot be listed gives a warning and none.
+    """
+    if state.referred is None:
+        digests = [d.digest for d in top.images if d.is_image_manifest]
+        try:
+            state.referred = referrer_attestations(state.repo, digests)
+        except PolyarchError as exc:
+            state.add(
+                "attestations",
+                Status.WARN,
+                f"cannot list the images' referrers: {exc.one_line()}",
+            )
+            state.referred = {}
+    return state.referred
 
 
 # 2, 3: what was expected ----------------------------------------------------------------
@@ -149,8 +146,11 @@ def check_attestations(
 
     ``children`` are the manifests read by the ``children`` check, by digest. The links
     (annotation, subject, in-toto statement) are checked by
-    :func:`~polyarch.content.attestations.link_problem`; the kinds come from the
-    ``in-toto.io/predicate-type`` annotation of BuildKit's attestation manifests.
+    :func:`~polyarch.content.attestations.link_problem`; an attestation found as a
+    referrer of an image (``--attestations referrers``) by
+    :func:`~polyarch.content.attestations.referrer_link_problem` (subject, statement). The
+    kinds come from the ``in-toto.io/predicate-type`` annotation of BuildKit's
+    attestation manifests.
     """
     images = {d.digest: d for d in top.images}
     by_subject = attestations_by_subject(top)
@@ -172,19 +172,36 @@ def check_attestations(
             )
             if problem is not None:
                 state.add("attestations", Status.FAIL, problem, images[subject].platform)
+    referred = _referred(state, top)
     for d in top.images:
+        manifests = [
+            children[a.digest] for a in by_subject.get(d.digest, ()) if a.digest in children
+        ]
+        listed = {m.digest for m in manifests}
+        as_referrers = [m for m in referred.get(d.digest, ()) if m.digest not in listed]
+        for m in as_referrers:  # linked by subject: its statements must name the image too
+            problem = referrer_link_problem(state.repo, m, d.digest, read=state.read_blob)
+            if problem is not None:
+                state.add("attestations", Status.FAIL, problem, d.platform)
         kinds: set[str] = set()
-        for a in by_subject.get(d.digest, ()):
-            child = children.get(a.digest)
-            for predicate in _predicate_types(child) if child else []:
-                if PROVENANCE in predicate:
-                    kinds.add("provenance")
-                elif any(m in predicate for m in SBOM_MARKERS):
-                    kinds.add("sbom")
-                elif predicate:
-                    kinds.add(predicate.rsplit("/", 1)[-1])
+        for predicate in (p for m in manifests + as_referrers for p in _predicate_types(m)):
+            if PROVENANCE in predicate:
+                kinds.add("provenance")
+            elif any(m in predicate for m in SBOM_MARKERS):
+                kinds.add("sbom")
+            elif predicate:
+                kinds.add(predicate.rsplit("/", 1)[-1])
         text = ", ".join(sorted(kinds)) if kinds else "no attestations"
-        state.add("attestations", Status.PASS, text, d.platform, kinds=sorted(kinds))
+        if as_referrers:
+            text += f" ({len(as_referrers)} as referrers)"
+        state.add(
+            "attestations",
+            Status.PASS,
+            text,
+            d.platform,
+            kinds=sorted(kinds),
+            referrers=[str(m.digest) for m in as_referrers],
+        )
 
 
 def check_provenance(
@@ -199,9 +216,12 @@ def check_provenance(
     materials: dict[str, list[str]] = {}
     statements: dict[Digest, Any] = {}
     by_subject = attestations_by_subject(top)
+    referred = _referred(state, top)
     for d in top.images:
-        for a in by_subject.get(d.digest, ()):
-            child = children.get(a.digest)
+        in_index = [children.get(a.digest) for a in by_subject.get(d.digest, ())]
+        listed = {m.digest for m in in_index if m is not None}
+        extra = [m for m in referred.get(d.digest, ()) if m.digest not in listed]
+        for child in [*in_index, *extra]:
             if child is None:
                 continue
             for layer in child.layers:

@@ -10,6 +10,8 @@ platforms and the :data:`COMMON_HOSTS`; the ``run`` check starts each image thro
 
 from __future__ import annotations
 
+from polyarch.content.selection import Selected
+from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import Index
 from polyarch.domain.platform import Platform, compatible
 from polyarch.operations.verify.request import Status
@@ -61,7 +63,12 @@ def check_pull(state: VerifyState, top: Index, expected: list[Expected]) -> None
         want = next((d for d in entries if d.platform and same_platform(d.platform, host)), None)
         if want is None:
             continue  # missing: already failed under "platforms"
-        if picked is not None and picked.descriptor.digest == want.digest:
+        broken = _broken_step(state, picked)
+        if picked is not None and broken is not None:
+            # The entry is right, but what it names is gone: every pull of it fails.
+            digest, why = broken
+            state.add("pull", Status.FAIL, f"a {host} host would pull {digest} which {why}", host)
+        elif picked is not None and picked.descriptor.digest == want.digest:
             state.add("pull", Status.PASS, f"a {host} host pulls {want.digest.short}", host)
         else:
             got = (
@@ -115,6 +122,18 @@ def check_pull(state: VerifyState, top: Index, expected: list[Expected]) -> None
         )
 
 
+def _broken_step(state: VerifyState, picked: Selected | None) -> tuple[Digest, str] | None:
+    """The first manifest on the way to ``picked`` (nested indexes, then the image) that a
+    host cannot pull, and why; None when every step is there."""
+    if picked is None:
+        return None
+    for digest in (*picked.path, picked.descriptor.digest):
+        why = state.broken.get(digest)
+        if why is not None:
+            return digest, why
+    return None
+
+
 # 10: run ----------------------------------------------------------------------------------
 
 
@@ -140,6 +159,10 @@ def check_run(state: VerifyState, top: Index, expected: list[Expected]) -> None:
         platform = d.platform
         assert platform is not None
         image = str(state.request.target.untagged().with_digest(d.digest))
+        why = state.broken.get(d.digest)
+        if why is not None:
+            state.add("run", Status.FAIL, f"cannot run {d.digest}: it {why}", platform)
+            continue
         emulator = state.runner.emulator_available(platform)
         if emulator:
             state.add("run", Status.FAIL, emulator, platform)

@@ -18,6 +18,7 @@ from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import ImageManifest, Index
 from polyarch.domain.platform import Platform
+from polyarch.domain.platform.agreement import config_agreement
 from polyarch.errors import ContentError, NotFound, PolyarchError
 from polyarch.operations.verify.request import Status
 from polyarch.operations.verify.shapes import external_layers, nested_children
@@ -109,6 +110,7 @@ def check_children(state: VerifyState, top: Index) -> dict[Digest, ImageManifest
         try:
             child = state.repo.get_manifest(d.digest)
         except NotFound:
+            state.broken[d.digest] = f"is missing from {state.repo.name}"
             state.add(
                 "children",
                 Status.FAIL,
@@ -118,6 +120,7 @@ def check_children(state: VerifyState, top: Index) -> dict[Digest, ImageManifest
             failures += 1
             continue
         except ContentError as exc:
+            state.broken[d.digest] = f"cannot be read: {exc.one_line()}"
             state.add("children", Status.FAIL, f"manifest {d.digest}: {exc}", label)
             failures += 1
             continue
@@ -170,21 +173,22 @@ def check_configs(state: VerifyState, top: Index, children: Mapping[Digest, Imag
         if config.platform is None:
             state.add("configs", Status.FAIL, "the image config names no platform", d.platform)
             continue
-        claimed, truth = d.platform.normalized(), config.platform.normalized()
-        if (claimed.os, claimed.architecture, claimed.variant) != (
-            truth.os,
-            truth.architecture,
-            truth.variant,
-        ):
+        # The one rule create decides by (domain/platform/agreement.py).
+        agreement = config_agreement(d.platform, config.platform)
+        said = config.platform.format_all() if config.platform.os_version else config.platform
+        if not agreement.agrees:
+            claims = d.platform.format_all() if d.platform.os_version else d.platform
             state.add(
                 "configs",
                 Status.FAIL,
-                f"the index claims {d.platform} but the image config says {config.platform}",
+                f"the index claims {claims} but the image config says {said} "
+                f"({agreement.conflict} differs)",
                 d.platform,
                 config=str(config.platform),
             )
         else:
-            state.add("configs", Status.PASS, f"config says {config.platform}", d.platform)
+            note = f"; {agreement.note}" if agreement.note else ""
+            state.add("configs", Status.PASS, f"config says {said}{note}", d.platform)
 
 
 def check_blobs(state: VerifyState, children: Mapping[Digest, ImageManifest]) -> None:

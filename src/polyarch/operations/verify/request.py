@@ -14,15 +14,20 @@ from polyarch.domain.digest import Digest
 from polyarch.domain.location import LayoutReference, Location, parse_location
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
+from polyarch.domain.signing.keyless import KeylessPolicy
+from polyarch.domain.signing.keys import PublicKey
 from polyarch.errors import InvalidInput, InvalidPlatform
+from polyarch.files import read_bytes
 
 __all__ = [
     "INDEX_QUALIFIER",
+    "TRUSTED_ROOT_LIMIT",
     "VERIFY_SCHEMA",
     "Check",
     "Status",
     "VerifyReport",
     "VerifyRequest",
+    "keyless_policy",
     "parse_required_referrers",
 ]
 
@@ -135,6 +140,15 @@ class VerifyRequest:
     #: ``--require-referrer``: (artifact type, True for the index itself / False for
     #: every platform image); see operations/verify/referrers.py.
     require_referrers: tuple[tuple[str, bool], ...] = ()
+    #: Public keys, any of which may have signed (``--key``): the ``signatures`` check.
+    keys: tuple[PublicKey, ...] = ()
+    #: Whose keyless signatures count (``--certificate-identity``...): ``signatures`` too.
+    keyless: KeylessPolicy | None = None
+
+    @property
+    def checks_signatures(self) -> bool:
+        """Whether the ``signatures`` check runs (keys or a keyless policy given)."""
+        return bool(self.keys) or self.keyless is not None
 
     @classmethod
     def build(
@@ -150,6 +164,10 @@ class VerifyRequest:
         expect_output: Sequence[str] | Mapping[Platform | str, re.Pattern[str] | str] = (),
         strict: bool = False,
         require_referrers: Sequence[str] = (),
+        keys: Sequence[str | Path | PublicKey] = (),
+        certificate_identity: str | None = None,
+        certificate_oidc_issuer: str | None = None,
+        trusted_root: str | Path | None = None,
     ) -> VerifyRequest:
         """Validate what :func:`~polyarch.operations.verify.verify` is asked into a request.
 
@@ -162,6 +180,12 @@ class VerifyRequest:
         local Docker engine; ``command`` replaces its CMD. ``expect_output``: a regular
         expression each platform's output must match (``"P=REGEX"`` strings or a mapping
         ``{P: REGEX}``; needs ``run``). ``strict``: warnings fail too.
+        ``require_referrers``: artifact types each image (``index:TYPE``: the index) must
+        have a referrer of. ``keys``: public key files (``cosign.pub``) or keys, any of
+        which may have signed the index and each image (the ``signatures`` check,
+        docs/signatures.md). ``certificate_identity``, ``certificate_oidc_issuer`` and
+        ``trusted_root`` (a ``trusted_root.json`` file), all three together: whose keyless
+        signatures count, verified offline (needs ``polyarch[keyless]``).
 
         Raises :class:`~polyarch.errors.InvalidInput` (its ``parameter`` names the
         argument) for a value that cannot be read, and :class:`TypeError` for a single
@@ -203,6 +227,9 @@ class VerifyRequest:
                 "expected output can only be checked when the images are run",
                 parameter="run",
             )
+        if isinstance(keys, str | Path):
+            keys = [keys]
+        public = tuple(k if isinstance(k, PublicKey) else PublicKey.from_file(k) for k in keys)
         return cls(
             ref,
             plats,
@@ -214,7 +241,51 @@ class VerifyRequest:
             tuple(outputs),
             strict,
             parse_required_referrers(require_referrers),
+            public,
+            keyless_policy(certificate_identity, certificate_oidc_issuer, trusted_root),
         )
+
+
+#: The largest trusted root read (Sigstore's public one is about 10 KiB).
+TRUSTED_ROOT_LIMIT: Final = 4 * 1024 * 1024
+
+
+def keyless_policy(
+    identity: str | None, issuer: str | None, trusted_root: str | Path | None
+) -> KeylessPolicy | None:
+    """The keyless policy of the three options, None when none is given.
+
+    Raises :class:`~polyarch.errors.InvalidInput` when only some are given (a keyless
+    signature is checked against a trusted root *and* an identity *and* its issuer, as
+    ``cosign verify --certificate-identity ... --certificate-oidc-issuer ...`` requires
+    both), or when the trusted root file cannot be read or is no trusted root, and
+    :class:`~polyarch.domain.signing.keyless.KeylessUnavailable` without the sigstore
+    library.
+    """
+    given = {
+        "certificate_identity": identity,
+        "certificate_oidc_issuer": issuer,
+        "trusted_root": trusted_root,
+    }
+    if not any(given.values()):
+        return None
+    absent = [name for name, value in given.items() if not value]
+    if absent:
+        raise InvalidInput(
+            "keyless verification needs a certificate identity, its OIDC issuer and a "
+            f"trusted root; {', '.join(absent)} missing",
+            parameter=absent[0],
+        )
+    assert identity and issuer and trusted_root
+    try:
+        root = read_bytes(trusted_root, what="trusted root", limit=TRUSTED_ROOT_LIMIT)
+    except FileNotFoundError:
+        raise InvalidInput(
+            f"trusted root {trusted_root}: no such file", parameter="trusted_root"
+        ) from None
+    policy = KeylessPolicy(root, identity, issuer)
+    policy.verifier  # noqa: B018 - read the trusted root now: a bad file is bad input (exit 2)
+    return policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,11 @@ def nested_children(
         try:
             child = state.repo.get_manifest(d.digest)
         except (NotFound, ContentError) as exc:
+            state.broken[d.digest] = (
+                f"is missing from {state.repo.name}"
+                if isinstance(exc, NotFound)
+                else f"cannot be read: {exc.one_line()}"
+            )
             state.add("children", Status.FAIL, f"manifest {d.digest}: {exc.one_line()}", label)
             failures += 1
             continue

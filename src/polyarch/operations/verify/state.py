@@ -16,7 +16,7 @@ from polyarch.content.record_evidence import Evidence
 from polyarch.content.selection import EntryPlatforms, Selected, platform_key
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
-from polyarch.domain.manifest import Index
+from polyarch.domain.manifest import ImageManifest, Index
 from polyarch.domain.platform import Platform
 from polyarch.engine.runner import DockerRunner
 from polyarch.errors import PolyarchError
@@ -64,9 +64,14 @@ class VerifyState:
         self.entry_platforms = EntryPlatforms(self.repo)
         #: The index as read, before nested indexes are flattened (what a host pulls from).
         self.original: Index | None = None
+        #: Manifests the index names that a host cannot pull, and why ("is missing from
+        #: REPO"): recorded by the children check, judged by the pull and run checks.
+        self.broken: dict[Digest, str] = {}
         self._labels: dict[Digest, str] = {}
         # Small blobs (in-toto statements) read by several checks: read once per run.
         self._blobs: dict[Digest, bytes] = {}
+        #: Each image's attestation manifests found as its referrers (read once, evidence.py).
+        self.referred: dict[Digest, tuple[ImageManifest, ...]] | None = None
 
     def add(
         self, check: str, status: Status, message: str, platform: object = None, **details: Any

@@ -9,14 +9,15 @@ itself is :func:`polyarch.pipeline.builds.variants.build_variants`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
 from polyarch.content.records import Record
 from polyarch.domain.platform import Platform
 from polyarch.engine.builders import BuilderChoice
+from polyarch.engine.endpoint import EngineChoice
 from polyarch.errors import InvalidInput, InvalidPlatform, PolyarchError
 from polyarch.pipeline.specfile.model import Spec, Variant
 
@@ -96,6 +97,11 @@ class BuildRequest:
     #: The buildx builder instance (``docker buildx build --builder NAME``); ``None``:
     #: the one buildx uses (``BUILDX_BUILDER``, else ``docker buildx use``).
     buildx_builder: str | None = None
+    #: Where each platform builds, overriding the variant's ``builder:``
+    #: (``--builder-for``), keyed by normalized platform.
+    engines: Mapping[Platform, EngineChoice] = field(default_factory=dict)
+    #: The version tag rules are evaluated for, to name per-platform tags (``--version``).
+    version: str | None = None
 
     @classmethod
     def build(
@@ -108,12 +114,16 @@ class BuildRequest:
         network: str | None = None,
         docker: str = "docker",
         buildx_builder: str | None = None,
+        engines: Mapping[Platform, EngineChoice] | None = None,
+        version: str | None = None,
     ) -> BuildRequest:
         """Validate what a CLI or a script has: every platform must be a spec variant's.
 
         ``builder`` is ``auto``, ``buildx`` or ``docker``; ``buildx_builder`` a buildx
-        builder instance name (not with ``builder="docker"``). Raises
-        :class:`~polyarch.errors.InvalidInput` for anything else.
+        builder instance name (not with ``builder="docker"``); ``engines`` where some
+        platforms build (each a variant's platform; a buildx builder not with
+        ``builder="docker"``); ``version`` names the per-platform tags when the spec's
+        tags are rules. Raises :class:`~polyarch.errors.InvalidInput` for anything else.
         """
         chosen: list[Platform] = []
         for given in platforms:
@@ -149,6 +159,23 @@ class BuildRequest:
                     f"buildx builder {buildx_builder!r} named, but the docker builder uses none",
                     hint="build with the auto or buildx builder to use it",
                 )
+        where: dict[Platform, EngineChoice] = {}
+        for platform, engine in (engines or {}).items():
+            variant = spec.variant(platform)
+            if variant is None:
+                known = ", ".join(str(p) for p in spec.platforms)
+                raise InvalidInput(
+                    f"builder for {platform}: no variant builds it ({known})", parameter="engines"
+                )
+            where[variant.platform] = engine
+        for variant in spec.variants:
+            named = where.get(variant.platform, variant.builder)
+            if builder == "docker" and named is not None and named.buildx_builder:
+                raise InvalidInput(
+                    f"{variant.platform} builds on buildx builder {named.value!r}, but the "
+                    "docker builder uses none",
+                    hint="build with the auto or buildx builder",
+                )
         return cls(
             spec,
             tuple(chosen),
@@ -157,6 +184,8 @@ class BuildRequest:
             network,
             docker,
             buildx_builder,
+            where,
+            version,
         )
 
     @property
@@ -164,6 +193,11 @@ class BuildRequest:
         """The variants to build, in spec order (all of them when no platform was given)."""
         wanted = set(self.platforms)
         return tuple(v for v in self.spec.variants if not wanted or v.platform in wanted)
+
+    def engine_of(self, variant: Variant) -> EngineChoice | None:
+        """Where ``variant`` builds: ``engines``' choice, else its ``builder:``, else
+        ``None`` (the engine and buildx builder ``docker`` reaches by itself)."""
+        return self.engines.get(variant.platform, variant.builder)
 
 
 def record_file_name(platform: Platform) -> str:

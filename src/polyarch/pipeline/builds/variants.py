@@ -1,9 +1,14 @@
 """``build``: build the spec's variants, push each one, write one record per variant.
 
 Each variant is built from its own context and Dockerfile, for its own platform, all of
-them at once (one thread each; the engine runs concurrent builds). The builder is chosen
-first (:func:`~polyarch.engine.builders.choose_builder`: ``auto`` asks ``docker buildx
-inspect`` for the builder's driver):
+them at once (one thread each), each on its own engine when the spec's ``builder:`` or the
+request's ``engines`` name one (:mod:`polyarch.engine.endpoint`: docker's ``--context`` /
+``--host`` options on every command of that variant, or a buildx builder), else on the
+engine ``docker`` reaches. The builder of each engine is chosen first
+(:func:`~polyarch.engine.builders.choose_builder`: ``auto`` asks ``docker buildx
+inspect`` for the builder's driver), and the engine asked who it is (``docker info``,
+recorded as ``engine``). The variant's build inputs (secrets, ssh, caches, build
+contexts, attestations) are buildx's flags (:mod:`.commands`):
 
 * ``buildx`` on a driver that pushes by digest (``docker-container``, ``kubernetes``,
   ``remote``): no tag at all::
@@ -40,8 +45,10 @@ import json
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -53,18 +60,24 @@ from polyarch.engine.builders import (
     BuilderChoice,
     choose_builder,
 )
+from polyarch.engine.endpoint import EngineChoice, EngineIdentity, engine_identity, on_engine
 from polyarch.engine.process import ProcessRunner, run_process
 from polyarch.errors import PlatformNotFound, PolyarchError
 from polyarch.files import load_json
 from polyarch.operations.resolve import resolve
-from polyarch.pipeline.builds.commands import buildx_build_argv, docker_build_argv
+from polyarch.pipeline.builds.commands import (
+    buildx_build_argv,
+    docker_build_argv,
+    docker_unsupported,
+)
 from polyarch.pipeline.builds.request import (
     BuildFailure,
     BuildRequest,
     BuildResult,
     record_file_name,
 )
-from polyarch.pipeline.specfile.model import Variant
+from polyarch.pipeline.naming import build_tag
+from polyarch.pipeline.specfile.model import Spec, Variant
 
 __all__ = ["build_variants"]
 
@@ -79,8 +92,25 @@ class _VariantFailed(Exception):
         self.failure = failure
 
 
+class _Tags:
+    """The spec with its per-platform tags named, worked out once, when a variant needs one
+    (tag rules are evaluated for the version: :func:`~polyarch.pipeline.naming.build_tag`)."""
+
+    def __init__(self, request: BuildRequest, run: ProcessRunner) -> None:
+        self.request = request
+        self.run = run
+        self.lock = threading.Lock()
+        self.spec: Spec | None = None
+
+    def per_platform_tag(self, variant: Variant) -> str:
+        with self.lock:
+            if self.spec is None:
+                self.spec = build_tag(self.request.spec, version=self.request.version, run=self.run)
+        return self.spec.per_platform_tag(variant)
+
+
 class _Builder:
-    """Builds one request's variants with one builder and one context."""
+    """Builds one request's variants on one engine, with one builder and one context."""
 
     def __init__(
         self,
@@ -89,23 +119,44 @@ class _Builder:
         run: ProcessRunner,
         on_output: OutputCallback | None,
         choice: BuilderChoice,
+        *,
+        engine: EngineChoice | None = None,
+        identity: EngineIdentity | None = None,
+        tags: _Tags | None = None,
     ) -> None:
         self.request = request
         self.ctx = ctx
         self.run = run
         self.on_output = on_output
         self.choice = choice
+        self.engine = engine
+        self.identity = identity
+        self.tags = tags or _Tags(request, run)
         self.repository = str(request.spec.images[0])
 
     def emit(self, platform: Platform, line: str) -> None:
         if self.on_output is not None:
             self.on_output(platform, line)
 
-    def command(self, variant: Variant, argv: Sequence[str], step: str) -> None:
-        """Run one step, streaming its output; a non-zero exit fails the variant."""
+    def command(
+        self,
+        variant: Variant,
+        argv: Sequence[str],
+        step: str,
+        shown_argv: Sequence[str] | None = None,
+    ) -> None:
+        """Run one step, streaming its output; a non-zero exit fails the variant.
+
+        ``shown_argv`` is the line to show (credentials masked) when it differs; the
+        engine's options (``--host``, ``--context``) are shown where they are added.
+        """
         platform = variant.platform
-        self.emit(platform, "$ " + " ".join(argv))
-        result = self.run(argv, on_line=lambda line: self.emit(platform, line))
+        line = list(shown_argv or argv)
+        flags = self.engine.docker_flags if self.engine is not None else ()
+        if flags and line and line[0] == self.request.docker:
+            line = [line[0], *flags, *line[1:]]
+        self.emit(platform, "$ " + " ".join(line))
+        result = self.run(argv, on_line=lambda out: self.emit(platform, out))
         if result.returncode != 0:
             shown = " ".join(argv[:3]) if argv[1] == "buildx" else " ".join(argv[:2])
             raise _VariantFailed(
@@ -155,7 +206,17 @@ class _Builder:
 
     def push_with_docker(self, variant: Variant) -> tuple[Resolution, str]:
         """``docker build`` + ``docker push`` of the per-platform tag; the tag resolved."""
-        tag = self.request.spec.per_platform_tag(variant)
+        unsupported = docker_unsupported(variant)
+        if unsupported:
+            raise _VariantFailed(
+                BuildFailure(
+                    variant.platform,
+                    "build",
+                    f"{', '.join(unsupported)} need docker buildx; the docker builder "
+                    "(docker build + docker push) cannot pass them",
+                )
+            )
+        tag = self.tags.per_platform_tag(variant)
         ref = f"{self.repository}:{tag}"
         network = self.request.network
         argv = docker_build_argv(variant, ref, network=network, docker=self.request.docker)
@@ -165,20 +226,23 @@ class _Builder:
 
     def push_with_buildx(self, variant: Variant) -> tuple[Resolution, str | None]:
         """``docker buildx build --push``: by digest, or (docker driver) to the per-platform tag."""
-        spec = self.request.spec
-        tag = None if self.choice.push_by_digest else spec.per_platform_tag(variant)
+        tag = None if self.choice.push_by_digest else self.tags.per_platform_tag(variant)
         with tempfile.TemporaryDirectory(prefix="polyarch-buildx-") as tmp:
             metadata = Path(tmp) / "metadata.json"
-            argv = buildx_build_argv(
-                variant,
-                self.repository,
-                metadata,
-                network=self.request.network,
-                docker=self.request.docker,
-                builder=self.choice.name if self.choice.explicit_name else None,
-                tag=tag,
-            )
-            self.command(variant, argv, "build")
+
+            def argv(masked: bool) -> list[str]:
+                return buildx_build_argv(
+                    variant,
+                    self.repository,
+                    metadata,
+                    network=self.request.network,
+                    docker=self.request.docker,
+                    builder=self.choice.name if self.choice.explicit_name else None,
+                    tag=tag,
+                    masked=masked,
+                )
+
+            self.command(variant, argv(False), "build", argv(True))
             pushed = _metadata_digest(variant.platform, metadata)
         return self.resolved(variant, f"{self.repository}@{pushed}"), tag
 
@@ -190,6 +254,7 @@ class _Builder:
             "dockerfile": _shown(variant.dockerfile, base),
             "revision": self.revision(variant.context),
             "builder": self.choice.label,
+            **({"engine": self.identity.to_json()} if self.identity is not None else {}),
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             **extra,
         }
@@ -269,18 +334,40 @@ def build_variants(
         [(str(r.platform), r.origin) for r in result.records]
         # [('linux/arm64', 'records/linux-arm64.json')]
     """
-    choice = choose_builder(
-        request.builder, run, docker=request.docker, buildx_builder=request.buildx_builder
-    )
     variants = request.variants
+    engines = list(dict.fromkeys(request.engine_of(v) for v in variants))
+    tags = _Tags(request, run)
+    # One builder choice per engine, before anything is built (a builder that cannot be
+    # used fails the whole request here).
+    chosen: dict[EngineChoice | None, _Engine] = {
+        engine: _reach(engine, request, run) for engine in engines
+    }
+    first = (
+        chosen[engines[0]].choice
+        if engines
+        else choose_builder(
+            request.builder, run, docker=request.docker, buildx_builder=request.buildx_builder
+        )
+    )
     for variant in variants:
         (request.records_dir / record_file_name(variant.platform)).unlink(missing_ok=True)
     with borrowed(context) as ctx:
-        worker = _Builder(request, ctx, run, on_output, choice)
+        workers: dict[EngineChoice | None, _Builder] = {}
+        for engine, reached in chosen.items():
+            workers[engine] = _Builder(
+                request,
+                ctx,
+                reached.run,
+                on_output,
+                reached.choice,
+                engine=reached.via,
+                identity=_identity(reached, engine, request.docker),
+                tags=tags,
+            )
 
         def one(variant: Variant) -> Record | BuildFailure:
             try:
-                return worker.build_one(variant)
+                return workers[request.engine_of(variant)].build_one(variant)
             except _VariantFailed as exc:
                 return exc.failure
             except (PolyarchError, OSError) as exc:  # the record could not be written...
@@ -290,8 +377,51 @@ def build_variants(
         with ThreadPoolExecutor(max_workers=max(1, len(variants))) as pool:
             outcomes = list(pool.map(one, variants))
     return BuildResult(
-        choice.kind,
+        first.kind,
         tuple(o for o in outcomes if isinstance(o, Record)),
         tuple(o for o in outcomes if isinstance(o, BuildFailure)),
-        choice,
+        first,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Engine:
+    """How one engine is reached: the runner (docker's options added), the builder chosen
+    there, and ``via``, the docker context or host those options name."""
+
+    run: ProcessRunner
+    choice: BuilderChoice
+    via: EngineChoice | None
+
+
+def _reach(engine: EngineChoice | None, request: BuildRequest, run: ProcessRunner) -> _Engine:
+    """Choose the builder of ``engine`` (docker's options on every command of it).
+
+    A buildx builder of the ``docker`` driver is a docker context's own builder (buildx
+    names it after the context); buildx 0.29 refuses ``--builder NAME`` for it ("use
+    `docker --context=NAME buildx` to switch to context"), so it is reached as that context.
+    """
+    engine_run = on_engine(run, engine, request.docker)
+    named = engine.buildx_builder if engine is not None else None
+    choice = choose_builder(
+        request.builder,
+        engine_run,
+        docker=request.docker,
+        buildx_builder=named or request.buildx_builder,
+    )
+    if engine is not None and named and choice.driver == "docker":
+        via = EngineChoice("docker-context", named)
+        return _Engine(
+            on_engine(run, via, request.docker), replace(choice, explicit_name=False), via
+        )
+    return _Engine(engine_run, choice, engine)
+
+
+def _identity(reached: _Engine, engine: EngineChoice | None, docker: str) -> EngineIdentity:
+    """Which engine builds: ``docker info`` of the engine reached, named as the spec named
+    it. A buildx builder of another driver runs a BuildKit that is no engine's: its name
+    alone."""
+    if engine is not None and engine.buildx_builder and reached.via is engine:
+        return EngineIdentity(engine.label, name=reached.choice.name)
+    found = engine_identity(reached.run, reached.via, docker=docker)
+    return replace(found, endpoint=engine.label if engine is not None else found.endpoint)

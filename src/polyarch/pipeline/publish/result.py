@@ -17,8 +17,11 @@ from polyarch.content.records import Record
 from polyarch.domain.platform import Platform
 from polyarch.errors import PolyarchError
 from polyarch.operations.create import CreateResult
+from polyarch.operations.sign import SignResult
 from polyarch.operations.verify.request import Check, VerifyReport
 from polyarch.pipeline.builds.request import record_file_name
+from polyarch.pipeline.metadata_file import metadata_file_content
+from polyarch.pipeline.naming import Naming
 from polyarch.pipeline.specfile.model import Spec, Variant
 
 __all__ = [
@@ -77,9 +80,15 @@ class PublishResult:
     spec: Spec
     variants: tuple[PublishedVariant, ...]
     create: CreateResult
-    #: One report per image of the spec (its first tag); empty with ``verify=False``.
+    #: One report per repository published to (its first tag); empty with ``verify=False``
+    #: and in a dry run.
     reports: tuple[VerifyReport, ...]
     cleanup: tuple[CleanupOutcome, ...] = ()
+    #: With a signing key: what was signed, per image of the spec.
+    signatures: tuple[SignResult, ...] = ()
+    #: Where the index went and why (the tag family, its version, the annotations);
+    #: ``None``: the spec's own tags.
+    naming: Naming | None = None
 
     @property
     def digest(self) -> str:
@@ -88,8 +97,26 @@ class PublishResult:
 
     @property
     def tags(self) -> list[str]:
-        """Every reference published: each image with each tag."""
+        """Every reference published (or, in a dry run, to publish): each image, each tag."""
+        if self.naming is not None:
+            return [str(t) for t in self.naming.targets]
         return [str(t) for t in self.spec.targets()]
+
+    @property
+    def version(self) -> str | None:
+        """The tag family's version (``org.opencontainers.image.version``), when known."""
+        return self.naming.version if self.naming is not None else None
+
+    @property
+    def dry_run(self) -> bool:
+        """True when nothing was written (``dry_run``)."""
+        return self.create.dry_run
+
+    def metadata_file(self) -> dict[str, Any]:
+        """What ``--metadata-file`` holds: ``docker buildx imagetools create``'s keys."""
+        index = self.create.index
+        targets = [t.reference for t in self.create.targets]
+        return metadata_file_content(index.media_type, str(index.digest), index.size, targets)
 
     @property
     def ok(self) -> bool:
@@ -145,8 +172,10 @@ class PublishResult:
         return None
 
     def github_outputs(self) -> str:
-        """``digest=…`` and ``tags=…`` lines, as appended to ``$GITHUB_OUTPUT``."""
-        return f"digest={self.digest}\ntags={','.join(self.tags)}\n"
+        """``digest=…``, ``tags=…`` (and ``version=…`` when known) lines, as appended to
+        ``$GITHUB_OUTPUT``."""
+        version = f"version={self.version}\n" if self.version else ""
+        return f"digest={self.digest}\ntags={','.join(self.tags)}\n{version}"
 
     def step_summary(self) -> str:
         """A markdown summary for ``$GITHUB_STEP_SUMMARY``: one row per platform."""
@@ -185,6 +214,12 @@ class PublishResult:
             "schema": PUBLISH_SCHEMA,
             "digest": self.digest,
             "tags": self.tags,
+            "version": self.version,
+            "dryRun": self.dry_run,
+            "held": [
+                {"tag": tag, "higher": higher}
+                for tag, higher in (self.naming.held if self.naming else ())
+            ],
             "ok": self.ok,
             "variants": [
                 {
@@ -202,6 +237,7 @@ class PublishResult:
             "create": self.create.to_json(),
             "verify": [r.to_json() for r in self.reports],
             "cleanup": [c.to_json() for c in self.cleanup],
+            "signatures": [s.to_json() for s in self.signatures],
         }
 
 

@@ -6,35 +6,61 @@ manifest each build pushed. ``publish``:
 
 1. checks there is exactly one record per spec variant (:class:`RecordMismatch`, exit
    code 2, names what is missing or extra, by platform);
-2. assembles the index from ``REPO@DIGEST`` of every record and publishes it to every
-   tag of every image of the spec (:func:`~polyarch.create_index`: blobs and children
-   first, tags last);
-3. verifies each image's first tag against the records (:func:`~polyarch.verify`:
+2. names the targets (:func:`~polyarch.pipeline.naming.name_release`: the spec's tags,
+   or its tag rules evaluated for the version, or ``--tag``, or metadata-action's output)
+   and the index annotations (metadata-action's defaults for that version and commit,
+   then the spec's);
+3. assembles the index from ``REPO@DIGEST`` of every record and publishes it to every
+   target (:func:`~polyarch.create_index`: blobs and children first, tags last), unless a
+   target tag would lose a platform it serves now
+   (:class:`~polyarch.operations.create.guard.PlatformDropRefused`, nothing written;
+   ``allow_platform_drop`` accepts it); ``dry_run`` stops before writing anything;
+4. verifies each repository's first tag against the records (:func:`~polyarch.verify`:
    ``exact``, ``strict`` and, when the spec asks, ``run`` with its command and
    ``expect-output``);
-4. with ``cleanup``, removes the per-platform tags the plain-Docker builder pushed, when
+5. with ``cleanup``, removes the per-platform tags the plain-Docker builder pushed, when
    the registry can delete a tag without deleting the image (OCI 1.1); otherwise each
    one is reported as not deleted.
+
+With a signing key (``--sign-key``), every image of the spec is signed right after its
+tags are written, the index and each platform image (:mod:`polyarch.operations.sign`),
+and step 3 then checks those signatures too. A signature that cannot be written is a
+failed release (:class:`~polyarch.operations.sign.SigningFailed`, exit code 1) naming
+what was published unsigned.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from polyarch.content.context import Context, borrowed
 from polyarch.content.record_evidence import record_source, resolve_record
 from polyarch.content.records import Record, load_records
+from polyarch.content.selection import EntryPlatforms
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
+from polyarch.domain.signing.keys import PrivateKey
 from polyarch.engine.runner import DockerRunner
 from polyarch.errors import ContentError, InvalidInput, PolyarchError
 from polyarch.operations.create import CreateRequest, CreateResult, create_index
+from polyarch.operations.create.guard import check_served, served_platforms
+from polyarch.operations.create.publish import read_tag
+from polyarch.operations.sign import (
+    SignatureFormat,
+    SigningFailed,
+    SignRequest,
+    SignResult,
+    parse_signature_format,
+    sign,
+)
 from polyarch.operations.verify import verify
 from polyarch.operations.verify.request import VerifyReport, VerifyRequest
+from polyarch.pipeline.metadata import ActionMetadata
+from polyarch.pipeline.naming import name_release
 from polyarch.pipeline.publish.result import (
     CleanupOutcome,
     PublishedVariant,
@@ -42,7 +68,14 @@ from polyarch.pipeline.publish.result import (
 )
 from polyarch.pipeline.specfile.model import Spec
 
-__all__ = ["EngineUnavailable", "PublishRequest", "RecordMismatch", "match_records", "publish"]
+__all__ = [
+    "EngineUnavailable",
+    "PublishRequest",
+    "RecordMismatch",
+    "check_release_targets",
+    "match_records",
+    "publish",
+]
 
 #: What a registry that can only delete by digest leaves in place.
 NOT_DELETED: Final = "not deleted: registry cannot delete a tag without deleting the image"
@@ -67,6 +100,22 @@ class PublishRequest:
     verify: bool = True
     #: Run each platform when the spec's ``verify.run`` asks (``False``: ``--no-run``).
     run: bool = True
+    #: The tags to publish instead of the spec's (``--tag``).
+    tags: tuple[str, ...] = ()
+    #: The version the spec's tag rules are evaluated for (``--version``; else CI or git).
+    version: str | None = None
+    #: docker/metadata-action's output: its tags and index annotations (``--metadata``).
+    metadata: ActionMetadata | None = None
+    #: Move a tag even when it would no longer serve a platform it serves now.
+    allow_platform_drop: bool = False
+    #: Compute the index and the targets, refuse what would be refused, write nothing.
+    dry_run: bool = False
+    #: The environment versions, commits and ``SOURCE_DATE_EPOCH`` are read from (``None``:
+    #: this process's).
+    env: Mapping[str, str] | None = None
+    #: Sign what is published with this key (``--sign-key``), in this form.
+    sign_key: PrivateKey | None = field(default=None, repr=False)
+    signature_format: SignatureFormat = "bundle"
 
     @classmethod
     def build(
@@ -77,20 +126,61 @@ class PublishRequest:
         cleanup: bool = False,
         verify: bool = True,
         run: bool = True,
+        tags: Sequence[str] = (),
+        version: str | None = None,
+        metadata: ActionMetadata | None = None,
+        allow_platform_drop: bool = False,
+        dry_run: bool = False,
+        env: Mapping[str, str] | None = None,
+        sign_key: str | Path | PrivateKey | None = None,
+        password: bytes | None = None,
+        signature_format: str = "bundle",
     ) -> PublishRequest:
-        """Read the record files and directories (records given as objects are kept)."""
+        """Read the record files and directories (records given as objects are kept).
+
+        ``tags``, ``version`` and ``metadata`` say what the index is published to (see
+        :mod:`polyarch.pipeline.naming`; at most one of ``tags`` and ``metadata``).
+        ``sign_key``: a cosign private key (file) to sign with (``password``: its
+        password, the CLI's ``COSIGN_PASSWORD``); a file is read and decrypted here,
+        before anything is published, so a wrong password publishes nothing.
+        Raises :class:`~polyarch.errors.InvalidInput` without records, or for both
+        ``tags`` and ``metadata``.
+        """
         if not records:
             raise InvalidInput(
                 "no records given (the record files each build wrote)", parameter="records"
             )
+        if tags and metadata is not None:
+            raise InvalidInput(
+                "give the tags or metadata-action's output, not both", parameter="tags"
+            )
         loaded = [r for r in records if isinstance(r, Record)]
         loaded += load_records([r for r in records if not isinstance(r, Record)])
-        return cls(spec, tuple(loaded), cleanup, verify, run)
+        key = (
+            PrivateKey.from_file(sign_key, password)
+            if isinstance(sign_key, str | Path)
+            else sign_key
+        )
+        return cls(
+            spec,
+            tuple(loaded),
+            cleanup,
+            verify,
+            run,
+            tags=tuple(tags),
+            version=version,
+            metadata=metadata,
+            allow_platform_drop=allow_platform_drop,
+            dry_run=dry_run,
+            env=env,
+            sign_key=key,
+            signature_format=parse_signature_format(signature_format),
+        )
 
     @property
     def runs(self) -> bool:
         """Whether verification starts each platform's image."""
-        return self.verify and self.run and self.spec.verify.run is not None
+        return self.verify and not self.dry_run and self.run and self.spec.verify.run is not None
 
 
 def _checked(record: Record, spec: Spec, ctx: Context) -> Record:
@@ -139,6 +229,39 @@ def match_records(spec: Spec, records: Sequence[Record]) -> tuple[PublishedVaria
     return tuple(PublishedVariant(v, by_variant[v.platform][0]) for v in spec.variants)
 
 
+def check_release_targets(
+    targets: Sequence[Reference],
+    platforms: Sequence[Platform],
+    ctx: Context,
+    *,
+    allow: bool = False,
+) -> dict[Reference, tuple[str, ...]]:
+    """Before building: would an index of ``platforms`` take one away from a target tag?
+
+    ``release`` asks this first, so that a refused release builds and pushes nothing.
+    Raises :class:`~polyarch.operations.create.guard.PlatformDropRefused` for the first
+    tag that would lose one (unless ``allow``); returns what each target would drop.
+    """
+    dropped: dict[Reference, tuple[str, ...]] = {}
+    for target in targets:
+        repo = ctx.repository(target)
+        served = served_platforms(
+            read_tag(repo, target.tag or "latest"), EntryPlatforms(repo).platform_of
+        )
+        lost = check_served(str(target), served, platforms, allow=allow)
+        if lost:
+            dropped[target] = lost
+    return dropped
+
+
+def _first_tags(targets: Sequence[Reference]) -> list[Reference]:
+    """The first target of each repository, in order: what is verified."""
+    seen: dict[str, Reference] = {}
+    for target in targets:
+        seen.setdefault(target.name, target)
+    return list(seen.values())
+
+
 def _verify_request(
     request: PublishRequest, target: Reference, records: tuple[Record, ...]
 ) -> VerifyRequest:
@@ -154,7 +277,34 @@ def _verify_request(
             tuple((p, re.compile(rx)) for p, rx in spec.expect_output.items()) if runs else ()
         ),
         strict=spec.strict,
+        keys=(request.sign_key.public_key,) if request.sign_key else (),
     )
+
+
+def _sign(request: PublishRequest, ctx: Context, create: CreateResult) -> tuple[SignResult, ...]:
+    """Sign each image of the spec at its first tag (its repository holds the signatures).
+
+    Raises :class:`~polyarch.operations.sign.SigningFailed` naming what is published
+    unsigned when a signature cannot be written.
+    """
+    key = request.sign_key
+    assert key is not None
+    done: list[SignResult] = []
+    for image in request.spec.images:
+        target = image.with_tag(request.spec.tags[0])
+        try:
+            done.append(sign(SignRequest(target, key, request.signature_format), ctx))
+        except PolyarchError as exc:
+            unsigned = [str(i) for i in request.spec.images[len(done) :]]
+            raise SigningFailed(
+                f"published {create.digest} to {len(request.spec.targets())} tag(s), but "
+                f"{', '.join(unsigned)} {'is' if len(unsigned) == 1 else 'are'} not signed: "
+                f"{exc.message}",
+                hint=f"fix the cause, then sign {target} with the same key (what is signed stays)",
+                signed=getattr(exc, "signed", ()),
+                unsigned=getattr(exc, "unsigned", ()),
+            ) from exc
+    return tuple(done)
 
 
 def _cleanup(
@@ -195,8 +345,10 @@ def publish(
     """Check the records, publish the index to every tag, verify it, clean up.
 
     Raises :class:`RecordMismatch` (bad input) before anything is published when the
-    records are not exactly one per variant, and :class:`EngineUnavailable` when the
-    spec asks to run each platform and no engine answers. A failed verification is no
+    records are not exactly one per variant, :class:`EngineUnavailable` when the spec
+    asks to run each platform and no engine answers, and
+    :class:`~polyarch.operations.create.guard.PlatformDropRefused` (nothing written)
+    when a target tag would lose a platform. A failed verification is no
     exception: :attr:`PublishResult.ok` is False (and ``cleanup`` is then skipped, so
     that the per-platform tags stay for inspection).
 
@@ -241,27 +393,36 @@ def publish(
                     "the images",
                     parameter="run",
                 )
+        naming = name_release(
+            spec,
+            ctx,
+            tags=request.tags,
+            version=request.version,
+            metadata=request.metadata,
+            env=request.env,
+        )
         create = create_index(
             CreateRequest.build(
-                spec.targets(),
+                naming.targets,
                 [v.source for v in variants],
                 attestations=spec.attestations,
+                annotations=naming.annotations,
+                dry_run=request.dry_run,
+                allow_platform_drop=request.allow_platform_drop,
             ),
             ctx,
         )
+        # Signed right after the tags are written, before anything reads them as a release.
+        signed = _sign(request, ctx, create) if request.sign_key and not request.dry_run else ()
         chosen = tuple(v.record for v in variants)
         reports: tuple[VerifyReport, ...] = ()
-        if request.verify:
+        if request.verify and not request.dry_run:
             reports = tuple(
-                verify(
-                    _verify_request(request, image.with_tag(spec.tags[0]), chosen),
-                    ctx,
-                    runner=runner,
-                )
-                for image in spec.images
+                verify(_verify_request(request, target, chosen), ctx, runner=runner)
+                for target in _first_tags(naming.targets)
             )
         cleanup: tuple[CleanupOutcome, ...] = ()
-        if request.cleanup:
+        if request.cleanup and not request.dry_run:
             if all(r.ok for r in reports):
                 cleanup = _cleanup(ctx, variants, create)
             else:
@@ -274,4 +435,4 @@ def publish(
                     for v in variants
                     if isinstance(tag := v.record.extra.get("tag"), str) and v.record.repository
                 )
-    return PublishResult(spec, variants, create, reports, cleanup)
+    return PublishResult(spec, variants, create, reports, cleanup, signed, naming)

@@ -11,7 +11,8 @@ docs/spec.md. In short:
   spec file's directory), ``dockerfile`` (relative to the context, as in
   ``docker buildx bake``; default ``Dockerfile``), ``build-args``, ``target``, ``labels``;
 * ``verify``: ``run``, ``expect-output``, ``exact`` (default true), ``strict``;
-* ``attestations``: ``keep`` (default) or ``drop``.
+* ``attestations``: ``keep`` (default), ``drop``, or ``referrers`` (each attestation
+  manifest written as an OCI 1.1 referrer of its image, out of the index).
 
 The file is read with PyYAML's safe composer only (no object is ever constructed from a
 YAML tag) and walked node by node, so every error names the file and the line:

@@ -1,4 +1,5 @@
-"""The sections of ``polyarch.yaml``: image, tags, variants, verify, attestations.
+"""The sections of ``polyarch.yaml``: image, tags, flavor, annotations, variants, verify,
+attestations.
 
 :class:`_Reader` turns the composed document into a :class:`~polyarch.pipeline.specfile.Spec`,
 checking each value where it is written so that an error names its line.
@@ -8,22 +9,35 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
+from typing import Final, TypeVar
 
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
-from polyarch.errors import InvalidPlatform, InvalidReference
+from polyarch.engine.endpoint import EngineChoice
+from polyarch.errors import InvalidInput, InvalidPlatform, InvalidReference
+from polyarch.operations.create.annotations import parse_annotations
+from polyarch.pipeline.specfile.inputs import (
+    BuildInputs,
+    CacheInput,
+    SecretInput,
+    SshInput,
+    parse_attest,
+    parse_provenance,
+    parse_sbom,
+)
 from polyarch.pipeline.specfile.model import (
+    _BAKE_KEYS,
     _TOP_KEYS,
     _VARIANT_KEYS,
     _VERIFY_KEYS,
     DEFAULT_TAGS,
     Attestations,
+    BakeSource,
     Spec,
     Variant,
     VerifySpec,
@@ -31,6 +45,7 @@ from polyarch.pipeline.specfile.model import (
 )
 from polyarch.pipeline.specfile.nodes import (
     _BOOL,
+    _NULL,
     _TEXT_TAGS,
     _kind,
     _line,
@@ -38,6 +53,8 @@ from polyarch.pipeline.specfile.nodes import (
     _Pair,
     _q,
 )
+from polyarch.pipeline.tags.rules import GLOBAL_NAMES, Flavor, TagRule, parse_flavor, parse_rule
+from polyarch.pipeline.tags.template import Template
 
 # The OCI distribution tag grammar (the same as polyarch.domain.reference's).
 _TAG_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
@@ -45,6 +62,25 @@ _TAG_RULE: Final = (
     'a tag is 1 to 128 letters, digits, "_", "." or "-" and does not start with "." or "-"'
 )
 _MAX_TAG_LENGTH: Final = 128
+_T = TypeVar("_T")
+
+
+def _is_plain(rule: TagRule) -> bool:
+    """A ``type=raw`` rule whose value is fixed text: a tag known without a version."""
+    return (
+        rule.type == "raw"
+        and rule.value is not None
+        and not rule.value.names
+        and rule.prefix is None
+        and rule.suffix is None
+        and rule.enable.source == "true"
+        and bool(_TAG_RE.fullmatch(rule.value.source))
+    )
+
+
+def _plain_value(rule: TagRule) -> str:
+    assert rule.value is not None
+    return rule.value.source
 
 
 class _Reader(_NodeReader):
@@ -53,16 +89,58 @@ class _Reader(_NodeReader):
     def read(self, data: bytes) -> Spec:
         root = self.compose(data)
         self.check_tags(root)
-        top = self.mapping(root, "", _TOP_KEYS, required=("image", "variants"))
+        top = self.mapping(root, "", _TOP_KEYS, required=("image",))
+        if "variants" not in top and "bake" not in top:
+            self.fail(root, "missing required key 'variants' (or 'bake': Bake targets)")
+        if "variants" in top and "bake" in top:
+            self.fail(
+                top["bake"][0],
+                "bake: give the variants or the Bake targets that make them, not both",
+            )
         images = self.images(top["image"][1])
-        tags = self.tags(top["tags"][1]) if "tags" in top else DEFAULT_TAGS
-        variants = self.variants(top["variants"][1])
-        self.check_per_platform_tags(tags, top.get("tags"), variants, top["variants"][1])
-        verify = self.verify(top["verify"][1], variants) if "verify" in top else VerifySpec()
+        tags, rules = self.tags(top["tags"][1]) if "tags" in top else self.default_tags()
+        flavor = self.flavor(top["flavor"][1]) if "flavor" in top else Flavor()
+        annotations: Mapping[str, str] = MappingProxyType({})
+        if "annotations" in top:
+            annotations = self.annotations(top["annotations"][1])
+        bake = self.bake(top["bake"][1]) if "bake" in top else None
+        variants = self.variants(top["variants"][1]) if bake is None else ()
+        if tags and bake is None:
+            self.check_per_platform_tags(tags, top.get("tags"), variants, top["variants"][1])
+        known = variants if bake is None else None
+        verify = self.verify(top["verify"][1], known) if "verify" in top else VerifySpec()
         attestations: Attestations = "keep"
         if "attestations" in top:
             attestations = self.attestations(top["attestations"][1])
-        return Spec(self.path, images, tags, variants, verify, attestations)
+        return Spec(
+            self.path,
+            images,
+            tags,
+            variants,
+            verify,
+            attestations,
+            rules,
+            flavor,
+            annotations,
+            bake,
+        )
+
+    def bake(self, node: Node) -> BakeSource:
+        """``bake: {file: F | [F...], targets: T | [T...]}``: files relative to the spec."""
+        entries = self.mapping(node, "bake", _BAKE_KEYS, required=("file",))
+        files: list[Path] = []
+        for text, item, where in self.one_or_many(entries["file"][1], "bake.file"):
+            path = (self.base / text).resolve()
+            if self.paths and not path.is_file():
+                self.fail(item, f"{where}: Bake file {_q(text)} does not exist ({path})")
+            files.append(path)
+        targets: list[str] = []
+        if "targets" in entries:
+            for text, item, where in self.one_or_many(entries["targets"][1], "bake.targets"):
+                if not re.fullmatch(r"[A-Za-z0-9_.-]+", text):
+                    self.fail(item, f"{where}: {_q(text)} is not a Bake target name")
+                targets.append(text)
+        return BakeSource(tuple(files), tuple(targets))
 
     # --- the sections -------------------------------------------------------------------
 
@@ -92,18 +170,68 @@ class _Reader(_NodeReader):
             images.append(ref)
         return tuple(images)
 
-    def tags(self, node: Node) -> tuple[str, ...]:
+    def default_tags(self) -> tuple[tuple[str, ...], tuple[TagRule, ...]]:
+        return DEFAULT_TAGS, tuple(parse_rule(tag) for tag in DEFAULT_TAGS)
+
+    def tags(self, node: Node) -> tuple[tuple[str, ...], tuple[TagRule, ...]]:
+        """Plain tags and docker/metadata-action rules (an entry holding ``=`` or ``{{``).
+
+        Returns the static tags (empty when a rule needs a version) and every entry as a
+        rule (a plain tag is ``type=raw``).
+        """
         seen: dict[str, tuple[Node, str]] = {}
+        rules: list[TagRule] = []
+        static = True
         for text, item, where in self.one_or_many(node, "tags"):
-            if not _TAG_RE.fullmatch(text):
-                self.fail(item, f"{where}: invalid tag {_q(text)}", hint=_TAG_RULE)
+            if "=" in text or "{{" in text:
+                try:
+                    rule = parse_rule(text)
+                except InvalidInput as exc:
+                    self.fail(item, f"{where}: {exc.message}", hint=exc.hint)
+                static = static and _is_plain(rule)
+            else:
+                if not _TAG_RE.fullmatch(text):
+                    self.fail(item, f"{where}: invalid tag {_q(text)}", hint=_TAG_RULE)
+                rule = parse_rule(text)
             if text in seen:
                 first, first_where = seen[text]
+                what = "tag" if "=" not in text else "tag rule"
                 self.fail(
-                    item, f"{where}: duplicate tag {_q(text)} ({first_where}, line {_line(first)})"
+                    item,
+                    f"{where}: duplicate {what} {_q(text)} ({first_where}, line {_line(first)})",
                 )
             seen[text] = (item, where)
-        return tuple(seen)
+            rules.append(rule)
+        if static:
+            return tuple(_plain_value(r) for r in rules), tuple(rules)
+        return (), tuple(rules)
+
+    def flavor(self, node: Node) -> Flavor:
+        entries = [text for text, _, _ in self.one_or_many(node, "flavor")]
+        try:
+            return parse_flavor(entries)
+        except InvalidInput as exc:
+            self.fail(node, f"flavor: {exc.message}", hint=exc.hint)
+
+    def annotations(self, node: Node) -> Mapping[str, str]:
+        """Index annotations: ``KEY: VALUE`` (buildx's ``index:``/``manifest-descriptor:``
+        prefixes accepted in the key), values possibly holding global expressions."""
+        where = "annotations"
+        out: dict[str, str] = {}
+        for name, (key, value) in self.mapping(node, where, None).items():
+            item = f"{where}.{name}"
+            if isinstance(value, ScalarNode) and value.tag == _BOOL:
+                self.fail(value, f"{item}: {value.value} is a YAML boolean; quote it")
+            if isinstance(value, ScalarNode) and value.tag == _NULL:
+                self.fail(value, f"{item}: has no value; write '' for an empty value")
+            text = self.text(value, item, empty=True)
+            try:
+                parse_annotations([f"{name}={text}"])
+                Template.parse(text).check(GLOBAL_NAMES, item)
+            except InvalidInput as exc:
+                self.fail(key, f"{item}: {exc.message}", hint=exc.hint)
+            out[name] = text
+        return MappingProxyType(out)
 
     def variants(self, node: Node) -> tuple[Variant, ...]:
         if not isinstance(node, SequenceNode):
@@ -157,8 +285,152 @@ class _Reader(_NodeReader):
             target = self.text(target_node, f"{where}.target")
             if any(c.isspace() for c in target):
                 self.fail(target_node, f"{where}.target: a build stage name has no spaces")
-        variant = Variant(platform, context, dockerfile, build_args, target, _line(node), labels)
+        inputs = self.inputs(entries, where)
+        runner: tuple[str, ...] = ()
+        if "runner" in entries:
+            runner = tuple(
+                self.word(n, w, "a runner label")
+                for _, n, w in self.one_or_many(entries["runner"][1], f"{where}.runner")
+            )
+        builder = (
+            self.builder(entries["builder"][1], f"{where}.builder")
+            if "builder" in entries
+            else None
+        )
+        variant = Variant(
+            platform,
+            context,
+            dockerfile,
+            build_args,
+            target,
+            _line(node),
+            labels,
+            inputs,
+            runner,
+            builder,
+        )
         return variant, entries["platform"][1]
+
+    def word(self, node: Node, where: str, what: str) -> str:
+        text = self.text(node, where)
+        if any(c.isspace() for c in text):
+            self.fail(node, f"{where}: {_q(text)} is not {what} (no spaces)")
+        return text
+
+    def inputs(self, entries: dict[str, _Pair], where: str) -> BuildInputs:
+        """The buildx inputs of one variant (see :mod:`polyarch.pipeline.specfile.inputs`).
+
+        Relative paths (a secret's ``src``, a local cache's ``src``/``dest``, a build
+        context) are taken from the spec file's directory and made absolute.
+        """
+
+        def each(key: str, parse: Callable[[str], _T]) -> list[tuple[_T, Node, str]]:
+            if key not in entries:
+                return []
+            out = []
+            node = entries[key][1]
+            for text, item, item_where in self.one_or_many(node, f"{where}.{key}"):
+                try:
+                    out.append((parse(text), item, item_where))
+                except InvalidInput as exc:
+                    hint = exc.hint
+                    if isinstance(node, SequenceNode) and node.flow_style and "," not in text:
+                        # [id=a,src=b] is two YAML items: the commas of buildx's CSV split it.
+                        hint = (
+                            "in a [flow, list] a comma separates items: quote each entry "
+                            "('id=a,src=b') or write one entry per '- ' line"
+                        )
+                    self.fail(item, f"{item_where}: {exc.message}", hint=hint)
+            return out
+
+        secrets: list[SecretInput] = []
+        ids: dict[str, str] = {}
+        for secret, item, item_where in each("secrets", SecretInput.parse):
+            if secret.id in ids:
+                self.fail(
+                    item, f"{item_where}: duplicate secret id {_q(secret.id)} ({ids[secret.id]})"
+                )
+            ids[secret.id] = item_where
+            found = secret.absolute(self.base)
+            if self.paths and found.src is not None and not Path(found.src).is_file():
+                self.fail(
+                    item,
+                    f"{item_where}: secret file {_q(secret.src or '')} does not exist "
+                    f"({found.src})",
+                    hint="a relative src is taken from the spec file's directory",
+                )
+            secrets.append(found)
+        caches = {
+            key: tuple(cache.absolute(self.base) for cache, _, _ in each(key, CacheInput.parse))
+            for key in ("cache-from", "cache-to")
+        }
+        return BuildInputs(
+            secrets=tuple(secrets),
+            ssh=tuple(ssh for ssh, _, _ in each("ssh", SshInput.parse)),
+            cache_from=caches["cache-from"],
+            cache_to=caches["cache-to"],
+            build_contexts=self.build_contexts(entries, where),
+            provenance=self.attestation_value(entries, where, "provenance", parse_provenance),
+            sbom=self.attestation_value(entries, where, "sbom", parse_sbom),
+            attest=tuple(text for text, _, _ in each("attest", parse_attest)),
+            no_cache=self.flag(entries["no-cache"][1], f"{where}.no-cache")
+            if "no-cache" in entries
+            else False,
+            pull=self.flag(entries["pull"][1], f"{where}.pull") if "pull" in entries else False,
+        )
+
+    def build_contexts(self, entries: dict[str, _Pair], where: str) -> Mapping[str, str]:
+        if "build-contexts" not in entries:
+            return MappingProxyType({})
+        node, path = entries["build-contexts"][1], f"{where}.build-contexts"
+        keys = {name: key for name, (key, _) in self.mapping(node, path, None).items()}
+        contexts: dict[str, str] = {}
+        for name, value in self.string_map(node, path).items():
+            if value.startswith("target:"):
+                self.fail(keys[name], f"{path}.{name}: a Bake target context needs bake")
+            if "://" in value and not value.startswith(("docker-image://", "oci-layout://")):
+                self.fail(
+                    keys[name],
+                    f"{path}.{name}: {_q(value)} is a remote context "
+                    "(not supported: local directories, docker-image:// and oci-layout://)",
+                )
+            contexts[name] = value if "://" in value else str((self.base / value).resolve())
+        return MappingProxyType(contexts)
+
+    def attestation_value(
+        self,
+        entries: dict[str, _Pair],
+        where: str,
+        key: str,
+        parse: Callable[[bool | str], str | None],
+    ) -> str | None:
+        """``provenance`` / ``sbom``: a boolean or buildx's text, checked by ``parse``."""
+        if key not in entries:
+            return None
+        node, path = entries[key][1], f"{where}.{key}"
+        value: bool | str
+        if isinstance(node, ScalarNode) and node.tag == _BOOL:
+            value = self.flag(node, path)
+        else:
+            value = self.text(node, path)
+        try:
+            return parse(value)
+        except InvalidInput as exc:
+            self.fail(node, f"{path}: {exc.message}", hint=exc.hint)
+
+    def builder(self, node: Node, where: str) -> EngineChoice:
+        entries = self.mapping(node, where, EngineChoice.KINDS)
+        if len(entries) != 1:
+            self.fail(
+                node,
+                f"{where}: name one of docker-context, docker-host or buildx-builder",
+            )
+        [(kind, (_, value_node))] = entries.items()
+        text = self.text(value_node, f"{where}.{kind}")
+        try:
+            return EngineChoice.build(kind, text)
+        except InvalidInput as exc:
+            self.fail(value_node, f"{where}: {exc.message}", hint=exc.hint)
 
     def platform(self, node: Node, where: str) -> Platform:
         text = self.text(node, where)
@@ -234,7 +506,7 @@ class _Reader(_NodeReader):
                 )
             seen[tag] = index
 
-    def verify(self, node: Node, variants: tuple[Variant, ...]) -> VerifySpec:
+    def verify(self, node: Node, variants: tuple[Variant, ...] | None) -> VerifySpec:
         entries = self.mapping(node, "verify", _VERIFY_KEYS)
         run = self.run(entries["run"][1]) if "run" in entries else None
         expect: dict[Platform, str] = {}
@@ -274,14 +546,18 @@ class _Reader(_NodeReader):
             )
         return tuple(words)
 
-    def expect_output(self, node: Node, variants: tuple[Variant, ...]) -> dict[Platform, str]:
+    def expect_output(
+        self, node: Node, variants: tuple[Variant, ...] | None
+    ) -> dict[Platform, str]:
+        """``verify.expect-output``; ``variants`` ``None`` (Bake targets, not read yet): the
+        platforms are checked when they are (:func:`polyarch.pipeline.bake.with_bake_variants`)."""
         where = "verify.expect-output"
-        known = {v.platform: v for v in variants}
+        known = {v.platform: v for v in variants or ()}
         out: dict[Platform, str] = {}
         lines: dict[Platform, int] = {}
         for name, (key, value) in self.mapping(node, where, None).items():
             platform = self.platform(key, f"{where}.{name}")
-            if platform not in known:
+            if variants is not None and platform not in known:
                 names = ", ".join(str(p) for p in known)
                 self.fail(key, f"{where}: {name} is not one of the variants' platforms ({names})")
             if platform in lines:
@@ -304,4 +580,6 @@ class _Reader(_NodeReader):
             return "keep"
         if text == "drop":
             return "drop"
-        self.fail(node, f"attestations: expected 'keep' or 'drop', got {_q(text)}")
+        if text == "referrers":
+            return "referrers"
+        self.fail(node, f"attestations: expected 'keep', 'drop' or 'referrers', got {_q(text)}")

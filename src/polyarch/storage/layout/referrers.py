@@ -9,12 +9,12 @@ read; a manifest found in either counts once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping, Sequence
 
-from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
-from polyarch.domain.manifest import ImageManifest, Manifest
+from polyarch.domain.manifest import Manifest
+from polyarch.storage.layout.index import referrer_descriptor
 from polyarch.storage.referrers_tag import read_tag_schema
 
 __all__ = ["list_referrers"]
@@ -22,13 +22,15 @@ __all__ = ["list_referrers"]
 
 def list_referrers(
     get_manifest: Callable[[str], Manifest],
-    entries: Iterable[Descriptor],
+    by_subject: Mapping[Digest, Sequence[Manifest]],
     digest: Digest,
     artifact_type: str | None = None,
 ) -> list[Descriptor]:
-    """The tag schema entries of ``digest``, then those of ``entries`` whose subject it is.
+    """The tag schema entries of ``digest``, then the ``index.json`` manifests whose subject it is.
 
-    ``entries`` are the layout's ``index.json`` entries, ``get_manifest`` its reader.
+    ``by_subject`` groups the manifests among the layout's ``index.json`` entries by their
+    subject (:meth:`~polyarch.storage.layout.index.LayoutIndex.manifests_by_subject`: each
+    read once per version of the file), ``get_manifest`` is the layout's reader.
 
     Descriptors found in index.json get the artifact type the referrers API would give
     (``artifactType``, else the config media type) and the manifest's annotations.
@@ -36,25 +38,12 @@ def list_referrers(
     """
     found = read_tag_schema(get_manifest, digest, artifact_type)
     seen = {d.digest for d in found}
-    for entry in entries:
-        if entry.digest in seen or not mediatype.is_manifest(entry.media_type):
+    for manifest in by_subject.get(digest, ()):
+        descriptor = referrer_descriptor(manifest)
+        if manifest.digest in seen:
             continue
-        manifest = get_manifest(str(entry.digest))
-        if manifest.subject is None or manifest.subject.digest != digest:
-            continue
-        kind = manifest.artifact_type
-        if kind is None and isinstance(manifest, ImageManifest):
-            kind = manifest.config.media_type
-        if artifact_type is not None and kind != artifact_type:
+        if artifact_type is not None and descriptor.artifact_type != artifact_type:
             continue
         seen.add(manifest.digest)
-        found.append(
-            Descriptor(
-                manifest.media_type,
-                manifest.digest,
-                manifest.size,
-                annotations=manifest.annotations,
-                artifact_type=kind,
-            )
-        )
+        found.append(descriptor)
     return found

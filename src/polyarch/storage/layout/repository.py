@@ -32,41 +32,48 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from functools import partial
 from typing import Any, BinaryIO, Final
 
+from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
-from polyarch.domain.digest import Digest
-from polyarch.domain.location import DEFAULT_TAG, TAG_RULE, is_valid_tag
-from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from polyarch.domain.digest import ALGORITHMS, Digest
+from polyarch.domain.location import DEFAULT_TAG, NAME_RULE, is_valid_layout_name
+from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Index, Manifest, parse_manifest
 from polyarch.errors import (
     BlobUnknown,
+    ContentError,
+    Interrupted,
     InvalidInput,
     InvalidReference,
     ManifestTooLarge,
     ManifestUnknown,
     SizeMismatch,
 )
+from polyarch.files import os_failure
 from polyarch.storage.layout import files as layoutfs
 from polyarch.storage.layout import referrers as layout_referrers
 from polyarch.storage.layout.directory import LayoutDirectory, LayoutNotFound
 from polyarch.storage.layout.files import LEGACY_LOCK_FILE
 from polyarch.storage.layout.index import (
+    INDEX_CACHE,
     INDEX_FILE,
     LAYOUT_FILE,
     MAX_INDEX_SIZE,
     REF_NAME,
+    LayoutIndex,
     dump,
     empty_index,
+    is_entry_tagged,
     manifest_unknown,
-    parse_index,
     sole_image,
     tag_unknown,
-    tags_of,
 )
-from polyarch.storage.repository import Repository
+from polyarch.storage.layout.inventory import manifest_digests
+from polyarch.storage.repository import ManifestListing, Repository, TagIndexing
 from polyarch.storage.stream import CHUNK_SIZE, BlobReader, VerifyingStream
 
 __all__ = [
@@ -85,23 +92,40 @@ _BLOBS: Final = "blobs"
 
 
 def _is_digest(identifier: str) -> bool:
-    return ":" in identifier
+    """A digest, not an entry's name: names may hold ":" too (``rancher/pause:3.6``)."""
+    algorithm, colon, _ = identifier.partition(":")
+    if not colon:
+        return False
+    return algorithm in ALGORITHMS or not is_valid_layout_name(identifier)
 
 
 def _rel(digest: Digest) -> str:
     return f"{_BLOBS}/{digest.algorithm}/{digest.hex}"
 
 
+class _SourceFailed(Exception):
+    """An OS error raised by the chunks a blob is written from, on its way out."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _FileBlobReader(BlobReader):
-    def __init__(self, file: BinaryIO, descriptor: Descriptor, what: str) -> None:
+    def __init__(self, file: BinaryIO, descriptor: Descriptor, what: str, shown: str) -> None:
         self.descriptor = descriptor
         self._file = file
+        self._shown = shown
         chunks = iter(partial(file.read, CHUNK_SIZE), b"")
         self._stream = VerifyingStream(chunks, descriptor, what=what)
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._stream
+        except OSError as exc:
+            # Named here, as this layout's file: the consumer (another layout's write)
+            # must not take a failing read for a failure of its own file.
+            raise os_failure(exc, self._shown) from None
         finally:
             self._file.close()
 
@@ -109,7 +133,7 @@ class _FileBlobReader(BlobReader):
         self._file.close()
 
 
-class LayoutRepository(Repository):
+class LayoutRepository(ManifestListing, TagIndexing):
     """An OCI image layout directory; tags are ``ref.name`` annotations in ``index.json``.
 
     >>> repo = LayoutRepository("./out")
@@ -133,6 +157,7 @@ class LayoutRepository(Repository):
         self.name = f"oci:{self.path}"
         self.implicit_tag = implicit_tag
         self._dir = LayoutDirectory(self.path, self.name)
+        self._interrupted = threading.Event()
 
     def __repr__(self) -> str:
         return f"LayoutRepository({self.path!r})"
@@ -149,23 +174,24 @@ class LayoutRepository(Repository):
 
     def _get(self, identifier: str, *, fallback: bool) -> Manifest:
         where = self._where(identifier)
-        with self._dir.root() as root:
+        with self._failures(), self._dir.root() as root:
             if root is None:
                 raise self._dir.not_found()
-            entries = self._index(root)[1]
-            entry = self._lookup(entries, identifier)
+            index = self._index(root)
+            entry = self._lookup(index, identifier)
             implicit = fallback and identifier == DEFAULT_TAG
             if entry is None and implicit:
-                entry = sole_image(entries)
+                entry = sole_image(index.entries, self._children(root, index.entries))
             if entry is None and not _is_digest(identifier):
                 shown = f"{where} (the default when no tag is given)" if implicit else where
-                raise tag_unknown(shown, entries, self.name)
+                raise tag_unknown(shown, index.entries, self.name)
             digest = entry.digest if entry is not None else Digest(identifier)
-            file = self._open_blob_file(root, digest)
-            if file is None:
-                raise manifest_unknown(where)
-            with file:
-                raw = file.read(MAX_MANIFEST_SIZE + 1)
+            with self._failures(_rel(digest)):
+                file = self._open_blob_file(root, digest)
+                if file is None:
+                    raise manifest_unknown(where)
+                with file:
+                    raw = file.read(MAX_MANIFEST_SIZE + 1)
         if len(raw) > MAX_MANIFEST_SIZE:
             raise ManifestTooLarge(f"manifest {where} is over the 4 MiB limit")
         digest.verify(raw, what=f"manifest {where}")
@@ -197,42 +223,49 @@ class LayoutRepository(Repository):
         entry = Descriptor(
             manifest.media_type, manifest.digest, manifest.size, annotations={REF_NAME: tag}
         ).to_json()
-        with self._dir.root(write=True) as root:
+        with self._failures(INDEX_FILE), self._dir.root(write=True) as root:
             assert root is not None
             with layoutfs.locked(root):
-                doc, entries = self._index(root)
-                names = [e.annotations.get(REF_NAME) for e in entries]
-                kept = [i for i, n in zip(doc["manifests"], names, strict=True) if n != tag]
+                index = self._index(root)
+                names = [e.annotations.get(REF_NAME) for e in index.entries]
+                items = index.doc["manifests"]
+                kept = [i for i, n in zip(items, names, strict=True) if n != tag]
                 # The first entry of that name is replaced in place, others dropped.
-                kept.insert(names.index(tag) if tag in names else len(kept), entry)
-                doc["manifests"] = kept
-                layoutfs.write_atomic(root, INDEX_FILE, dump(doc))
+                kept.insert(names.index(tag) if tag in index.by_tag else len(kept), entry)
+                self._write_index(root, {**index.doc, "manifests": kept})
 
     def delete_manifest(self, digest: Digest) -> None:
         """Remove a manifest: its index.json entries (its tags), then its blob."""
         digest = Digest(digest)
         where = self._where(digest)
-        with self._dir.root() as root:
+        with self._failures(INDEX_FILE), self._dir.root() as root:
             if root is None:
                 raise self._dir.not_found()
             with layoutfs.locked(root):
-                doc, entries = self._index(root)
+                index = self._index(root)
+                entries = index.entries
                 kept = [
-                    i for i, e in zip(doc["manifests"], entries, strict=True) if e.digest != digest
+                    i
+                    for i, e in zip(index.doc["manifests"], entries, strict=True)
+                    if e.digest != digest
                 ]
                 untagged = len(kept) != len(entries)
                 if untagged:
-                    doc["manifests"] = kept
-                    layoutfs.write_atomic(root, INDEX_FILE, dump(doc))
-                if not self._unlink_blob(root, digest) and not untagged:
-                    raise manifest_unknown(where)
+                    self._write_index(root, {**index.doc, "manifests": kept})
+                with self._failures(_rel(digest)):
+                    if not self._unlink_blob(root, digest) and not untagged:
+                        raise manifest_unknown(where)
 
     # Blobs -------------------------------------------------------------------------
 
     def blob_size(self, digest: Digest) -> int | None:
         """The size of the blob file, or None when absent."""
         digest = Digest(digest)
-        with self._dir.root() as root, self._blob_dir(root, digest) as blobs:
+        with (
+            self._failures(_rel(digest)),
+            self._dir.root() as root,
+            self._blob_dir(root, digest) as blobs,
+        ):
             if blobs is None:
                 return None
             try:
@@ -247,29 +280,37 @@ class LayoutRepository(Repository):
         """Open a blob file as a stream of chunks verified against ``descriptor``."""
         digest = Digest(descriptor.digest)  # validated before it names a file
         where = f"blob {self.name}@{digest}"
-        with self._dir.root() as root:
+        with self._failures(_rel(digest)), self._dir.root() as root:
             file = self._open_blob_file(root, digest)
         if file is None:
             raise BlobUnknown(f"{where} not found", hint="copy the blob into this layout first")
-        return _FileBlobReader(file, descriptor, where)
+        return _FileBlobReader(file, descriptor, where, f"{self.name}: {_rel(digest)}")
 
     def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
         """Stream a blob into a temp file, verify it, then rename it into place.
 
-        A blob already present with the right size is left alone. On a digest or size
-        mismatch the temp file is removed and nothing is committed.
+        A blob already present with the right size is left alone (a file of another size
+        is written again). On a digest or size mismatch, or once :meth:`interrupt` was
+        called, the temp file is removed and nothing is committed.
         """
         digest = Digest(descriptor.digest)  # validated before it names a file
         where = f"blob {self.name}@{digest}"
-        with self._dir.root(write=True) as root, self._blob_dir(root, digest, create=True) as blobs:
-            assert blobs is not None
-            with suppress(FileNotFoundError):
-                st = os.stat(digest.hex, dir_fd=blobs, follow_symlinks=False)
-                if stat.S_ISREG(st.st_mode) and st.st_size == descriptor.size:
-                    return
-            layoutfs.write_atomic(
-                blobs, digest.hex, VerifyingStream(chunks, descriptor, what=where)
-            )
+        self._check_interrupted(where)
+        try:
+            with (
+                self._failures(_rel(digest)),
+                self._dir.root(write=True) as root,
+                self._blob_dir(root, digest, create=True) as blobs,
+            ):
+                assert blobs is not None
+                with suppress(FileNotFoundError):
+                    st = os.stat(digest.hex, dir_fd=blobs, follow_symlinks=False)
+                    if stat.S_ISREG(st.st_mode) and st.st_size == descriptor.size:
+                        return
+                verified = VerifyingStream(chunks, descriptor, what=where)
+                layoutfs.write_atomic(blobs, digest.hex, self._until_interrupted(verified, where))
+        except _SourceFailed as failed:
+            raise failed.error from None  # the source's own failure, not this layout's
 
     def same_as(self, other: Repository) -> bool:
         """Same directory, once symbolic links and relative paths are resolved."""
@@ -280,7 +321,7 @@ class LayoutRepository(Repository):
     def delete_blob(self, digest: Digest) -> None:
         """Delete a blob file."""
         digest = Digest(digest)
-        with self._dir.root() as root:
+        with self._failures(_rel(digest)), self._dir.root() as root:
             if root is None or not self._unlink_blob(root, digest):
                 raise BlobUnknown(f"blob {self.name}@{digest} not found")
 
@@ -292,19 +333,19 @@ class LayoutRepository(Repository):
         Always True: the tag is gone (or was never there).
         """
         self._check_tag(tag)
-        with self._dir.root() as root:
+        with self._failures(INDEX_FILE), self._dir.root() as root:
             if root is None:
                 return True
             with layoutfs.locked(root):
-                doc, entries = self._index(root)
+                index = self._index(root)
+                if tag not in index.by_tag:
+                    return True
                 kept = [
                     item
-                    for item, entry in zip(doc["manifests"], entries, strict=True)
+                    for item, entry in zip(index.doc["manifests"], index.entries, strict=True)
                     if entry.annotations.get(REF_NAME) != tag
                 ]
-                if len(kept) != len(entries):
-                    doc["manifests"] = kept
-                    layoutfs.write_atomic(root, INDEX_FILE, dump(doc))
+                self._write_index(root, {**index.doc, "manifests": kept})
         return True
 
     def list_tags(self) -> list[str]:
@@ -314,46 +355,113 @@ class LayoutRepository(Repository):
         not exist, as a registry does for an unknown repository; an empty directory
         has no tags.
         """
-        with self._dir.root() as root:
+        with self._failures(INDEX_FILE), self._dir.root() as root:
             if root is None:
                 if not os.path.isdir(self.path):
                     raise self._dir.not_found()
                 return []
-            return tags_of(self._index(root)[1])
+            return self._index(root).tags
+
+    def tag_digests(self) -> dict[str, Digest]:
+        """Every tag of index.json and the digest it names, from one read of the file."""
+        with self._failures(INDEX_FILE), self._dir.root() as root:
+            return {} if root is None else self._index(root).tag_digests()
 
     def index_entries(self) -> list[Descriptor]:
         """Every entry of index.json, tagged or not (none when the layout is empty)."""
-        with self._dir.root() as root:
-            return [] if root is None else self._index(root)[1]
+        with self._failures(INDEX_FILE), self._dir.root() as root:
+            return [] if root is None else list(self._index(root).entries)
+
+    def list_manifests(self) -> list[Digest]:
+        """Every manifest of the layout: index.json entries, then manifest blobs nothing
+        there names (storage/layout/inventory.py)."""
+        entries = [e.digest for e in self.index_entries()]
+        return manifest_digests(self.path, entries, self.get_manifest)
+
+    def untagged_entries(self) -> list[Digest]:
+        """The index.json entries that carry no tag (``crane pull``, ``buildx`` output)."""
+        return [e.digest for e in self.index_entries() if not is_entry_tagged(e)]
 
     def list_referrers(self, digest: Digest, artifact_type: str | None = None) -> list[Descriptor]:
         """The tag schema index, plus index.json entries naming ``digest`` as subject (oras).
 
-        The reading lives in storage/layout/referrers.py.
+        Each manifest entry of index.json is read once per version of the file, however
+        many subjects are asked about. The reading lives in storage/layout/referrers.py.
         """
-        return layout_referrers.list_referrers(
-            self.get_manifest, self.index_entries(), digest, artifact_type
-        )
+        with self._failures(INDEX_FILE), self._dir.root() as root:
+            index = self._index(root) if root is not None else LayoutIndex(empty_index(), [])
+        by_subject = index.manifests_by_subject(self.get_manifest)
+        return layout_referrers.list_referrers(self.get_manifest, by_subject, digest, artifact_type)
+
+    def interrupt(self, timeout: float) -> None:
+        """Commit nothing more: writes under way fail at their next chunk, their temporary
+        files removed (``timeout`` is not needed: nothing here waits on a network)."""
+        del timeout
+        self._interrupted.set()
 
     # The layout --------------------------------------------------------------------
 
-    def _index(self, root: int) -> tuple[dict[str, Any], list[Descriptor]]:
-        """index.json as a document (to rewrite) and its validated entries."""
+    def _index(self, root: int) -> LayoutIndex:
+        """index.json parsed, from the cache when the file is the version parsed before.
+
+        The key is the file's identity (device, inode, size, change times: every writer
+        replaces it by a rename), taken with ``stat``, which opens nothing.
+        """
+        try:
+            st = os.stat(INDEX_FILE, dir_fd=root, follow_symlinks=False)
+        except FileNotFoundError:
+            return LayoutIndex(empty_index(), [])
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        cached = INDEX_CACHE.get(key) if stat.S_ISREG(st.st_mode) else None
+        if cached is not None:
+            return cached
         try:
             raw = layoutfs.read_file(
                 root, INDEX_FILE, where=self.name, label=INDEX_FILE, limit=MAX_INDEX_SIZE
             )
         except FileNotFoundError:
-            return empty_index(), []
-        return parse_index(raw, what=f"{self.name}: {INDEX_FILE}")
+            return LayoutIndex(empty_index(), [])
+        index = LayoutIndex.parse(raw, what=f"{self.name}: {INDEX_FILE}")
+        # Cached under the key taken before the read: a writer that replaced the file in
+        # between gave it a new inode, so that key never names this version wrongly.
+        if len(raw) == st.st_size:
+            INDEX_CACHE.put(key, index)
+        return index
 
-    def _lookup(self, entries: list[Descriptor], identifier: str) -> Descriptor | None:
+    def _write_index(self, root: int, doc: dict[str, Any]) -> None:
+        """Replace index.json (under the caller's lock), unless the operation is stopping."""
+        self._check_interrupted(f"{self.name}: {INDEX_FILE}")
+        layoutfs.write_atomic(root, INDEX_FILE, dump(doc))
+
+    def _lookup(self, index: LayoutIndex, identifier: str) -> Descriptor | None:
         """The index.json entry for a tag (the first of that name) or a digest."""
         if _is_digest(identifier):
-            digest = Digest(identifier)
-            return next((e for e in entries if e.digest == digest), None)
+            return index.by_digest.get(Digest(identifier))
         self._check_tag(identifier)
-        return next((e for e in entries if e.annotations.get(REF_NAME) == identifier), None)
+        return index.by_tag.get(identifier)
+
+    def _children(self, root: int, entries: list[Descriptor]) -> set[Digest]:
+        """The manifests the indexes among ``entries`` name (oras lists them as entries
+        of their own); read only when the entries name more than one manifest."""
+        if len({e.digest for e in entries}) <= 1:
+            return set()
+        children: set[Digest] = set()
+        for entry in entries:
+            if not mediatype.is_index(entry.media_type):
+                continue
+            file = self._open_blob_file(root, entry.digest)
+            if file is None:
+                continue
+            with file:
+                raw = file.read(MAX_MANIFEST_SIZE + 1)
+            try:
+                entry.digest.verify(raw, what=f"manifest {self._where(str(entry.digest))}")
+                found = parse_manifest(raw, entry.media_type)
+            except ContentError:
+                continue  # read (and reported) when it is asked for itself
+            if isinstance(found, Index):
+                children.update(d.digest for d in found.manifests)
+        return children
 
     # Files -------------------------------------------------------------------------
 
@@ -399,9 +507,40 @@ class LayoutRepository(Repository):
 
     # Helpers -----------------------------------------------------------------------
 
+    @contextmanager
+    def _failures(self, label: str = "") -> Iterator[None]:
+        """OS errors in the block named as this layout's (``oci:DIR: LABEL: ...``), with a
+        hint for a full, read-only or limited file system (docs/layouts.md)."""
+        try:
+            yield
+        except OSError as exc:
+            shown = f"{self.name}: {label}" if label else self.name
+            raise os_failure(exc, shown) from None
+
+    def _check_interrupted(self, where: str) -> None:
+        if self._interrupted.is_set():
+            raise Interrupted(f"{where}: not written, the operation was interrupted")
+
+    def _until_interrupted(self, chunks: Iterable[bytes], where: str) -> Iterator[bytes]:
+        """``chunks``, checking before each and after the last that no interrupt came.
+
+        An OS error of the source (a file it reads) is carried out as :class:`_SourceFailed`,
+        so that it is not named as a failure of this layout's file.
+        """
+        iterator = iter(chunks)
+        while True:
+            self._check_interrupted(where)
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+            except OSError as exc:
+                raise _SourceFailed(exc) from exc
+            yield chunk
+
     def _check_tag(self, tag: str) -> None:
-        if not is_valid_tag(tag):
-            raise InvalidReference(f"invalid tag {tag!r} for {self.name}", hint=TAG_RULE)
+        if not is_valid_layout_name(tag):
+            raise InvalidReference(f"invalid tag {tag!r} for {self.name}", hint=NAME_RULE)
 
     def _where(self, identifier: str) -> str:
         sep = "@" if _is_digest(identifier) else ":"

@@ -87,8 +87,13 @@ class Endpoint:
         what: str,
         headers: Mapping[str, str] | None = None,
         expect: Collection[int] = (200,),
+        body_limit: int,
+        body_kind: str,
     ) -> Iterator[httpx.Response]:
         """GET ``first`` (a path or URL), then each ``Link: <url>; rel="next"`` page.
+
+        Each page's body is read whole, at most ``body_limit`` bytes of ``body_kind``
+        (:mod:`polyarch.transport.limits`).
 
         Pages are told apart by path and query (the scheme of the first URL may change
         once the client has decided between https and http); a registry that links back
@@ -119,6 +124,8 @@ class Endpoint:
                 headers=headers,
                 expect=expect,
                 what=what,
+                body_limit=body_limit,
+                body_kind=body_kind,
             )
             yield response
             match = _LINK_RE.search(response.headers.get("Link", ""))

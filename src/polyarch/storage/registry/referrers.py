@@ -23,6 +23,7 @@ from polyarch.domain.manifest import Index, Manifest, parse_manifest
 from polyarch.errors import InvalidManifest, RegistryError
 from polyarch.storage.referrers_tag import read_tag_schema
 from polyarch.storage.registry.endpoint import Endpoint
+from polyarch.transport.limits import REFERRERS_PAGE_LIMIT
 
 __all__ = ["ReferrersAPI"]
 
@@ -72,6 +73,8 @@ class ReferrersAPI:
             what=f"GET {what}",
             headers={"Accept": mediatype.OCI_INDEX},
             expect=(200, *_NO_API),
+            body_limit=REFERRERS_PAGE_LIMIT,
+            body_kind="a referrers page",
         ):
             if response.status_code != 200:
                 if not first:  # a later page failed: the list would be incomplete, say so

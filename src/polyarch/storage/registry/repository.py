@@ -8,6 +8,7 @@ them, so a bad stream never becomes a blob in the repository.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import TypeVar
@@ -15,13 +16,17 @@ from typing import TypeVar
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
+from polyarch.domain.document import ascii_int
 from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from polyarch.errors import (
     BlobUnknown,
     DigestMismatch,
+    ImmutableTag,
     InvalidDigest,
     ManifestTooLarge,
     NotFound,
+    RegistryError,
+    Unsupported,
 )
 from polyarch.storage.registry.bodies import (
     BODY_ERRORS,
@@ -36,6 +41,7 @@ from polyarch.storage.registry.uploads import Uploads
 from polyarch.storage.repository import (
     MAX_SMALL_BLOB,
     BlobMounting,
+    CheckedStore,
     ReferrersIndexing,
     Repository,
     TagPaging,
@@ -54,7 +60,35 @@ def _is_digest(identifier: str) -> bool:
     return ":" in identifier
 
 
-class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
+def _is_schema1(raw: bytes, content_type: str | None) -> bool:
+    """A Docker schema1 manifest, by its media type or its ``schemaVersion``."""
+    if content_type in (mediatype.DOCKER_SCHEMA1_MANIFEST, mediatype.DOCKER_SCHEMA1_SIGNED):
+        return True
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and doc.get("schemaVersion") == 1
+
+
+def _same_bytes(announced: str, manifest: Manifest) -> bool:
+    """A digest the registry announced in another algorithm than the manifest's own (its
+    canonical sha256; the distribution spec allows it) names the same bytes."""
+    try:
+        other = Digest(announced)
+    except InvalidDigest:
+        return False
+    return other.algorithm != manifest.digest.algorithm and other == Digest.of(
+        manifest.raw, other.algorithm
+    )
+
+
+def _immutable(exc: RegistryError) -> bool:
+    """A tag PUT refused because the tag is immutable (the registries' own words)."""
+    return exc.status in (400, 403, 409, 412) and "immutable" in exc.message.lower()
+
+
+class RegistryRepository(BlobMounting, CheckedStore, ReferrersIndexing, TagPaging):
     """One repository in one registry: every storage ability a registry has.
 
     >>> from polyarch.transport.client import RegistryClient
@@ -72,6 +106,9 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         self._uploads = Uploads(self.endpoint)
         self._referrers = ReferrersAPI(self.endpoint, self.get_manifest)
         self.tag_page_size = DEFAULT_PAGE_SIZE
+        # The page size the registry refused, and the one it accepted instead (None: no n).
+        self._page_size_refused: int | None = None
+        self._page_size_accepted: int | None = None
 
     def __repr__(self) -> str:
         return f"RegistryRepository({self.name!r})"
@@ -101,8 +138,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         except NotFound as exc:
             raise self._not_found(exc, where) from None
         try:
-            length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > MAX_MANIFEST_SIZE:
+            length = ascii_int(response.headers.get("Content-Length"))
+            if length is not None and length > MAX_MANIFEST_SIZE:
                 raise ManifestTooLarge(f"manifest {where} is {length} bytes, over the 4 MiB limit")
             body = bytearray()
             for chunk in response.iter_bytes(CHUNK_SIZE):
@@ -116,15 +153,23 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         raw = bytes(body)
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip() or None
         announced = response.headers.get("Docker-Content-Digest")
-        if _is_digest(identifier):
-            Digest(identifier).verify(raw, what=f"manifest {where}")
-        if announced:
-            try:
-                Digest(announced).verify(raw, what=f"manifest {where} (Docker-Content-Digest)")
-            except InvalidDigest:
-                raise DigestMismatch(
-                    f"manifest {where}: registry announced an invalid digest {announced!r}"
-                ) from None
+        try:
+            if _is_digest(identifier):
+                Digest(identifier).verify(raw, what=f"manifest {where}")
+            if announced:
+                try:
+                    Digest(announced).verify(raw, what=f"manifest {where} (Docker-Content-Digest)")
+                except InvalidDigest:
+                    raise DigestMismatch(
+                        f"manifest {where}: registry announced an invalid digest {announced!r}"
+                    ) from None
+        except DigestMismatch:
+            # A signed schema1 manifest is served re-signed by the registry, announced by the
+            # digest of its canonical payload (distribution's signedmanifesthandler): the
+            # bytes never hash to it. That is no tampering but an unsupported format.
+            if _is_schema1(raw, content_type):
+                parse_manifest(raw, content_type, what=f"manifest {where}")  # says schema1
+            raise
         return parse_manifest(raw, content_type, what=f"manifest {where}")
 
     def head_manifest(self, identifier: str) -> Descriptor | None:
@@ -143,8 +188,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             return None
         announced = response.headers.get("Docker-Content-Digest")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-        length = response.headers.get("Content-Length", "")
-        if not announced or not length.isdigit() or not mediatype.is_manifest(media_type):
+        length = ascii_int(response.headers.get("Content-Length"))
+        if not announced or length is None or not mediatype.is_manifest(media_type):
             # Some registries answer HEAD incompletely; the GET is authoritative.
             manifest = self.get_manifest(identifier)
             return Descriptor(manifest.media_type, manifest.digest, manifest.size)
@@ -155,31 +200,56 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
                 f"manifest {where}: registry announced an invalid digest {announced!r}"
             ) from None
         if _is_digest(identifier) and digest != identifier:
-            raise DigestMismatch(f"manifest {where}: registry announced {digest}")
-        return Descriptor(media_type, digest, int(length))
+            if digest.algorithm == Digest(identifier).algorithm:
+                raise DigestMismatch(f"manifest {where}: registry announced {digest}")
+            # Announced in the registry's own algorithm: the GET verifies the one asked.
+            manifest = self.get_manifest(identifier)
+            return Descriptor(manifest.media_type, manifest.digest, manifest.size)
+        return Descriptor(media_type, digest, length)
 
     def put_manifest(self, manifest: Manifest, tag: str | None = None) -> None:
-        """PUT a manifest's exact bytes, under ``tag`` or by digest."""
+        """PUT a manifest's exact bytes, under ``tag`` or by digest.
+
+        A tag the registry refuses to overwrite raises :class:`~polyarch.errors.ImmutableTag`
+        (ECR ``400 TAG_INVALID`` and Harbor ``412 PRECONDITION`` both say "immutable").
+        """
         identifier = tag or str(manifest.digest)
         where = self._where(identifier)
-        response = self.client.request(
-            "PUT",
-            self.registry,
-            self.endpoint.path("manifests", identifier),
-            scopes=self.endpoint.push,
-            headers={"Content-Type": manifest.media_type},
-            content=manifest.raw,
-            expect=(200, 201),
-            what=f"PUT manifest {where}",
-        )
+        try:
+            response = self.client.request(
+                "PUT",
+                self.registry,
+                self.endpoint.path("manifests", identifier),
+                scopes=self.endpoint.push,
+                headers={"Content-Type": manifest.media_type},
+                content=manifest.raw,
+                expect=(200, 201),
+                what=f"PUT manifest {where}",
+            )
+        except RegistryError as exc:
+            if tag is not None and _immutable(exc):
+                raise ImmutableTag(
+                    f"{where} is an immutable tag on {self.registry}: it exists and the "
+                    f"registry refuses to overwrite it ({exc.message})",
+                    code=exc.code,
+                    status=exc.status,
+                    hint="publish under a new tag (a version that does not exist yet), or "
+                    "delete the tag first where the registry allows it",
+                ) from None
+            raise
         announced = response.headers.get("Docker-Content-Digest")
-        if announced and announced != manifest.digest:
+        if announced and announced != manifest.digest and not _same_bytes(announced, manifest):
             raise DigestMismatch(
                 f"PUT manifest {where}: registry stored {announced}, expected {manifest.digest}"
             )
 
     def delete_manifest(self, digest: Digest) -> None:
-        """DELETE a manifest by digest (the registry must allow deletes)."""
+        """DELETE a manifest by digest (the registry must allow deletes).
+
+        A registry with deletes disabled answers ``405 UNSUPPORTED`` (distribution's
+        ``storage.delete.enabled: false``, its default): :class:`~polyarch.errors.Unsupported`
+        saying so.
+        """
         where = self._where(digest)
         try:
             self.client.request(
@@ -192,6 +262,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             )
         except NotFound as exc:
             raise self._not_found(exc, where) from None
+        except Unsupported as exc:
+            raise self._deletes_disabled(exc, f"manifest {where}") from None
 
     # Blobs -------------------------------------------------------------------------
 
@@ -207,8 +279,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         )
         if response.status_code == 404:
             return None
-        length = response.headers.get("Content-Length", "")
-        return int(length) if length.isdigit() else -1
+        length = ascii_int(response.headers.get("Content-Length"))
+        return length if length is not None else -1
 
     def open_blob(self, descriptor: Descriptor) -> BlobReader:
         """GET a blob as a verified stream of chunks."""
@@ -249,6 +321,13 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             and other.repository == self.repository
         )
 
+    def interrupt(self, timeout: float) -> None:
+        """Send nothing more through this repository's client (it is the operation's, so no
+        request of the operation is sent any more) and cancel its open upload sessions
+        (``DELETE``, in parallel, within ``timeout`` seconds, best effort)."""
+        self.client.cancel()
+        self._uploads.cancel_open(timeout)
+
     def blob_home(self) -> tuple[str, str]:
         """This registry and repository: blobs here can be mounted into its siblings."""
         return (self.registry, self.repository)
@@ -284,6 +363,8 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
             )
         except NotFound:
             raise BlobUnknown(f"{where} not found") from None
+        except Unsupported as exc:
+            raise self._deletes_disabled(exc, where) from None
 
     # Tags --------------------------------------------------------------------------
 
@@ -310,8 +391,18 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
         return response.status_code in (200, 202, 404)
 
     def list_tags(self) -> list[str]:
-        """All tags, following ``Link`` pagination (storage/registry/tags.py)."""
-        return list_tags(self.endpoint, self.tag_page_size)
+        """All tags, following ``Link`` pagination (storage/registry/tags.py).
+
+        A page size the registry refuses is replaced by one it accepts, and that one is
+        asked from then on.
+        """
+        if self._page_size_refused == self.tag_page_size:
+            return list_tags(self.endpoint, self._page_size_accepted)
+        return list_tags(self.endpoint, self.tag_page_size, adapted=self._adapted)
+
+    def _adapted(self, size: int | None) -> None:
+        self._page_size_refused = self.tag_page_size
+        self._page_size_accepted = size
 
     # Referrers (the API client lives in storage/registry/referrers.py) -------------
 
@@ -342,6 +433,19 @@ class RegistryRepository(BlobMounting, ReferrersIndexing, TagPaging):
 
     def _where(self, identifier: str) -> str:
         return self.endpoint.where(identifier)
+
+    def _deletes_disabled(self, exc: Unsupported, what: str) -> Unsupported:
+        """The error for a DELETE the registry refuses as unsupported (405)."""
+        if exc.status != 405:
+            return exc
+        return Unsupported(
+            f"{self.registry} does not allow deletes (deletes are disabled in its "
+            f"configuration); {what} was not deleted",
+            code=exc.code,
+            status=exc.status,
+            hint="enable deletes (distribution: storage.delete.enabled: true), or delete "
+            "through the registry's own interface",
+        )
 
     def _not_found(self, exc: NotFound, where: str) -> NotFound:
         return self.endpoint.not_found(exc, where)

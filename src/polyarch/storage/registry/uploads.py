@@ -3,12 +3,17 @@
 The flow is the OCI Distribution one (``POST /blobs/uploads/``, then a ``PATCH`` of the
 content and a closing ``PUT ?digest=``, or a single ``PUT`` for small blobs given whole).
 Content is hashed as it goes out; a mismatch cancels the session before the final PUT,
-so nothing unverified is ever committed.
+so nothing unverified is ever committed. Open sessions are tracked: when the operation
+is interrupted, each is cancelled (``DELETE`` on its ``Location``, which the
+distribution spec's "Canceling an Upload" defines), best effort and within a deadline.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+import time
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -26,12 +31,14 @@ from polyarch.errors import (
 from polyarch.storage.registry.endpoint import Endpoint
 from polyarch.storage.stream import BlobReader, VerifyingStream
 
-__all__ = ["MONOLITHIC_LIMIT", "Uploads"]
+__all__ = ["CANONICAL_ALGORITHM", "MONOLITHIC_LIMIT", "Uploads"]
 
 log = logging.getLogger("polyarch.storage")
 
 #: Blobs up to this size are uploaded in one request; larger ones are streamed (PATCH).
 MONOLITHIC_LIMIT = 4 * 1024 * 1024
+#: The digest algorithm registries store and announce blobs by (distribution's canonical).
+CANONICAL_ALGORITHM = "sha256"
 
 
 def _verifies_itself(chunks: Iterable[bytes], descriptor: Descriptor) -> bool:
@@ -54,6 +61,9 @@ class Uploads:
         self._push = endpoint.push
         # Upload sessions a declined mount left open, reused by the next put of that blob.
         self._pending: dict[str, str] = {}
+        # Every session opened and neither committed nor cancelled yet (their Locations).
+        self._open: set[str] = set()
+        self._lock = threading.Lock()
 
     def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
         """Upload a blob: one request when small and given whole, else a streamed PATCH.
@@ -63,7 +73,8 @@ class Uploads:
         length: no chunked framing.
         """
         where = f"blob {self.name}@{descriptor.digest}"
-        location = self._pending.pop(str(descriptor.digest), None)
+        with self._lock:
+            location = self._pending.pop(str(descriptor.digest), None)
         if location is None:
             location = self._start(where)
         if isinstance(chunks, list | tuple) and descriptor.size <= MONOLITHIC_LIMIT:
@@ -99,6 +110,7 @@ class Uploads:
         except (ContentError, ValueError):  # digest or size: the session is abandoned
             self._cancel(location)
             raise
+        self._opened(location, response.headers.get("Location", location))
         location = response.headers.get("Location", location)
         self._finish(location, descriptor, b"", where)
 
@@ -128,11 +140,33 @@ class Uploads:
             log.info("mount of %s refused (%s); uploading it instead", where, exc.one_line())
             return False
         if response.status_code == 201:
+            if descriptor.digest.algorithm != CANONICAL_ALGORITHM:
+                # distribution 2.8 answers a mount of a sha512 blob 201, naming the sha512
+                # digest, yet links it in the repository by its canonical sha256 only: a
+                # manifest naming the sha512 digest is then refused (MANIFEST_BLOB_UNKNOWN;
+                # measured). Trust such a mount only when the blob is found by the digest
+                # asked for; otherwise upload it.
+                return self._present(descriptor.digest)
             return True
         # 202: the registry declined the mount and opened an ordinary upload session
         # instead; keep it for the upload that follows rather than leaking it.
-        self._pending[str(descriptor.digest)] = self._location(response, where)
+        location = self._location(response, where)
+        with self._lock:
+            self._pending[str(descriptor.digest)] = location
+            self._open.add(location)
         return False
+
+    def _present(self, digest: Digest) -> bool:
+        """``HEAD /blobs/<digest>``: whether the blob is found by that very digest."""
+        response = self.client.request(
+            "HEAD",
+            self.registry,
+            self.endpoint.path("blobs", digest),
+            scopes=self._push,
+            expect=(200, 404),
+            what=f"HEAD blob {self.name}@{digest}",
+        )
+        return response.status_code == 200
 
     def _start(self, where: str) -> str:
         response = self.client.request(
@@ -144,7 +178,9 @@ class Uploads:
             idempotent=False,
             what=f"start upload of {where}",
         )
-        return self._location(response, where)
+        location = self._location(response, where)
+        self._opened(None, location)
+        return location
 
     def _finish(self, location: str, descriptor: Descriptor, data: bytes, where: str) -> None:
         url = _with_query(self.endpoint.absolute(location), {"digest": str(descriptor.digest)})
@@ -159,11 +195,68 @@ class Uploads:
             idempotent=False,
             what=f"PUT {where}",
         )
+        self._opened(location, None)  # committed: no longer a session to cancel
         announced = response.headers.get("Docker-Content-Digest")
-        if announced and announced != descriptor.digest:
+        if not announced or announced == descriptor.digest:
+            return
+        if _algorithm(announced) == descriptor.digest.algorithm:
             raise DigestMismatch(f"{where}: registry stored {announced}")
+        # The distribution spec lets a registry answer in its own canonical algorithm
+        # (distribution 2.8 verifies a sha512 upload, then announces its sha256): not a
+        # mismatch. The blob must be there under the digest asked for, though.
+        if not self._present(descriptor.digest):
+            raise DigestMismatch(
+                f"{where}: registry stored {announced}, and the blob is not found by the "
+                f"digest it was uploaded as"
+            )
 
-    def _cancel(self, location: str) -> None:
+    def _opened(self, old: str | None, new: str | None) -> None:
+        """Track a session: ``old`` Location no longer open, ``new`` open now."""
+        with self._lock:
+            if old is not None:
+                self._open.discard(old)
+            if new is not None:
+                self._open.add(new)
+
+    def cancel_open(self, timeout: float) -> None:
+        """Cancel every open upload session at once, waiting at most ``timeout`` seconds.
+
+        For an interrupted operation: the client is cancelled already, so each ``DELETE``
+        is a cleanup request (sent anyway, once, with ``timeout``); they go out in
+        parallel, on threads of their own, and are abandoned when the time is up (the
+        registry expires abandoned sessions anyway). An interrupt while waiting ends the
+        wait at once.
+        """
+        with self._lock:
+            sessions = sorted(self._open)
+            self._open.clear()
+            self._pending.clear()
+        if not sessions:
+            return
+        threads = [
+            threading.Thread(
+                target=self._cancel_quietly,
+                args=(location, timeout),
+                name="polyarch-cancel-upload",
+                daemon=True,
+            )
+            for location in sessions
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _cancel_quietly(self, location: str, timeout: float) -> None:
+        # SIGINT and SIGTERM blocked here go to the main thread, waiting in join: a second
+        # Ctrl-C ends its wait at once (as content/pool.py's workers do).
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        self._cancel(location, timeout)
+
+    def _cancel(self, location: str, cleanup: float | None = None) -> None:
+        """Cancel one session (``DELETE``), best effort; ``cleanup``: even once cancelled."""
+        self._opened(location, None)
         try:
             self.client.request_url(
                 "DELETE",
@@ -173,6 +266,7 @@ class Uploads:
                 expect=(200, 202, 204, 404),
                 idempotent=False,
                 what=f"cancel upload in {self.name}",
+                cleanup=cleanup,
             )
         except PolyarchError:  # best effort: the registry expires abandoned sessions anyway
             log.debug("could not cancel upload session in %s", self.name)
@@ -183,6 +277,10 @@ class Uploads:
         if not location:
             raise RegistryError(f"{where}: the registry opened an upload without a Location")
         return location
+
+
+def _algorithm(digest: str) -> str:
+    return digest.partition(":")[0]
 
 
 def _with_query(url: str, extra: dict[str, str]) -> str:

@@ -33,9 +33,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 import os
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from polyarch.errors import CredentialError
 from polyarch.files import UnreadableFile, parse_json, read_text
+from polyarch.pipes import OutputTooLarge, read_output
 from polyarch.transport.settings import TransportSettings
 
 if TYPE_CHECKING:
@@ -65,11 +64,9 @@ _HELPER_TIMEOUT = 30.0
 MAX_AUTH_FILE_SIZE = 16 * 1024 * 1024
 #: A credential helper answers with one small JSON object.
 _MAX_HELPER_OUTPUT = 1024 * 1024
-# How often a running helper is checked on, and how long its output is read after it
-# exited while something it started keeps that output open.
-_HELPER_POLL = 0.1
+# How long a helper's output is read after it exited while something it started keeps
+# that output open.
 _HELPER_GRACE = 0.3
-_log = logging.getLogger("polyarch.transport")
 _NOT_FOUND = "credentials not found"
 
 Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
@@ -152,11 +149,14 @@ def run_helper(
 ) -> subprocess.CompletedProcess[bytes]:
     """Run a credential helper like :func:`subprocess.run` with captured output.
 
-    A helper may start a process that inherits its stdout (a daemon, an agent) and keeps
-    it open after the helper itself exited with its answer: waiting for the end of its
-    output would wait for that process. Once the helper has exited, what it wrote within
-    a short grace period is its answer. Raises :class:`subprocess.TimeoutExpired` when
-    the helper itself runs longer than ``timeout`` seconds (it is killed).
+    Its output is read as it comes, at most 1 MiB of each stream: a helper printing more
+    is stopped and :class:`~polyarch.pipes.OutputTooLarge` raised (an answer is one small
+    JSON object). A helper may start a process that inherits its stdout (a daemon, an
+    agent) and keeps it open after the helper itself exited with its answer: waiting for
+    the end of its output would wait for that process. Once the helper has exited, what
+    it wrote within a short grace period is its answer. Raises
+    :class:`subprocess.TimeoutExpired` when the helper itself runs longer than
+    ``timeout`` seconds (it is killed).
     """
     import subprocess
 
@@ -167,29 +167,14 @@ def run_helper(
         stderr=subprocess.PIPE,
         env=dict(env) if env is not None else None,
     ) as proc:  # closes the pipes and reaps the helper, whichever way this ends
-        deadline = time.monotonic() + timeout
-        pending: bytes | None = input
-        exited_at: float | None = None
-        while True:
-            try:
-                out, err = proc.communicate(pending, timeout=_HELPER_POLL)
-                break
-            except subprocess.TimeoutExpired as exc:
-                pending = None
-                now = time.monotonic()
-                if proc.poll() is not None:
-                    exited_at = exited_at if exited_at is not None else now
-                    if now - exited_at >= _HELPER_GRACE:
-                        out, err = exc.output or b"", exc.stderr or b""
-                        _log.info(
-                            "%s exited, but a process it started keeps its output open; "
-                            "using what it wrote",
-                            args[0],
-                        )
-                        break
-                elif now >= deadline:
-                    proc.kill()
-                    raise
+        out, err = read_output(
+            proc,
+            input=input,
+            limit=_MAX_HELPER_OUTPUT,
+            timeout=timeout,
+            stop_over_limit=True,
+            grace=_HELPER_GRACE,
+        )
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
@@ -317,6 +302,10 @@ class CredentialResolver:
         except subprocess.TimeoutExpired:
             raise CredentialError(
                 f"{where} was still running after {_HELPER_TIMEOUT:g} s and was stopped"
+            ) from None
+        except OutputTooLarge:
+            raise CredentialError(
+                f"{where} printed more than 1 MiB, not a credential answer; it was stopped"
             ) from None
         except OSError as exc:
             raise CredentialError(f"{where} could not be run: {exc.strerror or 'error'}") from None

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from polyarch.domain.document import load_json
 from polyarch.errors import (
     AuthError,
     Denied,
@@ -33,6 +34,7 @@ from polyarch.errors import (
 )
 from polyarch.transport.auth.credentials import Credential, CredentialResolver
 from polyarch.transport.errors import one_line
+from polyarch.transport.limits import BODY_LIMIT_EXTENSION, TOKEN_LIMIT, BodyLimit
 from polyarch.transport.masking import mask, remember, remember_basic
 from polyarch.transport.retry import READ_RETRY_STATUSES
 from polyarch.transport.settings import TransportSettings, is_loopback
@@ -115,6 +117,7 @@ class TokenFetcher:
         if not realm.host:
             raise AuthError(f"{registry} names an invalid token realm")
         self._check_realm(registry, realm)
+        where = _service_name(registry, realm)
         credential = self._credentials.resolve(registry)
         remember_credential(credential)
         base_form: dict[str, str] = {"client_id": CLIENT_ID}
@@ -129,7 +132,7 @@ class TokenFetcher:
                 "refresh_token": credential.identity_token,
                 **base_form,
             }
-            response = yield self._token_request("POST", realm, data=form)
+            response = yield self._token_request("POST", realm, where, data=form)
         else:
             params: list[tuple[str, str]] = []
             if service:
@@ -142,7 +145,7 @@ class TokenFetcher:
                 )
                 params.append(("account", credential.username or ""))
             response = yield self._token_request(
-                "GET", append_query(realm, params), headers=headers
+                "GET", append_query(realm, params), where, headers=headers
             )
             if (
                 response.status_code in (404, 405)
@@ -155,7 +158,7 @@ class TokenFetcher:
                     "password": credential.password or "",
                     **base_form,
                 }
-                response = yield self._token_request("POST", realm, data=form)
+                response = yield self._token_request("POST", realm, where, data=form)
 
         return self._parse_token(response, registry, realm, credential, scopes)
 
@@ -172,16 +175,17 @@ class TokenFetcher:
             parameter="insecure",
         )
 
-    def _token_request(self, method: str, realm: httpx.URL, **kwargs: Any) -> httpx.Request:
+    def _token_request(
+        self, method: str, realm: httpx.URL, where: str, **kwargs: Any
+    ) -> httpx.Request:
         headers = {"User-Agent": self._settings.user_agent, "Accept": "application/json"}
         headers.update(kwargs.pop("headers", {}))
-        return httpx.Request(
-            method,
-            realm,
-            headers=headers,
-            extensions={TOKEN_EXTENSION: True, "timeout": self._timeout},
-            **kwargs,
-        )
+        extensions = {
+            TOKEN_EXTENSION: True,
+            "timeout": self._timeout,
+            BODY_LIMIT_EXTENSION: BodyLimit(TOKEN_LIMIT, "a token answer", where),
+        }
+        return httpx.Request(method, realm, headers=headers, extensions=extensions, **kwargs)
 
     def _parse_token(
         self,
@@ -191,7 +195,7 @@ class TokenFetcher:
         credential: Credential | None,
         scopes: tuple[str, ...],
     ) -> Token:
-        where = f"the token service of {registry} ({realm.netloc.decode('ascii')})"
+        where = _service_name(registry, realm)
         status = response.status_code
         if status != 200:
             reason = _server_message(response, credential)
@@ -215,8 +219,8 @@ class TokenFetcher:
                 raise TransientTokenFailure(error, response.headers.get("retry-after"))
             raise error
         try:
-            data = json.loads(response.content)
-        except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
+            data = load_json(response.content, what=where, error=AuthError)
+        except AuthError:  # not JSON, nested too deeply, a lone surrogate: no token in it
             data = None
         if not isinstance(data, dict):
             raise AuthError(f"{where} answered with something that is not a JSON object")
@@ -241,6 +245,11 @@ class TokenFetcher:
         # lifetime.
         margin = min(EXPIRY_MARGIN, expires_in / 4)
         return Token(value, self._clock() + float(expires_in) - margin, scopes)
+
+
+def _service_name(registry: str, realm: httpx.URL) -> str:
+    """How messages name a token service: its registry and the realm's host."""
+    return f"the token service of {registry} ({realm.netloc.decode('ascii')})"
 
 
 def _server_message(response: httpx.Response, credential: Credential | None) -> str:

@@ -1,0 +1,2 @@
+FROM scratch AS runtime
+COPY prod.Dockerfile /
