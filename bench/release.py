@@ -9,14 +9,14 @@
   Debian (reported missing).
 * **10 promote a release** (a 2-platform index of 3 layers per image, tagged with 4 tags,
   ``3.14.1``, ``3.14``, ``3``, ``latest``) from registry A into 3 other registries (B and
-  two more started here), into new repositories every run: ``polyarch copy`` per tag,
-  ``polyarch create`` with the 12 targets in one process, ``buildx imagetools create`` with
-  the 12 targets in one process, ``crane copy`` once per registry then ``crane tag`` for the
-  other 3 tags, ``skopeo copy --all`` per tag.
+  two more started here), into new repositories every run: ``polyarch copy`` with the 12
+  destinations in one process, ``polyarch create`` with the 12 targets in one process,
+  ``buildx imagetools create`` with the 12 targets in one process, ``crane copy`` once per
+  registry then ``crane tag`` for the other 3 tags, ``skopeo copy --all`` per tag.
 * **11 tags** of a repository holding 1,000 and 10,000 tags: ``polyarch tags``, ``crane ls``,
-  ``skopeo list-tags``. ``prune`` is being added to polyarch; its row goes in
-  :func:`scenario_tags` where ``PRUNE`` is (the same repository sizes, a fresh copy of the
-  tags per run, with crane's ``delete`` loop and regctl's ``tag rm`` as peers).
+  ``skopeo list-tags``; and ``polyarch prune --dry-run`` with one untagged candidate, which
+  must walk what every tag reaches before it may delete anything. No peer prunes
+  index-aware (crane, regctl and skopeo delete what they are told), so that row has none.
 """
 
 from __future__ import annotations
@@ -61,10 +61,9 @@ __all__ = ["PRUNE", "RELEASE_TAGS", "scenario_promote_release", "scenario_tags",
 #: The tags of one release (docker/metadata-action's semver set plus latest).
 RELEASE_TAGS = ("3.14.1", "3.14", "3", "latest")
 
-#: ``polyarch prune`` does not exist yet (a colleague is adding it). When it lands, this is
-#: its command line after the repository (e.g. ``["--keep", "100"]``) and scenario 11 gains
-#: its rows; until then the report says why there is no prune row.
-PRUNE: list[str] | None = None
+#: ``polyarch prune``'s options in scenario 11: plan only, so every run walks the same
+#: repository (the tags and one untagged image, given as the candidate).
+PRUNE: tuple[str, ...] = ("--dry-run", "--json")
 
 
 def _gzip_layer(repo: Repository, seed: str, size: int) -> tuple[Descriptor, str]:
@@ -214,7 +213,7 @@ def _promote_release(bench: Bench, dests: list[RegistryServer], layer_mib: int) 
     buildx, _ = find_tool("buildx imagetools 0.29")
     docker_env = _docker_env(bench)
     cases = {
-        "copy": Case(scenario, label, "polyarch copy x 12", polyarch=True),
+        "copy": Case(scenario, label, "polyarch copy SRC DST x 12", polyarch=True),
         "create": Case(scenario, label, "polyarch create -t x 12", polyarch=True),
         "buildx": Case(scenario, label, "buildx 0.29 imagetools create -t x 12"),
         "crane": Case(scenario, label, "crane copy x 3 + crane tag x 9"),
@@ -235,7 +234,7 @@ def _promote_release(bench: Bench, dests: list[RegistryServer], layer_mib: int) 
     def commands(tool: str, i: int) -> list[list[str]]:
         every = targets(tool, i)
         if tool == "copy":
-            return [[bench.polyarch, "copy", "-q", source, t] for t in every]
+            return [[bench.polyarch, "copy", "-q", source, *every]]
         if tool == "create":
             return [[bench.polyarch, "create", "-q", *(f"-t{t}" for t in every), source]]
         if tool == "buildx":
@@ -358,11 +357,31 @@ def scenario_tags(bench: Bench, counts: Sequence[int]) -> tuple[list[Case], dict
             tools.append((crane_case, run_crane))
         alternate(bench.runs, tools, f"tags {label}")
         cases += [case for case, _ in tools]
-        # PRUNE: when `polyarch prune` exists, its rows go here: copy the tags into a fresh
-        # repository per run (untimed), then time `polyarch prune REPO *PRUNE` against the
-        # peers' ways of deleting tags, over the same sizes.
-    if PRUNE is None:
-        info["scenario 11 prune"] = "missing: polyarch has no prune verb yet (being added)"
+        # prune: the tags all reach one index (read once), every tag still listed and
+        # resolved; the candidate is an image no tag reaches.
+        # Its own case: listing tags is not a peer of pruning (no ratio against crane ls).
+        prune_case = Case(
+            scenario, f"{label}, prune", "polyarch prune --dry-run (1 candidate)", polyarch=True
+        )
+        with Context() as ctx:  # pushed by digest: untagged
+            repo = ctx.repository(Reference.parse(reference))
+            layer, diff_id = _gzip_layer(repo, f"loose/{count}", 1024)
+            loose = push_image_manifest(
+                repo, Platform.parse(PLATFORMS[1]), [layer], diff_ids=[diff_id]
+            )
+        candidate = str(loose.digest)
+
+        def run_prune(i: int, repository: str = repository, candidate: str = candidate) -> Sample:
+            argv = [bench.polyarch, "prune", *PRUNE, "--candidate", candidate, repository]
+            bench.mark(reg)
+            r = checked(run_process(argv, env=polyarch_env()), argv)
+            plan = json.loads(r.stdout)
+            if plan["delete"] != [candidate]:
+                raise RuntimeError(f"prune planned {plan['delete']}, expected {candidate}")
+            return of_process(r, bench.take(reg))
+
+        alternate(bench.runs, [(prune_case, run_prune)], f"prune {label}")
+        cases.append(prune_case)
     return cases, info
 
 
