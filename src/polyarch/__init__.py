@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from polyarch._version import __version__
 
 if TYPE_CHECKING:
-    from polyarch.content.attestations import (
+    from polyarch.content.attestations.links import (
         link_problem,
     )
     from polyarch.content.context import (
@@ -35,21 +35,21 @@ if TYPE_CHECKING:
     from polyarch.content.reach import (
         ReachUnknown,
     )
-    from polyarch.content.record_evidence import (
+    from polyarch.content.records.evidence import (
         record_sources,
         resolve_record,
     )
-    from polyarch.content.records import (
+    from polyarch.content.records.formats import (
         Record,
         load_records,
     )
-    from polyarch.content.referrers import (
-        Referrer,
-        discover_referrers,
-    )
-    from polyarch.content.referrers_carry import (
+    from polyarch.content.referrers.carry import (
         CarriedReferrer,
         ReferrersLostUpdate,
+    )
+    from polyarch.content.referrers.discovery import (
+        Referrer,
+        discover_referrers,
     )
     from polyarch.content.resolution import (
         Resolution,
@@ -363,13 +363,13 @@ __all__ = [
 
 #: Module -> the public names it defines, imported on first attribute access.
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "polyarch.content.attestations": ("link_problem",),
+    "polyarch.content.attestations.links": ("link_problem",),
     "polyarch.content.context": ("Context",),
     "polyarch.content.reach": ("ReachUnknown",),
-    "polyarch.content.record_evidence": ("record_sources", "resolve_record"),
-    "polyarch.content.records": ("Record", "load_records"),
-    "polyarch.content.referrers": ("Referrer", "discover_referrers"),
-    "polyarch.content.referrers_carry": ("CarriedReferrer", "ReferrersLostUpdate"),
+    "polyarch.content.records.evidence": ("record_sources", "resolve_record"),
+    "polyarch.content.records.formats": ("Record", "load_records"),
+    "polyarch.content.referrers.discovery": ("Referrer", "discover_referrers"),
+    "polyarch.content.referrers.carry": ("CarriedReferrer", "ReferrersLostUpdate"),
     "polyarch.content.resolution": ("Resolution",),
     "polyarch.domain.descriptor": ("Descriptor",),
     "polyarch.domain.digest": ("Digest",),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyarch.content.context import Context
-from polyarch.content.record_evidence import Evidence
+from polyarch.content.records.evidence import Evidence
 from polyarch.content.selection import EntryPlatforms, Selected, platform_key
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest

@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Final
 
 from polyarch.content.context import Context, borrowed
-from polyarch.content.record_evidence import record_source, resolve_record
-from polyarch.content.records import Record, load_records
+from polyarch.content.records.evidence import record_source, resolve_record
+from polyarch.content.records.formats import Record, load_records
 from polyarch.content.selection import EntryPlatforms
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
@@ -186,7 +186,7 @@ class PublishRequest:
 def _checked(record: Record, spec: Spec, ctx: Context) -> Record:
     """The record resolved: the platform image's digest, its platform, where it was found.
 
-    Resolved once (:func:`~polyarch.content.record_evidence.resolve_record`): the
+    Resolved once (:func:`~polyarch.content.records.evidence.resolve_record`): the
     wrapper is read where the record says it was pushed (``image.name``), else in the
     spec's first image; the image's digest is carried from then on (verification of
     every image of the spec compares it, whatever registry each image lives in). A
