@@ -293,7 +293,8 @@ class _Reader(_VariantReader):
         self, node: Node, variants: tuple[Variant, ...] | None
     ) -> dict[Platform, str]:
         """``verify.expect-output``; ``variants`` ``None`` (Bake targets, not read yet): the
-        platforms are checked when they are (:func:`polyarch.pipeline.bake.with_bake_variants`)."""
+        platforms are checked when they are
+        (:func:`polyarch.pipeline.bake.variants.with_bake_variants`)."""
         where = "verify.expect-output"
         known = {v.platform: v for v in variants or ()}
         out: dict[Platform, str] = {}
