@@ -199,6 +199,9 @@ if TYPE_CHECKING:
         Naming,
         name_release,
     )
+    from polyarch.pipeline.publish.records import (
+        RecordMismatch,
+    )
     from polyarch.pipeline.publish.result import (
         CleanupOutcome,
         PublishedVariant,
@@ -208,7 +211,6 @@ if TYPE_CHECKING:
     from polyarch.pipeline.publish.run import (
         EngineUnavailable,
         PublishRequest,
-        RecordMismatch,
         publish,
     )
     from polyarch.pipeline.specfile import find_spec, load_spec
@@ -452,6 +454,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "polyarch.pipeline.builds.variants": ("build_variants",),
     "polyarch.pipeline.matrix": ("build_matrix",),
     "polyarch.pipeline.naming": ("Naming", "name_release"),
+    "polyarch.pipeline.publish.records": ("RecordMismatch",),
     "polyarch.pipeline.publish.result": (
         "CleanupOutcome",
         "PublishFailed",
@@ -461,7 +464,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "polyarch.pipeline.publish.run": (
         "EngineUnavailable",
         "PublishRequest",
-        "RecordMismatch",
         "publish",
     ),
     "polyarch.pipeline.specfile": ("find_spec", "load_spec"),
