@@ -15,7 +15,10 @@ The public names are imported on first use (PEP 562 module ``__getattr__``): a C
 imports only what its command uses, so ``polyarch --version`` loads no httpx and
 ``polyarch inspect`` no build pipeline. This is the only lazy package face; the
 sub-packages are plain. ``tests/unit/test_startup.py`` checks that the table below and the
-``TYPE_CHECKING`` imports (which type checkers read) name the same things.
+``TYPE_CHECKING`` imports (which type checkers read) name the same things. ``__all__`` stays
+a literal list: mypy takes a package's public names from a literal ``__all__`` only (one
+computed from the table leaves ``from polyarch import Context`` an error under
+``--strict``), and the ``TYPE_CHECKING`` imports are all a type checker sees of the table.
 """
 
 from __future__ import annotations
