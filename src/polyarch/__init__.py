@@ -15,7 +15,10 @@ The public names are imported on first use (PEP 562 module ``__getattr__``): a C
 imports only what its command uses, so ``polyarch --version`` loads no httpx and
 ``polyarch inspect`` no build pipeline. This is the only lazy package face; the
 sub-packages are plain. ``tests/unit/test_startup.py`` checks that the table below and the
-``TYPE_CHECKING`` imports (which type checkers read) name the same things.
+``TYPE_CHECKING`` imports (which type checkers read) name the same things. ``__all__`` stays
+a literal list: mypy takes a package's public names from a literal ``__all__`` only (one
+computed from the table leaves ``from polyarch import Context`` an error under
+``--strict``), and the ``TYPE_CHECKING`` imports are all a type checker sees of the table.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from polyarch._version import __version__
 
 if TYPE_CHECKING:
-    from polyarch.content.attestations import (
+    from polyarch.content.attestations.links import (
         link_problem,
     )
     from polyarch.content.context import (
@@ -35,21 +38,21 @@ if TYPE_CHECKING:
     from polyarch.content.reach import (
         ReachUnknown,
     )
-    from polyarch.content.record_evidence import (
+    from polyarch.content.records.evidence import (
         record_sources,
         resolve_record,
     )
-    from polyarch.content.records import (
+    from polyarch.content.records.formats import (
         Record,
         load_records,
     )
-    from polyarch.content.referrers import (
-        Referrer,
-        discover_referrers,
-    )
-    from polyarch.content.referrers_carry import (
+    from polyarch.content.referrers.carry import (
         CarriedReferrer,
         ReferrersLostUpdate,
+    )
+    from polyarch.content.referrers.discovery import (
+        Referrer,
+        discover_referrers,
     )
     from polyarch.content.resolution import (
         Resolution,
@@ -196,6 +199,9 @@ if TYPE_CHECKING:
         Naming,
         name_release,
     )
+    from polyarch.pipeline.publish.records import (
+        RecordMismatch,
+    )
     from polyarch.pipeline.publish.result import (
         CleanupOutcome,
         PublishedVariant,
@@ -205,7 +211,6 @@ if TYPE_CHECKING:
     from polyarch.pipeline.publish.run import (
         EngineUnavailable,
         PublishRequest,
-        RecordMismatch,
         publish,
     )
     from polyarch.pipeline.specfile import find_spec, load_spec
@@ -361,13 +366,13 @@ __all__ = [
 
 #: Module -> the public names it defines, imported on first attribute access.
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "polyarch.content.attestations": ("link_problem",),
+    "polyarch.content.attestations.links": ("link_problem",),
     "polyarch.content.context": ("Context",),
     "polyarch.content.reach": ("ReachUnknown",),
-    "polyarch.content.record_evidence": ("record_sources", "resolve_record"),
-    "polyarch.content.records": ("Record", "load_records"),
-    "polyarch.content.referrers": ("Referrer", "discover_referrers"),
-    "polyarch.content.referrers_carry": ("CarriedReferrer", "ReferrersLostUpdate"),
+    "polyarch.content.records.evidence": ("record_sources", "resolve_record"),
+    "polyarch.content.records.formats": ("Record", "load_records"),
+    "polyarch.content.referrers.discovery": ("Referrer", "discover_referrers"),
+    "polyarch.content.referrers.carry": ("CarriedReferrer", "ReferrersLostUpdate"),
     "polyarch.content.resolution": ("Resolution",),
     "polyarch.domain.descriptor": ("Descriptor",),
     "polyarch.domain.digest": ("Digest",),
@@ -451,6 +456,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "polyarch.pipeline.builds.variants": ("build_variants",),
     "polyarch.pipeline.matrix": ("build_matrix",),
     "polyarch.pipeline.naming": ("Naming", "name_release"),
+    "polyarch.pipeline.publish.records": ("RecordMismatch",),
     "polyarch.pipeline.publish.result": (
         "CleanupOutcome",
         "PublishFailed",
@@ -460,7 +466,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "polyarch.pipeline.publish.run": (
         "EngineUnavailable",
         "PublishRequest",
-        "RecordMismatch",
         "publish",
     ),
     "polyarch.pipeline.specfile": ("find_spec", "load_spec"),

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.pipeline.bake import bake_print, bake_variants, parse_bake_print
+from polyarch.pipeline.bake.definition import bake_print, parse_bake_print
+from polyarch.pipeline.bake.variants import bake_variants
 from support.engine import Engine
 from support.require import missing
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Reference
-from polyarch.content.attestation_referrers import referrer_attestations
-from polyarch.content.referrers_carry import attach_referrer
+from polyarch.content.attestations.referrers import referrer_attestations
+from polyarch.content.referrers.carry import attach_referrer
 from polyarch.domain.manifest import ImageManifest, Index
 from support.attestation_artifacts import (
     ARTIFACT_TYPE,

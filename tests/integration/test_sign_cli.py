@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from polyarch import Context, Reference
-from polyarch.content.signatures import store_bundle
+from polyarch.content.referrers.signatures import store_bundle
 from polyarch.domain.signing.legacy import signature_tag
 from polyarch.storage.referrers_tag import referrers_tag
 from support.cli import assert_one_line_error, run_cli

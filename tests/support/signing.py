@@ -12,7 +12,7 @@ import base64
 import json
 from typing import Any
 
-from polyarch.content.referrers import ReferrerDiscovery
+from polyarch.content.referrers.discovery import ReferrerDiscovery
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest

@@ -20,7 +20,8 @@ import pytest
 
 from polyarch.domain.platform import Platform
 from polyarch.engine.bake import bake_print_argv
-from polyarch.pipeline.bake import BakeError, bake_variants, parse_bake_print
+from polyarch.pipeline.bake.definition import BakeError, parse_bake_print
+from polyarch.pipeline.bake.variants import bake_variants
 from polyarch.pipeline.specfile.inputs import CacheInput, SecretInput, SshInput
 
 FIXTURES = Path(__file__).parent / "bake_print"
@@ -161,7 +162,7 @@ def test_cache_mask() -> None:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_targets_alone_make_a_spec_whose_image_their_tags_name(version: str) -> None:
     """``--bake`` without a spec: the repository of the targets' tags is the image."""
-    from polyarch.pipeline.bake import spec_from_bake
+    from polyarch.pipeline.bake.variants import spec_from_bake
 
     definition = _definition("hcl", version)
     spec = spec_from_bake(definition, ["api-amd64", "api-arm64"], PROJECT / "docker-bake.hcl")
@@ -177,7 +178,7 @@ def test_targets_alone_make_a_spec_whose_image_their_tags_name(version: str) -> 
 
 
 def test_a_spec_keeps_its_image_tags_and_verify_with_bake_variants(tmp_path: Path) -> None:
-    from polyarch.pipeline.bake import with_bake_variants
+    from polyarch.pipeline.bake.variants import with_bake_variants
     from polyarch.pipeline.specfile import load_spec
 
     (tmp_path / "docker-bake.hcl").write_text("# printed by the fixture\n")

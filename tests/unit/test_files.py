@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.content.records import load_records
+from polyarch.content.records.formats import load_records
 from polyarch.errors import InvalidInput
 from polyarch.files import (
     FileTooLarge,

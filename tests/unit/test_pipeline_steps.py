@@ -38,8 +38,8 @@ from polyarch.operations.verify.request import Check, Status, VerifyReport
 from polyarch.pipeline.builds.commands import buildx_build_argv, docker_build_argv
 from polyarch.pipeline.builds.request import BuildFailed, BuildRequest, record_file_name
 from polyarch.pipeline.builds.variants import build_variants
+from polyarch.pipeline.publish.records import RecordMismatch, match_records
 from polyarch.pipeline.publish.result import CleanupOutcome, PublishedVariant, PublishResult
-from polyarch.pipeline.publish.run import RecordMismatch, match_records
 from polyarch.pipeline.specfile import load_spec
 from polyarch.pipeline.specfile.model import Spec
 

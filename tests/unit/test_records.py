@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from polyarch import InvalidInput
-from polyarch.content.record_evidence import resolve_record
-from polyarch.content.records import Record, load_records
+from polyarch.content.records.evidence import resolve_record
+from polyarch.content.records.formats import Record, load_records
 
 WRAPPER = "sha256:" + "a" * 64
 IMAGE = "sha256:" + "b" * 64

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from polyarch import Context, VerifyRequest, verify
-from polyarch.content.referrers import cosign_tag, discover_referrers
-from polyarch.content.referrers_carry import ReferrersLostUpdate, carry_referrers
+from polyarch.content.referrers.carry import ReferrersLostUpdate, carry_referrers
+from polyarch.content.referrers.discovery import cosign_tag, discover_referrers
 from polyarch.content.transfer import Transfer
 from polyarch.domain import mediatype as mt
 from polyarch.domain.digest import Digest

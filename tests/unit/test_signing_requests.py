@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from polyarch.content.attestation_referrers import referrer_form
+from polyarch.content.attestations.referrers import referrer_form
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest

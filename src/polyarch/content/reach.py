@@ -20,7 +20,7 @@ The walk, over the :class:`~polyarch.storage.repository.Repository` interface on
 * **child** edges go from an index to every manifest it names, nested indexes included;
 * **referrer** edges go from a manifest to the manifests whose ``subject`` it is (the
   referrers API, else the tag schema index) and to its cosign-tagged manifests, as
-  :class:`~polyarch.content.referrers.ReferrerDiscovery` finds them, and to its tag
+  :class:`~polyarch.content.referrers.discovery.ReferrerDiscovery` finds them, and to its tag
   schema index itself (deleting that index would hide the referrers it lists).
 
 Every manifest is read once. A route to a manifest is a tag, then the digests from the
@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from polyarch.content.referrers import COSIGN_SUFFIXES, ReferrerDiscovery, cosign_tag
+from polyarch.content.referrers.discovery import COSIGN_SUFFIXES, ReferrerDiscovery, cosign_tag
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import Index, Manifest
 from polyarch.errors import ManifestUnknown, NameUnknown, PolyarchError

@@ -4,7 +4,7 @@ Bake files (HCL, JSON, compose) have variables, functions, ``inherits``, groups 
 compose's ``build:`` sections; only buildx evaluates them exactly. ``--print`` does, and
 prints the resolved targets as JSON on stdout (its progress and warnings go to stderr)
 without building anything or needing an engine: only the buildx plugin. What the JSON
-means is :mod:`polyarch.pipeline.bake`'s business; this module runs the command.
+means is :mod:`polyarch.pipeline.bake.definition`'s business; this module runs the command.
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from polyarch.content.attestations.provenance import (
+    PlatformProvenance,
+    PlatformSboms,
+    read_attestations,
+)
 from polyarch.content.context import Context, borrowed
 from polyarch.content.graph import (
     MAX_NESTING,
@@ -22,8 +27,7 @@ from polyarch.content.graph import (
     fetch_config,
     manifest_kind,
 )
-from polyarch.content.provenance import PlatformProvenance, PlatformSboms, read_attestations
-from polyarch.content.referrers import Referrer, discover_referrers
+from polyarch.content.referrers.discovery import Referrer, discover_referrers
 from polyarch.content.resolution import shown_reference
 from polyarch.content.selection import check_runnable, select_entry
 from polyarch.domain.descriptor import Descriptor
@@ -189,10 +193,10 @@ def inspect(
     :class:`~polyarch.errors.PlatformNotFound`). A nested index entry lists its own entries
     (:attr:`InspectEntry.children`), each distinct nested index read once. With
     ``referrers``, what refers to the manifest (and to each entry of an index) is listed,
-    recursively (:mod:`polyarch.content.referrers`). With ``provenance`` and ``sbom``,
+    recursively (:mod:`polyarch.content.referrers.discovery`). With ``provenance`` and ``sbom``,
     what each platform's attestations say (SLSA provenance v0.2 / v1, SPDX / CycloneDX
     SBOMs), read from the index's attestation entries and from the images' referrers
-    alike (:mod:`polyarch.content.provenance`).
+    alike (:mod:`polyarch.content.attestations.provenance`).
     """
     if isinstance(ref, str):
         ref = parse_location(ref)

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from polyarch.content.context import Context, borrowed
-from polyarch.content.signatures import (
+from polyarch.content.referrers.signatures import (
     SignatureForm,
     StoredSignature,
     existing_signature,
@@ -247,7 +247,7 @@ def sign_one(
     """Sign one manifest (``subject``: its media type, digest and size) in ``form``, stored.
 
     Nothing is written when a valid signature by the same key in the same form is there
-    already (:func:`~polyarch.content.signatures.existing_signature`).
+    already (:func:`~polyarch.content.referrers.signatures.existing_signature`).
     """
     present = existing_signature(repo, subject.digest, form, request.key.public_key)
     if present is not None:

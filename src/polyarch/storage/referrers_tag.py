@@ -4,7 +4,7 @@ A registry without the referrers API (distribution 2.8, an OCI layout) lists the
 manifests whose ``subject`` is a digest in an image index tagged ``<alg>-<encoded>``
 (distribution spec, "Referrers Tag Schema"): clients that push such manifests keep
 that index up to date. This module names the tag and reads the index; writing it
-(a merge with lost-update care) lives in :mod:`polyarch.content.referrers`.
+(a merge with lost-update care) lives in :mod:`polyarch.content.referrers.discovery`.
 """
 
 from __future__ import annotations

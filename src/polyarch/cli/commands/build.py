@@ -22,7 +22,7 @@ from polyarch.cli.render.table import Column, print_table
 from polyarch.domain.platform import Platform
 from polyarch.engine.endpoint import parse_builder_for
 from polyarch.errors import InvalidInput
-from polyarch.pipeline.bake import resolve_bake
+from polyarch.pipeline.bake.variants import resolve_bake
 from polyarch.pipeline.builds.request import (
     BUILDERS,
     DEFAULT_RECORDS_DIR,

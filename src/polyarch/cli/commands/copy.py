@@ -9,7 +9,7 @@ import click
 from polyarch.cli.options import common_options, examples, make_context, pop_global
 from polyarch.cli.render.output import console, human_size, print_json
 from polyarch.cli.render.progress import TransferProgress
-from polyarch.content.attestations import ATTESTATION_MODES
+from polyarch.content.attestations.links import ATTESTATION_MODES
 from polyarch.content.transfer import DEFAULT_JOBS, BlobAction
 from polyarch.operations.copy import copy_images
 from polyarch.operations.copy.request import CopyRequest, CopyResult

@@ -19,7 +19,7 @@ from polyarch.cli.render.output import (
     styled,
 )
 from polyarch.cli.render.table import Column, print_table
-from polyarch.content.attestations import ATTESTATION_MODES
+from polyarch.content.attestations.links import ATTESTATION_MODES
 from polyarch.content.context import Context
 from polyarch.content.transfer import BlobAction
 from polyarch.domain import mediatype
@@ -285,7 +285,7 @@ def _record_sources(records: tuple[str, ...], ctx: Context) -> list[str]:
     """The sources the ``--records`` files name (none given: the records code is not loaded)."""
     if not records:
         return []
-    from polyarch.content.record_evidence import record_sources
-    from polyarch.content.records import load_records
+    from polyarch.content.records.evidence import record_sources
+    from polyarch.content.records.formats import load_records
 
     return record_sources(load_records(records), ctx)

@@ -18,7 +18,7 @@ from polyarch.cli.render.output import (
 )
 from polyarch.cli.render.streams import write_exact
 from polyarch.cli.render.table import Column, print_table
-from polyarch.content.referrers import Referrer
+from polyarch.content.referrers.discovery import Referrer
 from polyarch.operations.inspect import InspectEntry, InspectResult, inspect
 
 _KIND_TEXT = {

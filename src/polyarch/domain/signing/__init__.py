@@ -12,7 +12,7 @@
   holding a DSSE envelope, in a manifest whose ``subject`` is the signed image).
 * :mod:`~polyarch.domain.signing.check`: the verdict on one signature for one digest.
 
-Storing and finding signatures in a repository is :mod:`polyarch.content.signatures`;
+Storing and finding signatures in a repository is :mod:`polyarch.content.referrers.signatures`;
 the ``sign`` verb is :mod:`polyarch.operations.sign`. docs/signatures.md says which
 formats, why these libraries, and what is checked.
 """

@@ -3,7 +3,7 @@
 The index bytes, and so its digest, are kept unless a ``platforms`` filter,
 ``attestations="drop"`` or ``attestations="referrers"`` asks for a sub-index (with
 ``referrers``, each attestation manifest is written as an OCI 1.1 referrer of the image it
-attests instead: :mod:`polyarch.content.attestation_referrers`). Indexes nested in the
+attests instead: :mod:`polyarch.content.attestations.referrers`). Indexes nested in the
 index (CNAB / porter bundles) are copied recursively, children before the index naming
 them. External layers (foreign / non-distributable, any with ``urls``) are not copied: the
 manifests naming them are, byte for byte. Blobs are mounted within a registry, skipped
@@ -27,12 +27,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from polyarch.content.attestation_referrers import move_attestations
-from polyarch.content.attestations import require_link
+from polyarch.content.attestations.links import require_link
+from polyarch.content.attestations.referrers import move_attestations
 from polyarch.content.context import Context, borrowed
 from polyarch.content.graph import manifest_tree
-from polyarch.content.referrers import Referrer, discover_referrers
-from polyarch.content.referrers_carry import CarriedReferrer, carry_referrers
+from polyarch.content.referrers.carry import CarriedReferrer, carry_referrers
+from polyarch.content.referrers.discovery import Referrer, discover_referrers
 from polyarch.content.selection import EntryPlatforms, matches_filter
 from polyarch.content.transfer import ProgressCallback, Transfer, TransferStats
 from polyarch.domain.descriptor import Descriptor

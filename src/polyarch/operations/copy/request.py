@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from polyarch.content.attestations import AttestationMode, attestation_mode
-from polyarch.content.referrers_carry import CarriedReferrer
+from polyarch.content.attestations.links import AttestationMode, attestation_mode
+from polyarch.content.referrers.carry import CarriedReferrer
 from polyarch.content.transfer import DEFAULT_JOBS, TransferStats
 from polyarch.domain.digest import Digest
 from polyarch.domain.location import DEFAULT_TAG, LayoutReference, Location, parse_location

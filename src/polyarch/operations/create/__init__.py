@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 
-from polyarch.content.attestation_referrers import move_attestations
-from polyarch.content.attestations import require_link
+from polyarch.content.attestations.links import require_link
+from polyarch.content.attestations.referrers import move_attestations
 from polyarch.content.context import Context, borrowed
 from polyarch.content.pool import WorkerPool
-from polyarch.content.referrers_carry import carry_image_referrers
+from polyarch.content.referrers.carry import carry_image_referrers
 from polyarch.content.selection import EntryPlatforms, platform_key
 from polyarch.content.transfer import Transfer
 from polyarch.domain.location import Location

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from polyarch.content.attestation_referrers import move_attestations
+from polyarch.content.attestations.referrers import move_attestations
 from polyarch.content.blobinfo import BlobInfoCache
-from polyarch.content.referrers_carry import CarriedReferrer, carry_image_referrers
+from polyarch.content.referrers.carry import CarriedReferrer, carry_image_referrers
 from polyarch.content.selection import EntryPlatforms
 from polyarch.content.transfer import Transfer
 from polyarch.domain.descriptor import Descriptor
@@ -58,7 +58,7 @@ def move_to_referrers(
     transfer: Transfer, dest: Repository, entries: Sequence[Entry]
 ) -> tuple[CarriedReferrer, ...]:
     """Write each entry's attestations as referrers of its image in ``dest`` (whose images
-    are there already): :func:`~polyarch.content.attestation_referrers.move_attestations`."""
+    are there already): :func:`~polyarch.content.attestations.referrers.move_attestations`."""
     moves = [(a.repository, a.descriptor, e.descriptor) for e in entries for a in e.attestations]
     return move_attestations(transfer, dest, moves)
 

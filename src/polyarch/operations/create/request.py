@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from polyarch.content.attestations import AttestationMode, attestation_mode
+from polyarch.content.attestations.links import AttestationMode, attestation_mode
 from polyarch.domain.location import LayoutReference, Location, parse_location
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
@@ -78,7 +78,7 @@ class CreateRequest:
             platforms: ``--platform`` filters for multi-platform sources.
             attestations: ``"keep"``, ``"drop"``, or ``"referrers"`` (each attestation
                 manifest written as an OCI 1.1 referrer of its image instead of an index
-                entry: :mod:`polyarch.content.attestation_referrers`).
+                entry: :mod:`polyarch.content.attestations.referrers`).
             format: ``"oci"`` (image index) or ``"docker"`` (manifest list); None (the
                 default) keeps the format of the index ``append`` edits when every entry
                 fits it (a new index is OCI).

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from polyarch.content.referrers_carry import CarriedReferrer
+from polyarch.content.referrers.carry import CarriedReferrer
 from polyarch.content.transfer import TransferStats
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest

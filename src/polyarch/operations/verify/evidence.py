@@ -8,8 +8,8 @@ image has) and the ``provenance`` check (the source revisions named by SLSA prov
 from either place). Each function reports through
 :meth:`~polyarch.operations.verify.state.VerifyState.add` and is called from
 :func:`~polyarch.operations.verify.checks.run_checks`; which evidence a record gives
-lives in :mod:`polyarch.content.record_evidence`, the attestation links in
-:mod:`polyarch.content.attestations`.
+lives in :mod:`polyarch.content.records.evidence`, the attestation links in
+:mod:`polyarch.content.attestations.links`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from polyarch.content.attestation_referrers import referrer_attestations
-from polyarch.content.attestations import link_problem, referrer_link_problem
+from polyarch.content.attestations.links import link_problem, referrer_link_problem
+from polyarch.content.attestations.referrers import referrer_attestations
 from polyarch.content.graph import attestations_by_subject
-from polyarch.content.record_evidence import compare_evidence, record_evidence
+from polyarch.content.records.evidence import compare_evidence, record_evidence
 from polyarch.domain import mediatype
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import ImageManifest, Index
@@ -83,7 +83,7 @@ def expected_platforms(state: VerifyState, top: Index) -> list[Expected]:
     """The expected platforms of ``state.request``; adds a ``records`` line per bad record.
 
     ``--platform`` entries expect no digest, ``--expect`` entries their digest, build records
-    whatever evidence :func:`~polyarch.content.record_evidence.record_evidence` finds
+    whatever evidence :func:`~polyarch.content.records.evidence.record_evidence` finds
     against the images of ``top``. Returns them in that order; never raises for a record.
     """
     out = [Expected(p, None, "--platform") for p in state.request.platforms]
@@ -146,9 +146,9 @@ def check_attestations(
 
     ``children`` are the manifests read by the ``children`` check, by digest. The links
     (annotation, subject, in-toto statement) are checked by
-    :func:`~polyarch.content.attestations.link_problem`; an attestation found as a
+    :func:`~polyarch.content.attestations.links.link_problem`; an attestation found as a
     referrer of an image (``--attestations referrers``) by
-    :func:`~polyarch.content.attestations.referrer_link_problem` (subject, statement). The
+    :func:`~polyarch.content.attestations.links.referrer_link_problem` (subject, statement). The
     kinds come from the ``in-toto.io/predicate-type`` annotation of BuildKit's
     attestation manifests.
     """

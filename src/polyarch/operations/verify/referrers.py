@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from polyarch.content.referrers import Referrer, ReferrerDiscovery
+from polyarch.content.referrers.discovery import Referrer, ReferrerDiscovery
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import ImageManifest, Index
 from polyarch.errors import PolyarchError

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
-from polyarch.content.records import Record, load_records
+from polyarch.content.records.formats import Record, load_records
 from polyarch.domain.digest import Digest
 from polyarch.domain.location import LayoutReference, Location, parse_location
 from polyarch.domain.platform import Platform

@@ -31,8 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from polyarch.content.referrers import ReferrerDiscovery
-from polyarch.content.signatures import find_signatures
+from polyarch.content.referrers.discovery import ReferrerDiscovery
+from polyarch.content.referrers.signatures import find_signatures
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import Index, Manifest

@@ -14,7 +14,7 @@ from typing import Any, Final, TypeVar
 
 from polyarch.content.context import Context
 from polyarch.content.pool import WorkerPool
-from polyarch.content.record_evidence import Evidence
+from polyarch.content.records.evidence import Evidence
 from polyarch.content.selection import EntryPlatforms, Selected, platform_key
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
-from polyarch.content.records import Record
+from polyarch.content.records.formats import Record
 from polyarch.domain.platform import Platform
 from polyarch.engine.builders import BuilderChoice
 from polyarch.engine.endpoint import EngineChoice

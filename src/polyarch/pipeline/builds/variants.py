@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Final
 
 from polyarch.content.context import Context, borrowed
-from polyarch.content.records import Record
+from polyarch.content.records.formats import Record
 from polyarch.content.resolution import Resolution
 from polyarch.domain.platform import Platform
 from polyarch.engine.builders import (

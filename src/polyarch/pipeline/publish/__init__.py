@@ -1,5 +1,5 @@
 """``publish``: one record per variant in, one verified multi-platform tag out.
 
-The steps (:mod:`.run`: match records to the spec, create the index, verify it, clean up)
-and what they answer (:mod:`.result`).
+The records matched to the spec's variants (:mod:`.records`), the steps (:mod:`.run`:
+create the index, verify it, clean up) and what they answer (:mod:`.result`).
 """

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from polyarch.content.records import Record
+from polyarch.content.records.formats import Record
 from polyarch.domain.platform import Platform
 from polyarch.errors import PolyarchError
 from polyarch.operations.create import CreateResult

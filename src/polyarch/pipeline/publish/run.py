@@ -4,8 +4,9 @@ The records (one per spec variant, written by each variant's build, possibly on
 different CI runners, or buildx ``--metadata-file`` outputs) say which platform image
 manifest each build pushed. ``publish``:
 
-1. checks there is exactly one record per spec variant (:class:`RecordMismatch`, exit
-   code 2, names what is missing or extra, by platform);
+1. checks there is exactly one record per spec variant
+   (:mod:`polyarch.pipeline.publish.records`; exit code 2, naming what is missing or
+   extra, by platform);
 2. names the targets (:func:`~polyarch.pipeline.naming.name_release`: the spec's tags,
    or its tag rules evaluated for the version, or ``--tag``, or metadata-action's output)
    and the index annotations (metadata-action's defaults for that version and commit,
@@ -38,8 +39,7 @@ from pathlib import Path
 from typing import Final
 
 from polyarch.content.context import Context, borrowed
-from polyarch.content.record_evidence import record_source, resolve_record
-from polyarch.content.records import Record, load_records
+from polyarch.content.records.formats import Record, load_records
 from polyarch.content.selection import EntryPlatforms
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
@@ -61,6 +61,7 @@ from polyarch.operations.verify import verify
 from polyarch.operations.verify.request import VerifyReport, VerifyRequest
 from polyarch.pipeline.metadata import ActionMetadata
 from polyarch.pipeline.naming import name_release
+from polyarch.pipeline.publish.records import match_records, resolve_variant_record
 from polyarch.pipeline.publish.result import (
     CleanupOutcome,
     PublishedVariant,
@@ -71,18 +72,12 @@ from polyarch.pipeline.specfile.model import Spec
 __all__ = [
     "EngineUnavailable",
     "PublishRequest",
-    "RecordMismatch",
     "check_release_targets",
-    "match_records",
     "publish",
 ]
 
 #: What a registry that can only delete by digest leaves in place.
 NOT_DELETED: Final = "not deleted: registry cannot delete a tag without deleting the image"
-
-
-class RecordMismatch(InvalidInput):
-    """The records are not exactly one per spec variant; bring every variant's record."""
 
 
 class EngineUnavailable(PolyarchError):
@@ -181,52 +176,6 @@ class PublishRequest:
     def runs(self) -> bool:
         """Whether verification starts each platform's image."""
         return self.verify and not self.dry_run and self.run and self.spec.verify.run is not None
-
-
-def _checked(record: Record, spec: Spec, ctx: Context) -> Record:
-    """The record resolved: the platform image's digest, its platform, where it was found.
-
-    Resolved once (:func:`~polyarch.content.record_evidence.resolve_record`): the
-    wrapper is read where the record says it was pushed (``image.name``), else in the
-    spec's first image; the image's digest is carried from then on (verification of
-    every image of the spec compares it, whatever registry each image lives in). A
-    record without a platform (a buildx metadata file of a wrapper) takes the image's;
-    the image must be of the platform the record says.
-    """
-    resolved = resolve_record(record, ctx, str(spec.images[0]))
-    if resolved.platform is None:
-        raise InvalidInput(f"{record.origin}: {record_source(resolved)} names no platform")
-    return resolved
-
-
-def match_records(spec: Spec, records: Sequence[Record]) -> tuple[PublishedVariant, ...]:
-    """Pair each spec variant with its record; :class:`RecordMismatch` unless one each.
-
-    Every record must have its platform (see :func:`publish` for buildx metadata). The
-    same digest recorded twice for a platform (an artifact downloaded twice) is kept once.
-    """
-    by_variant: dict[Platform, list[Record]] = {v.platform: [] for v in spec.variants}
-    extra: list[Record] = []
-    for record in records:
-        assert record.platform is not None
-        variant = spec.variant(record.platform)
-        if variant is None:
-            extra.append(record)
-        elif all(r.digest != record.digest for r in by_variant[variant.platform]):
-            by_variant[variant.platform].append(record)
-    problems = [f"missing {p} (no record for it)" for p, found in by_variant.items() if not found]
-    problems += [
-        f"{p} more than once ({', '.join(f'{r.origin} {r.digest.short}' for r in found)})"
-        for p, found in by_variant.items()
-        if len(found) > 1
-    ]
-    problems += [f"extra {r.platform} ({r.origin}: not a variant of the spec)" for r in extra]
-    if problems:
-        raise RecordMismatch(
-            "records do not match the spec's variants: " + "; ".join(problems),
-            hint="each variant's build writes one record; bring every build's records",
-        )
-    return tuple(PublishedVariant(v, by_variant[v.platform][0]) for v in spec.variants)
 
 
 def check_release_targets(
@@ -344,9 +293,10 @@ def publish(
 ) -> PublishResult:
     """Check the records, publish the index to every tag, verify it, clean up.
 
-    Raises :class:`RecordMismatch` (bad input) before anything is published when the
-    records are not exactly one per variant, :class:`EngineUnavailable` when the spec
-    asks to run each platform and no engine answers, and
+    Raises :class:`~polyarch.pipeline.publish.records.RecordMismatch` (bad input) before
+    anything is published when the records are not exactly one per variant,
+    :class:`EngineUnavailable` when the spec asks to run each platform and no engine
+    answers, and
     :class:`~polyarch.operations.create.guard.PlatformDropRefused` (nothing written)
     when a target tag would lose a platform. A failed verification is no
     exception: :attr:`PublishResult.ok` is False (and ``cleanup`` is then skipped, so
@@ -373,7 +323,7 @@ def publish(
         done: set[int] = set()
 
         def once(record: Record) -> Record:
-            resolved = _checked(record, spec, ctx)
+            resolved = resolve_variant_record(record, spec, ctx)
             done.add(id(resolved))
             return resolved
 

@@ -1,6 +1,6 @@
 """What buildx takes beyond context and Dockerfile: secrets, ssh, caches, contexts, attestations.
 
-Each variant of the spec (and each Bake target, :mod:`polyarch.pipeline.bake`) may set
+Each variant of the spec (and each Bake target, :mod:`polyarch.pipeline.bake.variants`) may set
 them, in buildx's own syntax (``docker buildx build --help``; buildx's
 ``util/buildflags``), so that a line copied from a workflow or a Bake file means the same:
 

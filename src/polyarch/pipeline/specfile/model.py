@@ -151,7 +151,7 @@ class BakeSource:
 
     ``files`` are absolute paths (relative ones were taken from the spec file's
     directory, where ``docker buildx bake --print`` runs); ``targets`` the target or group
-    names (empty: the ``default`` group). :func:`polyarch.pipeline.bake.with_bake_variants`
+    names (empty: the ``default`` group). :func:`polyarch.pipeline.bake.variants.with_bake_variants`
     reads them into the spec's variants.
     """
 
@@ -202,7 +202,7 @@ class Spec:
     flavor: Flavor = field(default_factory=Flavor)
     annotations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     #: Where the variants come from when they are Bake targets (``variants`` is then empty
-    #: until :func:`polyarch.pipeline.bake.with_bake_variants` fills it).
+    #: until :func:`polyarch.pipeline.bake.variants.with_bake_variants` fills it).
     bake: BakeSource | None = None
 
     @property

@@ -3,7 +3,8 @@
 The file is composed with PyYAML's safe composer (no object is ever constructed from a
 YAML tag) and walked node by node, so every error names the file and the line.
 :class:`_NodeReader` reads mappings (merge keys applied, unknown keys refused with a
-suggestion), strings, booleans and lists; the spec's sections are read on top of it
+suggestion), strings, booleans and lists; the spec's variants are read on top of it
+(:mod:`polyarch.pipeline.specfile.variant`), and its other sections on top of those
 (:mod:`polyarch.pipeline.specfile.reader`).
 """
 

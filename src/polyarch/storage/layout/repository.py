@@ -22,7 +22,8 @@ is not what it must be (a link, a FIFO, a directory where a blob must be) is nam
 
 **Writes** create only the layout directory itself, never missing parents (skopeo,
 crane and regctl create the whole path; a typo in a parent is then silently a new
-tree, so polyarch refuses it). Files are touched through
+tree, so polyarch refuses it). Blob files are kept by
+:mod:`polyarch.storage.layout.blobs`; files are touched through
 :mod:`polyarch.storage.layout.files`: atomic writes, no links followed, regular files only,
 stale temporary files of dead writers removed by the next writer, ``index.json``
 read-modify-writes under a ``flock`` on the directory (no lock file in the layout).
@@ -34,9 +35,8 @@ import os
 import stat
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
-from functools import partial
-from typing import Any, BinaryIO, Final
+from contextlib import contextmanager
+from typing import Any, Final
 
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
@@ -46,7 +46,6 @@ from polyarch.domain.manifest import MAX_MANIFEST_SIZE, Index, Manifest, parse_m
 from polyarch.errors import (
     BlobUnknown,
     ContentError,
-    Interrupted,
     InvalidInput,
     InvalidReference,
     ManifestTooLarge,
@@ -56,6 +55,7 @@ from polyarch.errors import (
 from polyarch.files import os_failure
 from polyarch.storage.layout import files as layoutfs
 from polyarch.storage.layout import referrers as layout_referrers
+from polyarch.storage.layout.blobs import FileBlobReader, LayoutBlobs, SourceFailed, blob_path
 from polyarch.storage.layout.directory import LayoutDirectory, LayoutNotFound
 from polyarch.storage.layout.files import LEGACY_LOCK_FILE
 from polyarch.storage.layout.index import (
@@ -74,7 +74,7 @@ from polyarch.storage.layout.index import (
 )
 from polyarch.storage.layout.inventory import manifest_digests
 from polyarch.storage.repository import ManifestListing, Repository, TagIndexing
-from polyarch.storage.stream import CHUNK_SIZE, BlobReader, VerifyingStream
+from polyarch.storage.stream import BlobReader
 
 __all__ = [
     "INDEX_FILE",
@@ -88,7 +88,6 @@ __all__ = [
 
 #: The lock file of earlier versions: tolerated in a layout, no longer created.
 LOCK_FILE: Final = LEGACY_LOCK_FILE
-_BLOBS: Final = "blobs"
 
 
 def _is_digest(identifier: str) -> bool:
@@ -97,40 +96,6 @@ def _is_digest(identifier: str) -> bool:
     if not colon:
         return False
     return algorithm in ALGORITHMS or not is_valid_layout_name(identifier)
-
-
-def _rel(digest: Digest) -> str:
-    return f"{_BLOBS}/{digest.algorithm}/{digest.hex}"
-
-
-class _SourceFailed(Exception):
-    """An OS error raised by the chunks a blob is written from, on its way out."""
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class _FileBlobReader(BlobReader):
-    def __init__(self, file: BinaryIO, descriptor: Descriptor, what: str, shown: str) -> None:
-        self.descriptor = descriptor
-        self._file = file
-        self._shown = shown
-        chunks = iter(partial(file.read, CHUNK_SIZE), b"")
-        self._stream = VerifyingStream(chunks, descriptor, what=what)
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            yield from self._stream
-        except OSError as exc:
-            # Named here, as this layout's file: the consumer (another layout's write)
-            # must not take a failing read for a failure of its own file.
-            raise os_failure(exc, self._shown) from None
-        finally:
-            self._file.close()
-
-    def close(self) -> None:
-        self._file.close()
 
 
 class LayoutRepository(ManifestListing, TagIndexing):
@@ -158,6 +123,7 @@ class LayoutRepository(ManifestListing, TagIndexing):
         self.implicit_tag = implicit_tag
         self._dir = LayoutDirectory(self.path, self.name)
         self._interrupted = threading.Event()
+        self._blobs = LayoutBlobs(self.name, self._interrupted)
 
     def __repr__(self) -> str:
         return f"LayoutRepository({self.path!r})"
@@ -186,8 +152,8 @@ class LayoutRepository(ManifestListing, TagIndexing):
                 shown = f"{where} (the default when no tag is given)" if implicit else where
                 raise tag_unknown(shown, index.entries, self.name)
             digest = entry.digest if entry is not None else Digest(identifier)
-            with self._failures(_rel(digest)):
-                file = self._open_blob_file(root, digest)
+            with self._failures(blob_path(digest)):
+                file = self._blobs.open(root, digest)
                 if file is None:
                     raise manifest_unknown(where)
                 with file:
@@ -252,8 +218,8 @@ class LayoutRepository(ManifestListing, TagIndexing):
                 untagged = len(kept) != len(entries)
                 if untagged:
                     self._write_index(root, {**index.doc, "manifests": kept})
-                with self._failures(_rel(digest)):
-                    if not self._unlink_blob(root, digest) and not untagged:
+                with self._failures(blob_path(digest)):
+                    if not self._blobs.unlink(root, digest) and not untagged:
                         raise manifest_unknown(where)
 
     # Blobs -------------------------------------------------------------------------
@@ -261,30 +227,18 @@ class LayoutRepository(ManifestListing, TagIndexing):
     def blob_size(self, digest: Digest) -> int | None:
         """The size of the blob file, or None when absent."""
         digest = Digest(digest)
-        with (
-            self._failures(_rel(digest)),
-            self._dir.root() as root,
-            self._blob_dir(root, digest) as blobs,
-        ):
-            if blobs is None:
-                return None
-            try:
-                st = os.stat(digest.hex, dir_fd=blobs, follow_symlinks=False)
-            except FileNotFoundError:
-                return None
-        if not stat.S_ISREG(st.st_mode):
-            raise layoutfs.refused(self.name, _rel(digest))
-        return st.st_size
+        with self._failures(blob_path(digest)), self._dir.root() as root:
+            return self._blobs.size(root, digest)
 
     def open_blob(self, descriptor: Descriptor) -> BlobReader:
         """Open a blob file as a stream of chunks verified against ``descriptor``."""
         digest = Digest(descriptor.digest)  # validated before it names a file
         where = f"blob {self.name}@{digest}"
-        with self._failures(_rel(digest)), self._dir.root() as root:
-            file = self._open_blob_file(root, digest)
+        with self._failures(blob_path(digest)), self._dir.root() as root:
+            file = self._blobs.open(root, digest)
         if file is None:
             raise BlobUnknown(f"{where} not found", hint="copy the blob into this layout first")
-        return _FileBlobReader(file, descriptor, where, f"{self.name}: {_rel(digest)}")
+        return FileBlobReader(file, descriptor, where, f"{self.name}: {blob_path(digest)}")
 
     def put_blob(self, descriptor: Descriptor, chunks: Iterable[bytes]) -> None:
         """Stream a blob into a temp file, verify it, then rename it into place.
@@ -295,21 +249,12 @@ class LayoutRepository(ManifestListing, TagIndexing):
         """
         digest = Digest(descriptor.digest)  # validated before it names a file
         where = f"blob {self.name}@{digest}"
-        self._check_interrupted(where)
+        self._blobs.check_interrupted(where)
         try:
-            with (
-                self._failures(_rel(digest)),
-                self._dir.root(write=True) as root,
-                self._blob_dir(root, digest, create=True) as blobs,
-            ):
-                assert blobs is not None
-                with suppress(FileNotFoundError):
-                    st = os.stat(digest.hex, dir_fd=blobs, follow_symlinks=False)
-                    if stat.S_ISREG(st.st_mode) and st.st_size == descriptor.size:
-                        return
-                verified = VerifyingStream(chunks, descriptor, what=where)
-                layoutfs.write_atomic(blobs, digest.hex, self._until_interrupted(verified, where))
-        except _SourceFailed as failed:
+            with self._failures(blob_path(digest)), self._dir.root(write=True) as root:
+                assert root is not None
+                self._blobs.write(root, descriptor, chunks, where)
+        except SourceFailed as failed:
             raise failed.error from None  # the source's own failure, not this layout's
 
     def same_as(self, other: Repository) -> bool:
@@ -321,8 +266,8 @@ class LayoutRepository(ManifestListing, TagIndexing):
     def delete_blob(self, digest: Digest) -> None:
         """Delete a blob file."""
         digest = Digest(digest)
-        with self._failures(_rel(digest)), self._dir.root() as root:
-            if root is None or not self._unlink_blob(root, digest):
+        with self._failures(blob_path(digest)), self._dir.root() as root:
+            if root is None or not self._blobs.unlink(root, digest):
                 raise BlobUnknown(f"blob {self.name}@{digest} not found")
 
     # Tags --------------------------------------------------------------------------
@@ -430,7 +375,7 @@ class LayoutRepository(ManifestListing, TagIndexing):
 
     def _write_index(self, root: int, doc: dict[str, Any]) -> None:
         """Replace index.json (under the caller's lock), unless the operation is stopping."""
-        self._check_interrupted(f"{self.name}: {INDEX_FILE}")
+        self._blobs.check_interrupted(f"{self.name}: {INDEX_FILE}")
         layoutfs.write_atomic(root, INDEX_FILE, dump(doc))
 
     def _lookup(self, index: LayoutIndex, identifier: str) -> Descriptor | None:
@@ -449,7 +394,7 @@ class LayoutRepository(ManifestListing, TagIndexing):
         for entry in entries:
             if not mediatype.is_index(entry.media_type):
                 continue
-            file = self._open_blob_file(root, entry.digest)
+            file = self._blobs.open(root, entry.digest)
             if file is None:
                 continue
             with file:
@@ -463,48 +408,6 @@ class LayoutRepository(ManifestListing, TagIndexing):
                 children.update(d.digest for d in found.manifests)
         return children
 
-    # Files -------------------------------------------------------------------------
-
-    @contextmanager
-    def _blob_dir(
-        self, root: int | None, digest: Digest, *, create: bool = False
-    ) -> Iterator[int | None]:
-        """The fd of ``blobs/<alg>`` (links refused), or None when absent."""
-        fds: list[int] = []
-        try:
-            parent = root
-            for part, label in (
-                (_BLOBS, _BLOBS),
-                (digest.algorithm, f"{_BLOBS}/{digest.algorithm}"),
-            ):
-                parent = layoutfs.open_dir(
-                    parent, part, where=self.name, label=label, create=create
-                )
-                if parent is None:
-                    break
-                fds.append(parent)
-            yield parent
-        finally:
-            for fd in fds:
-                os.close(fd)
-
-    def _open_blob_file(self, root: int | None, digest: Digest) -> BinaryIO | None:
-        with self._blob_dir(root, digest) as blobs, suppress(FileNotFoundError):
-            if blobs is None:
-                return None
-            return layoutfs.open_file(blobs, digest.hex, where=self.name, label=_rel(digest))
-        return None
-
-    def _unlink_blob(self, root: int, digest: Digest) -> bool:
-        with self._blob_dir(root, digest) as blobs:
-            if blobs is None:
-                return False
-            try:
-                os.unlink(digest.hex, dir_fd=blobs)
-            except FileNotFoundError:
-                return False
-            return True
-
     # Helpers -----------------------------------------------------------------------
 
     @contextmanager
@@ -516,27 +419,6 @@ class LayoutRepository(ManifestListing, TagIndexing):
         except OSError as exc:
             shown = f"{self.name}: {label}" if label else self.name
             raise os_failure(exc, shown) from None
-
-    def _check_interrupted(self, where: str) -> None:
-        if self._interrupted.is_set():
-            raise Interrupted(f"{where}: not written, the operation was interrupted")
-
-    def _until_interrupted(self, chunks: Iterable[bytes], where: str) -> Iterator[bytes]:
-        """``chunks``, checking before each and after the last that no interrupt came.
-
-        An OS error of the source (a file it reads) is carried out as :class:`_SourceFailed`,
-        so that it is not named as a failure of this layout's file.
-        """
-        iterator = iter(chunks)
-        while True:
-            self._check_interrupted(where)
-            try:
-                chunk = next(iterator)
-            except StopIteration:
-                return
-            except OSError as exc:
-                raise _SourceFailed(exc) from exc
-            yield chunk
 
     def _check_tag(self, tag: str) -> None:
         if not is_valid_layout_name(tag):

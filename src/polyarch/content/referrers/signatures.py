@@ -6,7 +6,7 @@ registry or an OCI layout):
 * **bundle** (cosign 3's default, OCI 1.1): the referrer manifest is pushed by digest
   after its blobs (the empty config, the bundle); a registry with the referrers API lists
   it itself, elsewhere it is merged into the referrers tag schema index (read, merge,
-  write, read back: :mod:`polyarch.content.referrers_carry`), as go-containerregistry
+  write, read back: :mod:`polyarch.content.referrers.carry`), as go-containerregistry
   does for cosign;
 * **legacy** (cosign 2's ``sha256-<hex>.sig`` tag): the payload blob, then the manifest at
   the tag with the new signature layer added to those already there (cosign's own
@@ -24,12 +24,12 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
-from polyarch.content.referrers import ReferrerDiscovery
-from polyarch.content.referrers_carry import (
+from polyarch.content.referrers.carry import (
     GUARD_ATTEMPTS,
     ReferrersLostUpdate,
     attach_referrer,
 )
+from polyarch.content.referrers.discovery import ReferrerDiscovery
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import ImageManifest, Manifest, parse_manifest
@@ -120,7 +120,7 @@ def store_bundle(
 
     ``subject`` is the signed manifest's descriptor; ``created`` the RFC 3339 time for
     ``org.opencontainers.image.created``. Raises
-    :class:`~polyarch.content.referrers_carry.ReferrersLostUpdate` when concurrent
+    :class:`~polyarch.content.referrers.carry.ReferrersLostUpdate` when concurrent
     writers keep overwriting the tag schema index, and what the repository raises.
     """
     layer = bundle_layer(bundle)
@@ -152,7 +152,7 @@ def store_legacy(
 
     ``signature`` is over ``payload`` (a simple signing payload naming ``subject``). The
     layers already at the tag are kept byte for byte. Raises
-    :class:`~polyarch.content.referrers_carry.ReferrersLostUpdate` when concurrent
+    :class:`~polyarch.content.referrers.carry.ReferrersLostUpdate` when concurrent
     signers keep moving the tag, :class:`ReferrersLostUpdate` too when the tag holds
     something that is not a signature manifest (never overwritten).
     """

@@ -10,7 +10,7 @@ Three forms are read, as registries hold them today:
   scheme cosign 2 uses by default (no ``subject``: the tag names the image).
 
 Discovery is recursive (a signature of an SBOM is a referrer of the SBOM). Writing them
-elsewhere is :mod:`polyarch.content.referrers_carry`; everything goes through
+elsewhere is :mod:`polyarch.content.referrers.carry`; everything goes through
 :class:`~polyarch.storage.Repository`.
 
 >>> cosign_tag("sha256:" + "ab" * 32, "sig") == "sha256-" + "ab" * 32 + ".sig"

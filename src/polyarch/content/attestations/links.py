@@ -54,7 +54,7 @@ MAX_STATEMENT = 16 * 1024 * 1024
 
 #: What ``create``, ``copy``, ``publish`` (and the spec's ``attestations:``) do with an
 #: index's attestation manifests: ``keep`` them in the index, ``drop`` them, or move them to
-#: ``referrers`` of their images (:mod:`polyarch.content.attestation_referrers`).
+#: ``referrers`` of their images (:mod:`polyarch.content.attestations.referrers`).
 AttestationMode = Literal["keep", "drop", "referrers"]
 ATTESTATION_MODES: Final[tuple[AttestationMode, ...]] = ("keep", "drop", "referrers")
 

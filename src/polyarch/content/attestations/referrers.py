@@ -33,7 +33,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
-from polyarch.content.referrers_carry import CarriedReferrer, CarryStatus, attach_referrer
+from polyarch.content.referrers.carry import CarriedReferrer, CarryStatus, attach_referrer
 from polyarch.content.transfer import Transfer
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
@@ -109,7 +109,7 @@ def move_attestations(
     the images must be in ``dest`` already (referrers follow what they refer to). The
     statement blobs move from the source (mounted, skipped or streamed); the empty config
     is written where a rewritten manifest needs it. With ``transfer.dry_run`` nothing is
-    written. Returns one :class:`~polyarch.content.referrers_carry.CarriedReferrer` each
+    written. Returns one :class:`~polyarch.content.referrers.carry.CarriedReferrer` each
     (``subject`` the image, ``digest`` the referrer written). Raises
     :class:`~polyarch.errors.InvalidInput` for an attestation whose ``subject`` names
     another image, and what the repositories raise.

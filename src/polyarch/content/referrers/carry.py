@@ -1,6 +1,6 @@
 """Writing referrers at a destination: ``copy`` and ``create`` carry them with this.
 
-Each referrer found by :mod:`polyarch.content.referrers` is pushed with its exact
+Each referrer found by :mod:`polyarch.content.referrers.discovery` is pushed with its exact
 bytes (its digest, and so every signature over it, stays valid), after the content it
 refers to, in the form the destination supports: by digest where the registry has the
 referrers API; plus an entry merged into the referrers tag schema index where it has
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from polyarch.content.referrers import (
+from polyarch.content.referrers.discovery import (
     Form,
     Referrer,
     discover_referrers,

@@ -13,7 +13,7 @@ pipeline writes them. Two formats are read:
   attestations on, ``containerimage.digest`` and ``containerimage.descriptor`` name the
   BuildKit *wrapper* index (the descriptor has no platform): such a record is
   *unresolved* until the wrapper is read where ``image.name`` says it was pushed
-  (:func:`polyarch.content.record_evidence.resolve_record`); without a wrapper
+  (:func:`polyarch.content.records.evidence.resolve_record`); without a wrapper
   (provenance off) the descriptor is the image manifest's, with its ``platform``, and
   ``containerimage.config.digest`` names its config.
 * ``docker buildx bake --metadata-file`` outputs: one buildx metadata object per target,

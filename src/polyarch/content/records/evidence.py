@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from polyarch.content.context import Context
 from polyarch.content.graph import fetch_config
-from polyarch.content.records import Record
+from polyarch.content.records.formats import Record
 from polyarch.content.resolution import Resolution, resolve_in
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest

@@ -3,7 +3,7 @@
 BuildKit's attestation manifests are found in two places: as ``unknown/unknown`` entries of
 the index (``vnd.docker.reference.digest`` naming the image) and, after ``--attestations
 referrers`` or from a builder that writes them so, as OCI 1.1 referrers of the image
-(:mod:`polyarch.content.attestation_referrers`). :func:`read_attestations` reads both the
+(:mod:`polyarch.content.attestations.referrers`). :func:`read_attestations` reads both the
 same way, reads each in-toto layer once, and summarizes it with
 :mod:`polyarch.domain.statements`: one :class:`PlatformProvenance` per provenance
 statement (or one saying there is none) and one :class:`PlatformSboms` per image.
@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from polyarch.content.attestation_referrers import referrer_attestations
-from polyarch.content.attestations import MAX_STATEMENT
+from polyarch.content.attestations.links import MAX_STATEMENT
+from polyarch.content.attestations.referrers import referrer_attestations
 from polyarch.content.graph import attestations_by_subject, fetch_config
 from polyarch.content.selection import EntryPlatforms
 from polyarch.domain import mediatype

@@ -1,4 +1,4 @@
-"""Variants from a Bake definition, as ``docker buildx bake --print`` resolves it.
+"""Bake targets as variants: each target's platforms built from its context and Dockerfile.
 
 A team that describes its build with Bake (HCL, JSON or compose files) keeps it:
 polyarch asks buildx to resolve the files (variables, functions, ``inherits``, groups,
@@ -7,25 +7,8 @@ and reads the JSON it prints: ``{"group": {...}, "target": {NAME: {...}}}``. One
 codebase works; a target with several platforms becomes one variant per platform (same
 context and Dockerfile).
 
-Measured with Debian's buildx 0.13.1 and 0.29.1 (``bake --print`` needs no engine):
-
-* both print ``context``, ``dockerfile`` (``Dockerfile`` by default), ``args`` (values as
-  strings), ``labels``, ``tags``, ``target``, ``platforms``, ``contexts``, ``pull``,
-  ``no-cache``, ``annotations``;
-* ``secret``, ``ssh``, ``cache-from``, ``cache-to``, ``attest`` and ``output`` are CSV
-  strings in 0.13 (``"id=npmrc,src=npmrc"``) and objects in 0.29 (``{"id": "npmrc",
-  "src": "npmrc"}``; ``{"type": "provenance", "disabled": true}`` with a JSON boolean;
-  ``{"push": "true", "type": "image"}`` with string values); both are read;
-* 0.13 leaves a compose service's ``platforms``, ``ssh``, ``pull``, ``no_cache`` and
-  ``network`` out of ``--print``; 0.29 prints them;
-* relative paths (``context``, ``contexts``, a secret's ``src``) are printed as written and
-  mean the directory bake runs in (buildx's default; ``BUILDX_BAKE_FILE_RELATIVE_PATHS=1``,
-  buildx 0.3x, makes them relative to the file), so they are resolved against ``cwd``
-  here; ``cwd://`` is stripped. :func:`resolve_bake` runs bake in the (first) Bake
-  file's directory, so that a file means the same wherever polyarch runs (where polyarch
-  differs from buildx: the same when bake runs next to the file);
-* ``--print`` checks that a secret's ``src`` exists and that ``SSH_AUTH_SOCK`` is set for
-  ``ssh = ["default"]``, and never prints a secret's value (only ``id``/``src``/``env``).
+What buildx prints, and how it is read, is
+:mod:`polyarch.pipeline.bake.definition`.
 
 Refused, one line each (:class:`BakeError`, exit code 2): a target without
 ``platforms``; a remote ``context`` (as the spec refuses one); ``dockerfile-inline``; a
@@ -34,6 +17,7 @@ URL; attributes polyarch would not pass on (``shm-size``, ``ulimits``, ``extra-h
 ``entitlements``, ``no-cache-filter``, ``call``). ``tags`` and ``output`` are not
 used: polyarch pushes each variant itself, where the spec (or ``--image``) says.
 
+>>> from polyarch.pipeline.bake.definition import parse_bake_print
 >>> definition = parse_bake_print('''{"target": {"api-arm64": {"context": "app-arm64",
 ...   "dockerfile": "docker/prod.Dockerfile", "platforms": ["linux/arm64"],
 ...   "args": {"PYTHON_ENV": "production"}, "target": "runtime",
@@ -46,16 +30,21 @@ used: polyarch pushes each variant itself, where the spec (or ``--image``) says.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 from polyarch.domain.platform import Platform
 from polyarch.domain.reference import Reference
-from polyarch.engine.bake import print_bake_definition
 from polyarch.errors import InvalidInput, InvalidPlatform, InvalidReference
-from polyarch.files import parse_json
+from polyarch.pipeline.bake.definition import (
+    BakeDefinition,
+    BakeError,
+    BakeTarget,
+    bake_print,
+    csv_of,
+)
 from polyarch.pipeline.specfile.inputs import (
     BuildInputs,
     CacheInput,
@@ -67,12 +56,7 @@ from polyarch.pipeline.specfile.model import DEFAULT_TAGS, Spec, Variant
 from polyarch.pipeline.tags.rules import parse_rule
 
 __all__ = [
-    "BakeDefinition",
-    "BakeError",
-    "BakeTarget",
-    "bake_print",
     "bake_variants",
-    "parse_bake_print",
     "resolve_bake",
     "spec_from_bake",
     "with_bake_variants",
@@ -103,123 +87,14 @@ _IGNORED: Final = frozenset({"tags", "output", "description", "annotations"})
 _REMOTE: Final = ("http://", "https://", "git://", "git@", "ssh://", "github.com/")
 
 
-class BakeError(InvalidInput):
-    """A Bake target cannot be a variant (or the definition is not bake's); fix the target."""
-
-
-@dataclass(frozen=True, slots=True)
-class BakeTarget:
-    """One resolved target: its name and the attributes ``--print`` gave."""
-
-    name: str
-    attrs: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class BakeDefinition:
-    """The printed definition: targets by name, groups (name to target names), where it ran."""
-
-    targets: Mapping[str, BakeTarget]
-    groups: Mapping[str, tuple[str, ...]]
-    cwd: Path
-
-    def default_targets(self) -> tuple[str, ...]:
-        """The ``default`` group's targets (what ``bake`` builds without names), else all."""
-        return self.groups.get("default") or tuple(self.targets)
-
-    def expand(self, names: Sequence[str]) -> list[str]:
-        """Target names with each group replaced by its targets (no names: the default)."""
-        out: list[str] = []
-        pending = list(names) or list(self.default_targets())
-        seen_groups: set[str] = set()
-        while pending:
-            name = pending.pop(0)
-            if name not in self.targets and name in self.groups and name not in seen_groups:
-                seen_groups.add(name)
-                pending[:0] = self.groups[name]
-            elif name not in out:
-                out.append(name)
-        return out
-
-
-def bake_print(
-    files: Sequence[str | Path],
-    targets: Sequence[str] = (),
-    *,
-    cwd: Path,
-    docker: str = "docker",
-    env: Mapping[str, str] | None = None,
-) -> BakeDefinition:
-    """Run ``docker buildx bake --print`` in ``cwd`` and read the definition it prints.
-
-    Raises :class:`~polyarch.engine.bake.BakeFailed` with buildx's last error line when it
-    fails (a missing file, an undefined target, an HCL error), and :class:`BakeError` for
-    output that is not bake's.
-    """
-    text = print_bake_definition(files, targets, cwd=cwd, docker=docker, env=env)
-    return parse_bake_print(text, cwd)
-
-
-def parse_bake_print(text: str, cwd: Path) -> BakeDefinition:
-    """Read ``bake --print``'s JSON; relative paths are taken from ``cwd``."""
-    data = parse_json(text, what="docker buildx bake --print output", shown="stdout")
-    if not isinstance(data, dict) or not isinstance(data.get("target"), dict):
-        raise BakeError("docker buildx bake printed no targets")
-    targets = {
-        name: BakeTarget(name, MappingProxyType(dict(attrs)))
-        for name, attrs in data["target"].items()
-        if isinstance(name, str) and isinstance(attrs, dict)
-    }
-    groups: dict[str, tuple[str, ...]] = {}
-    for name, group in (data.get("group") or {}).items():
-        if isinstance(group, dict) and isinstance(group.get("targets"), list):
-            groups[name] = tuple(t for t in group["targets"] if isinstance(t, str))
-    return BakeDefinition(MappingProxyType(targets), MappingProxyType(groups), cwd)
-
-
 def _local(value: str, cwd: Path) -> Path:
     return (cwd / value.removeprefix("cwd://")).resolve()
-
-
-def _strings(target: str, key: str, value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BakeError(f"bake target {target!r}: {key} is not a list of strings")
-    return list(value)
-
-
-def _string_map(target: str, key: str, value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise BakeError(f"bake target {target!r}: {key} is not a mapping")
-    return {str(k): "" if v is None else str(v) for k, v in value.items()}
-
-
-def _csv_of(item: Mapping[str, Any]) -> str:
-    """An object of buildx 0.29's --print as the CSV 0.13 prints."""
-    parts = []
-    for key, value in item.items():
-        text = "true" if value is True else "false" if value is False else str(value)
-        if isinstance(value, list):
-            text = ",".join(str(v) for v in value)
-        field_text = f"{key}={text}"
-        parts.append(f'"{field_text}"' if "," in field_text else field_text)
-    return ",".join(parts)
-
-
-def _entries(target: str, key: str, value: Any) -> list[str | Mapping[str, Any]]:
-    if not isinstance(value, list):
-        raise BakeError(f"bake target {target!r}: {key} is not a list")
-    out: list[str | Mapping[str, Any]] = []
-    for item in value:
-        if not isinstance(item, str | dict):
-            raise BakeError(f"bake target {target!r}: {key} holds {item!r}")
-        out.append(item)
-    return out
 
 
 def _inputs(target: BakeTarget, cwd: Path) -> BuildInputs:
     a, name = target.attrs, target.name
     secrets: list[SecretInput] = []
-    for item in _entries(name, "secret", a.get("secret", [])):
+    for item in target.entries("secret"):
         try:
             if isinstance(item, str):
                 secret = SecretInput.parse(item, strict=False)
@@ -228,14 +103,14 @@ def _inputs(target: BakeTarget, cwd: Path) -> BuildInputs:
                     item.get("id"),
                     item.get("src"),
                     item.get("env"),
-                    text=_csv_of(item),
+                    text=csv_of(item),
                     strict=False,
                 )
         except InvalidInput as exc:
             raise BakeError(f"bake target {name!r}: {exc.message}", hint=exc.hint) from None
         secrets.append(secret.absolute(cwd))
     ssh: list[SshInput] = []
-    for item in _entries(name, "ssh", a.get("ssh", [])):
+    for item in target.entries("ssh"):
         if isinstance(item, str):
             ssh.append(SshInput.parse(item))
         else:
@@ -243,21 +118,21 @@ def _inputs(target: BakeTarget, cwd: Path) -> BuildInputs:
             ssh.append(SshInput(str(item.get("id", "default")), paths))
     caches: dict[str, list[CacheInput]] = {"cache-from": [], "cache-to": []}
     for key, found in caches.items():
-        for item in _entries(name, key, a.get(key, [])):
+        for item in target.entries(key):
             try:
                 cache = (
                     CacheInput.parse(item)
                     if isinstance(item, str)
-                    else CacheInput.from_mapping(item, _csv_of(item))
+                    else CacheInput.from_mapping(item, csv_of(item))
                 )
             except InvalidInput as exc:
                 raise BakeError(f"bake target {name!r}: {key}: {exc.message}") from None
             found.append(cache.absolute(cwd))
     attest = []
-    for item in _entries(name, "attest", a.get("attest", [])):
-        attest.append(parse_attest(item if isinstance(item, str) else _csv_of(item)))
+    for item in target.entries("attest"):
+        attest.append(parse_attest(item if isinstance(item, str) else csv_of(item)))
     contexts: dict[str, str] = {}
-    for ctx_name, value in _string_map(name, "contexts", a.get("contexts", {})).items():
+    for ctx_name, value in target.string_map("contexts").items():
         if value.startswith("target:"):
             raise BakeError(
                 f"bake target {name!r}: context {ctx_name!r} is the target {value[7:]!r}, "
@@ -341,7 +216,7 @@ def _target_variants(target: BakeTarget, cwd: Path) -> list[Variant]:
     if not isinstance(dockerfile_text, str):
         raise BakeError(f"bake target {name!r}: dockerfile is not a path")
     dockerfile = (context / dockerfile_text).resolve()
-    platforms = _strings(name, "platforms", a.get("platforms", []))
+    platforms = target.strings("platforms")
     if not platforms:
         raise BakeError(
             f"bake target {name!r} has no platforms",
@@ -361,10 +236,10 @@ def _target_variants(target: BakeTarget, cwd: Path) -> list[Variant]:
                 platform,
                 context,
                 dockerfile,
-                MappingProxyType(_string_map(name, "args", a.get("args", {}))),
+                MappingProxyType(target.string_map("args")),
                 target_stage if isinstance(target_stage, str) else None,
                 None,
-                MappingProxyType(_string_map(name, "labels", a.get("labels", {}))),
+                MappingProxyType(target.string_map("labels")),
                 inputs,
                 bake_target=name,
             )
@@ -405,7 +280,7 @@ def spec_from_bake(definition: BakeDefinition, names: Sequence[str], path: Path)
     images: dict[str, Reference] = {}
     for name in chosen:
         target = definition.targets[name]
-        for text in _strings(name, "tags", target.attrs.get("tags", [])):
+        for text in target.strings("tags"):
             try:
                 ref = Reference.parse(text)
             except InvalidReference as exc:

@@ -1,0 +1,3 @@
+"""Referrers: manifests attached to an image, found (:mod:`.discovery`), carried to another
+repository (:mod:`.carry`), and cosign's signatures stored and found among them
+(:mod:`.signatures`)."""
