@@ -1,4 +1,4 @@
-"""Blob bodies are read from the socket in 1 MiB pieces (transport/reads.py).
+"""Blob bodies are read from the socket in 512 KiB pieces (transport/reads.py).
 
 The setting lives in httpcore, not in httpx's API: this test is what notices when an
 httpcore upgrade renames or drops it (a copy would then cost about twice the CPU).

@@ -22,14 +22,14 @@ from polyarch.transport.reads import SOCKET_READ_BYTES
 __all__ = ["CHUNK_SIZE", "BlobReader", "VerifyingStream"]
 
 #: Read and write blobs in chunks of at least this size: memory stays constant whatever the
-#: blob. A registry body arrives in socket reads of up to 1 MiB (transport/reads.py), passed
+#: blob. A registry body arrives in socket reads of up to 512 KiB (transport/reads.py), passed
 #: on as they come when they are this large, joined when a slow socket gives less; a file
 #: is read in chunks of this size. Each blob in flight holds a few such pieces (the one
 #: being hashed and sent, the one the HTTP stack still refers to), so this and the read
 #: size set the memory per ``--jobs``. Measured on a 1 GiB copy between loopback
 #: registries (docs/benchmarks.md), with the allocator settled (:func:`_settle_allocator`):
 #: 128 KiB chunks took the same CPU as 256 KiB to 1 MiB; the socket read size is what
-#: counts (64 KiB reads: 3.3 s of CPU per GiB; 1 MiB reads: 1.8 s).
+#: counts (a 1 GiB copy: 4.0 s of CPU with 64 KiB reads, 2.2 s with 512 KiB reads).
 CHUNK_SIZE: Final = 128 * 1024
 
 

@@ -1,12 +1,25 @@
-"""How much one socket read takes: 1 MiB, not httpcore's 64 KiB.
+"""How much one socket read takes: 512 KiB, not httpcore's 64 KiB.
 
 httpcore reads a response in ``READ_NUM_BYTES`` pieces (64 KiB since encode/httpcore#136,
 which raised it from 4 KiB for the same reason), and each piece goes once through h11's
 event parser, httpcore's and httpx's body iterators and polyarch's verifying stream. A blob
-copy is then mostly that per-piece Python work, not hashing: measured on a 1 GiB copy
-between loopback registries, 3.3 s of CPU per GiB with 64 KiB reads, 1.8 s with 1 MiB reads
-(bench/copy_paths.py; docs/benchmarks.md). A read returns what the socket has, up to the
-size, so small responses (manifests, tokens) are read as before.
+copy is then mostly that per-piece Python work, not hashing. Measured: ``polyarch copy`` of a
+1 GiB image (4 layers, 4 jobs) between loopback registries, CPU of the whole process and
+its peak RSS, medians of 3 (docs/benchmarks.md):
+
+=========  ========  =========
+read       CPU       peak RSS
+=========  ========  =========
+64 KiB     4.0 s     32 MiB
+256 KiB    3.3 s     37 MiB
+512 KiB    2.2 s     43 MiB
+1 MiB      2.2 s     56 MiB
+=========  ========  =========
+
+Each blob in flight holds a few pieces (the socket's, h11's buffer, the one extracted from
+it, the upload's), so the size is a trade of CPU against memory; 512 KiB takes the CPU
+gain for 11 MiB. A read returns what the socket has, up to the size: small responses
+(manifests, tokens) are read as before.
 
 httpx has no setting for it; httpcore names it as a class attribute of its HTTP/1.1
 connection, which is what :func:`widen_socket_reads` sets, once, when the first real

@@ -43,7 +43,7 @@ def body_error(client: RegistryClient, registry: str, exc: Exception, what: str)
 def coalesce(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
     """Join the pieces a socket delivers into chunks of at least ``size`` bytes.
 
-    A piece that is already that large (a socket read takes up to 1 MiB:
+    A piece that is already that large (a socket read takes up to 512 KiB:
     transport/reads.py) is passed on as it is, without a copy.
 
     One copy per byte: httpx's own ``iter_bytes(size)`` re-chunker copies each byte
