@@ -30,7 +30,7 @@ def httpcore_default() -> Iterator[int]:
 def test_building_a_client_widens_the_reads(httpcore_default: int) -> None:
     assert httpcore_default == http11.HTTP11Connection.READ_NUM_BYTES
     RegistryClient(TransportSettings()).close()
-    assert http11.HTTP11Connection.READ_NUM_BYTES == SOCKET_READ_BYTES == 1024 * 1024
+    assert http11.HTTP11Connection.READ_NUM_BYTES == SOCKET_READ_BYTES == 512 * 1024
 
 
 def test_a_larger_size_is_never_lowered(httpcore_default: int) -> None:
