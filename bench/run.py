@@ -29,6 +29,16 @@ Scenarios:
 5. ``stacks``: the HTTP stack alone (``bench/stacks.py``): import, client and per-request
    cost of httpx as polyarch uses it, httpx's default client, httpcore, urllib3 and
    ``http.client``.
+6. ``imports``: ``-X importtime`` of ``create`` N=2 and ``--version``, by origin
+   (``bench/imports.py``).
+7. ``instructions``: start-up, the alternatives and per-request costs in instruction counts
+   (``bench/startup.py``; needs valgrind): noise-free on a shared machine.
+8. ``copy-paths``: CPU per GiB of one blob copied A→B by today's path, the lean prototypes
+   (``bench/lean_stream.py``) and the hashing floors (``bench/copy_paths.py``).
+9. ``verify``: verify an index of N platforms x 10 layers (``bench/release.py``).
+10. ``promote-release``: one release (index + 4 tags) into 3 registries.
+11. ``tags``: list the tags of repositories of 1,000 and 10,000 tags (and prune, once it
+    exists).
 
 Nothing here is a test: it prints a markdown table (and ``--output`` writes JSON).
 """
@@ -54,8 +64,18 @@ ROOT = Path(__file__).resolve().parent.parent
 # (for the registry fixture) on the path.
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from bench.extra import (  # noqa: E402
+    scenario_copy_paths,
+    scenario_imports,
+    scenario_instructions,
+)
 from bench.images import installed_polyarch, push_big_image  # noqa: E402
 from bench.measure import MIB, Bench, Case, progress  # noqa: E402
+from bench.release import (  # noqa: E402
+    scenario_promote_release,
+    scenario_tags,
+    scenario_verify,
+)
 from bench.report import environment, fmt_bytes, growth, table  # noqa: E402
 from bench.scenarios import (  # noqa: E402
     scenario_copy,
@@ -69,6 +89,23 @@ from bench.stacks import table as stacks_table  # noqa: E402
 from support.registry import RegistryServer  # noqa: E402
 
 # Main ----------------------------------------------------------------------------------
+
+#: Every scenario, in the order they run; the last six are off unless named with --only.
+SCENARIOS = [
+    "startup",
+    "create",
+    "copy",
+    "promote",
+    "promote-many",
+    "stacks",
+    "verify",
+    "promote-release",
+    "tags",
+    "imports",
+    "instructions",
+    "copy-paths",
+]
+DEFAULT_SCENARIOS = SCENARIOS[:9]
 
 
 def pick_tmpdir(layer_mib: int) -> str:
@@ -119,7 +156,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["startup", "create", "copy", "promote", "promote-many", "stacks"],
+        choices=SCENARIOS,
         help="run only these scenarios (repeatable)",
     )
     parser.add_argument("--output", type=Path, help="also write all samples as JSON here")
@@ -146,6 +183,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the polyarch CLI to measure (default: a fresh `pip install .` of this checkout "
         "with compiled bytecode in the temp dir, as users get it)",
     )
+    parser.add_argument(
+        "--verify-sizes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="verify: index widths N, 10 layers each (default 8,32; 8 with --quick)",
+    )
+    parser.add_argument(
+        "--tag-counts",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="tags: repository sizes (default 1000,10000; 1000 with --quick)",
+    )
+    parser.add_argument(
+        "--release-mib",
+        type=int,
+        help="promote-release: each of the release's 6 layers, MiB (default 16; 2 with --quick)",
+    )
+    parser.add_argument(
+        "--paths-mib",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="copy-paths: blob sizes in MiB (default 64,256: the difference is per byte)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (debugging)")
     return parser.parse_args(argv)
 
@@ -155,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     runs = args.runs or (2 if args.quick else 5)
     layer_mib = args.layer_mib or (32 if args.quick else 256)
-    only = set(args.only or ["startup", "create", "copy", "promote", "promote-many", "stacks"])
+    only = set(args.only or DEFAULT_SCENARIOS)
     sizes = args.sizes or ([2, 8] if args.quick else [2, 8, 32, 128])
     copy_mib = args.copy_mib or [4 * layer_mib]
     missing = [t for t in ("docker", "skopeo", "curl") if shutil.which(t) is None]
@@ -174,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     cases: list[Case] = []
     stack_cases: list[Case] = []
+    extra_tables: list[str] = []
     info: dict[str, Any] = {}
     try:
         a.start()
@@ -193,6 +251,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                     Path(cli).parent / "python", stacks_manifest(a), runs
                 )
                 info.update(stack_info)
+            if "verify" in only:
+                cases += scenario_verify(
+                    bench, args.verify_sizes or ([8] if args.quick else [8, 32])
+                )
+            if "promote-release" in only:
+                cases += scenario_promote_release(
+                    bench, args.release_mib or (2 if args.quick else 16)
+                )
+            if "tags" in only:
+                tag_cases, tag_info = scenario_tags(
+                    bench, args.tag_counts or ([1000] if args.quick else [1000, 10000])
+                )
+                cases += tag_cases
+                info.update(tag_info)
+            if "imports" in only:
+                extra_tables.append(scenario_imports(bench, runs))
+            if "instructions" in only:
+                extra_tables.append(scenario_instructions(bench))
+            if "copy-paths" in only:
+                extra_tables.append(scenario_copy_paths(bench, args.paths_mib or [64, 256], runs))
             for n, total_mib in enumerate(copy_mib if only & {"copy", "promote"} else []):
                 bench.layer_size = total_mib * MIB // 4
                 source = f"{a.host}/big{n}/app:v1"
@@ -226,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if stack_cases:
         print()
         print(stacks_table(stack_cases))
+    for extra in extra_tables:
+        print()
+        print(extra)
     for scenario in dict.fromkeys(c.scenario for c in cases):
         grown = growth(cases, scenario)
         if grown:

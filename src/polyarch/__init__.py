@@ -123,11 +123,8 @@ if TYPE_CHECKING:
         ImageConfigResult,
         image_config,
     )
-    from polyarch.operations.copy import (
-        CopyRequest,
-        CopyResult,
-        copy_image,
-    )
+    from polyarch.operations.copy import copy_image, copy_images
+    from polyarch.operations.copy.request import CopyRequest, CopyResult
     from polyarch.operations.create import (
         CreateRequest,
         CreateResult,
@@ -339,6 +336,7 @@ __all__ = [
     "build_matrix",
     "build_variants",
     "copy_image",
+    "copy_images",
     "create_index",
     "delete",
     "discover_referrers",
@@ -422,7 +420,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "Unsupported",
     ),
     "polyarch.operations.config": ("ImageConfigResult", "image_config"),
-    "polyarch.operations.copy": ("CopyRequest", "CopyResult", "copy_image"),
+    "polyarch.operations.copy": ("copy_image", "copy_images"),
+    "polyarch.operations.copy.request": ("CopyRequest", "CopyResult"),
     "polyarch.operations.create": (
         "CreateRequest",
         "CreateResult",

@@ -26,10 +26,14 @@ from support.random_blobs import push_random_index
 pytestmark = pytest.mark.integration
 
 MIB = 1024 * 1024
-#: What a copy may hold per blob in flight (its chunks, the HTTP stack's buffers).
-BUDGET_PER_JOB = 3 * MIB // 2
+#: What a copy may hold per blob in flight (its chunks, the HTTP stack's buffers: each
+#: socket read of up to 512 KiB, transport/reads.py, is in h11's buffer, extracted from it,
+#: hashed and joined into the upload), and besides them. Measured: 3.7 MiB with one job,
+#: 7.4 MiB with four.
+BUDGET_PER_JOB = 2 * MIB
+BUDGET_FIXED = 2 * MIB
 #: Each layer is larger than any budget: a copy that buffered a blob would not fit.
-LAYER = 8 * MIB
+LAYER = 16 * MIB
 
 
 def _copy_peak(ctx: Context, source: Reference, dest: Reference, jobs: int) -> tuple[int, int]:
@@ -56,7 +60,7 @@ def test_copy_memory_is_a_few_chunks_per_job(
     dest = Reference.parse(f"{registry2.host}/copy-memory-{jobs}/app:{tag}")
     copied, peak = _copy_peak(ctx, source, dest, jobs)
     assert copied >= 4 * LAYER  # every layer streamed, none mounted or skipped
-    assert peak < jobs * BUDGET_PER_JOB, (
+    assert peak < BUDGET_FIXED + jobs * BUDGET_PER_JOB, (
         f"a copy with {jobs} jobs held {peak / MIB:.1f} MiB at its peak"
     )
 
@@ -81,8 +85,9 @@ def _cli_page_faults(*args: str) -> int:
 def test_copy_reuses_its_chunk_memory(ctx: Context, registry: Any, registry2: Any) -> None:
     # Each fresh page the kernel hands a process is a page fault and a page to zero. With
     # 256 KiB chunks and glibc's dynamic mmap threshold unsettled (storage/repository.py), a copy
-    # whose chunks went back to the kernel and came again took 3,700 more faults for these
-    # 32 MiB; one that reuses them takes about 400 (its working set, once). A fresh
+    # whose chunks went back to the kernel and came again took 3,700 more faults for 32 MiB;
+    # one that reuses them takes its working set once (about 2,800 with 512 KiB socket
+    # reads). A fresh
     # process, as users run it: the allocator's state depends on the first large blocks a
     # process frees.
     tag = f"f{uuid.uuid4().hex[:8]}"
@@ -94,5 +99,7 @@ def test_copy_reuses_its_chunk_memory(ctx: Context, registry: Any, registry2: An
     copying = _cli_page_faults("copy", "-q", "--jobs", "1", str(source), dest)
     # The same command again moves no byte (every blob is there): start-up and manifests.
     idle = _cli_page_faults("copy", "-q", "--jobs", "1", str(source), dest)
-    # At most 4 MiB of fresh pages for 32 MiB copied.
-    assert copying - idle < 1024, f"{copying - idle} page faults to copy 32 MiB"
+    # At most half the bytes copied as fresh pages (32 MiB of 64 MiB; measured: 12 to 16
+    # MiB, the working set of the 512 KiB socket reads once, and some; chunks that churned
+    # took 14 MiB more for every 32 MiB copied, growing with the copy).
+    assert copying - idle < 8192, f"{copying - idle} page faults to copy 64 MiB"

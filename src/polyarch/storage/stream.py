@@ -17,17 +17,19 @@ from typing import Final
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Hasher
 from polyarch.errors import DigestMismatch, SizeMismatch
+from polyarch.transport.reads import SOCKET_READ_BYTES
 
 __all__ = ["CHUNK_SIZE", "BlobReader", "VerifyingStream"]
 
-#: Read and write blobs in chunks of this size: memory stays constant whatever the blob.
-#: Each blob in flight holds about three chunks (the one being joined from the socket's
-#: 64 KiB reads, the one being hashed and sent, the one the HTTP stack still refers to), so
-#: this sets the memory per ``--jobs``. Measured on a 1 GiB copy between loopback
+#: Read and write blobs in chunks of at least this size: memory stays constant whatever the
+#: blob. A registry body arrives in socket reads of up to 512 KiB (transport/reads.py), passed
+#: on as they come when they are this large, joined when a slow socket gives less; a file
+#: is read in chunks of this size. Each blob in flight holds a few such pieces (the one
+#: being hashed and sent, the one the HTTP stack still refers to), so this and the read
+#: size set the memory per ``--jobs``. Measured on a 1 GiB copy between loopback
 #: registries (docs/benchmarks.md), with the allocator settled (:func:`_settle_allocator`):
-#: 128 KiB takes the same CPU as 256 KiB to 1 MiB, and peak RSS with 4 jobs is about 12 MiB
-#: lower than with 1 MiB. Passing the socket's 64 KiB reads on unjoined costs CPU (every
-#: chunk is one more trip through the HTTP stack: +0.1 to 0.3 s per GiB).
+#: 128 KiB chunks took the same CPU as 256 KiB to 1 MiB; the socket read size is what
+#: counts (a 1 GiB copy: 4.0 s of CPU with 64 KiB reads, 2.2 s with 512 KiB reads).
 CHUNK_SIZE: Final = 128 * 1024
 
 
@@ -45,10 +47,12 @@ def _settle_allocator() -> None:
     chunks first (``calloc``'d by ``mmap``, its pages never touched, so it costs two system
     calls) raises the threshold above every chunk size once per process: 6,700 faults for
     the same copy. Four chunks, not more: the heap keeps up to twice the threshold free,
-    resident, per malloc arena (one per job thread). A no-op with other allocators.
-    Called by every :class:`VerifyingStream`.
+    resident, per malloc arena (one per job thread). Socket reads are larger than chunks
+    (512 KiB: transport/reads.py), and their buffers churn the same way, so the block is
+    four of the larger of the two (a 32 MiB copy: 4,200 page faults, 2,800 so). A no-op
+    with other allocators. Called by every :class:`VerifyingStream`.
     """
-    released = bytes(4 * CHUNK_SIZE)
+    released = bytes(4 * max(CHUNK_SIZE, SOCKET_READ_BYTES))
     del released
 
 

@@ -181,7 +181,7 @@ class RegistryClient:
         ``body_limit``: the body is wanted, at most that many bytes of ``body_kind``
         (:mod:`polyarch.transport.limits`: more is :class:`~polyarch.errors.BodyTooLarge`,
         final). Without it an unstreamed answer's body is not wanted: at most 64 KiB of it
-        is read, then the connection is closed, and ``response.content`` is not to be used.
+        is kept, then the connection is closed, and ``response.content`` is not to be used.
         """
         if not path.startswith("/"):
             path = "/" + path

@@ -20,6 +20,7 @@ from typing import TypedDict
 import httpx
 
 from polyarch.errors import TransportError
+from polyarch.transport.reads import widen_socket_reads
 from polyarch.transport.settings import TransportSettings, is_loopback
 
 __all__ = [
@@ -52,6 +53,7 @@ def transports(
     verify = verify_context(settings)  # a bad --ca-file fails here, not at the first request
     if transport is not None:
         return {"transport": transport, "mounts": None, "verify": verify}
+    widen_socket_reads()  # blobs read in 1 MiB pieces (transport/reads.py)
     # Insecure registries: TLS without verification (http is tried if no TLS).
     mounts = insecure_mounts(settings)
     return {"transport": DeferredTLSTransport(verify), "mounts": mounts or None, "verify": verify}

@@ -11,19 +11,20 @@ from polyarch.cli.render.output import console, human_size, print_json
 from polyarch.cli.render.progress import TransferProgress
 from polyarch.content.attestations.links import ATTESTATION_MODES
 from polyarch.content.transfer import DEFAULT_JOBS, BlobAction
-from polyarch.operations.copy import CopyRequest, CopyResult, copy_image
+from polyarch.operations.copy import copy_images
+from polyarch.operations.copy.request import CopyRequest, CopyResult
 
 
 @click.command(
     "copy",
     epilog=examples(
-        "polyarch copy 127.0.0.1:5000/app:1.0 registry.example.com/team/app:1.0",
         "polyarch copy --platform linux/amd64 --platform linux/arm64 SRC:1.0 DST:1.0-slim",
         "polyarch copy --attestations drop 127.0.0.1:5000/app:1.0 oci:./app-layout:1.0",
+        "polyarch copy staging.example.com/app:3.14.1 R1/app:3.14.1 R1/app:3.14 R2/app:3.14.1",
     ),
 )
 @click.argument("source", metavar="SRC")
-@click.argument("destination", metavar="DST")
+@click.argument("destinations", metavar="DST...", nargs=-1, required=True)
 @click.option(
     "--platform",
     "platforms",
@@ -53,7 +54,7 @@ from polyarch.operations.copy import CopyRequest, CopyResult, copy_image
 @common_options
 def copy_command(
     source: str,
-    destination: str,
+    destinations: tuple[str, ...],
     platforms: tuple[str, ...],
     attestations: str,
     jobs: int,
@@ -61,28 +62,35 @@ def copy_command(
     as_json: bool,
     **kwargs: Any,
 ) -> None:
-    """Copy an image or a whole index from SRC to DST (registries or oci:DIR layouts).
+    """Copy an image or a whole index from SRC to each DST (registries or oci:DIR layouts).
 
     The index digest is kept unless --platform or --attestations drop asks for a
     sub-index. Blobs are mounted within a registry, skipped when present, else streamed.
+    With several DSTs (a release's tags, several registries) SRC is read once, each
+    repository gets the content once, and the tags move only when every DST has it.
     """
     options = pop_global(kwargs)
-    request = CopyRequest.build(
-        source,
-        destination,
-        platforms=platforms,
-        attestations=attestations,
-        jobs=jobs,
-        referrers=referrers,
-    )
+    requests = [
+        CopyRequest.build(
+            source,
+            destination,
+            platforms=platforms,
+            attestations=attestations,
+            jobs=jobs,
+            referrers=referrers,
+        )
+        for destination in destinations
+    ]
     with make_context(options) as ctx, TransferProgress(quiet=options.quiet or as_json) as progress:
-        result = copy_image(request, ctx, progress=progress)
-    if as_json:
-        print_json(result.to_json())
+        results = copy_images(requests, ctx, progress=progress)
+    if as_json:  # one DST: the object, as before; several: an array of them, in order
+        documents = [result.to_json() for result in results]
+        print_json(documents[0] if len(documents) == 1 else documents)
     elif options.quiet:
-        click.echo(result.digest)
+        click.echo(results[0].digest)  # every DST holds the same content
     else:
-        render(result)
+        for result in results:
+            render(result)
 
 
 def render(result: CopyResult) -> None:

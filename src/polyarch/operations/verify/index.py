@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from polyarch.content.graph import fetch_config, required_blobs
 from polyarch.content.selection import platform_key
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
-from polyarch.domain.manifest import ImageManifest, Index
+from polyarch.domain.manifest import ImageManifest, Index, Manifest
 from polyarch.domain.platform import Platform
 from polyarch.domain.platform.agreement import config_agreement
 from polyarch.errors import ContentError, NotFound, PolyarchError
@@ -25,6 +25,8 @@ from polyarch.operations.verify.shapes import external_layers, nested_children
 from polyarch.operations.verify.state import Expected, VerifyState, same_platform
 
 __all__ = ["check_blobs", "check_children", "check_configs", "check_platforms", "not_an_index"]
+
+T = TypeVar("T")
 
 
 def not_an_index(state: VerifyState, manifest: ImageManifest) -> None:
@@ -103,12 +105,17 @@ def check_children(state: VerifyState, top: Index) -> dict[Digest, ImageManifest
     """
     found: dict[Digest, ImageManifest] = {}
     failures = 0
+    # Read concurrently, judged in the index's order (the same child under another entry:
+    # read and checked once).
+    read = state.read_each((d.digest for d in top.manifests), state.repo.get_manifest)
+    judged: set[Digest] = set()
     for d in top.manifests:
-        if d.digest in found:
-            continue  # the same child under another entry: read and checked once
+        if d.digest in judged:
+            continue
+        judged.add(d.digest)
         label = state.label(top, d)
         try:
-            child = state.repo.get_manifest(d.digest)
+            child = _value(read[d.digest])
         except NotFound:
             state.broken[d.digest] = f"is missing from {state.repo.name}"
             state.add(
@@ -153,15 +160,18 @@ def check_configs(state: VerifyState, top: Index, children: Mapping[Digest, Imag
     ``children`` are the manifests read by :func:`check_children`, by digest; each distinct
     config is read once.
     """
-    configs: dict[Digest, Any] = {}
+    readers: dict[Digest, ImageManifest] = {}  # each distinct config read once, concurrently
+    for d in top.images:
+        child = children.get(d.digest)
+        if child is not None and d.platform is not None:
+            readers.setdefault(child.config.digest, child)
+    configs = state.read_each(readers, lambda g: fetch_config(state.repo, readers[g]))
     for d in top.images:
         child = children.get(d.digest)
         if child is None or d.platform is None:
             continue
         try:
-            if child.config.digest not in configs:  # each distinct config read once
-                configs[child.config.digest] = fetch_config(state.repo, child)
-            config = configs[child.config.digest]
+            config = _value(configs[child.config.digest])
         except PolyarchError as exc:
             state.add(
                 "configs",
@@ -197,15 +207,17 @@ def check_blobs(state: VerifyState, children: Mapping[Digest, ImageManifest]) ->
     External (non-distributable) layers are not in the repository and are reported by
     :func:`~polyarch.operations.verify.shapes.external_layers` instead.
     """
-    checked: dict[Digest, int | None] = {}
+    # Each distinct blob asked once (a HEAD on a registry), concurrently; external layers
+    # are not in the repository.
+    sizes = state.read_each(
+        (b.digest for child in children.values() for b in required_blobs(child)),
+        state.repo.blob_size,
+    )
+    checked = {digest: _value(size) for digest, size in sizes.items()}
     missing: list[str] = []
-    total = 0
     for child in children.values():
-        for blob in required_blobs(child):  # external layers are not in the repository
-            if blob.digest not in checked:
-                checked[blob.digest] = state.repo.blob_size(blob.digest)
+        for blob in required_blobs(child):
             size = checked[blob.digest]
-            total += 1
             if size is None:
                 missing.append(f"{blob.digest} ({blob.media_type}) of {child.digest.short}")
             elif size >= 0 and size != blob.size:
@@ -215,3 +227,14 @@ def check_blobs(state: VerifyState, children: Mapping[Digest, ImageManifest]) ->
     if not missing:
         state.add("blobs", Status.PASS, f"all {len(checked)} blob(s) present in {state.repo.name}")
     external_layers(state.add, children, state.repo.name)
+
+
+@overload
+def _value(read: Manifest | PolyarchError) -> Manifest: ...
+@overload
+def _value(read: T | PolyarchError) -> T: ...
+def _value(read: object) -> object:
+    """What :meth:`VerifyState.read_each` read, or the failure it caught, raised here."""
+    if isinstance(read, PolyarchError):
+        raise read
+    return read
