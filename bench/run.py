@@ -37,8 +37,8 @@ Scenarios:
    (``bench/lean_stream.py``) and the hashing floors (``bench/copy_paths.py``).
 9. ``verify``: verify an index of N platforms x 10 layers (``bench/release.py``).
 10. ``promote-release``: one release (index + 4 tags) into 3 registries.
-11. ``tags``: list the tags of repositories of 1,000 and 10,000 tags (and prune, once it
-    exists).
+11. ``tags``: list the tags of repositories of 1,000 and 10,000 tags, and plan a prune
+    over them.
 
 Nothing here is a test: it prints a markdown table (and ``--output`` writes JSON).
 """

@@ -25,7 +25,7 @@ from polyarch import (
 )
 from polyarch.domain import mediatype as mt
 from support.cli import assert_one_line_error, run_cli
-from support.images import push_image, push_wrapper
+from support.images import staged_release
 from support.schema import assert_valid
 
 pytestmark = pytest.mark.integration
@@ -33,15 +33,7 @@ pytestmark = pytest.mark.integration
 
 def _release(ctx: Context, registry: Any) -> tuple[Reference, Index]:
     """A two-platform index with a provenance attestation, as create publishes it."""
-    repo_ref = Reference.parse(f"{registry.host}/t{uuid.uuid4().hex[:8]}/staging")
-    repo = ctx.repository(repo_ref)
-    push_image(repo, "linux/amd64", tag="amd64", extra_layers=2)
-    push_wrapper(repo, "linux/arm64", tag="arm64")
-    target = repo_ref.with_tag("v1")
-    result = create_index(
-        CreateRequest.build([target], [repo_ref.with_tag("amd64"), repo_ref.with_tag("arm64")]), ctx
-    )
-    return target, result.index
+    return staged_release(ctx, registry.host)
 
 
 def test_cross_registry_copy_keeps_the_digest(ctx: Context, registry: Any, registry2: Any) -> None:

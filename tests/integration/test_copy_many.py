@@ -17,32 +17,23 @@ import pytest
 from polyarch import (
     Context,
     CopyRequest,
-    CreateRequest,
     Index,
     Reference,
     TransportSettings,
     copy_images,
-    create_index,
 )
 from polyarch.errors import InvalidInput, PolyarchError
 from polyarch.transport.retry import RetryPolicy
 from support.cli import assert_one_line_error, run_cli
 from support.faultproxy import Fault, FaultProxy, RequestInfo
-from support.images import push_image, push_wrapper
+from support.images import staged_release
 
 pytestmark = pytest.mark.integration
 
 
 def _release(ctx: Context, host: str) -> tuple[Reference, str]:
-    repo_ref = Reference.parse(f"{host}/t{uuid.uuid4().hex[:8]}/staging")
-    repo = ctx.repository(repo_ref)
-    push_image(repo, "linux/amd64", tag="amd64", extra_layers=2)
-    push_wrapper(repo, "linux/arm64", tag="arm64")
-    target = repo_ref.with_tag("3.14.1")
-    result = create_index(
-        CreateRequest.build([target], [repo_ref.with_tag("amd64"), repo_ref.with_tag("arm64")]), ctx
-    )
-    return target, str(result.digest)
+    target, index = staged_release(ctx, host, "3.14.1")
+    return target, str(index.digest)
 
 
 def test_a_tag_family_into_two_registries(ctx: Context, registry: Any, registry2: Any) -> None:

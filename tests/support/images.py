@@ -13,9 +13,11 @@ import hashlib
 import io
 import json
 import tarfile
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from polyarch import Context, CreateRequest, Reference, create_index
 from polyarch.domain import mediatype
 from polyarch.domain.descriptor import Descriptor
 from polyarch.domain.digest import Digest
@@ -210,3 +212,18 @@ def push_index(
     index = build_index([i.manifest.descriptor(i.platform) for i in images], media_type=media)
     repo.put_manifest(index, tag)
     return index, images
+
+
+def staged_release(ctx: Context, host: str, tag: str = "v1") -> tuple[Reference, Index]:
+    """A release as ``create`` publishes it, in a new repository of ``host``: (tag, index).
+
+    linux/amd64 a plain image of three layers, linux/arm64 a Docker 29 wrapper (image
+    plus provenance attestation).
+    """
+    repo_ref = Reference.parse(f"{host}/t{uuid.uuid4().hex[:8]}/staging")
+    repo = ctx.repository(repo_ref)
+    push_image(repo, "linux/amd64", tag="amd64", extra_layers=2)
+    push_wrapper(repo, "linux/arm64", tag="arm64")
+    target = repo_ref.with_tag(tag)
+    sources = [repo_ref.with_tag("amd64"), repo_ref.with_tag("arm64")]
+    return target, create_index(CreateRequest.build([target], sources), ctx).index
