@@ -48,7 +48,6 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -60,7 +59,7 @@ from polyarch.engine.builders import (
     BuilderChoice,
     choose_builder,
 )
-from polyarch.engine.endpoint import EngineChoice, EngineIdentity, engine_identity, on_engine
+from polyarch.engine.endpoint import EngineChoice, EngineIdentity
 from polyarch.engine.process import ProcessRunner, run_process
 from polyarch.errors import PlatformNotFound, PolyarchError
 from polyarch.files import load_json
@@ -70,6 +69,7 @@ from polyarch.pipeline.builds.commands import (
     docker_build_argv,
     docker_unsupported,
 )
+from polyarch.pipeline.builds.engines import ReachedEngine, identify_engine, reach_engine
 from polyarch.pipeline.builds.request import (
     BuildFailure,
     BuildRequest,
@@ -339,8 +339,8 @@ def build_variants(
     tags = _Tags(request, run)
     # One builder choice per engine, before anything is built (a builder that cannot be
     # used fails the whole request here).
-    chosen: dict[EngineChoice | None, _Engine] = {
-        engine: _reach(engine, request, run) for engine in engines
+    chosen: dict[EngineChoice | None, ReachedEngine] = {
+        engine: reach_engine(engine, request, run) for engine in engines
     }
     first = (
         chosen[engines[0]].choice
@@ -361,7 +361,7 @@ def build_variants(
                 on_output,
                 reached.choice,
                 engine=reached.via,
-                identity=_identity(reached, engine, request.docker),
+                identity=identify_engine(reached, engine, request.docker),
                 tags=tags,
             )
 
@@ -382,46 +382,3 @@ def build_variants(
         tuple(o for o in outcomes if isinstance(o, BuildFailure)),
         first,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Engine:
-    """How one engine is reached: the runner (docker's options added), the builder chosen
-    there, and ``via``, the docker context or host those options name."""
-
-    run: ProcessRunner
-    choice: BuilderChoice
-    via: EngineChoice | None
-
-
-def _reach(engine: EngineChoice | None, request: BuildRequest, run: ProcessRunner) -> _Engine:
-    """Choose the builder of ``engine`` (docker's options on every command of it).
-
-    A buildx builder of the ``docker`` driver is a docker context's own builder (buildx
-    names it after the context); buildx 0.29 refuses ``--builder NAME`` for it ("use
-    `docker --context=NAME buildx` to switch to context"), so it is reached as that context.
-    """
-    engine_run = on_engine(run, engine, request.docker)
-    named = engine.buildx_builder if engine is not None else None
-    choice = choose_builder(
-        request.builder,
-        engine_run,
-        docker=request.docker,
-        buildx_builder=named or request.buildx_builder,
-    )
-    if engine is not None and named and choice.driver == "docker":
-        via = EngineChoice("docker-context", named)
-        return _Engine(
-            on_engine(run, via, request.docker), replace(choice, explicit_name=False), via
-        )
-    return _Engine(engine_run, choice, engine)
-
-
-def _identity(reached: _Engine, engine: EngineChoice | None, docker: str) -> EngineIdentity:
-    """Which engine builds: ``docker info`` of the engine reached, named as the spec named
-    it. A buildx builder of another driver runs a BuildKit that is no engine's: its name
-    alone."""
-    if engine is not None and engine.buildx_builder and reached.via is engine:
-        return EngineIdentity(engine.label, name=reached.choice.name)
-    found = engine_identity(reached.run, reached.via, docker=docker)
-    return replace(found, endpoint=engine.label if engine is not None else found.endpoint)
