@@ -9,6 +9,7 @@ interrupted while a task is blocked, a ``DELETE`` whose first answer was lost.
 from __future__ import annotations
 
 import io
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -151,6 +152,10 @@ def test_the_pool_does_not_wait_for_a_blocked_task_once_interrupted() -> None:
         return run
 
     pool = WorkerPool(2, on_interrupt=interrupted.append, grace=0.2)
+    # interrupt_main() acts as SIGINT's handler would: Python's, which raises
+    # KeyboardInterrupt; a shell starts background jobs with SIGINT ignored, and Python
+    # keeps that, so the test puts Python's own handler in place for itself.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _interrupt_main)
     timer.start()
     began = time.monotonic()
@@ -160,6 +165,7 @@ def test_the_pool_does_not_wait_for_a_blocked_task_once_interrupted() -> None:
     finally:
         release.set()
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - began < 5
     assert interrupted == [0.2]
     assert sorted(started) == [0, 1]
