@@ -40,13 +40,13 @@ _BASE = (
 
 #: Per stack: the import statement, a client for plain HTTP, and one GET returning bytes.
 _STACKS: dict[str, tuple[str, str, str]] = {
-    "httpx 0.28 (polyarch)": (
+    "httpx (polyarch)": (
         "import sys; sys.modules['httpx._main'] = None; import httpx",
         "from polyarch.transport.tls import DeferredTLSTransport; "
         "c = httpx.Client(transport=DeferredTLSTransport())",
         "c.get(URL, headers=H).content",
     ),
-    "httpx 0.28, default client": (
+    "httpx, default client": (
         "import sys; sys.modules['httpx._main'] = None; import httpx",
         "c = httpx.Client()",
         "c.get(URL, headers=H).content",

@@ -16,7 +16,9 @@ from polyarch import Context, Reference
 from polyarch.content.reach import walk
 from polyarch.operations.prune import plan_prune
 from polyarch.storage.referrers_tag import referrers_tag
+from support.faultproxy import FaultProxy
 from support.graphs import push_bundle_release, push_orphans, push_release, push_sbom
+from support.overlap import Overlap
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +55,28 @@ def test_plan_prune_on_a_real_repository(ctx: Context, registry: Any) -> None:
     assert set(plan.delete) == orphans.digests
     assert plan.delete[0] == orphans.index.digest
     assert [k.routes[0].tag for k in plan.kept] == ["v1"]
+
+
+@pytest.mark.parametrize(
+    ("method", "part"),
+    [("HEAD", "/manifests/t"), ("GET", "/manifests/sha256:")],
+    ids=["tags", "manifests"],
+)
+def test_the_walk_reads_several_tags_and_manifests_at_once(
+    ctx: Context, registry: Any, method: str, part: str
+) -> None:
+    # A registry names no tag's digest in its tag list: one HEAD per tag (10,000 tags one
+    # after the other took 28 s, bench/release.py), then the manifests they reach, level by
+    # level. The proxy holds the first of each until a second arrives (support/overlap.py).
+    ref = Reference.parse(f"{registry.host}/r{uuid.uuid4().hex[:8]}/app")
+    repo = ctx.repository(ref)
+    for n in range(3):
+        push_release(repo, f"t{n}", TWO)
+    overlap = Overlap(method, part)
+    with FaultProxy(registry.host, force=overlap) as proxy, Context() as proxied:
+        through = proxied.repository(Reference.parse(str(ref).replace(registry.host, proxy.host)))
+        reach = walk(through)
+    assert reach.complete, reach.problems
+    assert sorted(reach.roots) == ["t0", "t1", "t2"]
+    assert overlap.first.is_set(), f"the walk sent no {method} {part}"
+    assert overlap.overlapped, f"the walk read one {method} {part} at a time ({proxy.log})"

@@ -10,7 +10,6 @@ wait out the hold and the test fails.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
@@ -25,37 +24,11 @@ from polyarch import (
     create_index,
 )
 from polyarch import verify as run_verify
-from support.faultproxy import Fault, FaultProxy, RequestInfo
+from support.faultproxy import FaultProxy
 from support.images import push_image
+from support.overlap import Overlap
 
 pytestmark = pytest.mark.integration
-
-#: Seconds the first read of a phase waits for a second one: only reached when verify
-#: reads one at a time (the failure); a concurrent verify sends the second at once.
-HOLD = 20.0
-
-
-class _Overlap:
-    """Holds the first request ``matches`` accepts until a second one arrives."""
-
-    def __init__(self, method: str, part: str) -> None:
-        self.method, self.part = method, part
-        self.first = threading.Event()
-        self.second = threading.Event()
-        self.overlapped = False
-        self._lock = threading.Lock()
-
-    def __call__(self, info: RequestInfo) -> Fault | None:
-        if info.method != self.method or self.part not in info.path:
-            return None
-        with self._lock:
-            holder = not self.first.is_set()
-            self.first.set()
-        if holder:
-            self.overlapped = self.second.wait(HOLD)
-        else:
-            self.second.set()
-        return None
 
 
 def _index(ctx: Context, host: str, platforms: int) -> Reference:
@@ -79,7 +52,7 @@ def test_each_read_phase_has_reads_in_flight_together(
     ctx: Context, registry: Any, method: str, part: str
 ) -> None:
     target = _index(ctx, registry.host, 4)
-    overlap = _Overlap(method, part)
+    overlap = Overlap(method, part)
     with FaultProxy(registry.host, force=overlap) as proxy:
         through = Reference.parse(str(target).replace(registry.host, proxy.host, 1))
         with Context(TransportSettings()) as proxied:

@@ -26,16 +26,23 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Final, Generic, TypeVar
 
-__all__ = ["INTERRUPT_GRACE", "WorkerPool", "quiet_thread"]
+from polyarch.errors import PolyarchError
+
+__all__ = ["INTERRUPT_GRACE", "READS_IN_FLIGHT", "WorkerPool", "quiet_thread", "read_each"]
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 #: Seconds an interrupted operation spends giving up what it started (cancelling upload
 #: sessions, letting writes remove their temporary files) before it ends regardless.
 INTERRUPT_GRACE: Final = 1.0
+#: Reads one operation has in flight at once (the sources of ``create``, what ``verify``
+#: checks, the tags ``prune`` and ``delete`` resolve): each is a round trip that, one
+#: after the other, leaves the run waiting; 8 keeps a registry's connection count modest.
+READS_IN_FLIGHT: Final = 8
 _POLL: Final = 0.1
 #: The signals that stop an operation: handled by the main thread, never by a worker.
 STOP_SIGNALS: Final = frozenset({signal.SIGINT, signal.SIGTERM})
@@ -168,3 +175,37 @@ class WorkerPool:
         for thread in threads:
             if thread.is_alive():
                 thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def read_each(
+    keys: Iterable[K],
+    read: Callable[[K], T],
+    *,
+    workers: int = READS_IN_FLIGHT,
+    on_interrupt: Callable[[float], None] | None = None,
+) -> dict[K, T | PolyarchError]:
+    """``read(key)`` for each distinct key, on ``workers`` threads, by key.
+
+    A read that fails the way a user can cause (missing, corrupt, refused: a
+    :class:`~polyarch.errors.PolyarchError`) is returned in its place, for the caller to
+    report or raise; any other failure ends the run as it would one read at a time. The
+    dict keeps the order of ``keys``, so what the caller reports does not depend on which
+    answer came first. An interrupt does not wait for a stalled read (``on_interrupt``
+    as for :class:`WorkerPool`).
+
+    >>> read_each(["a", "b", "a"], str.upper)
+    {'a': 'A', 'b': 'B'}
+    """
+
+    def caught(key: K) -> Callable[[], T | PolyarchError]:
+        def task() -> T | PolyarchError:
+            try:
+                return read(key)
+            except PolyarchError as exc:
+                return exc
+
+        return task
+
+    unique = list(dict.fromkeys(keys))
+    pool = WorkerPool(workers, on_interrupt=on_interrupt)
+    return dict(zip(unique, pool.run([caught(key) for key in unique]), strict=True))

@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from polyarch.content.pool import read_each
 from polyarch.content.referrers.discovery import COSIGN_SUFFIXES, ReferrerDiscovery, cosign_tag
 from polyarch.domain.digest import Digest
 from polyarch.domain.manifest import Index, Manifest
@@ -351,37 +352,38 @@ def walk(
     # Where one read names every tag's digest (a layout's index.json), a tag costs no read
     # of its own: the manifests are read below, each distinct one once (issue 25).
     indexed = _tag_digests(repo, walker) if tags is None and listed is not None else None
-    for tag in sorted(listed or ()):
-        if is_referrer_tag(tag):
-            continue
+    named = [tag for tag in sorted(listed or ()) if not is_referrer_tag(tag)]
+    # Elsewhere each tag is one HEAD: several in flight at once (10,000 tags one after
+    # the other took 28 s), judged in the tags' order.
+    heads = read_each(named, repo.head_manifest) if indexed is None else {}
+    for tag in named:
         if indexed is not None:
             if tag in indexed:
                 roots[tag] = indexed[tag]
                 queue.append(indexed[tag])
             continue
-        try:
-            head = repo.head_manifest(tag)
-        except PolyarchError as exc:
-            walker.fail(f"{repo.name}:{tag} cannot be read: {exc.one_line()}")
+        head = heads[tag]
+        if isinstance(head, PolyarchError):
+            walker.fail(f"{repo.name}:{tag} cannot be read: {head.one_line()}")
             continue
         if head is None:  # deleted since the list was read
             continue
         roots[tag] = head.digest
         queue.append(head.digest)
     seen: set[Digest] = set()
-    while queue:
-        digest = queue.popleft()
-        if digest in seen:
-            continue
-        seen.add(digest)
-        try:
-            manifest = read.pop(digest) if digest in read else walker.read(digest)
-        except PolyarchError as exc:
-            walker.fail(f"{repo.name}@{digest} cannot be read: {exc.one_line()}")
-            walker.edges[digest] = ()
-            continue
-        walker.expand(digest, manifest)
-        queue.extend(e.target for e in walker.edges[digest] if e.target not in seen)
+    while queue:  # breadth first, each level's manifests read several at once
+        level = [d for d in dict.fromkeys(queue) if d not in seen]
+        queue.clear()
+        seen.update(level)
+        fetched = read_each((d for d in level if d not in read), walker.read)
+        for digest in level:
+            manifest = read.pop(digest) if digest in read else fetched[digest]
+            if isinstance(manifest, PolyarchError):
+                walker.fail(f"{repo.name}@{digest} cannot be read: {manifest.one_line()}")
+                walker.edges[digest] = ()
+                continue
+            walker.expand(digest, manifest)
+            queue.extend(e.target for e in walker.edges[digest] if e.target not in seen)
     return Reach(
         repository=repo.name,
         roots=roots,

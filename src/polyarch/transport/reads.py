@@ -32,9 +32,6 @@ from __future__ import annotations
 import functools
 from typing import Final
 
-# Private by name, but loaded with httpx anyway, and the only place the size is set.
-from httpcore._sync.http11 import HTTP11Connection
-
 __all__ = ["SOCKET_READ_BYTES", "widen_socket_reads"]
 
 #: Bytes one socket read of a response may take.
@@ -48,6 +45,10 @@ def widen_socket_reads() -> bool:
     Returns whether httpcore had the setting (its HTTP/1.1 connection's
     ``READ_NUM_BYTES``); sets it at most once per process, never lowers it.
     """
+    # Imported here, not with the module: storage/stream.py reads SOCKET_READ_BYTES from
+    # this module, and a layout-only command has no use for the HTTP stack.
+    from httpcore._sync.http11 import HTTP11Connection
+
     current = getattr(HTTP11Connection, "READ_NUM_BYTES", None)
     if not isinstance(current, int):
         return False

@@ -28,7 +28,7 @@ from functools import partial
 from polyarch.content.attestations.links import require_link
 from polyarch.content.attestations.referrers import move_attestations
 from polyarch.content.context import Context, borrowed
-from polyarch.content.pool import WorkerPool
+from polyarch.content.pool import READS_IN_FLIGHT, WorkerPool
 from polyarch.content.referrers.carry import carry_image_referrers
 from polyarch.content.selection import EntryPlatforms, platform_key
 from polyarch.content.transfer import Transfer
@@ -78,7 +78,7 @@ __all__ = [
 ]
 
 #: Sources read at once by ``create`` (manifest and config of each, concurrently).
-SOURCE_READERS = 8
+SOURCE_READERS = READS_IN_FLIGHT
 
 log = logging.getLogger("polyarch.create")
 

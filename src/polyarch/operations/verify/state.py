@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 from polyarch.content.context import Context
-from polyarch.content.pool import WorkerPool
+from polyarch.content.pool import read_each
 from polyarch.content.records.evidence import Evidence
 from polyarch.content.selection import EntryPlatforms, Selected, platform_key
 from polyarch.domain.descriptor import Descriptor
@@ -25,15 +25,10 @@ from polyarch.errors import PolyarchError
 from polyarch.operations.verify.request import Check, Status, VerifyRequest
 from polyarch.storage.repository import MAX_SMALL_BLOB
 
-__all__ = ["READERS", "Expected", "VerifyState", "same_platform"]
+__all__ = ["Expected", "VerifyState", "same_platform"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-#: Reads one ``verify`` run has in flight at once (child manifests, configs, blob HEADs),
-#: as many as ``create`` reads its sources with: 32 platforms of 10 layers are about 420
-#: round trips, which one after the other spend their time waiting.
-READERS: Final = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,27 +87,14 @@ class VerifyState:
         )
 
     def read_each(self, keys: Iterable[K], read: Callable[[K], V]) -> dict[K, V | PolyarchError]:
-        """``read(key)`` for each distinct key, on :data:`READERS` threads, by key.
+        """``read(key)`` for each distinct key, several at once (content/pool.py), by key.
 
         A read that fails the way a user can cause (missing, corrupt, refused) is a report
-        line for the check, never the end of the run, so its PolyarchError is returned in
-        its place; any other failure ends the run as it would one read at a time. The dict
-        keeps the order of ``keys``, so the report does not depend on which answer came
-        first. An interrupt does not wait for a stalled read (content/pool.py).
+        line for the check, never the end of the run: its PolyarchError comes back in its
+        place. Judged in the order of ``keys``, the report does not depend on which answer
+        came first.
         """
-
-        def caught(key: K) -> Callable[[], V | PolyarchError]:
-            def task() -> V | PolyarchError:
-                try:
-                    return read(key)
-                except PolyarchError as exc:
-                    return exc
-
-            return task
-
-        unique = list(dict.fromkeys(keys))
-        pool = WorkerPool(READERS, on_interrupt=lambda _: self.ctx.client.cancel())
-        return dict(zip(unique, pool.run([caught(key) for key in unique]), strict=True))
+        return read_each(keys, read, on_interrupt=lambda _: self.ctx.client.cancel())
 
     def read_blob(self, descriptor: Descriptor, *, max_size: int = MAX_SMALL_BLOB) -> bytes:
         """A small blob of the target repository, verified, read at most once per run.
