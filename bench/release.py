@@ -359,9 +359,9 @@ def scenario_tags(bench: Bench, counts: Sequence[int]) -> tuple[list[Case], dict
         cases += [case for case, _ in tools]
         # prune: the tags all reach one index (read once), every tag still listed and
         # resolved; the candidate is an image no tag reaches.
-        # Its own case: listing tags is not a peer of pruning (no ratio against crane ls).
+        # Its own scenario: listing tags is not a peer of pruning (no ratio against crane ls).
         prune_case = Case(
-            scenario, f"{label}, prune", "polyarch prune --dry-run (1 candidate)", polyarch=True
+            "12 prune", label, "polyarch prune --dry-run (1 candidate)", polyarch=True
         )
         with Context() as ctx:  # pushed by digest: untagged
             repo = ctx.repository(Reference.parse(reference))
