@@ -503,16 +503,7 @@ class FaultProxy:
         rng: random.Random,
         record: Callable[[str], None],
     ) -> None:
-        upstream.putrequest(
-            request.method, request.target, skip_host=True, skip_accept_encoding=True
-        )
-        upstream.putheader("Host", self.upstream)
-        for name, value in request.headers:
-            if name.lower() not in _HOP and name.lower() != "host":
-                upstream.putheader(name, value)
-        if request.chunked:
-            upstream.putheader("Transfer-Encoding", "chunked")
-        upstream.endheaders()
+        send_head(upstream, request, self.upstream)
         if not request.has_body:
             return
         # Where an upload is cut: a fraction of its length, or after some chunked bytes.
@@ -570,6 +561,19 @@ class FaultProxy:
         if status == 429:
             lines.append(f"Retry-After: {self.retry_after}")
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+
+def send_head(upstream: http.client.HTTPConnection, request: _Request, host: str) -> None:
+    """Send ``request``'s line and headers on to ``upstream`` (``host``), hop-by-hop ones
+    left out; a chunked body stays chunked."""
+    upstream.putrequest(request.method, request.target, skip_host=True, skip_accept_encoding=True)
+    upstream.putheader("Host", host)
+    for name, value in request.headers:
+        if name.lower() not in _HOP and name.lower() != "host":
+            upstream.putheader(name, value)
+    if request.chunked:
+        upstream.putheader("Transfer-Encoding", "chunked")
+    upstream.endheaders()
 
 
 def _frame(data: bytes) -> bytes:

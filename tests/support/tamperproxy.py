@@ -49,6 +49,7 @@ from support.faultproxy import (
     _read_request,
     _Request,
     _Reset,
+    send_head,
 )
 
 __all__ = ["ENDLESS_LIMIT", "Action", "Endless", "Hold", "Lose", "Seen", "TamperProxy"]
@@ -227,16 +228,7 @@ class TamperProxy(FaultProxy):
     def _forward(
         self, upstream: http.client.HTTPConnection, request: _Request, rfile: BinaryIO
     ) -> None:
-        upstream.putrequest(
-            request.method, request.target, skip_host=True, skip_accept_encoding=True
-        )
-        upstream.putheader("Host", self.upstream)
-        for name, value in request.headers:
-            if name.lower() not in _HOP and name.lower() != "host":
-                upstream.putheader(name, value)
-        if request.chunked:
-            upstream.putheader("Transfer-Encoding", "chunked")
-        upstream.endheaders()
+        send_head(upstream, request, self.upstream)
         if not request.has_body:
             return
         for data in _body(rfile, request):
