@@ -229,6 +229,8 @@ def check_blobs(state: VerifyState, children: Mapping[Digest, ImageManifest]) ->
     external_layers(state.add, children, state.repo.name)
 
 
+# The first overload because mypy solves no T from ``T | PolyarchError`` when T is itself a
+# union (``Manifest``).
 @overload
 def _value(read: Manifest | PolyarchError) -> Manifest: ...
 @overload
