@@ -74,6 +74,18 @@ def find_sid_tools() -> tuple[Path | None, str]:
     return _find("sid")
 
 
+def tool_env(bin_dir: Path, home: Path) -> dict[str, str]:
+    """The environment cosign and oras run in: ``bin_dir`` first on PATH, everything they
+    keep (docker config, TUF cache) under the private ``home``, the key pair's password."""
+    return {
+        "HOME": str(home),
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "COSIGN_PASSWORD": PASSWORD,
+        "DOCKER_CONFIG": str(home / ".docker"),
+        "TUF_ROOT": str(home / ".sigstore"),
+    }
+
+
 @dataclass
 class SigTools:
     """cosign and oras with a private HOME and one key pair (``cosign.key``/``.pub``)."""
@@ -82,13 +94,7 @@ class SigTools:
     home: Path
 
     def env(self) -> dict[str, str]:
-        return {
-            "HOME": str(self.home),
-            "PATH": f"{self.bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "COSIGN_PASSWORD": PASSWORD,
-            "DOCKER_CONFIG": str(self.home / ".docker"),
-            "TUF_ROOT": str(self.home / ".sigstore"),
-        }
+        return tool_env(self.bin_dir, self.home)
 
     def run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``tool ARGS`` in ``home``; raises with its output when ``check`` and it fails."""
@@ -174,13 +180,7 @@ class Cosign:
     major: int
 
     def env(self) -> dict[str, str]:
-        return {
-            "HOME": str(self.home),
-            "PATH": f"{self.bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "COSIGN_PASSWORD": PASSWORD,
-            "DOCKER_CONFIG": str(self.home / ".docker"),
-            "TUF_ROOT": str(self.home / ".sigstore"),
-        }
+        return tool_env(self.bin_dir, self.home)
 
     def run(
         self, *args: str, tool: str = "cosign", env: dict[str, str] | None = None
